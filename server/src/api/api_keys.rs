@@ -1,0 +1,867 @@
+//! `/v1/api-keys`: the canonical, project-level key family (DTOs, the key
+//! lifecycle shared with the organization family, handlers, router).
+
+use super::{Page, PageQuery, nullable, pagination_headers, validate};
+use crate::{
+    auth::{Caller, Permission},
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::{ApiJson, ApiQuery, IdPath, OptionalJson},
+    keyfmt,
+    state::AppState,
+    store::{self, KeyRecord, ProjectRecord, now_ms},
+};
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+pub const TAG: &str = "api-keys";
+pub const DEFAULT_ENVIRONMENT: &str = "live";
+const MAX_GRACE_SECONDS: u64 = 365 * 24 * 3600;
+
+// ---------------------------------------------------------------- DTOs
+
+/// Requests allowed per window for one key.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests (verify `cost` units) allowed per window; 1 or more.
+    pub limit: u64,
+    /// Window length in milliseconds; 1 000 ms to 1 day.
+    pub window_ms: u64,
+}
+
+/// Credits a key may spend in total, optionally refilled on an interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageLimit {
+    /// Credits left; each verify spends `cost` (default 1).
+    pub remaining: u64,
+    pub refill: Option<UsageRefill>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageRefill {
+    /// `remaining` is reset to this amount every interval.
+    pub amount: u64,
+    /// Interval in milliseconds (at least 1 000).
+    pub interval_ms: u64,
+}
+
+/// How a key came to be; recorded by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    Api,
+    Dashboard,
+    Bootstrap,
+    Rotation,
+    Import,
+}
+
+impl KeySource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Dashboard => "dashboard",
+            Self::Bootstrap => "bootstrap",
+            Self::Rotation => "rotation",
+            Self::Import => "import",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        match s {
+            "dashboard" => Self::Dashboard,
+            "bootstrap" => Self::Bootstrap,
+            "rotation" => Self::Rotation,
+            "import" => Self::Import,
+            _ => Self::Api,
+        }
+    }
+}
+
+/// An API key as stored: masked (the plaintext is never retrievable).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a3c1-7d4e-7b7a-9f1e-2b8c4d5e6f70", "organization_id": "0193a3c1-0000-7000-8000-000000000001",
+    "project_id": null, "environment_id": "0193a3c1-0000-7000-8000-000000000002", "environment": "live",
+    "name": "billing worker", "key_prefix": "kros_live_abc1", "last4": "x9Qz", "scopes": ["keys:verify"],
+    "allowed_ips": [], "meta": {}, "expires_at": null, "last_used_at": null,
+    "created_at": "2026-11-23T12:00:00Z", "updated_at": "2026-11-23T12:00:00Z", "revoked_at": null,
+    "is_active": true, "created_by_user_id": null, "device_name": null, "source": "api", "rate_limit": null,
+    "usage_limit": null, "usage_count": 0, "replaced_by_key_id": null, "grace_expires_at": null,
+    "rotation_interval_days": null, "next_rotation_at": null, "rotation_webhook_url": null
+}))]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    /// `null` for an org-wide key.
+    pub project_id: Option<Uuid>,
+    pub environment_id: Uuid,
+    /// Environment name, e.g. `live` or `test`.
+    pub environment: String,
+    pub name: String,
+    /// `{prefix}_{env}_` plus the first 4 secret characters, e.g. `kros_live_abc1`.
+    pub key_prefix: String,
+    /// Last 4 characters of the key.
+    pub last4: String,
+    pub scopes: Vec<String>,
+    /// IP addresses and CIDR blocks allowed to present the key; empty allows all.
+    pub allowed_ips: Vec<String>,
+    #[schema(value_type = Object)]
+    pub meta: Map<String, Value>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When the key stopped (or, during a rotation grace period, will stop) verifying.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// False when disabled by PATCH or revoked.
+    pub is_active: bool,
+    /// Set when a dashboard session created the key; null when a key did.
+    pub created_by_user_id: Option<String>,
+    pub device_name: Option<String>,
+    pub source: KeySource,
+    pub rate_limit: Option<RateLimit>,
+    pub usage_limit: Option<UsageLimit>,
+    /// Verifications counted so far.
+    pub usage_count: i64,
+    pub replaced_by_key_id: Option<Uuid>,
+    pub grace_expires_at: Option<DateTime<Utc>>,
+    pub rotation_interval_days: Option<u32>,
+    pub next_rotation_at: Option<DateTime<Utc>>,
+    pub rotation_webhook_url: Option<String>,
+}
+
+/// An API key with its plaintext `key`, returned once by create and regenerate.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+    /// The full key. Shown exactly once: store it now.
+    pub key: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    /// Project the key belongs to; defaults to the calling key's project (none: an org-wide key).
+    pub project_id: Option<Uuid>,
+    /// 1-200 characters.
+    pub name: String,
+    /// Scopes (`[a-z0-9_:.*-]`); defaults to the project's default scopes.
+    pub scopes: Option<Vec<String>>,
+    /// Must be in the future; defaults to now + the project's default TTL, if any.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// IP addresses or CIDR blocks (IPv4/IPv6).
+    pub allowed_ips: Option<Vec<String>>,
+    /// Free-form JSON object, at most 4 KiB.
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<Map<String, Value>>,
+    pub rate_limit: Option<RateLimit>,
+    pub usage_limit: Option<UsageLimit>,
+    /// Environment name (default `live`).
+    pub environment: Option<String>,
+    pub device_name: Option<String>,
+    /// Recorded origin; defaults to `api` for key callers and `dashboard` for sessions.
+    pub source: Option<KeySource>,
+    /// Rotate automatically every N days (1-3650).
+    pub rotation_interval_days: Option<u32>,
+    pub rotation_webhook_url: Option<String>,
+}
+
+/// Partial update: absent fields are left alone; `null` clears a nullable field.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApiKeyRequest {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    pub allowed_ips: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    #[schema(value_type = Option<RateLimit>)]
+    pub rate_limit: Option<Option<RateLimit>>,
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    #[schema(value_type = Option<UsageLimit>)]
+    pub usage_limit: Option<Option<UsageLimit>>,
+    /// `false` disables the key without revoking it (verify answers DISABLED).
+    pub is_active: Option<bool>,
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    #[schema(value_type = Option<String>)]
+    pub device_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    #[schema(value_type = Option<u32>)]
+    pub rotation_interval_days: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    #[schema(value_type = Option<String>)]
+    pub rotation_webhook_url: Option<Option<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateApiKeyRequest {
+    /// Seconds the old key keeps verifying (0 or absent: revoked at once, unless the project sets a default).
+    pub grace_period_seconds: Option<u64>,
+}
+
+/// The result of a rotation: a new key (new id, same settings) replacing the old one.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RotatedApiKey {
+    pub old_key_id: Uuid,
+    pub new_key_id: Uuid,
+    pub project_id: Option<Uuid>,
+    pub name: String,
+    /// The new key's plaintext. Shown exactly once.
+    pub key: String,
+    pub key_prefix: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// Until when the old key still verifies; null when it was revoked at once.
+    pub grace_expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListApiKeysQuery {
+    /// Only keys of this project (a project key always sees only its own).
+    pub project_id: Option<Uuid>,
+    /// Only keys of this environment.
+    pub environment: Option<String>,
+    /// Page size, 1-200 (default 50).
+    pub limit: Option<u32>,
+    /// Cursor: the id of the last key of the previous page (from `X-Next-Cursor`).
+    pub starting_after: Option<Uuid>,
+}
+
+// ---------------------------------------------------------------- conversions
+
+pub fn ms_to_time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn opt_time(ms: Option<i64>) -> Option<DateTime<Utc>> {
+    ms.map(ms_to_time)
+}
+
+fn parse_uuid(s: &str) -> Uuid {
+    Uuid::parse_str(s).unwrap_or_default()
+}
+
+pub fn json_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+impl KeyRecord {
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        Some(RateLimit { limit: self.rate_limit_limit? as u64, window_ms: self.rate_limit_window_ms? as u64 })
+    }
+    pub fn usage_limit(&self) -> Option<UsageLimit> {
+        Some(UsageLimit {
+            remaining: self.usage_remaining?.max(0) as u64,
+            refill: match (self.usage_refill_amount, self.usage_refill_interval_ms) {
+                (Some(amount), Some(interval_ms)) => {
+                    Some(UsageRefill { amount: amount as u64, interval_ms: interval_ms as u64 })
+                }
+                _ => None,
+            },
+        })
+    }
+}
+
+impl From<&KeyRecord> for ApiKey {
+    fn from(k: &KeyRecord) -> Self {
+        let now = now_ms();
+        ApiKey {
+            id: parse_uuid(&k.id),
+            organization_id: parse_uuid(&k.organization_id),
+            project_id: k.project_id.as_deref().map(parse_uuid),
+            environment_id: parse_uuid(&k.environment_id),
+            environment: k.environment.clone(),
+            name: k.name.clone(),
+            key_prefix: k.key_prefix.clone(),
+            last4: k.last4.clone(),
+            scopes: json_list(&k.scopes),
+            allowed_ips: json_list(&k.allowed_ips),
+            meta: serde_json::from_str(&k.meta).unwrap_or_default(),
+            expires_at: opt_time(k.expires_at),
+            last_used_at: opt_time(k.last_used_at),
+            created_at: ms_to_time(k.created_at),
+            updated_at: ms_to_time(k.updated_at),
+            revoked_at: opt_time(k.revoked_at),
+            is_active: k.is_active != 0 && !k.revoked_at.is_some_and(|at| at <= now),
+            created_by_user_id: k.created_by_user_id.clone(),
+            device_name: k.device_name.clone(),
+            source: KeySource::parse(&k.source),
+            rate_limit: k.rate_limit(),
+            usage_limit: k.usage_limit(),
+            usage_count: k.usage_count,
+            replaced_by_key_id: k.replaced_by_key_id.as_deref().map(parse_uuid),
+            grace_expires_at: opt_time(k.grace_expires_at),
+            rotation_interval_days: k.rotation_interval_days.map(|d| d as u32),
+            next_rotation_at: opt_time(k.next_rotation_at),
+            rotation_webhook_url: k.rotation_webhook_url.clone(),
+        }
+    }
+}
+
+/// A non-secret summary of a key for audit events.
+fn audit_summary(k: &KeyRecord) -> Value {
+    json!({
+        "name": k.name, "key_prefix": k.key_prefix, "last4": k.last4, "project_id": k.project_id,
+        "environment": k.environment, "scopes": json_list(&k.scopes), "allowed_ips": json_list(&k.allowed_ips),
+        "expires_at": k.expires_at, "is_active": k.is_active != 0, "revoked_at": k.revoked_at,
+        "rate_limit": k.rate_limit(), "usage_limit": k.usage_limit(),
+    })
+}
+
+fn validate_rate_limit(field: &str, rl: &RateLimit) -> ApiResult<(i64, i64)> {
+    Ok((
+        validate::in_range(&format!("{field}.limit"), rl.limit, 1, 1_000_000_000)?,
+        validate::in_range(&format!("{field}.window_ms"), rl.window_ms, 1_000, 86_400_000)?,
+    ))
+}
+
+fn apply_usage_limit(k: &mut KeyRecord, field: &str, ul: Option<&UsageLimit>, now: i64) -> ApiResult<()> {
+    match ul {
+        None => {
+            (k.usage_remaining, k.usage_refill_amount, k.usage_refill_interval_ms, k.usage_refilled_at) =
+                (None, None, None, None)
+        }
+        Some(ul) => {
+            k.usage_remaining = Some(validate::in_range(&format!("{field}.remaining"), ul.remaining, 0, i64::MAX as u64)?);
+            match &ul.refill {
+                None => (k.usage_refill_amount, k.usage_refill_interval_ms) = (None, None),
+                Some(r) => {
+                    k.usage_refill_amount =
+                        Some(validate::in_range(&format!("{field}.refill.amount"), r.amount, 1, i64::MAX as u64)?);
+                    k.usage_refill_interval_ms = Some(validate::in_range(
+                        &format!("{field}.refill.interval_ms"),
+                        r.interval_ms,
+                        1_000,
+                        366 * 86_400_000,
+                    )?);
+                }
+            }
+            k.usage_refilled_at = Some(now);
+        }
+    }
+    Ok(())
+}
+
+fn apply_rotation(k: &mut KeyRecord, days: Option<u32>, now: i64) -> ApiResult<()> {
+    k.rotation_interval_days = days.map(|d| validate::in_range("rotation_interval_days", d.into(), 1, 3650)).transpose()?;
+    k.next_rotation_at = k.rotation_interval_days.map(|d| now + d * 86_400_000);
+    Ok(())
+}
+
+// ---------------------------------------------------------------- lifecycle (shared with the org family)
+
+/// Loads a key the caller may see, or answers 404 (never 403: no enumeration).
+pub async fn load_visible_key(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<KeyRecord> {
+    let mut conn = state.store.pool().acquire().await?;
+    let key = store::get_key(&mut conn, &caller.organization_id, &id.to_string())
+        .await?
+        .ok_or(ApiError::NotFound("api key"))?;
+    if !caller.can_see_project(key.project_id.as_deref()) {
+        return Err(ApiError::NotFound("api key"));
+    }
+    Ok(key)
+}
+
+async fn load_project(conn: &mut store::Conn, caller: &Caller, id: Uuid) -> ApiResult<ProjectRecord> {
+    let id = id.to_string();
+    if !caller.can_see_project(Some(&id)) {
+        return Err(ApiError::NotFound("project"));
+    }
+    store::get_project(conn, &caller.organization_id, &id).await?.ok_or(ApiError::NotFound("project"))
+}
+
+pub async fn create_key(state: &AppState, caller: &Caller, req: CreateApiKeyRequest) -> ApiResult<(KeyRecord, String)> {
+    caller.require(Permission::KeysWrite)?;
+    let now = now_ms();
+    let project_id = req.project_id.or_else(|| caller.project_id.as_deref().and_then(|p| Uuid::parse_str(p).ok()));
+    let mut tx = state.store.begin().await?;
+    let project = match project_id {
+        Some(id) => Some(load_project(&mut tx, caller, id).await?),
+        None => None,
+    };
+    let org = store::get_org(&mut tx, &caller.organization_id).await?.ok_or(ApiError::NotFound("organization"))?;
+    let environment_name = match &req.environment {
+        Some(e) => validate::environment_name("environment", e)?,
+        None => DEFAULT_ENVIRONMENT.to_string(),
+    };
+    let environment = store::find_environment(&mut tx, &org.id, &environment_name)
+        .await?
+        .ok_or_else(|| ApiError::invalid_field("environment", format!("no environment named `{environment_name}`")))?;
+
+    let project_defaults = project.as_ref();
+    let scopes = match (&req.scopes, project_defaults.and_then(|p| p.default_scopes.as_deref())) {
+        (Some(s), _) => validate::scopes("scopes", s)?,
+        (None, Some(defaults)) => json_list(defaults),
+        (None, None) => Vec::new(),
+    };
+    let expires_at = match (req.expires_at, project_defaults.and_then(|p| p.default_ttl_seconds)) {
+        (Some(t), _) => Some(validate::future_time("expires_at", t)?),
+        (None, Some(ttl)) => Some(now + ttl * 1000),
+        (None, None) => None,
+    };
+    let rate_limit = match (&req.rate_limit, project_defaults.and_then(|p| p.default_rate_limit.as_deref())) {
+        (Some(rl), _) => Some(validate_rate_limit("rate_limit", rl)?),
+        (None, Some(text)) => serde_json::from_str::<RateLimit>(text).ok().map(|rl| (rl.limit as i64, rl.window_ms as i64)),
+        (None, None) => None,
+    };
+    let prefix = project.as_ref().and_then(|p| p.key_prefix.clone()).unwrap_or(org.key_prefix.clone());
+    let minted = keyfmt::generate(&prefix, &environment.name);
+    let mut key = KeyRecord {
+        id: Uuid::now_v7().to_string(),
+        organization_id: org.id.clone(),
+        project_id: project.as_ref().map(|p| p.id.clone()),
+        environment_id: environment.id.clone(),
+        environment: environment.name.clone(),
+        name: validate::name("name", &req.name)?,
+        key_hash: minted.hash.clone(),
+        key_prefix: minted.key_prefix.clone(),
+        last4: minted.last4.clone(),
+        scopes: serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into()),
+        allowed_ips: serde_json::to_string(&validate::allowed_ips("allowed_ips", req.allowed_ips.as_deref().unwrap_or_default())?)
+            .unwrap_or_else(|_| "[]".into()),
+        meta: validate::meta("meta", &req.meta.unwrap_or_default())?,
+        expires_at,
+        last_used_at: None,
+        created_at: now,
+        updated_at: now,
+        revoked_at: None,
+        is_active: 1,
+        created_by_user_id: caller.user_id().map(str::to_string),
+        device_name: validate::optional_text("device_name", req.device_name.as_deref(), 200)?,
+        source: req.source.map(KeySource::as_str).unwrap_or(caller.key_source()).to_string(),
+        rate_limit_limit: rate_limit.map(|r| r.0),
+        rate_limit_window_ms: rate_limit.map(|r| r.1),
+        usage_remaining: None,
+        usage_refill_amount: None,
+        usage_refill_interval_ms: None,
+        usage_refilled_at: None,
+        usage_count: 0,
+        replaced_by_key_id: None,
+        grace_expires_at: None,
+        rotation_interval_days: None,
+        next_rotation_at: None,
+        rotation_webhook_url: req
+            .rotation_webhook_url
+            .as_deref()
+            .map(|u| validate::webhook_url("rotation_webhook_url", u))
+            .transpose()?,
+    };
+    apply_usage_limit(&mut key, "usage_limit", req.usage_limit.as_ref(), now)?;
+    apply_rotation(&mut key, req.rotation_interval_days, now)?;
+
+    store::insert_key(&mut tx, &key).await?;
+    store::insert_audit(&mut tx, &caller.audit("api_key.created", "api_key", &key.id, json!({"after": audit_summary(&key)})))
+        .await?;
+    tx.commit().await?;
+    state.keys.invalidate(&key.key_hash).await;
+    tracing::info!(key_id = %key.id, key_prefix = %key.key_prefix, "api key created");
+    Ok((key, minted.into_plaintext()))
+}
+
+pub async fn update_key(state: &AppState, caller: &Caller, id: Uuid, req: UpdateApiKeyRequest) -> ApiResult<KeyRecord> {
+    caller.require(Permission::KeysWrite)?;
+    let before = load_visible_key(state, caller, id).await?;
+    if before.revoked_at.is_some_and(|at| at <= now_ms()) {
+        return Err(ApiError::conflict("api key is revoked and can no longer be changed"));
+    }
+    let now = now_ms();
+    let mut key = before.clone();
+    if let Some(name) = &req.name {
+        key.name = validate::name("name", name)?;
+    }
+    if let Some(scopes) = &req.scopes {
+        key.scopes = serde_json::to_string(&validate::scopes("scopes", scopes)?).unwrap_or_else(|_| "[]".into());
+    }
+    if let Some(expires_at) = req.expires_at {
+        key.expires_at = expires_at.map(|t| validate::future_time("expires_at", t)).transpose()?;
+    }
+    if let Some(ips) = &req.allowed_ips {
+        key.allowed_ips = serde_json::to_string(&validate::allowed_ips("allowed_ips", ips)?).unwrap_or_else(|_| "[]".into());
+    }
+    if let Some(meta) = &req.meta {
+        key.meta = validate::meta("meta", meta)?;
+    }
+    if let Some(rate_limit) = req.rate_limit {
+        let rl = rate_limit.as_ref().map(|rl| validate_rate_limit("rate_limit", rl)).transpose()?;
+        (key.rate_limit_limit, key.rate_limit_window_ms) = (rl.map(|r| r.0), rl.map(|r| r.1));
+    }
+    if let Some(active) = req.is_active {
+        key.is_active = i64::from(active);
+    }
+    if let Some(device_name) = req.device_name {
+        key.device_name = validate::optional_text("device_name", device_name.as_deref(), 200)?;
+    }
+    if let Some(days) = req.rotation_interval_days {
+        apply_rotation(&mut key, days, now)?;
+    }
+    if let Some(url) = req.rotation_webhook_url {
+        key.rotation_webhook_url = url.as_deref().map(|u| validate::webhook_url("rotation_webhook_url", u)).transpose()?;
+    }
+    if let Some(usage_limit) = &req.usage_limit {
+        apply_usage_limit(&mut key, "usage_limit", usage_limit.as_ref(), now)?;
+    }
+    key.updated_at = now;
+
+    let mut tx = state.store.begin().await?;
+    store::update_key_settings(&mut tx, &key).await?;
+    if req.usage_limit.is_some() {
+        store::set_usage_limit(&mut tx, &key).await?;
+    }
+    store::insert_audit(
+        &mut tx,
+        &caller.audit("api_key.updated", "api_key", &key.id, json!({"before": audit_summary(&before), "after": audit_summary(&key)})),
+    )
+    .await?;
+    tx.commit().await?;
+    state.keys.invalidate(&key.key_hash).await;
+    Ok(key)
+}
+
+/// Idempotent: revoking a revoked key changes nothing and still succeeds.
+pub async fn revoke_key(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<()> {
+    caller.require(Permission::KeysWrite)?;
+    let key = load_visible_key(state, caller, id).await?;
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    if store::revoke_key(&mut tx, &key.id, now).await? {
+        store::insert_audit(&mut tx, &caller.audit("api_key.revoked", "api_key", &key.id, json!({"before": audit_summary(&key)})))
+            .await?;
+    }
+    tx.commit().await?;
+    state.keys.invalidate(&key.key_hash).await;
+    Ok(())
+}
+
+fn base_prefix(key: &KeyRecord) -> &str {
+    key.key_prefix.split('_').next().unwrap_or("kw")
+}
+
+fn ensure_rotatable(key: &KeyRecord, action: &str) -> ApiResult<()> {
+    if key.revoked_at.is_some() && key.replaced_by_key_id.is_none() {
+        return Err(ApiError::conflict(format!("cannot {action} a revoked api key")));
+    }
+    if key.replaced_by_key_id.is_some() {
+        return Err(ApiError::conflict(format!("cannot {action} an api key that was already replaced by rotation")));
+    }
+    Ok(())
+}
+
+/// Same id, new secret; the old secret stops verifying at once.
+pub async fn regenerate_key(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<(KeyRecord, String)> {
+    caller.require(Permission::KeysWrite)?;
+    let before = load_visible_key(state, caller, id).await?;
+    ensure_rotatable(&before, "regenerate")?;
+    let minted = keyfmt::generate(base_prefix(&before), &before.environment);
+    let mut key = before.clone();
+    key.key_hash = minted.hash.clone();
+    key.key_prefix = minted.key_prefix.clone();
+    key.last4 = minted.last4.clone();
+    key.updated_at = now_ms();
+    let mut tx = state.store.begin().await?;
+    if !store::replace_secret(&mut tx, &key).await? {
+        return Err(ApiError::conflict("api key was revoked or rotated concurrently"));
+    }
+    store::insert_audit(
+        &mut tx,
+        &caller.audit(
+            "api_key.regenerated",
+            "api_key",
+            &key.id,
+            json!({"before": {"key_prefix": before.key_prefix, "last4": before.last4}, "after": {"key_prefix": key.key_prefix, "last4": key.last4}}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    state.keys.invalidate(&before.key_hash).await;
+    state.keys.invalidate(&key.key_hash).await;
+    Ok((key, minted.into_plaintext()))
+}
+
+/// A new key (new id, same settings) replaces the old one, which keeps
+/// verifying until the grace period ends.
+pub async fn rotate_key(state: &AppState, caller: &Caller, id: Uuid, grace_seconds: Option<u64>) -> ApiResult<RotatedApiKey> {
+    caller.require(Permission::KeysWrite)?;
+    let old = load_visible_key(state, caller, id).await?;
+    ensure_rotatable(&old, "rotate")?;
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let grace_seconds = match grace_seconds {
+        Some(g) => validate::in_range("grace_period_seconds", g, 0, MAX_GRACE_SECONDS)?,
+        None => match &old.project_id {
+            Some(pid) => store::get_project(&mut tx, &old.organization_id, pid)
+                .await?
+                .and_then(|p| p.default_grace_period_seconds)
+                .unwrap_or(0),
+            None => 0,
+        },
+    };
+    let grace_expires_at = (grace_seconds > 0).then(|| now + grace_seconds * 1000);
+    let minted = keyfmt::generate(base_prefix(&old), &old.environment);
+    let mut new = old.clone();
+    new.id = Uuid::now_v7().to_string();
+    new.key_hash = minted.hash.clone();
+    new.key_prefix = minted.key_prefix.clone();
+    new.last4 = minted.last4.clone();
+    (new.created_at, new.updated_at, new.last_used_at, new.usage_count) = (now, now, None, 0);
+    new.source = KeySource::Rotation.as_str().to_string();
+    new.created_by_user_id = caller.user_id().map(str::to_string);
+    (new.replaced_by_key_id, new.grace_expires_at, new.revoked_at) = (None, None, None);
+    new.next_rotation_at = new.rotation_interval_days.map(|d| now + d * 86_400_000);
+
+    if !store::mark_replaced(&mut tx, &old.id, &new.id, grace_expires_at.unwrap_or(now), grace_expires_at, now).await? {
+        return Err(ApiError::conflict("api key was revoked or rotated concurrently"));
+    }
+    store::insert_key(&mut tx, &new).await?;
+    store::insert_audit(
+        &mut tx,
+        &caller.audit(
+            "api_key.rotated",
+            "api_key",
+            &old.id,
+            json!({"new_key_id": new.id, "grace_expires_at": grace_expires_at, "after": audit_summary(&new)}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    state.keys.invalidate(&old.key_hash).await;
+    state.keys.invalidate(&new.key_hash).await;
+    Ok(RotatedApiKey {
+        old_key_id: parse_uuid(&old.id),
+        new_key_id: parse_uuid(&new.id),
+        project_id: new.project_id.as_deref().map(parse_uuid),
+        name: new.name.clone(),
+        key: minted.into_plaintext(),
+        key_prefix: new.key_prefix.clone(),
+        scopes: json_list(&new.scopes),
+        expires_at: opt_time(new.expires_at),
+        created_at: ms_to_time(now),
+        grace_expires_at: opt_time(grace_expires_at),
+    })
+}
+
+/// One page of the keys the caller can see, newest first.
+pub async fn list_keys(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Option<Uuid>,
+    environment: Option<&str>,
+    page: &PageQuery,
+) -> ApiResult<Page<ApiKey>> {
+    caller.require(Permission::KeysRead)?;
+    let project_id = project_id.map(|p| p.to_string());
+    let project_filter = match (&caller.project_id, &project_id) {
+        (Some(own), Some(asked)) if own != asked => return Ok(Page::empty()),
+        (Some(own), _) => Some(own.as_str()),
+        (None, asked) => asked.as_deref(),
+    };
+    let limit = page.limit()?;
+    let after = page.starting_after.map(|u| u.to_string());
+    let mut conn = state.store.pool().acquire().await?;
+    let rows = store::list_keys(
+        &mut conn,
+        &store::KeyFilter {
+            organization_id: &caller.organization_id,
+            project_id: project_filter,
+            environment,
+            starting_after: after.as_deref(),
+            limit: limit + 1,
+        },
+    )
+    .await?;
+    Ok(Page::from_rows(rows.iter().map(ApiKey::from).collect(), limit, |k| k.id.to_string()))
+}
+
+// ---------------------------------------------------------------- handlers
+
+/// List API keys
+///
+/// Newest first. When more keys exist, the response carries the next cursor in
+/// `X-Next-Cursor` and a `Link: <…>; rel="next"` header.
+#[utoipa::path(get, path = "/v1/api-keys", tag = TAG, operation_id = "list_api_keys",
+    params(ListApiKeysQuery),
+    responses(
+        (status = 200, description = "A page of keys", body = Vec<ApiKey>,
+            headers(("X-Next-Cursor" = String, description = "Cursor for the next page; absent on the last page"),
+                    ("Link" = String, description = "RFC 8288 link to the next page"))),
+        (status = 400, description = "Invalid query parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Missing the `keys:read` scope", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn list_api_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListApiKeysQuery>,
+) -> ApiResult<Response> {
+    let environment = q.environment.as_deref().map(|e| validate::environment_name("environment", e)).transpose()?;
+    let page_query = PageQuery { limit: q.limit, starting_after: q.starting_after };
+    let page = list_keys(&state, &caller, q.project_id, environment.as_deref(), &page_query).await?;
+    let mut extra = Vec::new();
+    if let Some(p) = q.project_id {
+        extra.push(("project_id", p.to_string()));
+    }
+    if let Some(e) = environment {
+        extra.push(("environment", e));
+    }
+    let headers = pagination_headers("/v1/api-keys", page.next_cursor.as_deref(), page_query.limit, &extra);
+    Ok((headers, axum::Json(page.items)).into_response())
+}
+
+/// Create an API key
+///
+/// Returns the key with its plaintext `key`, shown exactly once.
+#[utoipa::path(post, path = "/v1/api-keys", tag = TAG, operation_id = "create_api_key",
+    request_body = CreateApiKeyRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h when repeated with the same body")),
+    responses(
+        (status = 201, description = "Created; `key` is the plaintext, shown once", body = CreatedApiKey),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Missing the `keys:write` scope", body = ErrorBody),
+        (status = 404, description = "Project not found", body = ErrorBody),
+        (status = 409, description = "Idempotency-Key reused with a different body", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateApiKeyRequest>,
+) -> ApiResult<(StatusCode, axum::Json<CreatedApiKey>)> {
+    let (key, plaintext) = create_key(&state, &caller, req).await?;
+    Ok((StatusCode::CREATED, axum::Json(CreatedApiKey { api_key: ApiKey::from(&key), key: plaintext })))
+}
+
+/// Get an API key
+///
+/// The key is masked: only `key_prefix` and `last4` of the secret are shown.
+#[utoipa::path(get, path = "/v1/api-keys/{id}", tag = TAG, operation_id = "get_api_key",
+    params(("id" = Uuid, Path, description = "API key id")),
+    responses(
+        (status = 200, description = "The key", body = ApiKey),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Missing the `keys:read` scope", body = ErrorBody),
+        (status = 404, description = "No such key in this organization", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn get_api_key(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath) -> ApiResult<axum::Json<ApiKey>> {
+    caller.require(Permission::KeysRead)?;
+    Ok(axum::Json(ApiKey::from(&load_visible_key(&state, &caller, id).await?)))
+}
+
+/// Update an API key
+///
+/// Partial update; `is_active: false` disables the key without revoking it.
+#[utoipa::path(patch, path = "/v1/api-keys/{id}", tag = TAG, operation_id = "update_api_key",
+    params(("id" = Uuid, Path, description = "API key id")),
+    request_body = UpdateApiKeyRequest,
+    responses(
+        (status = 200, description = "The updated key", body = ApiKey),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Missing the `keys:write` scope", body = ErrorBody),
+        (status = 404, description = "No such key in this organization", body = ErrorBody),
+        (status = 409, description = "The key is revoked", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn update_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+    ApiJson(req): ApiJson<UpdateApiKeyRequest>,
+) -> ApiResult<axum::Json<ApiKey>> {
+    Ok(axum::Json(ApiKey::from(&update_key(&state, &caller, id, req).await?)))
+}
+
+/// Revoke an API key
+///
+/// Idempotent: revoking a revoked key answers 204 too.
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = TAG, operation_id = "revoke_api_key",
+    params(("id" = Uuid, Path, description = "API key id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Missing the `keys:write` scope", body = ErrorBody),
+        (status = 404, description = "No such key in this organization", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn revoke_api_key(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+    revoke_key(&state, &caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Regenerate an API key
+///
+/// Same id, new secret; the old secret stops verifying at once.
+#[utoipa::path(post, path = "/v1/api-keys/{id}/regenerate", tag = TAG, operation_id = "regenerate_api_key",
+    params(("id" = Uuid, Path, description = "API key id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    responses(
+        (status = 200, description = "The key with its new plaintext `key`, shown once", body = CreatedApiKey),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Missing the `keys:write` scope", body = ErrorBody),
+        (status = 404, description = "No such key in this organization", body = ErrorBody),
+        (status = 409, description = "The key is revoked or was replaced", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn regenerate_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> ApiResult<axum::Json<CreatedApiKey>> {
+    let (key, plaintext) = regenerate_key(&state, &caller, id).await?;
+    Ok(axum::Json(CreatedApiKey { api_key: ApiKey::from(&key), key: plaintext }))
+}
+
+/// Rotate an API key
+///
+/// Creates a new key (new id, same settings). Without a grace period the old
+/// key is revoked at once; with one it keeps verifying until `grace_expires_at`.
+#[utoipa::path(post, path = "/v1/api-keys/{id}/rotate", tag = TAG, operation_id = "rotate_api_key",
+    params(("id" = Uuid, Path, description = "API key id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    request_body(content = Option<RotateApiKeyRequest>, description = "Optional; an empty body uses the project's default grace period"),
+    responses(
+        (status = 201, description = "The new key; `key` is its plaintext, shown once", body = RotatedApiKey),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Missing the `keys:write` scope", body = ErrorBody),
+        (status = 404, description = "No such key in this organization", body = ErrorBody),
+        (status = 409, description = "The key is revoked or was already replaced", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn rotate_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+    OptionalJson(req): OptionalJson<RotateApiKeyRequest>,
+) -> ApiResult<(StatusCode, axum::Json<RotatedApiKey>)> {
+    Ok((StatusCode::CREATED, axum::Json(rotate_key(&state, &caller, id, req.grace_period_seconds).await?)))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_api_keys, create_api_key))
+        .routes(routes!(get_api_key, update_api_key, revoke_api_key))
+        .routes(routes!(regenerate_api_key))
+        .routes(routes!(rotate_api_key))
+}

@@ -1,0 +1,39 @@
+//! Liveness and readiness, unauthenticated.
+
+use crate::{error::ErrorBody, state::AppState};
+use axum::{Json, extract::State};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthStatus {
+    /// `ok` when serving.
+    pub status: String,
+}
+
+/// Liveness
+#[utoipa::path(get, path = "/healthz", tag = "system", operation_id = "healthz",
+    responses((status = 200, description = "The process is serving", body = HealthStatus)))]
+pub async fn healthz() -> Json<HealthStatus> {
+    Json(HealthStatus { status: "ok".into() })
+}
+
+/// Readiness (checks the database)
+#[utoipa::path(get, path = "/readyz", tag = "system", operation_id = "readyz",
+    responses(
+        (status = 200, description = "The database answers", body = HealthStatus),
+        (status = 503, description = "The database does not answer", body = ErrorBody),
+    ))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<HealthStatus>, crate::error::ApiError> {
+    state.store.ping().await.map_err(|err| {
+        tracing::warn!(error = %err, "readiness check failed");
+        crate::error::ApiError::Unavailable
+    })?;
+    Ok(Json(HealthStatus { status: "ok".into() }))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
+}
+

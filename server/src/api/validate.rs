@@ -1,0 +1,140 @@
+//! Field validation shared by every endpoint. Each check names its field in
+//! the error so a client can point at it.
+
+use crate::{error::ApiError, keyfmt};
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+pub const MAX_META_BYTES: usize = 4096;
+pub const MAX_SCOPES: usize = 100;
+pub const MAX_ALLOWED_IPS: usize = 100;
+
+pub fn name(field: &str, value: &str) -> Result<String, ApiError> {
+    let len = value.chars().count();
+    if value.trim().is_empty() || len > 200 {
+        return Err(ApiError::invalid_field(field, "must be 1-200 characters and not blank"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field(field, "must not contain control characters"));
+    }
+    Ok(value.to_string())
+}
+
+pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => {
+            Err(ApiError::invalid_field(field, format!("must be at most {max} printable characters")))
+        }
+        Some(v) => Ok(Some(v.to_string())),
+    }
+}
+
+pub fn scopes(field: &str, values: &[String]) -> Result<Vec<String>, ApiError> {
+    if values.len() > MAX_SCOPES {
+        return Err(ApiError::invalid_field(field, format!("at most {MAX_SCOPES} scopes")));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(values.len());
+    for (i, scope) in values.iter().enumerate() {
+        let ok = (1..=100).contains(&scope.len())
+            && scope.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_:.*-".contains(&b));
+        if !ok {
+            return Err(ApiError::invalid_field(
+                &format!("{field}[{i}]"),
+                format!("`{scope}` is not a valid scope (1-100 characters of a-z 0-9 _ : . * -)"),
+            ));
+        }
+        if !out.contains(scope) {
+            out.push(scope.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// One IP address or CIDR block.
+pub fn parse_ip_rule(rule: &str) -> Option<IpNet> {
+    rule.parse::<IpNet>().ok().or_else(|| rule.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+pub fn allowed_ips(field: &str, values: &[String]) -> Result<Vec<String>, ApiError> {
+    if values.len() > MAX_ALLOWED_IPS {
+        return Err(ApiError::invalid_field(field, format!("at most {MAX_ALLOWED_IPS} entries")));
+    }
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            parse_ip_rule(rule.trim()).map(|_| rule.trim().to_string()).ok_or_else(|| {
+                ApiError::invalid_field(&format!("{field}[{i}]"), format!("`{rule}` is not an IP address or CIDR block"))
+            })
+        })
+        .collect()
+}
+
+pub fn meta(field: &str, value: &serde_json::Map<String, serde_json::Value>) -> Result<String, ApiError> {
+    let text = serde_json::to_string(value).map_err(|e| ApiError::invalid_field(field, e))?;
+    if text.len() > MAX_META_BYTES {
+        return Err(ApiError::invalid_field(field, format!("must serialize to at most {MAX_META_BYTES} bytes")));
+    }
+    Ok(text)
+}
+
+pub fn future_time(field: &str, value: DateTime<Utc>) -> Result<i64, ApiError> {
+    if value <= Utc::now() {
+        return Err(ApiError::invalid_field(field, "must be in the future"));
+    }
+    Ok(value.timestamp_millis())
+}
+
+pub fn key_prefix(field: &str, value: &str) -> Result<String, ApiError> {
+    if !keyfmt::is_valid_prefix(value) {
+        return Err(ApiError::invalid_field(field, "must be 2-8 lowercase letters or digits"));
+    }
+    Ok(value.to_string())
+}
+
+pub fn environment_name(field: &str, value: &str) -> Result<String, ApiError> {
+    if !keyfmt::is_valid_environment(value) {
+        return Err(ApiError::invalid_field(field, "must be 1-16 lowercase letters or digits"));
+    }
+    Ok(value.to_string())
+}
+
+pub fn in_range(field: &str, value: u64, min: u64, max: u64) -> Result<i64, ApiError> {
+    if value < min || value > max {
+        return Err(ApiError::invalid_field(field, format!("must be between {min} and {max}")));
+    }
+    Ok(value as i64)
+}
+
+pub fn webhook_url(field: &str, value: &str) -> Result<String, ApiError> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() && value.len() <= 2048 => {
+            Ok(value.to_string())
+        }
+        _ => Err(ApiError::invalid_field(field, "must be an absolute http(s) URL")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_rules() {
+        for ok in ["10.0.0.1", "10.0.0.0/8", "0.0.0.0/0", "::1", "2001:db8::/32", "::/0", "1.2.3.4/32"] {
+            assert!(parse_ip_rule(ok).is_some(), "{ok}");
+        }
+        for bad in ["", "10.0.0.256", "10.0.0.0/33", "::/129", "example.com", "10.0.0.1/"] {
+            assert!(parse_ip_rule(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scope_names() {
+        assert!(scopes("scopes", &["keys:read".into(), "a.b-c_d*".into()]).is_ok());
+        let err = scopes("scopes", &["ok".into(), "Bad Scope".into()]).unwrap_err();
+        assert!(err.to_string().starts_with("scopes[1]"));
+    }
+}

@@ -1,0 +1,197 @@
+//! Who is calling (DESIGN §4). An `Authorization: Bearer` or `x-api-key` token
+//! that parses as a keyward key is an API key; its organization is the context
+//! and its scopes gate the call. Session JWTs take the other branch.
+
+use crate::{
+    error::{ApiError, ApiResult, current_request_id},
+    keyfmt,
+    state::AppState,
+    store::{AuditRecord, KeyRecord, now_ms},
+};
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::{HeaderMap, request::Parts},
+};
+use std::{net::SocketAddr, sync::Arc};
+
+/// What a caller may do. API-key scopes name these; `*` and `prefix:*` are wildcards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    KeysRead,
+    KeysWrite,
+    KeysVerify,
+    OrgsAdmin,
+}
+
+impl Permission {
+    pub fn scope(self) -> &'static str {
+        match self {
+            Self::KeysRead => "keys:read",
+            Self::KeysWrite => "keys:write",
+            Self::KeysVerify => "keys:verify",
+            Self::OrgsAdmin => "orgs:admin",
+        }
+    }
+}
+
+/// Whether `granted` (a key's scopes) covers `required`. `*` covers all;
+/// `keys:*` covers every scope that starts with `keys:`.
+pub fn scope_granted(granted: &[String], required: &str) -> bool {
+    granted.iter().any(|g| {
+        g == "*" || g == required || g.strip_suffix('*').is_some_and(|p| p.ends_with(':') && required.starts_with(p))
+    })
+}
+
+#[derive(Debug, Clone)]
+pub enum Actor {
+    ApiKey { key_id: String, scopes: Arc<Vec<String>> },
+}
+
+/// Where a request came from, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub organization_id: String,
+    /// A project key sees and manages only its project.
+    pub project_id: Option<String>,
+    pub actor: Actor,
+    pub meta: RequestMeta,
+}
+
+impl Caller {
+    pub fn require(&self, permission: Permission) -> ApiResult<()> {
+        match &self.actor {
+            Actor::ApiKey { scopes, .. } if scope_granted(scopes, permission.scope()) => Ok(()),
+            Actor::ApiKey { .. } => {
+                Err(ApiError::forbidden(format!("this API key lacks the `{}` scope", permission.scope())))
+            }
+        }
+    }
+
+    /// `source` recorded on keys this caller creates.
+    pub fn key_source(&self) -> &'static str {
+        match self.actor {
+            Actor::ApiKey { .. } => "api",
+        }
+    }
+
+    pub fn user_id(&self) -> Option<&str> {
+        match &self.actor {
+            Actor::ApiKey { .. } => None,
+        }
+    }
+
+    /// Whether this caller may see an object of `project_id`.
+    pub fn can_see_project(&self, project_id: Option<&str>) -> bool {
+        match &self.project_id {
+            None => true,
+            Some(own) => project_id == Some(own.as_str()),
+        }
+    }
+
+    /// An audit event performed by this caller.
+    pub fn audit(&self, action: &str, target_type: &str, target_id: &str, changes: serde_json::Value) -> AuditRecord {
+        let (actor_type, actor_id) = match &self.actor {
+            Actor::ApiKey { key_id, .. } => ("api_key", key_id.clone()),
+        };
+        AuditRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            organization_id: self.organization_id.clone(),
+            actor_type: actor_type.to_string(),
+            actor_id,
+            action: action.to_string(),
+            target_type: target_type.to_string(),
+            target_id: target_id.to_string(),
+            ip: self.meta.ip.clone(),
+            user_agent: self.meta.user_agent.clone(),
+            request_id: Some(self.meta.request_id.clone()),
+            created_at: now_ms(),
+            changes: changes.to_string(),
+        }
+    }
+}
+
+/// The bearer token or `x-api-key` value, if any.
+pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let (scheme, token) = value.trim().split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
+    }
+    headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+/// Why a stored key cannot be used right now, if it cannot.
+pub fn key_unusable_reason(key: &KeyRecord, now: i64) -> Option<&'static str> {
+    if key.revoked_at.is_some_and(|at| at <= now) {
+        Some("revoked")
+    } else if key.is_active == 0 {
+        Some("disabled")
+    } else if key.expires_at.is_some_and(|at| at <= now) {
+        Some("expired")
+    } else {
+        None
+    }
+}
+
+fn request_meta(parts: &Parts) -> RequestMeta {
+    RequestMeta {
+        ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()),
+        user_agent: parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect()),
+        request_id: current_request_id(),
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = presented_token(&parts.headers).filter(|t| !t.is_empty()).ok_or_else(|| {
+            ApiError::unauthenticated("missing credentials: send `Authorization: Bearer <key>` or `x-api-key: <key>`")
+        })?;
+        let Some(parsed) = keyfmt::parse(token) else {
+            return Err(ApiError::unauthenticated("invalid credentials: not a valid keyward API key"));
+        };
+        let record = state
+            .keys
+            .lookup(&keyfmt::hash_key(parsed.full))
+            .await?
+            .ok_or_else(|| ApiError::unauthenticated("invalid API key"))?;
+        if let Some(reason) = key_unusable_reason(&record, now_ms()) {
+            return Err(ApiError::unauthenticated(format!("API key is {reason}")));
+        }
+        let scopes: Vec<String> = serde_json::from_str(&record.scopes).unwrap_or_default();
+        Ok(Caller {
+            organization_id: record.organization_id.clone(),
+            project_id: record.project_id.clone(),
+            actor: Actor::ApiKey { key_id: record.id.clone(), scopes: Arc::new(scopes) },
+            meta: request_meta(parts),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scope_granted;
+
+    #[test]
+    fn wildcards() {
+        let g = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(scope_granted(&g(&["*"]), "keys:write"));
+        assert!(scope_granted(&g(&["keys:*"]), "keys:write"));
+        assert!(!scope_granted(&g(&["keys:*"]), "orgs:admin"));
+        assert!(!scope_granted(&g(&["keys:read"]), "keys:write"));
+        assert!(scope_granted(&g(&["keys:read"]), "keys:read"));
+        assert!(!scope_granted(&g(&["key*"]), "keys:read"));
+        assert!(!scope_granted(&g(&[]), "keys:read"));
+    }
+}

@@ -1,0 +1,112 @@
+//! First-run set-up: an organization and an org-wide admin key.
+
+use crate::{
+    keyfmt,
+    store::{self, AuditRecord, EnvironmentRecord, KeyRecord, OrgRecord, Store, now_ms},
+};
+use serde_json::json;
+use uuid::Uuid;
+
+pub const DEFAULT_ORG_PREFIX: &str = "kw";
+pub const DEFAULT_ENVIRONMENTS: [&str; 2] = ["live", "test"];
+
+/// Inserts an organization with its default `live` and `test` environments.
+pub async fn insert_org_with_defaults(conn: &mut store::Conn, name: &str, key_prefix: &str) -> sqlx::Result<OrgRecord> {
+    let now = now_ms();
+    let org = OrgRecord {
+        id: Uuid::now_v7().to_string(),
+        name: name.to_string(),
+        key_prefix: key_prefix.to_string(),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    store::insert_org(conn, &org).await?;
+    for env in DEFAULT_ENVIRONMENTS {
+        store::insert_environment(
+            conn,
+            &EnvironmentRecord { id: Uuid::now_v7().to_string(), organization_id: org.id.clone(), name: env.into(), created_at: now },
+        )
+        .await?;
+    }
+    Ok(org)
+}
+
+/// What bootstrap made. `admin_key` is the plaintext: print it once, then drop it.
+pub struct Bootstrapped {
+    pub organization: OrgRecord,
+    pub admin_key_id: String,
+    pub admin_key: String,
+}
+
+impl std::fmt::Debug for Bootstrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bootstrapped").field("organization", &self.organization.id).field("admin_key_id", &self.admin_key_id).finish_non_exhaustive()
+    }
+}
+
+/// Creates an organization and an org-wide admin key with scopes `["*"]` (a
+/// normal key: it shows in lists and can be rotated or revoked).
+pub async fn bootstrap(store: &Store, org_name: &str) -> anyhow::Result<Bootstrapped> {
+    let mut tx = store.begin().await?;
+    let org = insert_org_with_defaults(&mut tx, org_name, DEFAULT_ORG_PREFIX).await?;
+    let env = store::find_environment(&mut tx, &org.id, "live").await?.ok_or_else(|| anyhow::anyhow!("live environment missing"))?;
+    let minted = keyfmt::generate(&org.key_prefix, &env.name);
+    let now = now_ms();
+    let key = KeyRecord {
+        id: Uuid::now_v7().to_string(),
+        organization_id: org.id.clone(),
+        project_id: None,
+        environment_id: env.id.clone(),
+        environment: env.name.clone(),
+        name: "bootstrap admin key".into(),
+        key_hash: minted.hash.clone(),
+        key_prefix: minted.key_prefix.clone(),
+        last4: minted.last4.clone(),
+        scopes: json!(["*"]).to_string(),
+        allowed_ips: "[]".into(),
+        meta: "{}".into(),
+        expires_at: None,
+        last_used_at: None,
+        created_at: now,
+        updated_at: now,
+        revoked_at: None,
+        is_active: 1,
+        created_by_user_id: None,
+        device_name: None,
+        source: "bootstrap".into(),
+        rate_limit_limit: None,
+        rate_limit_window_ms: None,
+        usage_remaining: None,
+        usage_refill_amount: None,
+        usage_refill_interval_ms: None,
+        usage_refilled_at: None,
+        usage_count: 0,
+        replaced_by_key_id: None,
+        grace_expires_at: None,
+        rotation_interval_days: None,
+        next_rotation_at: None,
+        rotation_webhook_url: None,
+    };
+    store::insert_key(&mut tx, &key).await?;
+    store::insert_audit(
+        &mut tx,
+        &AuditRecord {
+            id: Uuid::now_v7().to_string(),
+            organization_id: org.id.clone(),
+            actor_type: "system".into(),
+            actor_id: "bootstrap".into(),
+            action: "organization.bootstrapped".into(),
+            target_type: "api_key".into(),
+            target_id: key.id.clone(),
+            ip: None,
+            user_agent: None,
+            request_id: None,
+            created_at: now,
+            changes: json!({"organization": {"id": org.id, "name": org.name}, "api_key": {"key_prefix": key.key_prefix, "scopes": ["*"]}}).to_string(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Bootstrapped { organization: org, admin_key_id: key.id, admin_key: minted.into_plaintext() })
+}

@@ -1,0 +1,81 @@
+//! keyward server: an axum service whose utoipa annotations are the API
+//! contract (`openapi()`), over one sqlx store with SQLite or Postgres.
+
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod keyfmt;
+pub mod state;
+pub mod store;
+
+use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
+use utoipa_scalar::Servable;
+use std::{future::Future, net::SocketAddr, sync::Arc};
+use tokio::net::TcpListener;
+use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+
+pub use config::Config;
+pub use state::AppState;
+pub use store::Store;
+
+/// Request bodies above this answer 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The OpenAPI 3.1 document, built from the route annotations (no server needed).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api::api_router().split_for_parts().1
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let (api, spec) = api::api_router().split_for_parts();
+    let spec = Arc::new(spec);
+    let spec_json = {
+        let spec = spec.clone();
+        move || {
+            let spec = spec.clone();
+            async move { Json(spec.as_ref().clone()) }
+        }
+    };
+    api.route("/openapi.json", get(spec_json))
+        .merge(utoipa_scalar::Scalar::with_url("/docs", spec.as_ref().clone()))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(axum::middleware::from_fn(error::request_scope))
+}
+
+/// Serve `state` on `listener` until `shutdown` resolves, then drain.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received, draining connections");
+}

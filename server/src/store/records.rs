@@ -1,0 +1,435 @@
+//! Row types and the queries over them. Each function takes a connection (or a
+//! transaction deref'd to one) so the caller decides the transaction boundary:
+//! a change and its audit event always commit together.
+
+use super::Conn;
+use sqlx::{AssertSqlSafe, FromRow, Row};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OrgRecord {
+    pub id: String,
+    pub name: String,
+    pub key_prefix: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct EnvironmentRecord {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ProjectRecord {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub key_prefix: Option<String>,
+    /// JSON array of scope strings.
+    pub default_scopes: Option<String>,
+    /// JSON `{limit, window_ms}`.
+    pub default_rate_limit: Option<String>,
+    pub default_ttl_seconds: Option<i64>,
+    pub default_grace_period_seconds: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+/// A stored key. Holds the hash, never a plaintext.
+#[derive(Debug, Clone, FromRow)]
+pub struct KeyRecord {
+    pub id: String,
+    pub organization_id: String,
+    pub project_id: Option<String>,
+    pub environment_id: String,
+    pub environment: String,
+    pub name: String,
+    pub key_hash: String,
+    pub key_prefix: String,
+    pub last4: String,
+    /// JSON array.
+    pub scopes: String,
+    /// JSON array.
+    pub allowed_ips: String,
+    /// JSON object.
+    pub meta: String,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub revoked_at: Option<i64>,
+    pub is_active: i64,
+    pub created_by_user_id: Option<String>,
+    pub device_name: Option<String>,
+    pub source: String,
+    pub rate_limit_limit: Option<i64>,
+    pub rate_limit_window_ms: Option<i64>,
+    pub usage_remaining: Option<i64>,
+    pub usage_refill_amount: Option<i64>,
+    pub usage_refill_interval_ms: Option<i64>,
+    pub usage_refilled_at: Option<i64>,
+    pub usage_count: i64,
+    pub replaced_by_key_id: Option<String>,
+    pub grace_expires_at: Option<i64>,
+    pub rotation_interval_days: Option<i64>,
+    pub next_rotation_at: Option<i64>,
+    pub rotation_webhook_url: Option<String>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AuditRecord {
+    pub id: String,
+    pub organization_id: String,
+    pub actor_type: String,
+    pub actor_id: String,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub created_at: i64,
+    /// JSON `{before?, after?}` summary; never a secret.
+    pub changes: String,
+}
+
+const KEY_COLUMNS: &str = "id, organization_id, project_id, environment_id, environment, name, key_hash, key_prefix, \
+    last4, scopes, allowed_ips, meta, expires_at, last_used_at, created_at, updated_at, revoked_at, is_active, \
+    created_by_user_id, device_name, source, rate_limit_limit, rate_limit_window_ms, usage_remaining, \
+    usage_refill_amount, usage_refill_interval_ms, usage_refilled_at, usage_count, replaced_by_key_id, \
+    grace_expires_at, rotation_interval_days, next_rotation_at, rotation_webhook_url";
+
+// ---------------------------------------------------------------- organizations
+
+pub async fn insert_org(conn: &mut Conn, org: &OrgRecord) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO organizations (id, name, key_prefix, created_at, updated_at, deleted_at) VALUES ($1, $2, $3, $4, $5, NULL)")
+        .bind(&org.id)
+        .bind(&org.name)
+        .bind(&org.key_prefix)
+        .bind(org.created_at)
+        .bind(org.updated_at)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+pub async fn get_org(conn: &mut Conn, id: &str) -> sqlx::Result<Option<OrgRecord>> {
+    sqlx::query_as("SELECT id, name, key_prefix, created_at, updated_at, deleted_at FROM organizations WHERE id = $1 AND deleted_at IS NULL")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn insert_environment(conn: &mut Conn, env: &EnvironmentRecord) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO environments (id, organization_id, name, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(&env.id)
+        .bind(&env.organization_id)
+        .bind(&env.name)
+        .bind(env.created_at)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+pub async fn find_environment(conn: &mut Conn, org_id: &str, name: &str) -> sqlx::Result<Option<EnvironmentRecord>> {
+    sqlx::query_as("SELECT id, organization_id, name, created_at FROM environments WHERE organization_id = $1 AND name = $2")
+        .bind(org_id)
+        .bind(name)
+        .fetch_optional(conn)
+        .await
+}
+
+// ---------------------------------------------------------------- projects
+
+const PROJECT_COLUMNS: &str = "id, organization_id, name, key_prefix, default_scopes, default_rate_limit, \
+    default_ttl_seconds, default_grace_period_seconds, created_at, updated_at, deleted_at";
+
+pub async fn insert_project(conn: &mut Conn, p: &ProjectRecord) -> sqlx::Result<()> {
+    sqlx::query(AssertSqlSafe(format!("INSERT INTO projects ({PROJECT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)")))
+        .bind(&p.id)
+        .bind(&p.organization_id)
+        .bind(&p.name)
+        .bind(&p.key_prefix)
+        .bind(&p.default_scopes)
+        .bind(&p.default_rate_limit)
+        .bind(p.default_ttl_seconds)
+        .bind(p.default_grace_period_seconds)
+        .bind(p.created_at)
+        .bind(p.updated_at)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+pub async fn update_project(conn: &mut Conn, p: &ProjectRecord) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE projects SET name = $2, key_prefix = $3, default_scopes = $4, default_rate_limit = $5, \
+         default_ttl_seconds = $6, default_grace_period_seconds = $7, updated_at = $8, deleted_at = $9 WHERE id = $1",
+    )
+    .bind(&p.id)
+    .bind(&p.name)
+    .bind(&p.key_prefix)
+    .bind(&p.default_scopes)
+    .bind(&p.default_rate_limit)
+    .bind(p.default_ttl_seconds)
+    .bind(p.default_grace_period_seconds)
+    .bind(p.updated_at)
+    .bind(p.deleted_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn get_project(conn: &mut Conn, org_id: &str, id: &str) -> sqlx::Result<Option<ProjectRecord>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {PROJECT_COLUMNS} FROM projects WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL"
+    )))
+    .bind(org_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn project_prefix_taken(conn: &mut Conn, org_id: &str, prefix: &str, except_id: &str) -> sqlx::Result<bool> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM projects WHERE organization_id = $1 AND key_prefix = $2 AND id <> $3 AND deleted_at IS NULL",
+    )
+    .bind(org_id)
+    .bind(prefix)
+    .bind(except_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get::<i64, _>("n")? > 0)
+}
+
+/// Newest first; `starting_after` is the id of the last item already seen.
+pub async fn list_projects(
+    conn: &mut Conn,
+    org_id: &str,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<ProjectRecord>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {PROJECT_COLUMNS} FROM projects WHERE organization_id = $1 AND deleted_at IS NULL \
+         AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3"
+    )))
+    .bind(org_id)
+    .bind(starting_after.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+// ---------------------------------------------------------------- api keys
+
+pub async fn insert_key(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result<()> {
+    let placeholders = (1..=33).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    sqlx::query(AssertSqlSafe(format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES ({placeholders})")))
+        .bind(&k.id)
+        .bind(&k.organization_id)
+        .bind(&k.project_id)
+        .bind(&k.environment_id)
+        .bind(&k.environment)
+        .bind(&k.name)
+        .bind(&k.key_hash)
+        .bind(&k.key_prefix)
+        .bind(&k.last4)
+        .bind(&k.scopes)
+        .bind(&k.allowed_ips)
+        .bind(&k.meta)
+        .bind(k.expires_at)
+        .bind(k.last_used_at)
+        .bind(k.created_at)
+        .bind(k.updated_at)
+        .bind(k.revoked_at)
+        .bind(k.is_active)
+        .bind(&k.created_by_user_id)
+        .bind(&k.device_name)
+        .bind(&k.source)
+        .bind(k.rate_limit_limit)
+        .bind(k.rate_limit_window_ms)
+        .bind(k.usage_remaining)
+        .bind(k.usage_refill_amount)
+        .bind(k.usage_refill_interval_ms)
+        .bind(k.usage_refilled_at)
+        .bind(k.usage_count)
+        .bind(&k.replaced_by_key_id)
+        .bind(k.grace_expires_at)
+        .bind(k.rotation_interval_days)
+        .bind(k.next_rotation_at)
+        .bind(&k.rotation_webhook_url)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// A key of one organization (another tenant's id is simply not found).
+pub async fn get_key(conn: &mut Conn, org_id: &str, id: &str) -> sqlx::Result<Option<KeyRecord>> {
+    sqlx::query_as(AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE organization_id = $1 AND id = $2")))
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn find_key_by_hash(conn: &mut Conn, hash: &str) -> sqlx::Result<Option<KeyRecord>> {
+    sqlx::query_as(AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1")))
+        .bind(hash)
+        .fetch_optional(conn)
+        .await
+}
+
+pub struct KeyFilter<'a> {
+    pub organization_id: &'a str,
+    pub project_id: Option<&'a str>,
+    pub environment: Option<&'a str>,
+    pub starting_after: Option<&'a str>,
+    pub limit: i64,
+}
+
+/// Newest first (ids are UUIDv7, so id order is creation order).
+pub async fn list_keys(conn: &mut Conn, f: &KeyFilter<'_>) -> sqlx::Result<Vec<KeyRecord>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys WHERE organization_id = $1 \
+         AND ($2 = '' OR project_id = $2) AND ($3 = '' OR environment = $3) AND ($4 = '' OR id < $4) \
+         ORDER BY id DESC LIMIT $5"
+    )))
+    .bind(f.organization_id)
+    .bind(f.project_id.unwrap_or(""))
+    .bind(f.environment.unwrap_or(""))
+    .bind(f.starting_after.unwrap_or(""))
+    .bind(f.limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Writes the settings a PATCH may change. Usage counters and the quota are
+/// left alone: verify changes them concurrently.
+pub async fn update_key_settings(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE api_keys SET name = $2, scopes = $3, allowed_ips = $4, meta = $5, expires_at = $6, is_active = $7, \
+         device_name = $8, rate_limit_limit = $9, rate_limit_window_ms = $10, rotation_interval_days = $11, \
+         next_rotation_at = $12, rotation_webhook_url = $13, updated_at = $14 WHERE id = $1",
+    )
+    .bind(&k.id)
+    .bind(&k.name)
+    .bind(&k.scopes)
+    .bind(&k.allowed_ips)
+    .bind(&k.meta)
+    .bind(k.expires_at)
+    .bind(k.is_active)
+    .bind(&k.device_name)
+    .bind(k.rate_limit_limit)
+    .bind(k.rate_limit_window_ms)
+    .bind(k.rotation_interval_days)
+    .bind(k.next_rotation_at)
+    .bind(&k.rotation_webhook_url)
+    .bind(k.updated_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn set_usage_limit(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE api_keys SET usage_remaining = $2, usage_refill_amount = $3, usage_refill_interval_ms = $4, \
+         usage_refilled_at = $5 WHERE id = $1",
+    )
+    .bind(&k.id)
+    .bind(k.usage_remaining)
+    .bind(k.usage_refill_amount)
+    .bind(k.usage_refill_interval_ms)
+    .bind(k.usage_refilled_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Swap the secret of a live key in place (regenerate). Returns false when the
+/// key was revoked or replaced meanwhile.
+pub async fn replace_secret(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE api_keys SET key_hash = $2, key_prefix = $3, last4 = $4, updated_at = $5 \
+         WHERE id = $1 AND revoked_at IS NULL AND replaced_by_key_id IS NULL",
+    )
+    .bind(&k.id)
+    .bind(&k.key_hash)
+    .bind(&k.key_prefix)
+    .bind(&k.last4)
+    .bind(k.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Revoke now, unless already revoked at or before now. Returns whether this call revoked it.
+pub async fn revoke_key(conn: &mut Conn, id: &str, at: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE api_keys SET revoked_at = $2, is_active = 0, updated_at = $2 \
+         WHERE id = $1 AND (revoked_at IS NULL OR revoked_at > $2)",
+    )
+    .bind(id)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Mark `old_id` replaced by `new_id`; it stays valid until `revoke_at` (the
+/// grace end, or now). Claims the key: false when it was revoked or already
+/// replaced, so two concurrent rotations cannot both win.
+pub async fn mark_replaced(
+    conn: &mut Conn,
+    old_id: &str,
+    new_id: &str,
+    revoke_at: i64,
+    grace_expires_at: Option<i64>,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE api_keys SET replaced_by_key_id = $2, revoked_at = $3, grace_expires_at = $4, updated_at = $5, \
+         next_rotation_at = NULL WHERE id = $1 AND revoked_at IS NULL AND replaced_by_key_id IS NULL",
+    )
+    .bind(old_id)
+    .bind(new_id)
+    .bind(revoke_at)
+    .bind(grace_expires_at)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+// ---------------------------------------------------------------- audit
+
+pub async fn insert_audit(conn: &mut Conn, e: &AuditRecord) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_events (id, organization_id, actor_type, actor_id, action, target_type, target_id, ip, \
+         user_agent, request_id, created_at, changes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&e.id)
+    .bind(&e.organization_id)
+    .bind(&e.actor_type)
+    .bind(&e.actor_id)
+    .bind(&e.action)
+    .bind(&e.target_type)
+    .bind(&e.target_id)
+    .bind(&e.ip)
+    .bind(&e.user_agent)
+    .bind(&e.request_id)
+    .bind(e.created_at)
+    .bind(&e.changes)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// True when a unique index rejected the write (a constraint, not a fault).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
