@@ -1,0 +1,79 @@
+//! `cargo xtask …`: the keyward developer tool (spec emission, SDK codegen,
+//! the project's single test command). See `cargo xtask --help`.
+
+mod bench;
+mod codegen;
+mod downgrade;
+mod drift;
+mod node;
+mod openapi;
+mod python;
+#[cfg(test)]
+mod sample;
+mod test;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "keyward developer tasks", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write openapi/keyward.json (OpenAPI 3.1, from keyward_server::openapi())
+    /// and its 3.0.3 downgrade openapi/keyward.v3_0.json.
+    Openapi {
+        /// Write nothing; fail with a diff if the committed files are stale.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Regenerate sdk-rust/src/generated.rs with progenitor from the current
+    /// server spec (also refreshing openapi/*.json).
+    Codegen {
+        /// Write nothing; fail with a diff if the committed file is stale.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run every test suite: drift checks, Rust, Python SDK, Node SDK.
+    Test(test::TestArgs),
+    /// Benchmark /v1/keys/verify against /healthz (not implemented yet).
+    Bench,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Openapi { check } => {
+            let specs = openapi::generate()?;
+            if check { openapi::check(&specs) } else { openapi::write(&specs) }
+        }
+        Command::Codegen { check } => {
+            let specs = openapi::generate()?;
+            let client = codegen::generate(&specs.v3_0)?;
+            if check {
+                codegen::check(&client)
+            } else {
+                // codegen always starts from the current server spec, so keep the
+                // committed spec files in step with the client generated from them.
+                openapi::write(&specs)?;
+                codegen::write(&client)
+            }
+        }
+        Command::Test(args) => test::run(&args),
+        Command::Bench => bench::run(),
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace")
+}
+
+/// `relative` resolved against the workspace root.
+pub fn workspace_path(relative: &str) -> PathBuf {
+    workspace_root().join(relative)
+}

@@ -1,0 +1,171 @@
+//! `cargo xtask test`: the project's single test command (README and .ci/run
+//! call it). Every step runs even when an earlier one failed; the exit status
+//! is non-zero when any step failed, after a summary table.
+
+use std::{
+    env,
+    ffi::OsString,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use clap::ValueEnum;
+
+use crate::{codegen, node, openapi, python, workspace_root};
+
+#[derive(clap::Args)]
+pub struct TestArgs {
+    /// Run only these suites (repeatable; default: all).
+    #[arg(long, value_enum, value_name = "SUITE")]
+    only: Vec<Suite>,
+    /// Skip these suites (repeatable).
+    #[arg(long, value_enum, value_name = "SUITE")]
+    skip: Vec<Suite>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Suite {
+    /// openapi --check and codegen --check
+    Drift,
+    /// cargo nextest (or cargo test) over the workspace, plus doctests
+    Rust,
+    /// the Python SDK's build and tests
+    Python,
+    /// the Node SDK's build and tests
+    Node,
+}
+
+impl TestArgs {
+    fn wants(&self, suite: Suite) -> bool {
+        (self.only.is_empty() || self.only.contains(&suite)) && !self.skip.contains(&suite)
+    }
+}
+
+enum Outcome {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+struct StepResult {
+    name: &'static str,
+    outcome: Outcome,
+    duration: Duration,
+}
+
+pub fn run(args: &TestArgs) -> anyhow::Result<()> {
+    let mut results = Vec::new();
+    let mut step = |name: &'static str, suite: Suite, body: &mut dyn FnMut() -> anyhow::Result<()>| {
+        if !args.wants(suite) {
+            results.push(StepResult { name, outcome: Outcome::Skipped, duration: Duration::ZERO });
+            return;
+        }
+        eprintln!("\n==================== {name} ====================");
+        let started = Instant::now();
+        let outcome = match body() {
+            Ok(()) => Outcome::Ok,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                Outcome::Failed
+            }
+        };
+        results.push(StepResult { name, outcome, duration: started.elapsed() });
+    };
+
+    // Built once, shared by both drift checks: generating the spec is the
+    // same work either way.
+    let mut specs = None;
+    step("openapi --check", Suite::Drift, &mut || {
+        let generated = openapi::generate()?;
+        let checked = openapi::check(&generated);
+        specs = Some(generated);
+        checked
+    });
+    step("codegen --check", Suite::Drift, &mut || {
+        let Some(specs) = specs.as_ref() else {
+            bail!("the OpenAPI spec could not be generated (see the step above)")
+        };
+        codegen::check(&codegen::generate(&specs.v3_0)?)
+    });
+    let nextest = nextest_available();
+    step(if nextest { "rust tests (cargo nextest)" } else { "rust tests (cargo test)" }, Suite::Rust, &mut || {
+        rust_tests(nextest)
+    });
+    if nextest {
+        // nextest does not run doctests; `cargo test` (the fallback) already did.
+        step("rust doctests", Suite::Rust, &mut || cargo(["test", "--workspace", "--doc", "--no-fail-fast"]));
+    }
+    step("python SDK", Suite::Python, &mut python::test);
+    step("node SDK", Suite::Node, &mut node::test);
+
+    print_summary(&results);
+    let failed: Vec<&str> =
+        results.iter().filter(|result| matches!(result.outcome, Outcome::Failed)).map(|result| result.name).collect();
+    if failed.is_empty() { Ok(()) } else { bail!("failed: {}", failed.join(", ")) }
+}
+
+fn rust_tests(nextest: bool) -> anyhow::Result<()> {
+    // The suites read this themselves; it is only passed through (the child
+    // inherits our environment). The value may hold credentials: not printed.
+    if env::var_os("KEYWARD_TEST_POSTGRES_URL").is_some_and(|url| !url.is_empty()) {
+        eprintln!("KEYWARD_TEST_POSTGRES_URL is set: storage suites run against SQLite and Postgres");
+    } else {
+        eprintln!("KEYWARD_TEST_POSTGRES_URL is not set: storage suites run against SQLite only");
+    }
+    if nextest {
+        // `--no-tests=warn`: a workspace (or filter) without tests is not a failure.
+        cargo(["nextest", "run", "--workspace", "--no-fail-fast", "--no-tests=warn"])
+    } else {
+        eprintln!("cargo-nextest is not installed: falling back to cargo test");
+        cargo(["test", "--workspace", "--no-fail-fast"])
+    }
+}
+
+/// The cargo that is running us (cargo sets `CARGO` for `cargo run`).
+fn cargo_program() -> OsString {
+    env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+fn nextest_available() -> bool {
+    Command::new(cargo_program())
+        .args(["nextest", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Runs cargo in the workspace root with our stdio and environment, so the
+/// runner's own progress and summary are what the user sees.
+fn cargo<const N: usize>(args: [&str; N]) -> anyhow::Result<()> {
+    let program = cargo_program();
+    eprintln!("$ cargo {}", args.join(" "));
+    let status = Command::new(&program)
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .with_context(|| format!("running {}", program.to_string_lossy()))?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn print_summary(results: &[StepResult]) {
+    let width = results.iter().map(|result| result.name.len()).max().unwrap_or(0).max("step".len());
+    println!("\n{:width$}  {:7}  {:>8}", "step", "result", "time");
+    println!("{}", "-".repeat(width + 19));
+    for result in results {
+        let outcome = match result.outcome {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "FAILED",
+            Outcome::Skipped => "skipped",
+        };
+        let time = match result.outcome {
+            Outcome::Skipped => "-".to_owned(),
+            _ => format!("{:.1}s", result.duration.as_secs_f64()),
+        };
+        println!("{:width$}  {outcome:7}  {time:>8}", result.name);
+    }
+}
