@@ -1,1 +1,270 @@
+//! Test harness: a real keyward server on 127.0.0.1 (in-process, on a real
+//! socket) over a fresh SQLite file or a fresh Postgres database, and a small
+//! HTTP helper. Suites run against every backend in [`backends()`].
 
+use keyward_server::{AppState, Config, Store, bootstrap::bootstrap};
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use serde_json::Value;
+use std::{path::PathBuf, time::Duration};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub use serde_json::json;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite always; Postgres too when `KEYWARD_TEST_POSTGRES_URL` is set (CI sets it).
+pub fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend::Sqlite];
+    if postgres_url().is_some() {
+        all.push(Backend::Postgres);
+    }
+    all
+}
+
+fn postgres_url() -> Option<String> {
+    std::env::var("KEYWARD_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())
+}
+
+/// A database of its own for one test server, so runs never collide.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres_name: Option<String>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> TestDatabase {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("keyward.db").display());
+                TestDatabase { url, _dir: Some(dir), postgres_name: None }
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_url().expect("KEYWARD_TEST_POSTGRES_URL");
+                let name = format!("kw_t_{}", uuid::Uuid::new_v4().simple());
+                sqlx::any::install_default_drivers();
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+                    .await
+                    .expect("connect to KEYWARD_TEST_POSTGRES_URL");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let mut url = reqwest::Url::parse(&admin_url).expect("KEYWARD_TEST_POSTGRES_URL is a URL");
+                url.set_path(&name);
+                TestDatabase { url: url.to_string(), _dir: None, postgres_name: Some(name) }
+            }
+        }
+    }
+
+    /// Drops a Postgres test database (SQLite files go with their temp dir).
+    pub async fn drop_database(&self) {
+        let (Some(name), Some(admin_url)) = (&self.postgres_name, postgres_url()) else { return };
+        if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&mut conn)
+                .await;
+        }
+    }
+}
+
+/// A running server with a bootstrapped organization and its admin key.
+pub struct TestServer {
+    pub backend: Backend,
+    pub base_url: String,
+    /// Org-wide admin key, scopes `["*"]`.
+    pub admin_key: String,
+    pub organization_id: String,
+    pub state: AppState,
+    pub database: TestDatabase,
+    http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+pub fn test_config(database_url: &str) -> Config {
+    Config { database_url: database_url.to_string(), bootstrap_on_empty: false, ..Config::default() }
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Start with a tweaked configuration (e.g. the cache disabled).
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let database = TestDatabase::create(backend).await;
+        let mut config = test_config(&database.url);
+        tweak(&mut config);
+        let store = Store::connect(&config.database_url, config.db_max_connections).await.expect("open store");
+        let made = bootstrap(&store, "Test organization").await.expect("bootstrap");
+        let state = AppState::new(store, config);
+        let (base_url, shutdown, task) = spawn_on_free_port(state.clone()).await;
+        TestServer {
+            backend,
+            base_url,
+            admin_key: made.admin_key,
+            organization_id: made.organization.id,
+            state,
+            database,
+            http: reqwest::Client::new(),
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
+    /// A second tenant in the same server: a new organization and its admin key.
+    pub async fn new_tenant(&self, name: &str) -> (String, String) {
+        let made = bootstrap(&self.state.store, name).await.expect("bootstrap tenant");
+        (made.organization.id, made.admin_key)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// A request authenticated with `key` (as `Authorization: Bearer`).
+    pub async fn call(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> Response {
+        let mut request = self.http.request(method, self.url(path)).bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Response::read(request.send().await.expect("request reaches the test server")).await
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Response {
+        self.call(Method::GET, path, key, None).await
+    }
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> Response {
+        self.call(Method::POST, path, key, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, key: &str, body: Value) -> Response {
+        self.call(Method::PATCH, path, key, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, key: &str) -> Response {
+        self.call(Method::DELETE, path, key, None).await
+    }
+    /// A raw request builder for cases the helpers do not cover.
+    pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path))
+    }
+
+    /// Verify `key` with the admin key; returns the verify response body.
+    pub async fn verify(&self, key: &str) -> Value {
+        let r = self.post("/v1/keys/verify", &self.admin_key, json!({ "key": key })).await;
+        assert_eq!(r.status, StatusCode::OK, "verify answered {}", r.body);
+        r.body
+    }
+
+    /// Create a key with the admin key; returns the created body (with `key`).
+    pub async fn create_key(&self, body: Value) -> Value {
+        let r = self.post("/v1/api-keys", &self.admin_key, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "create answered {}", r.body);
+        r.body
+    }
+
+    /// Stop serving, then drop the Postgres test database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        self.state.store.close().await;
+        self.database.drop_database().await;
+    }
+}
+
+async fn spawn_on_free_port(state: AppState) -> (String, oneshot::Sender<()>, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free loopback port");
+    let addr = listener.local_addr().expect("local addr");
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = keyward_server::serve(listener, state, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    (format!("http://{addr}"), tx, task)
+}
+
+/// A response read whole: status, headers and the JSON body (`Null` when empty).
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Response {
+    pub async fn read(response: reqwest::Response) -> Response {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("read body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Response { status, headers, body }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the common error shape and returns the message.
+    pub fn error_message(&self) -> &str {
+        assert!(self.body["code"].is_string(), "error body has a code: {}", self.body);
+        assert!(self.body["request_id"].is_string(), "error body has a request_id: {}", self.body);
+        self.body["error"].as_str().expect("error body has an error message")
+    }
+}
+
+/// `target/debug/keyward` (or the release one when tests run in release).
+pub fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target profile dir");
+    let bin = dir.join(format!("keyward{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", "keyward-server", "--bin", "keyward"])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the keyward binary failed");
+    }
+    bin
+}
+
+/// Generates one `#[tokio::test]` per backend from an async fn taking a `Backend`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !$crate::backends().contains(&$crate::Backend::Postgres) {
+                        eprintln!("KEYWARD_TEST_POSTGRES_URL is not set: Postgres variant not run");
+                        return;
+                    }
+                    super::$name($crate::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
