@@ -38,10 +38,15 @@ const HEADER: &str = "\
 /// Generates the formatted contents of sdk-rust/src/generated.rs.
 pub fn generate(spec_v3_0: &Value) -> anyhow::Result<String> {
     eprintln!("generating the Rust client with progenitor");
-    let spec: openapiv3::OpenAPI = serde_path_to_error::deserialize(spec_v3_0)
-        .with_context(|| format!("{SPEC_3_0_PATH} is not an OpenAPI 3.0 document that the openapiv3 crate accepts"))?;
+    let spec: openapiv3::OpenAPI =
+        serde_path_to_error::deserialize(spec_v3_0).with_context(|| {
+            format!(
+                "{SPEC_3_0_PATH} is not an OpenAPI 3.0 document that the openapiv3 crate accepts"
+            )
+        })?;
     let tokens = generate_tokens(&spec)?;
-    let file: syn::File = syn::parse2(tokens).context("progenitor emitted tokens that are not a Rust file")?;
+    let file: syn::File =
+        syn::parse2(tokens).context("progenitor emitted tokens that are not a Rust file")?;
     // prettyplease turns `#[doc = …]` into `///` comments and breaks lines;
     // rustfmt then makes the result identical to what `cargo fmt` would leave.
     let source = format!("{HEADER}{}", space_out_items(&prettyplease::unparse(&file)));
@@ -60,8 +65,12 @@ fn generate_tokens(spec: &openapiv3::OpenAPI) -> anyhow::Result<proc_macro2::Tok
     // of returning errors; report those as errors too.
     match catch_unwind(AssertUnwindSafe(|| generator.generate_tokens(spec))) {
         Ok(Ok(tokens)) => Ok(tokens),
-        Ok(Err(error)) => Err(error).with_context(|| format!("progenitor could not generate a client from {SPEC_3_0_PATH}")),
-        Err(_) => bail!("progenitor panicked while generating a client from {SPEC_3_0_PATH} (message above)"),
+        Ok(Err(error)) => Err(error).with_context(|| {
+            format!("progenitor could not generate a client from {SPEC_3_0_PATH}")
+        }),
+        Err(_) => bail!(
+            "progenitor panicked while generating a client from {SPEC_3_0_PATH} (message above)"
+        ),
     }
 }
 
@@ -74,7 +83,11 @@ fn space_out_items(source: &str) -> String {
     for line in source.lines() {
         let code = line.trim_start_matches(' ');
         let indentation = line.len() - code.len();
-        if previous_line_closes_block && indentation <= 8 && !code.is_empty() && !code.starts_with('}') {
+        if previous_line_closes_block
+            && indentation <= 8
+            && !code.is_empty()
+            && !code.starts_with('}')
+        {
             spaced.push('\n');
         }
         spaced.push_str(line);
@@ -100,9 +113,15 @@ fn rustfmt(source: &str) -> anyhow::Result<String> {
     // Feed stdin from another thread so a large output cannot deadlock us.
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let output = child.wait_with_output().context("waiting for rustfmt")?;
-    writer.join().expect("rustfmt stdin writer panicked").context("writing to rustfmt")?;
+    writer
+        .join()
+        .expect("rustfmt stdin writer panicked")
+        .context("writing to rustfmt")?;
     if !output.status.success() {
-        bail!("rustfmt failed on the generated client: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "rustfmt failed on the generated client: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     String::from_utf8(output.stdout).context("rustfmt printed non-UTF-8 output")
 }

@@ -35,7 +35,9 @@ pub fn check(path: &str, expected: &str, regenerate: &str) -> anyhow::Result<()>
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             bail!("{path} does not exist: run `{regenerate}` and commit the result")
         }
-        Err(error) => return Err(error).with_context(|| format!("reading {}", full_path.display())),
+        Err(error) => {
+            return Err(error).with_context(|| format!("reading {}", full_path.display()));
+        }
     };
     if committed == expected {
         eprintln!("{path} is up to date");
@@ -45,7 +47,10 @@ pub fn check(path: &str, expected: &str, regenerate: &str) -> anyhow::Result<()>
     let diff = diff
         .unified_diff()
         .context_radius(3)
-        .header(&format!("{path} (committed)"), &format!("{path} (generated)"))
+        .header(
+            &format!("{path} (committed)"),
+            &format!("{path} (generated)"),
+        )
         .to_string();
     let total_lines = diff.lines().count();
     for line in diff.lines().take(MAX_DIFF_LINES) {

@@ -12,12 +12,20 @@ mod python;
 mod sample;
 mod test;
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "keyward developer tasks", version)]
+#[command(
+    name = "xtask",
+    bin_name = "cargo xtask",
+    about = "keyward developer tasks",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -45,11 +53,27 @@ enum Command {
     Bench,
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    // Errors here are the user's next step ("run cargo xtask openapi"), not
+    // bugs: print the message chain without a backtrace.
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
         Command::Openapi { check } => {
             let specs = openapi::generate()?;
-            if check { openapi::check(&specs) } else { openapi::write(&specs) }
+            if check {
+                openapi::check(&specs)
+            } else {
+                openapi::write(&specs)
+            }
         }
         Command::Codegen { check } => {
             let specs = openapi::generate()?;
@@ -70,7 +94,9 @@ fn main() -> anyhow::Result<()> {
 
 /// The workspace root (xtask lives one level below it).
 pub fn workspace_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is inside the workspace")
 }
 
 /// `relative` resolved against the workspace root.

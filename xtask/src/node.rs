@@ -6,5 +6,7 @@ pub fn test() -> anyhow::Result<()> {
         eprintln!("node SDK: not present yet — skipped");
         return Ok(());
     }
-    anyhow::bail!("node SDK: sdk-node/package.json exists but xtask/src/node.rs has no test runner yet")
+    anyhow::bail!(
+        "node SDK: sdk-node/package.json exists but xtask/src/node.rs has no test runner yet"
+    )
 }

@@ -23,14 +23,18 @@ pub struct Specs {
 
 impl Specs {
     fn files(&self) -> anyhow::Result<[(&'static str, String); 2]> {
-        Ok([(SPEC_3_1_PATH, to_file_text(&self.v3_1)?), (SPEC_3_0_PATH, to_file_text(&self.v3_0)?)])
+        Ok([
+            (SPEC_3_1_PATH, to_file_text(&self.v3_1)?),
+            (SPEC_3_0_PATH, to_file_text(&self.v3_0)?),
+        ])
     }
 }
 
 /// Builds both specs in memory from `keyward_server::openapi()`.
 pub fn generate() -> anyhow::Result<Specs> {
     eprintln!("building the OpenAPI spec from keyward_server::openapi()");
-    let spec = serde_json::to_value(keyward_server::openapi()).context("serializing keyward_server::openapi()")?;
+    let spec = serde_json::to_value(keyward_server::openapi())
+        .context("serializing keyward_server::openapi()")?;
     from_server_spec(spec)
 }
 
@@ -50,7 +54,11 @@ fn mark_generated(spec: &mut Value, marker: &str) {
     if let Some(root) = spec.as_object_mut() {
         root.shift_remove(MARKER_KEY);
         let position = usize::from(root.contains_key("openapi"));
-        root.shift_insert(position, MARKER_KEY.to_owned(), Value::String(marker.to_owned()));
+        root.shift_insert(
+            position,
+            MARKER_KEY.to_owned(),
+            Value::String(marker.to_owned()),
+        );
     }
 }
 
@@ -67,20 +75,18 @@ pub fn write(specs: &Specs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Compares both files with the committed ones; reports every stale file
-/// before failing.
+/// Compares both files with the committed ones; reports (with a diff) every
+/// stale file before failing.
 pub fn check(specs: &Specs) -> anyhow::Result<()> {
     let mut stale = Vec::new();
     for (path, text) in specs.files()? {
         if let Err(error) = drift::check(path, &text, REGENERATE) {
-            eprintln!("error: {error:#}");
-            stale.push(path);
+            stale.push(format!("{error:#}"));
         }
     }
     if stale.is_empty() {
         Ok(())
     } else {
-        anyhow::bail!("{} differ from the server code: run `{REGENERATE}` and commit", stale.join(" and "))
+        anyhow::bail!(stale.join("\n"))
     }
 }
-

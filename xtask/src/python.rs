@@ -6,5 +6,7 @@ pub fn test() -> anyhow::Result<()> {
         eprintln!("python SDK: not present yet — skipped");
         return Ok(());
     }
-    anyhow::bail!("python SDK: sdk-python/pyproject.toml exists but xtask/src/python.rs has no test runner yet")
+    anyhow::bail!(
+        "python SDK: sdk-python/pyproject.toml exists but xtask/src/python.rs has no test runner yet"
+    )
 }

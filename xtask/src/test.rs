@@ -5,6 +5,7 @@
 use std::{
     env,
     ffi::OsString,
+    fs,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
@@ -12,7 +13,7 @@ use std::{
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
-use crate::{codegen, node, openapi, python, workspace_root};
+use crate::{codegen, node, openapi, python, workspace_path, workspace_root};
 
 #[derive(clap::Args)]
 pub struct TestArgs {
@@ -56,22 +57,31 @@ struct StepResult {
 
 pub fn run(args: &TestArgs) -> anyhow::Result<()> {
     let mut results = Vec::new();
-    let mut step = |name: &'static str, suite: Suite, body: &mut dyn FnMut() -> anyhow::Result<()>| {
-        if !args.wants(suite) {
-            results.push(StepResult { name, outcome: Outcome::Skipped, duration: Duration::ZERO });
-            return;
-        }
-        eprintln!("\n==================== {name} ====================");
-        let started = Instant::now();
-        let outcome = match body() {
-            Ok(()) => Outcome::Ok,
-            Err(error) => {
-                eprintln!("error: {error:#}");
-                Outcome::Failed
+    let mut step =
+        |name: &'static str, suite: Suite, body: &mut dyn FnMut() -> anyhow::Result<()>| {
+            if !args.wants(suite) {
+                results.push(StepResult {
+                    name,
+                    outcome: Outcome::Skipped,
+                    duration: Duration::ZERO,
+                });
+                return;
             }
+            eprintln!("\n==================== {name} ====================");
+            let started = Instant::now();
+            let outcome = match body() {
+                Ok(()) => Outcome::Ok,
+                Err(error) => {
+                    eprintln!("error: {error:#}");
+                    Outcome::Failed
+                }
+            };
+            results.push(StepResult {
+                name,
+                outcome,
+                duration: started.elapsed(),
+            });
         };
-        results.push(StepResult { name, outcome, duration: started.elapsed() });
-    };
 
     // Built once, shared by both drift checks: generating the spec is the
     // same work either way.
@@ -89,37 +99,101 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
         codegen::check(&codegen::generate(&specs.v3_0)?)
     });
     let nextest = nextest_available();
-    step(if nextest { "rust tests (cargo nextest)" } else { "rust tests (cargo test)" }, Suite::Rust, &mut || {
-        rust_tests(nextest)
-    });
+    step(
+        if nextest {
+            "rust tests (cargo nextest)"
+        } else {
+            "rust tests (cargo test)"
+        },
+        Suite::Rust,
+        &mut || rust_tests(nextest),
+    );
     if nextest {
         // nextest does not run doctests; `cargo test` (the fallback) already did.
-        step("rust doctests", Suite::Rust, &mut || cargo(["test", "--workspace", "--doc", "--no-fail-fast"]));
+        step("rust doctests", Suite::Rust, &mut rust_doctests);
     }
     step("python SDK", Suite::Python, &mut python::test);
     step("node SDK", Suite::Node, &mut node::test);
 
     print_summary(&results);
-    let failed: Vec<&str> =
-        results.iter().filter(|result| matches!(result.outcome, Outcome::Failed)).map(|result| result.name).collect();
-    if failed.is_empty() { Ok(()) } else { bail!("failed: {}", failed.join(", ")) }
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|result| matches!(result.outcome, Outcome::Failed))
+        .map(|result| result.name)
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        bail!("failed: {}", failed.join(", "))
+    }
 }
 
 fn rust_tests(nextest: bool) -> anyhow::Result<()> {
     // The suites read this themselves; it is only passed through (the child
     // inherits our environment). The value may hold credentials: not printed.
     if env::var_os("KEYWARD_TEST_POSTGRES_URL").is_some_and(|url| !url.is_empty()) {
-        eprintln!("KEYWARD_TEST_POSTGRES_URL is set: storage suites run against SQLite and Postgres");
+        eprintln!(
+            "KEYWARD_TEST_POSTGRES_URL is set: storage suites run against SQLite and Postgres"
+        );
     } else {
         eprintln!("KEYWARD_TEST_POSTGRES_URL is not set: storage suites run against SQLite only");
     }
-    if nextest {
+    let mut args = if nextest {
         // `--no-tests=warn`: a workspace (or filter) without tests is not a failure.
-        cargo(["nextest", "run", "--workspace", "--no-fail-fast", "--no-tests=warn"])
+        vec![
+            "nextest",
+            "run",
+            "--workspace",
+            "--no-fail-fast",
+            "--no-tests=warn",
+        ]
     } else {
         eprintln!("cargo-nextest is not installed: falling back to cargo test");
-        cargo(["test", "--workspace", "--no-fail-fast"])
+        vec!["test", "--workspace", "--no-fail-fast"]
+    };
+    let excluded = binding_crates()?;
+    args.extend(
+        excluded
+            .iter()
+            .flat_map(|name| ["--exclude", name.as_str()]),
+    );
+    cargo(&args)
+}
+
+fn rust_doctests() -> anyhow::Result<()> {
+    let mut args = vec!["test", "--workspace", "--doc", "--no-fail-fast"];
+    let excluded = binding_crates()?;
+    args.extend(
+        excluded
+            .iter()
+            .flat_map(|name| ["--exclude", name.as_str()]),
+    );
+    cargo(&args)
+}
+
+/// The pyo3 and napi crates are workspace members (shared target dir and
+/// lock file), but their test harnesses cannot link outside a Python or Node
+/// process; the Python and Node suites build and test them through maturin
+/// and napi instead.
+fn binding_crates() -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for manifest in ["sdk-python/Cargo.toml", "sdk-node/Cargo.toml"] {
+        let path = workspace_path(manifest);
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
+        let parsed: toml::Table =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        if let Some(name) = parsed
+            .get("package")
+            .and_then(|package| package.get("name"))
+            .and_then(|name| name.as_str())
+        {
+            eprintln!("excluding {name} ({manifest}): built and tested by its SDK suite");
+            names.push(name.to_owned());
+        }
     }
+    Ok(names)
 }
 
 /// The cargo that is running us (cargo sets `CARGO` for `cargo run`).
@@ -138,7 +212,7 @@ fn nextest_available() -> bool {
 
 /// Runs cargo in the workspace root with our stdio and environment, so the
 /// runner's own progress and summary are what the user sees.
-fn cargo<const N: usize>(args: [&str; N]) -> anyhow::Result<()> {
+fn cargo(args: &[&str]) -> anyhow::Result<()> {
     let program = cargo_program();
     eprintln!("$ cargo {}", args.join(" "));
     let status = Command::new(&program)
@@ -153,7 +227,12 @@ fn cargo<const N: usize>(args: [&str; N]) -> anyhow::Result<()> {
 }
 
 fn print_summary(results: &[StepResult]) {
-    let width = results.iter().map(|result| result.name.len()).max().unwrap_or(0).max("step".len());
+    let width = results
+        .iter()
+        .map(|result| result.name.len())
+        .max()
+        .unwrap_or(0)
+        .max("step".len());
     println!("\n{:width$}  {:7}  {:>8}", "step", "result", "time");
     println!("{}", "-".repeat(width + 19));
     for result in results {
