@@ -8,6 +8,7 @@ pub mod cache;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod keyfmt;
 pub mod state;
 pub mod store;
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
     };
     api.route("/openapi.json", get(spec_json))
         .merge(utoipa_scalar::Scalar::with_url("/docs", spec.as_ref().clone()))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())

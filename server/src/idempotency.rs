@@ -1,0 +1,226 @@
+//! `Idempotency-Key` on mutating POSTs (DESIGN §5): the same key with the same
+//! body within 24 h replays the first response; with a different body → 409.
+//!
+//! Only hashes identify a record: the scope is SHA-256 over the caller's
+//! credential hash, the route and the idempotency key. The stored response can
+//! hold a plaintext API key, so it is encrypted (ChaCha20-Poly1305) under a key
+//! derived from the idempotency key itself, which is never stored: the database
+//! alone never yields a plaintext.
+
+use crate::{
+    MAX_BODY_BYTES,
+    auth::presented_token,
+    error::{ApiError, ApiResult},
+    keyfmt::hash_key,
+    state::AppState,
+    store::now_ms,
+};
+use axum::{
+    body::{Body, to_bytes},
+    extract::{Request, State},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use base64::{Engine, engine::general_purpose::STANDARD as B64};
+use chacha20poly1305::{
+    ChaCha20Poly1305, Key, KeyInit, Nonce,
+    aead::{Aead, AeadCore, OsRng},
+};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub const HEADER: &str = "idempotency-key";
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+const RETENTION_MS: i64 = 24 * 3600 * 1000;
+/// A row with this status is a request still being executed.
+const IN_FLIGHT: i64 = 0;
+/// Response headers worth replaying besides the body.
+const REPLAYED_HEADERS: [HeaderName; 2] = [header::CONTENT_TYPE, header::LOCATION];
+
+/// Which requests take part: POSTs that change state. Verify is excluded: it
+/// is not a creation and the SDKs never send a key on it.
+fn applies_to(method: &Method, path: &str) -> bool {
+    method == Method::POST && path.starts_with("/v1/") && path != "/v1/keys/verify"
+}
+
+fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    hex::encode(h.finalize())
+}
+
+fn cipher_for(idempotency_key: &str, scope_hash: &str) -> ChaCha20Poly1305 {
+    let mut h = Sha256::new();
+    h.update(b"keyward idempotency response key v1\0");
+    h.update(idempotency_key.as_bytes());
+    h.update(b"\0");
+    h.update(scope_hash.as_bytes());
+    let key: Key = h.finalize();
+    ChaCha20Poly1305::new(&key)
+}
+
+fn seal(cipher: &ChaCha20Poly1305, plaintext: &[u8]) -> ApiResult<String> {
+    let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+    let sealed = cipher.encrypt(&nonce, plaintext).map_err(|_| anyhow::anyhow!("encrypting an idempotent response"))?;
+    Ok(format!("{}.{}", B64.encode(nonce), B64.encode(sealed)))
+}
+
+fn open(cipher: &ChaCha20Poly1305, stored: &str) -> Option<Vec<u8>> {
+    let (nonce, sealed) = stored.split_once('.')?;
+    let nonce: [u8; 12] = B64.decode(nonce).ok()?.try_into().ok()?;
+    cipher.decrypt(&Nonce::from(nonce), B64.decode(sealed).ok()?.as_slice()).ok()
+}
+
+fn validate_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(raw) = headers.get(HEADER) else { return Ok(None) };
+    let value = raw.to_str().ok().map(str::trim).unwrap_or_default();
+    if value.is_empty() || value.len() > 255 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::invalid_field("Idempotency-Key", "must be 1-255 printable ASCII characters"));
+    }
+    Ok(Some(value.to_string()))
+}
+
+pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !applies_to(request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
+    match handle(state, request, next).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Response> {
+    let Some(idempotency_key) = validate_key(request.headers())? else {
+        return Ok(next.run(request).await);
+    };
+    let credential = presented_token(request.headers()).map(hash_key).unwrap_or_default();
+    let scope_hash = sha256_hex(&[
+        credential.as_bytes(),
+        request.uri().path().as_bytes(),
+        idempotency_key.as_bytes(),
+    ]);
+    let (parts, body) = request.into_parts();
+    let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiError::PayloadTooLarge)?;
+    let request_hash = sha256_hex(&[&body]);
+    let now = now_ms();
+    let pool = state.store.pool();
+
+    // Claim the scope, or find who already holds it.
+    let claimed = sqlx::query(
+        "INSERT INTO idempotency_records (scope_hash, request_hash, status, response_body, response_headers, created_at) \
+         VALUES ($1, $2, $3, NULL, NULL, $4) ON CONFLICT (scope_hash) DO NOTHING",
+    )
+    .bind(&scope_hash)
+    .bind(&request_hash)
+    .bind(IN_FLIGHT)
+    .bind(now)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1;
+    if !claimed {
+        let row = sqlx::query(
+            "SELECT request_hash, status, response_body, response_headers, created_at FROM idempotency_records WHERE scope_hash = $1",
+        )
+        .bind(&scope_hash)
+        .fetch_optional(pool)
+        .await?;
+        let Some(row) = row else {
+            return Err(ApiError::conflict("a request with this Idempotency-Key is in progress; retry shortly"));
+        };
+        let created_at: i64 = row.try_get("created_at")?;
+        if created_at < now - RETENTION_MS {
+            // Expired: forget it and let the client retry as a new request.
+            sqlx::query("DELETE FROM idempotency_records WHERE scope_hash = $1 AND created_at = $2")
+                .bind(&scope_hash)
+                .bind(created_at)
+                .execute(pool)
+                .await?;
+            return Err(ApiError::conflict("the previous use of this Idempotency-Key expired; retry the request"));
+        }
+        if row.try_get::<String, _>("request_hash")? != request_hash {
+            return Err(ApiError::conflict("Idempotency-Key was already used with a different request body"));
+        }
+        let status: i64 = row.try_get("status")?;
+        if status == IN_FLIGHT {
+            return Err(ApiError::conflict("a request with this Idempotency-Key is in progress; retry shortly"));
+        }
+        let cipher = cipher_for(&idempotency_key, &scope_hash);
+        let body = row
+            .try_get::<Option<String>, _>("response_body")?
+            .and_then(|sealed| open(&cipher, &sealed))
+            .ok_or_else(|| anyhow::anyhow!("stored idempotent response could not be opened"))?;
+        let headers: Vec<(String, String)> = row
+            .try_get::<Option<String>, _>("response_headers")?
+            .and_then(|h| serde_json::from_str(&h).ok())
+            .unwrap_or_default();
+        let mut response = Response::new(Body::from(body));
+        *response.status_mut() = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+        for (name, value) in headers {
+            if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+                response.headers_mut().insert(n, v);
+            }
+        }
+        response.headers_mut().insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+        return Ok(response);
+    }
+
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    if !response.status().is_success() {
+        // Only successes are remembered; a failed attempt may be retried as new.
+        sqlx::query("DELETE FROM idempotency_records WHERE scope_hash = $1").bind(&scope_hash).execute(pool).await?;
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let body = to_bytes(body, usize::MAX).await.map_err(|e| anyhow::anyhow!("buffering response: {e}"))?;
+    let headers: Vec<(String, String)> = REPLAYED_HEADERS
+        .iter()
+        .filter_map(|name| Some((name.as_str().to_string(), parts.headers.get(name)?.to_str().ok()?.to_string())))
+        .collect();
+    let sealed = seal(&cipher_for(&idempotency_key, &scope_hash), &body)?;
+    sqlx::query("UPDATE idempotency_records SET status = $2, response_body = $3, response_headers = $4 WHERE scope_hash = $1")
+        .bind(&scope_hash)
+        .bind(i64::from(parts.status.as_u16()))
+        .bind(sealed)
+        .bind(serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into()))
+        .execute(pool)
+        .await?;
+    purge_expired_now_and_then(&state, now).await;
+    Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+/// Records older than 24 h are useless; sweep them every few hundred writes
+/// rather than on every request.
+async fn purge_expired_now_and_then(state: &AppState, now: i64) {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    if WRITES.fetch_add(1, Ordering::Relaxed) % 256 != 0 {
+        return;
+    }
+    if let Err(err) = sqlx::query("DELETE FROM idempotency_records WHERE created_at < $1")
+        .bind(now - RETENTION_MS)
+        .execute(state.store.pool())
+        .await
+    {
+        tracing::warn!(error = %err, "purging expired idempotency records failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_responses_open_only_with_the_idempotency_key() {
+        let scope = sha256_hex(&[b"cred", b"/v1/api-keys", b"idem-1"]);
+        let sealed = seal(&cipher_for("idem-1", &scope), b"{\"key\":\"kw_live_secret\"}").unwrap();
+        assert!(!sealed.contains("secret"));
+        assert_eq!(open(&cipher_for("idem-1", &scope), &sealed).unwrap(), b"{\"key\":\"kw_live_secret\"}");
+        assert!(open(&cipher_for("idem-2", &scope), &sealed).is_none());
+    }
+}
