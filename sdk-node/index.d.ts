@@ -1,0 +1,400 @@
+// Type definitions for the `keyward` npm package (hand-written wrapper types;
+// field names are the API's, in camelCase). Timestamps are RFC 3339 strings;
+// ids are UUID strings.
+
+export type Uuid = string;
+/** RFC 3339 timestamp, e.g. `2026-01-31T12:00:00Z`. Inputs also accept a Date. */
+export type Timestamp = string;
+type TimestampInput = string | Date;
+/** Free-form JSON object, passed through untouched (keys are not case-converted). */
+export type Meta = { [key: string]: unknown };
+
+// ---------------------------------------------------------------------------
+// Client
+
+export interface ClientOptions {
+  /** Defaults to `process.env.KEYWARD_API_KEY`; the constructor throws when neither is set. */
+  apiKey?: string;
+  /** Defaults to `process.env.KEYWARD_BASE_URL`, then `http://127.0.0.1:8080`. */
+  baseURL?: string;
+  /** Per-request timeout in milliseconds (default 30000). */
+  timeout?: number;
+  /** Retries on connection errors, timeouts, 408/429/5xx, with backoff (default 2). */
+  maxRetries?: number;
+}
+
+export interface RequestOptions {
+  /** Timeout in milliseconds for this call. */
+  timeout?: number;
+  /** Retries for this call. */
+  maxRetries?: number;
+  /** Idempotency key for a mutating POST (one is generated when omitted). */
+  idempotencyKey?: string;
+  /** Aborting rejects the call with an `APIUserAbortError` (`name === 'AbortError'`). */
+  signal?: AbortSignal;
+}
+
+export declare class Keyward {
+  constructor(options?: ClientOptions);
+  readonly baseURL: string;
+  readonly timeout: number;
+  readonly maxRetries: number;
+  /** `/v1/api-keys`: the project-level key family. */
+  readonly apiKeys: ApiKeys;
+  /** `/v1/keys/verify`. */
+  readonly keys: Keys;
+  /** `/v1/organizations/{org}/api-keys`. */
+  readonly organizationApiKeys: OrganizationApiKeys;
+  /** `/v1/projects`. */
+  readonly projects: Projects;
+}
+
+// ---------------------------------------------------------------------------
+// Secrets and pagination
+
+/**
+ * A plaintext API key. `.value` returns it; `toString()`, template strings,
+ * `console.log`, `util.inspect` and `JSON.stringify` show only its prefix.
+ */
+export declare class SecretKey {
+  constructor(value: string);
+  /** The full plaintext key. */
+  readonly value: string;
+  /** `{prefix}_{env}_` plus the first 4 secret characters, e.g. `kw_live_abc1`. */
+  readonly prefix: string;
+  /** The masked form, e.g. `kw_live_abc1…`. */
+  toString(): string;
+  toJSON(): string;
+}
+
+export interface Page<T> {
+  data: T[];
+  /** Pass as `startingAfter` (or `cursor` for organization keys); null on the last page. */
+  nextCursor: string | null;
+}
+
+/** Lazily fetches every page: `for await (const key of client.apiKeys.list())`. */
+export declare class PageIterator<T> implements AsyncIterable<T> {
+  [Symbol.asyncIterator](): AsyncIterator<T>;
+  /** Iterates pages instead of items. */
+  pages(): AsyncIterableIterator<Page<T>>;
+  /** Collects items, stopping after `max`. */
+  toArray(options?: { max?: number }): Promise<T[]>;
+}
+
+// ---------------------------------------------------------------------------
+// Models
+
+export type KeySource = 'api' | 'dashboard' | 'bootstrap' | 'rotation' | 'import';
+
+export type VerifyCode =
+  | 'VALID'
+  | 'NOT_FOUND'
+  | 'MALFORMED'
+  | 'REVOKED'
+  | 'EXPIRED'
+  | 'FORBIDDEN_IP'
+  | 'INSUFFICIENT_SCOPES'
+  | 'RATE_LIMITED'
+  | 'USAGE_EXCEEDED'
+  | 'DISABLED';
+
+export interface RateLimit {
+  /** Requests (verify `cost` units) allowed per window; 1 or more. */
+  limit: number;
+  /** Window length in milliseconds; 1 000 ms to 1 day. */
+  windowMs: number;
+}
+
+export interface UsageRefill {
+  /** `remaining` is reset to this amount every interval. */
+  amount: number;
+  /** Interval in milliseconds (at least 1 000). */
+  intervalMs: number;
+}
+
+export interface UsageLimit {
+  /** Credits left; each verify spends `cost` (default 1). */
+  remaining: number;
+  refill?: UsageRefill | null;
+}
+
+export interface ApiKey {
+  id: Uuid;
+  organizationId: Uuid;
+  /** `null` for an org-wide key. */
+  projectId?: Uuid | null;
+  environmentId: Uuid;
+  /** Environment name, e.g. `live` or `test`. */
+  environment: string;
+  name: string;
+  /** `{prefix}_{env}_` plus the first 4 secret characters, e.g. `kros_live_abc1`. */
+  keyPrefix: string;
+  last4: string;
+  scopes: string[];
+  /** IPs and CIDR blocks allowed to present the key; empty allows all. */
+  allowedIps: string[];
+  meta: Meta;
+  expiresAt?: Timestamp | null;
+  lastUsedAt?: Timestamp | null;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+  revokedAt?: Timestamp | null;
+  /** False when disabled by update or revoked. */
+  isActive: boolean;
+  createdByUserId?: string | null;
+  deviceName?: string | null;
+  source: KeySource;
+  rateLimit?: RateLimit | null;
+  usageLimit?: UsageLimit | null;
+  /** Verifications counted so far. */
+  usageCount: number;
+  replacedByKeyId?: Uuid | null;
+  graceExpiresAt?: Timestamp | null;
+  rotationIntervalDays?: number | null;
+  nextRotationAt?: Timestamp | null;
+  rotationWebhookUrl?: string | null;
+}
+
+/** An ApiKey with its plaintext, returned once by create and regenerate. */
+export interface CreatedApiKey extends ApiKey {
+  key: SecretKey;
+}
+
+export interface RotatedApiKey {
+  oldKeyId: Uuid;
+  newKeyId: Uuid;
+  projectId?: Uuid | null;
+  name: string;
+  /** The new key's plaintext. */
+  key: SecretKey;
+  keyPrefix: string;
+  scopes: string[];
+  expiresAt?: Timestamp | null;
+  createdAt: Timestamp;
+  /** Until when the old key still verifies; null when it was revoked at once. */
+  graceExpiresAt?: Timestamp | null;
+}
+
+export interface Project {
+  id: Uuid;
+  organizationId: Uuid;
+  name: string;
+  /** Overrides the organization's key prefix for this project's keys. */
+  keyPrefix?: string | null;
+  defaultScopes?: string[] | null;
+  defaultRateLimit?: RateLimit | null;
+  defaultTtlSeconds?: number | null;
+  defaultGracePeriodSeconds?: number | null;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+}
+
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  /** When the window resets (RFC 3339). */
+  resetAt: Timestamp;
+}
+
+export interface VerifyKeyResult {
+  valid: boolean;
+  code: VerifyCode;
+  keyId?: Uuid | null;
+  organizationId?: Uuid | null;
+  projectId?: Uuid | null;
+  environment?: string | null;
+  name?: string | null;
+  scopes?: string[] | null;
+  meta?: Meta | null;
+  expiresAt?: Timestamp | null;
+  /** Set while the key is in a rotation grace period. */
+  graceExpiresAt?: Timestamp | null;
+  ratelimit?: RateLimitState | null;
+  /** Usage credits left, for keys with a `usageLimit`. */
+  remaining?: number | null;
+}
+
+// ---------------------------------------------------------------------------
+// Params
+
+export interface ApiKeyCreateParams {
+  /** Defaults to the calling key's project (none for an org-wide caller: an org-wide key). */
+  projectId?: Uuid | null;
+  /** 1-200 characters. */
+  name: string;
+  /** Scopes (`[a-z0-9_:.*-]`); defaults to the project's default scopes. */
+  scopes?: string[] | null;
+  /** Must be in the future. */
+  expiresAt?: TimestampInput | null;
+  allowedIps?: string[] | null;
+  /** At most 4 KiB of JSON. */
+  meta?: Meta | null;
+  rateLimit?: RateLimit | null;
+  usageLimit?: UsageLimit | null;
+  /** Environment name (default `live`). */
+  environment?: string | null;
+  deviceName?: string | null;
+  source?: KeySource | null;
+  /** Rotate automatically every N days (1-3650). */
+  rotationIntervalDays?: number | null;
+  rotationWebhookUrl?: string | null;
+}
+
+export interface ApiKeyUpdateParams {
+  name?: string | null;
+  scopes?: string[] | null;
+  expiresAt?: TimestampInput | null;
+  allowedIps?: string[] | null;
+  meta?: Meta | null;
+  rateLimit?: RateLimit | null;
+  usageLimit?: UsageLimit | null;
+  /** `false` disables the key without revoking it (verify answers DISABLED). */
+  isActive?: boolean | null;
+  deviceName?: string | null;
+  rotationIntervalDays?: number | null;
+  rotationWebhookUrl?: string | null;
+}
+
+export interface ApiKeyListParams {
+  projectId?: Uuid;
+  environment?: string;
+  /** Page size, 1-200 (default 50). */
+  limit?: number;
+  /** Start after this key id (a previous page's `nextCursor`). */
+  startingAfter?: string;
+}
+
+export interface ApiKeyRotateParams {
+  /** Seconds the old key keeps verifying (0 or absent: revoked at once, unless the project sets a default). */
+  gracePeriodSeconds?: number | null;
+}
+
+export interface OrganizationApiKeyCreateParams extends ApiKeyCreateParams {}
+
+export interface OrganizationApiKeyListParams {
+  projectId?: Uuid;
+  environment?: string;
+  /** Page size, 1-200 (default 50). */
+  limit?: number;
+  /** A previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+export interface ProjectCreateParams {
+  name: string;
+  /** 2-8 lowercase letters or digits, unique in the organization. */
+  keyPrefix?: string | null;
+  defaultScopes?: string[] | null;
+  defaultRateLimit?: RateLimit | null;
+  defaultTtlSeconds?: number | null;
+  defaultGracePeriodSeconds?: number | null;
+}
+
+export interface ProjectUpdateParams {
+  name?: string | null;
+  keyPrefix?: string | null;
+  defaultScopes?: string[] | null;
+  defaultRateLimit?: RateLimit | null;
+  defaultTtlSeconds?: number | null;
+  defaultGracePeriodSeconds?: number | null;
+}
+
+export interface ProjectListParams {
+  /** Page size, 1-200 (default 50). */
+  limit?: number;
+  startingAfter?: string;
+}
+
+export interface VerifyKeyParams {
+  /** The key presented to your service (a SecretKey is accepted too). */
+  key: string | SecretKey;
+  /** Your caller's IP, checked against the key's `allowedIps`. */
+  ip?: string | null;
+  /** Scopes the key must all hold (`*` and `prefix:*` in the key's scopes match). */
+  requiredScopes?: string[] | null;
+  /** Credits and rate-limit tokens this request spends (default 1). */
+  cost?: number | null;
+}
+
+// ---------------------------------------------------------------------------
+// Resources
+
+export declare class ApiKeys {
+  create(params: ApiKeyCreateParams, options?: RequestOptions): Promise<CreatedApiKey>;
+  list(params?: ApiKeyListParams, options?: RequestOptions): PageIterator<ApiKey>;
+  listPage(params?: ApiKeyListParams, options?: RequestOptions): Promise<Page<ApiKey>>;
+  get(id: Uuid, options?: RequestOptions): Promise<ApiKey>;
+  update(id: Uuid, params: ApiKeyUpdateParams, options?: RequestOptions): Promise<ApiKey>;
+  /** Idempotent. */
+  revoke(id: Uuid, options?: RequestOptions): Promise<void>;
+  /** Same id, new secret; the old secret stops working at once. */
+  regenerate(id: Uuid, options?: RequestOptions): Promise<CreatedApiKey>;
+  rotate(id: Uuid, params?: ApiKeyRotateParams, options?: RequestOptions): Promise<RotatedApiKey>;
+}
+
+export declare class OrganizationApiKeys {
+  create(organizationId: Uuid, params: OrganizationApiKeyCreateParams, options?: RequestOptions): Promise<CreatedApiKey>;
+  list(organizationId: Uuid, params?: OrganizationApiKeyListParams, options?: RequestOptions): PageIterator<ApiKey>;
+  listPage(
+    organizationId: Uuid,
+    params?: OrganizationApiKeyListParams,
+    options?: RequestOptions,
+  ): Promise<Page<ApiKey>>;
+  revoke(organizationId: Uuid, id: Uuid, options?: RequestOptions): Promise<void>;
+}
+
+export declare class Projects {
+  create(params: ProjectCreateParams, options?: RequestOptions): Promise<Project>;
+  list(params?: ProjectListParams, options?: RequestOptions): PageIterator<Project>;
+  listPage(params?: ProjectListParams, options?: RequestOptions): Promise<Page<Project>>;
+  get(id: Uuid, options?: RequestOptions): Promise<Project>;
+  update(id: Uuid, params: ProjectUpdateParams, options?: RequestOptions): Promise<Project>;
+}
+
+export declare class Keys {
+  /** Resolves for every well-formed request: check `valid` and `code`. */
+  verify(params: VerifyKeyParams, options?: RequestOptions): Promise<VerifyKeyResult>;
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+export declare class KeywardError extends Error {}
+
+/** No response: connection refused/reset, DNS failure… (after retries). */
+export declare class APIConnectionError extends KeywardError {}
+
+/** No complete response within the timeout (after retries). */
+export declare class APITimeoutError extends APIConnectionError {}
+
+/** The call's AbortSignal fired. */
+export declare class APIUserAbortError extends KeywardError {
+  readonly name: 'AbortError';
+  readonly code: 'ABORT_ERR';
+}
+
+/** The server answered 4xx/5xx with `{error, code, request_id}`. */
+export declare class APIError extends KeywardError {
+  constructor(status: number, code: string, message: string, requestId?: string | null);
+  /** HTTP status, e.g. 404. */
+  readonly status: number;
+  /** Stable snake_case identifier, e.g. `not_found`, `invalid_request`. */
+  readonly code: string;
+  /** The request's `x-request-id`. */
+  readonly requestId: string | null;
+}
+/** 400 and 422. */
+export declare class BadRequestError extends APIError {}
+/** 401. */
+export declare class AuthenticationError extends APIError {}
+/** 403. */
+export declare class PermissionDeniedError extends APIError {}
+/** 404 (also another tenant's objects). */
+export declare class NotFoundError extends APIError {}
+/** 409. */
+export declare class ConflictError extends APIError {}
+/** 429. */
+export declare class RateLimitError extends APIError {}
+/** 5xx. */
+export declare class InternalServerError extends APIError {}

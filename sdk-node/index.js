@@ -1,0 +1,24 @@
+'use strict';
+// keyward: Node.js client for the keyward API-key service.
+// The HTTP work happens in the Rust SDK (native addon); this layer gives it a
+// camelCase, Promise-based surface with typed errors.
+
+const { Keyward, PageIterator } = require('./lib/client.js');
+const { SecretKey } = require('./lib/secret.js');
+const errors = require('./lib/errors.js');
+
+exports.Keyward = Keyward;
+exports.PageIterator = PageIterator;
+exports.SecretKey = SecretKey;
+exports.KeywardError = errors.KeywardError;
+exports.APIConnectionError = errors.APIConnectionError;
+exports.APITimeoutError = errors.APITimeoutError;
+exports.APIUserAbortError = errors.APIUserAbortError;
+exports.APIError = errors.APIError;
+exports.BadRequestError = errors.BadRequestError;
+exports.AuthenticationError = errors.AuthenticationError;
+exports.PermissionDeniedError = errors.PermissionDeniedError;
+exports.NotFoundError = errors.NotFoundError;
+exports.ConflictError = errors.ConflictError;
+exports.RateLimitError = errors.RateLimitError;
+exports.InternalServerError = errors.InternalServerError;

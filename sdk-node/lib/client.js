@@ -1,0 +1,336 @@
+'use strict';
+const native = require('./native-binding.js');
+const { toSnake, toCamel } = require('./case.js');
+const { SecretKey } = require('./secret.js');
+const { KeywardError, APIUserAbortError, fromNative } = require('./errors.js');
+
+const DEFAULT_BASE_URL = 'http://127.0.0.1:8080';
+const MAX_CANCEL_ID = 0xffffffff;
+let nextCancelId = 1;
+
+function optionalNumber(value, name, { integer = false } = {}) {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
+    throw new KeywardError(`keyward: ${name} must be a non-negative ${integer ? 'integer' : 'number'}`);
+  }
+  return value;
+}
+
+function nativeOptions(options) {
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== 'object') throw new KeywardError('keyward: request options must be an object');
+  const out = {};
+  const timeout = optionalNumber(options.timeout, 'timeout');
+  if (timeout !== undefined) out.timeout_ms = timeout;
+  const maxRetries = optionalNumber(options.maxRetries, 'maxRetries', { integer: true });
+  if (maxRetries !== undefined) out.max_retries = maxRetries;
+  if (options.idempotencyKey !== undefined && options.idempotencyKey !== null) {
+    out.idempotency_key = String(options.idempotencyKey);
+  }
+  return out;
+}
+
+function secretify(value, field) {
+  if (value && typeof value[field] === 'string') value[field] = new SecretKey(value[field]);
+  return value;
+}
+
+/** A created key: the ApiKey with its plaintext `key` as a SecretKey. */
+function createdKey(raw) {
+  return secretify(toCamel(raw), 'key');
+}
+
+function pageOf(raw) {
+  return { data: toCamel(raw.items), nextCursor: raw.next_cursor ?? null };
+}
+
+function requireId(id, name = 'id') {
+  if (typeof id !== 'string' || id.length === 0) {
+    throw new KeywardError(`keyward: ${name} must be a non-empty string`);
+  }
+  return id;
+}
+
+function requireObject(params, name = 'params') {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) {
+    throw new KeywardError(`keyward: ${name} must be an object`);
+  }
+  return params;
+}
+
+/**
+ * An async iterable over every item of a list, fetching pages lazily by
+ * following the cursor: `for await (const key of client.apiKeys.list())`.
+ */
+class PageIterator {
+  #fetchPage;
+  #cursor;
+
+  constructor(fetchPage, cursor) {
+    this.#fetchPage = fetchPage;
+    this.#cursor = cursor;
+  }
+
+  async *[Symbol.asyncIterator]() {
+    let cursor = this.#cursor;
+    for (;;) {
+      const page = await this.#fetchPage(cursor);
+      for (const item of page.data) yield item;
+      if (!page.nextCursor || page.data.length === 0 || page.nextCursor === cursor) return;
+      cursor = page.nextCursor;
+    }
+  }
+
+  /** Pages instead of items: `for await (const page of client.apiKeys.list().pages())`. */
+  async *pages() {
+    let cursor = this.#cursor;
+    for (;;) {
+      const page = await this.#fetchPage(cursor);
+      yield page;
+      if (!page.nextCursor || page.data.length === 0 || page.nextCursor === cursor) return;
+      cursor = page.nextCursor;
+    }
+  }
+
+  /** Collects items into an array, stopping after `max` (default: all). */
+  async toArray({ max = Infinity } = {}) {
+    const items = [];
+    if (max <= 0) return items;
+    for await (const item of this) {
+      items.push(item);
+      if (items.length >= max) break;
+    }
+    return items;
+  }
+}
+
+class Resource {
+  constructor(client) {
+    this._client = client;
+  }
+}
+
+class ApiKeys extends Resource {
+  /** Creates a key; the result's `key` is the plaintext, as a SecretKey. */
+  create(params, options) {
+    return this._client._call('apiKeysCreate', () => [toSnake(requireObject(params))], options, createdKey);
+  }
+
+  /** Every key the caller can see, newest first, fetched page by page. */
+  list(params = {}, options) {
+    const { startingAfter, ...rest } = requireObject(params ?? {});
+    return new PageIterator((cursor) => this.listPage({ ...rest, startingAfter: cursor }, options), startingAfter);
+  }
+
+  /** One page: `{ data, nextCursor }` (pass `nextCursor` as `startingAfter`). */
+  listPage(params = {}, options) {
+    return this._client._call('apiKeysListPage', () => [toSnake(requireObject(params ?? {}))], options, pageOf);
+  }
+
+  get(id, options) {
+    return this._client._call('apiKeysGet', () => [requireId(id)], options, toCamel);
+  }
+
+  update(id, params, options) {
+    return this._client._call('apiKeysUpdate', () => [requireId(id), toSnake(requireObject(params))], options, toCamel);
+  }
+
+  /** Revokes the key (idempotent). Resolves to undefined. */
+  revoke(id, options) {
+    return this._client._call('apiKeysRevoke', () => [requireId(id)], options, () => undefined);
+  }
+
+  /** Same id, new secret; the old secret stops working at once. */
+  regenerate(id, options) {
+    return this._client._call('apiKeysRegenerate', () => [requireId(id)], options, createdKey);
+  }
+
+  /** New key with the same settings; the old one verifies until the grace period ends. */
+  rotate(id, params = {}, options) {
+    return this._client._call('apiKeysRotate', () => [requireId(id), toSnake(requireObject(params ?? {}))], options, createdKey);
+  }
+}
+
+class OrganizationApiKeys extends Resource {
+  create(organizationId, params, options) {
+    return this._client._call(
+      'organizationApiKeysCreate',
+      () => [requireId(organizationId, 'organizationId'), toSnake(requireObject(params))],
+      options,
+      createdKey,
+    );
+  }
+
+  list(organizationId, params = {}, options) {
+    const { cursor: start, ...rest } = requireObject(params ?? {});
+    return new PageIterator(
+      (cursor) => this.listPage(organizationId, { ...rest, cursor }, options),
+      start,
+    );
+  }
+
+  /** One page: `{ data, nextCursor }` (pass `nextCursor` as `cursor`). */
+  listPage(organizationId, params = {}, options) {
+    return this._client._call(
+      'organizationApiKeysListPage',
+      () => [requireId(organizationId, 'organizationId'), toSnake(requireObject(params ?? {}))],
+      options,
+      pageOf,
+    );
+  }
+
+  /** Revokes the key. Resolves to undefined. */
+  revoke(organizationId, id, options) {
+    return this._client._call(
+      'organizationApiKeysRevoke',
+      () => [requireId(organizationId, 'organizationId'), requireId(id)],
+      options,
+      () => undefined,
+    );
+  }
+}
+
+class Projects extends Resource {
+  create(params, options) {
+    return this._client._call('projectsCreate', () => [toSnake(requireObject(params))], options, toCamel);
+  }
+
+  list(params = {}, options) {
+    const { startingAfter, ...rest } = requireObject(params ?? {});
+    return new PageIterator((cursor) => this.listPage({ ...rest, startingAfter: cursor }, options), startingAfter);
+  }
+
+  listPage(params = {}, options) {
+    return this._client._call('projectsListPage', () => [toSnake(requireObject(params ?? {}))], options, pageOf);
+  }
+
+  get(id, options) {
+    return this._client._call('projectsGet', () => [requireId(id)], options, toCamel);
+  }
+
+  update(id, params, options) {
+    return this._client._call('projectsUpdate', () => [requireId(id), toSnake(requireObject(params))], options, toCamel);
+  }
+}
+
+class Keys extends Resource {
+  /**
+   * Verifies a key presented to your service. Resolves for every well-formed
+   * request (check `valid` / `code`); rejects only on transport or API errors.
+   */
+  verify(params, options) {
+    return this._client._call(
+      'keysVerify',
+      () => {
+        const { key, ...rest } = requireObject(params);
+        const plain = key instanceof SecretKey ? key.value : key;
+        if (typeof plain !== 'string') throw new KeywardError('keyward: verify needs { key: string }');
+        return [{ ...toSnake(rest), key: plain }];
+      },
+      options,
+      toCamel,
+    );
+  }
+}
+
+class Keyward {
+  #native;
+
+  /**
+   * @param {object} [options]
+   * @param {string} [options.apiKey] defaults to process.env.KEYWARD_API_KEY
+   * @param {string} [options.baseURL] defaults to process.env.KEYWARD_BASE_URL, then http://127.0.0.1:8080
+   * @param {number} [options.timeout] per-request timeout in ms (default 30000)
+   * @param {number} [options.maxRetries] retries on connection errors, timeouts, 408/429/5xx (default 2)
+   */
+  constructor(options = {}) {
+    if (options === null || typeof options !== 'object') throw new KeywardError('keyward: options must be an object');
+    const apiKey = options.apiKey ?? process.env.KEYWARD_API_KEY;
+    if (typeof apiKey !== 'string' || apiKey.length === 0) {
+      throw new KeywardError(
+        'keyward: no API key. Pass it as `new Keyward({ apiKey })` or set the KEYWARD_API_KEY environment variable.',
+      );
+    }
+    const baseURL = options.baseURL ?? (process.env.KEYWARD_BASE_URL || undefined) ?? DEFAULT_BASE_URL;
+    const config = { api_key: apiKey, base_url: baseURL };
+    const timeout = optionalNumber(options.timeout, 'timeout');
+    if (timeout !== undefined) config.timeout_ms = timeout;
+    const maxRetries = optionalNumber(options.maxRetries, 'maxRetries', { integer: true });
+    if (maxRetries !== undefined) config.max_retries = maxRetries;
+    config.user_agent = `keyward-node/${require('../package.json').version} node/${process.versions.node}`;
+    try {
+      this.#native = new native.NativeClient(config);
+    } catch (error) {
+      throw fromNative(error);
+    }
+    this.baseURL = baseURL;
+    this.timeout = timeout ?? 30000;
+    this.maxRetries = maxRetries ?? 2;
+    this.apiKeys = new ApiKeys(this);
+    this.keys = new Keys(this);
+    this.organizationApiKeys = new OrganizationApiKeys(this);
+    this.projects = new Projects(this);
+  }
+
+  /**
+   * Runs one native call: `args()` builds its arguments (a throw rejects the
+   * promise), `shape` turns the JSON result into what the caller sees.
+   */
+  _call(method, args, options, shape) {
+    const nativeClient = this.#native;
+    let callArgs;
+    let opts;
+    try {
+      callArgs = args();
+      opts = nativeOptions(options) ?? {};
+    } catch (error) {
+      return Promise.reject(fromNative(error));
+    }
+    const signal = options && options.signal;
+    if (signal && signal.aborted) return Promise.reject(new APIUserAbortError());
+    let cancelId;
+    if (signal) {
+      cancelId = nextCancelId;
+      nextCancelId = nextCancelId >= MAX_CANCEL_ID ? 1 : nextCancelId + 1;
+      opts.cancel_id = cancelId;
+    }
+    let pending;
+    try {
+      pending = nativeClient[method](...callArgs, opts);
+    } catch (error) {
+      return Promise.reject(fromNative(error));
+    }
+    // The closure keeps the native client alive until the call settles.
+    const result = pending.then(
+      (value) => {
+        void nativeClient;
+        return shape(value);
+      },
+      (error) => {
+        throw fromNative(error);
+      },
+    );
+    if (!signal) return result;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        native.cancel(cancelId);
+        reject(new APIUserAbortError());
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      result.then(resolve, reject).finally(() => {
+        signal.removeEventListener('abort', onAbort);
+        native.releaseCancelId(cancelId);
+      });
+    });
+  }
+
+  toString() {
+    return `Keyward(${this.baseURL})`;
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')]() {
+    return `Keyward { baseURL: '${this.baseURL}' }`;
+  }
+}
+
+module.exports = { Keyward, PageIterator, DEFAULT_BASE_URL };

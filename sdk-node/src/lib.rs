@@ -1,0 +1,439 @@
+//! Native half of the `keyward` npm package: a thin napi-rs layer over the
+//! Rust facade (`keyward::Client`, see docs/sdk-contract.md).
+//!
+//! Everything crosses the boundary as JSON (`serde_json::Value` ↔ JS object)
+//! with the API's snake_case field names; the JS wrapper (`lib/`) converts to
+//! camelCase, wraps plaintext keys in `SecretKey` and turns the structured
+//! error (JSON in the napi error message, see [`to_napi_error`]) into the
+//! right error class. Every operation is an async method returning a Promise.
+
+use std::{
+    collections::HashMap,
+    sync::{Mutex, OnceLock},
+    time::Duration,
+};
+
+use napi::{Error as NapiError, Result, Status};
+use napi_derive::napi;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use tokio::sync::oneshot;
+
+use keyward::{Client, RequestOptions, types};
+
+// ---------------------------------------------------------------------------
+// Errors: every failure is a JSON object in the napi error's message, which
+// `lib/errors.js` parses back: {"type": "api"|"timeout"|"connection"|
+// "invalid_config"|"decode"|"invalid_argument"|"aborted", status?, code?,
+// message, request_id?}.
+
+fn error_json(kind: &str, message: impl Into<String>) -> Value {
+    json!({ "type": kind, "message": message.into() })
+}
+
+fn to_napi_error(value: Value) -> NapiError {
+    NapiError::new(Status::GenericFailure, value.to_string())
+}
+
+fn sdk_error(error: keyward::Error) -> NapiError {
+    let value = match &error {
+        keyward::Error::Api { status, code, message, request_id } => json!({
+            "type": "api",
+            "status": status,
+            "code": code,
+            "message": message,
+            "request_id": request_id,
+        }),
+        keyward::Error::Timeout => error_json("timeout", error.to_string()),
+        keyward::Error::Connection(message) => error_json("connection", message.clone()),
+        keyward::Error::InvalidConfig(message) => error_json("invalid_config", message.clone()),
+        keyward::Error::Decode(message) => error_json("decode", message.clone()),
+        #[allow(unreachable_patterns)]
+        _ => error_json("unknown", error.to_string()),
+    };
+    to_napi_error(value)
+}
+
+fn invalid(message: impl Into<String>) -> NapiError {
+    to_napi_error(error_json("invalid_argument", message))
+}
+
+// ---------------------------------------------------------------------------
+// JSON helpers.
+
+/// Deserializes `value` into whatever the facade wants (a generated request
+/// type, a `Uuid`, a `String`, …), naming `what` in the error.
+fn parse<T: DeserializeOwned>(value: Value, what: &str) -> Result<T> {
+    serde_json::from_value(value).map_err(|error| invalid(format!("invalid {what}: {error}")))
+}
+
+/// The object `value` (null/undefined → empty), or an error naming `what`.
+fn object(value: Option<Value>, what: &str) -> Result<Map<String, Value>> {
+    match value {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map),
+        Some(_) => Err(invalid(format!("{what} must be an object"))),
+    }
+}
+
+/// Optional field `name` of `map`, deserialized; null and absent are `None`.
+fn field<T: DeserializeOwned>(map: &Map<String, Value>, name: &str) -> Result<Option<T>> {
+    match map.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => parse(value.clone(), name).map(Some),
+    }
+}
+
+fn required<T: DeserializeOwned>(value: Value, what: &str) -> Result<T> {
+    if value.is_null() {
+        return Err(invalid(format!("{what} is required")));
+    }
+    parse(value, what)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Value> {
+    serde_json::to_value(value).map_err(|error| to_napi_error(error_json("decode", error.to_string())))
+}
+
+fn created_key(created: keyward::CreatedKey) -> Result<Value> {
+    let mut value = to_json(&created.api_key)?;
+    if let Value::Object(map) = &mut value {
+        map.insert("key".into(), Value::String(created.key.expose().to_owned()));
+    }
+    Ok(value)
+}
+
+fn page<T: serde::Serialize>(page: keyward::Page<T>) -> Result<Value> {
+    Ok(json!({ "items": to_json(&page.items)?, "next_cursor": page.next_cursor }))
+}
+
+// ---------------------------------------------------------------------------
+// Cancellation: the JS wrapper gives each call that has an AbortSignal an id;
+// `cancel(id)` drops the in-flight request (and its pending retries). A
+// cancel that arrives before the call has registered leaves a tombstone.
+
+enum CancelSlot {
+    Waiting(oneshot::Sender<()>),
+    Cancelled,
+}
+
+fn cancels() -> &'static Mutex<HashMap<u32, CancelSlot>> {
+    static CANCELS: OnceLock<Mutex<HashMap<u32, CancelSlot>>> = OnceLock::new();
+    CANCELS.get_or_init(Default::default)
+}
+
+/// Drops the in-flight call registered under `id` (no-op when it finished).
+#[napi]
+pub fn cancel(id: u32) {
+    let mut slots = cancels().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    match slots.remove(&id) {
+        Some(CancelSlot::Waiting(sender)) => {
+            let _ = sender.send(());
+        }
+        Some(CancelSlot::Cancelled) | None => {
+            slots.insert(id, CancelSlot::Cancelled);
+        }
+    }
+}
+
+/// Forgets a tombstone left by a `cancel` for a call that never ran.
+#[napi]
+pub fn release_cancel_id(id: u32) {
+    cancels().lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&id);
+}
+
+async fn cancellable<T>(id: Option<u32>, work: impl Future<Output = Result<T>>) -> Result<T> {
+    let Some(id) = id else { return work.await };
+    let (sender, receiver) = oneshot::channel();
+    {
+        let mut slots = cancels().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(CancelSlot::Cancelled) = slots.remove(&id) {
+            return Err(to_napi_error(error_json("aborted", "request was aborted")));
+        }
+        slots.insert(id, CancelSlot::Waiting(sender));
+    }
+    let outcome = tokio::select! {
+        result = work => result,
+        _ = receiver => Err(to_napi_error(error_json("aborted", "request was aborted"))),
+    };
+    cancels().lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&id);
+    outcome
+}
+
+// ---------------------------------------------------------------------------
+// The client.
+
+/// Per-call options as the wrapper sends them: {timeout_ms?, max_retries?,
+/// idempotency_key?, cancel_id?}.
+struct CallOptions {
+    request: Option<RequestOptions>,
+    cancel_id: Option<u32>,
+}
+
+fn call_options(options: Option<Value>) -> Result<CallOptions> {
+    let map = object(options, "options")?;
+    let timeout_ms: Option<f64> = field(&map, "timeout_ms")?;
+    let max_retries: Option<u32> = field(&map, "max_retries")?;
+    let idempotency_key: Option<String> = field(&map, "idempotency_key")?;
+    let cancel_id: Option<u32> = field(&map, "cancel_id")?;
+    let request = if timeout_ms.is_some() || max_retries.is_some() || idempotency_key.is_some() {
+        let timeout = timeout_ms.map(duration_ms).transpose()?;
+        Some(RequestOptions { timeout, max_retries, idempotency_key, ..Default::default() })
+    } else {
+        None
+    };
+    Ok(CallOptions { request, cancel_id })
+}
+
+fn duration_ms(ms: f64) -> Result<Duration> {
+    if !ms.is_finite() || ms <= 0.0 {
+        return Err(invalid("timeout must be a positive number of milliseconds"));
+    }
+    Ok(Duration::from_secs_f64(ms / 1000.0))
+}
+
+/// The native client. JS: `new NativeClient({api_key, base_url?, timeout_ms?,
+/// max_retries?, user_agent?})`.
+#[napi]
+pub struct NativeClient {
+    client: Client,
+}
+
+#[napi]
+impl NativeClient {
+    #[napi(constructor)]
+    pub fn new(config: Value) -> Result<Self> {
+        let map = object(Some(config), "config")?;
+        let mut builder = Client::builder();
+        match field::<String>(&map, "api_key")? {
+            Some(api_key) => builder = builder.api_key(api_key),
+            None => return Err(to_napi_error(error_json("invalid_config", "api_key is required"))),
+        }
+        if let Some(base_url) = field::<String>(&map, "base_url")? {
+            builder = builder.base_url(base_url);
+        }
+        if let Some(ms) = field::<f64>(&map, "timeout_ms")? {
+            builder = builder.timeout(duration_ms(ms)?);
+        }
+        if let Some(max_retries) = field::<u32>(&map, "max_retries")? {
+            builder = builder.max_retries(max_retries);
+        }
+        if let Some(user_agent) = field::<String>(&map, "user_agent")? {
+            builder = builder.user_agent(user_agent);
+        }
+        let client = builder.build().map_err(sdk_error)?;
+        Ok(Self { client })
+    }
+
+    fn client_for(&self, options: &CallOptions) -> Client {
+        match &options.request {
+            Some(request) => self.client.with_options(request.clone()),
+            None => self.client.clone(),
+        }
+    }
+
+    // -- /v1/api-keys -------------------------------------------------------
+
+    #[napi]
+    pub async fn api_keys_create(&self, params: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let request: types::CreateApiKeyRequest = required(params, "params")?;
+        cancellable(options.cancel_id, async move {
+            created_key(client.api_keys().create(request).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn api_keys_list_page(&self, params: Option<Value>, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let map = object(params, "params")?;
+        let params = keyward::ListApiKeys {
+            project_id: field(&map, "project_id")?,
+            environment: field(&map, "environment")?,
+            limit: field(&map, "limit")?,
+            starting_after: field(&map, "starting_after")?,
+        };
+        cancellable(options.cancel_id, async move {
+            page(client.api_keys().list_page(params).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn api_keys_get(&self, id: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let id = required(id, "id")?;
+        cancellable(options.cancel_id, async move { to_json(&client.api_keys().get(id).await.map_err(sdk_error)?) })
+            .await
+    }
+
+    #[napi]
+    pub async fn api_keys_update(&self, id: Value, params: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let id = required(id, "id")?;
+        let request: types::UpdateApiKeyRequest = required(params, "params")?;
+        cancellable(options.cancel_id, async move {
+            to_json(&client.api_keys().update(id, request).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn api_keys_revoke(&self, id: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let id = required(id, "id")?;
+        cancellable(options.cancel_id, async move {
+            client.api_keys().revoke(id).await.map_err(sdk_error)?;
+            Ok(Value::Null)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn api_keys_regenerate(&self, id: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let id = required(id, "id")?;
+        cancellable(options.cancel_id, async move {
+            created_key(client.api_keys().regenerate(id).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn api_keys_rotate(&self, id: Value, params: Option<Value>, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let id = required(id, "id")?;
+        let map = object(params, "params")?;
+        let grace_period_seconds = field(&map, "grace_period_seconds")?;
+        cancellable(options.cancel_id, async move {
+            let rotated = client.api_keys().rotate(id, grace_period_seconds).await.map_err(sdk_error)?;
+            let mut value = to_json(&rotated.rotation)?;
+            if let Value::Object(map) = &mut value {
+                map.insert("key".into(), Value::String(rotated.key.expose().to_owned()));
+            }
+            Ok(value)
+        })
+        .await
+    }
+
+    // -- /v1/organizations/{org}/api-keys -----------------------------------
+
+    #[napi]
+    pub async fn organization_api_keys_create(
+        &self,
+        org: Value,
+        params: Value,
+        options: Option<Value>,
+    ) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let org = required(org, "organizationId")?;
+        let request = required(params, "params")?;
+        cancellable(options.cancel_id, async move {
+            created_key(client.organization_api_keys().create(org, request).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn organization_api_keys_list_page(
+        &self,
+        org: Value,
+        params: Option<Value>,
+        options: Option<Value>,
+    ) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let org = required(org, "organizationId")?;
+        let map = object(params, "params")?;
+        let params = keyward::ListOrganizationApiKeys {
+            project_id: field(&map, "project_id")?,
+            environment: field(&map, "environment")?,
+            limit: field(&map, "limit")?,
+            cursor: field(&map, "cursor")?,
+        };
+        cancellable(options.cancel_id, async move {
+            page(client.organization_api_keys().list_page(org, params).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn organization_api_keys_revoke(&self, org: Value, id: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let org = required(org, "organizationId")?;
+        let id = required(id, "id")?;
+        cancellable(options.cancel_id, async move {
+            client.organization_api_keys().revoke(org, id).await.map_err(sdk_error)?;
+            Ok(Value::Null)
+        })
+        .await
+    }
+
+    // -- /v1/projects -------------------------------------------------------
+
+    #[napi]
+    pub async fn projects_create(&self, params: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let request: types::CreateProjectRequest = required(params, "params")?;
+        cancellable(options.cancel_id, async move {
+            to_json(&client.projects().create(request).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn projects_list_page(&self, params: Option<Value>, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let map = object(params, "params")?;
+        let params =
+            keyward::ListProjects { limit: field(&map, "limit")?, starting_after: field(&map, "starting_after")? };
+        cancellable(options.cancel_id, async move {
+            page(client.projects().list_page(params).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn projects_get(&self, id: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let id = required(id, "id")?;
+        cancellable(options.cancel_id, async move { to_json(&client.projects().get(id).await.map_err(sdk_error)?) })
+            .await
+    }
+
+    #[napi]
+    pub async fn projects_update(&self, id: Value, params: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let id = required(id, "id")?;
+        let request: types::UpdateProjectRequest = required(params, "params")?;
+        cancellable(options.cancel_id, async move {
+            to_json(&client.projects().update(id, request).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    // -- /v1/keys/verify ----------------------------------------------------
+
+    #[napi]
+    pub async fn keys_verify(&self, params: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let request: types::VerifyKeyRequest = required(params, "params")?;
+        cancellable(options.cancel_id, async move { to_json(&client.keys().verify(request).await.map_err(sdk_error)?) })
+            .await
+    }
+}
