@@ -1,0 +1,314 @@
+"""``keyward.AsyncKeyward``: the asyncio client (same surface as ``Keyward``).
+
+Every call is an awaitable driven by the Rust runtime
+(``pyo3_async_runtimes``); the event loop is never blocked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Dict, Mapping, Optional, Sequence, Type, Union
+
+from ._base import AsyncPageIterator, Page, _body, _Config
+from ._models import (
+    ApiKey,
+    CreatedApiKey,
+    Project,
+    RateLimit,
+    RotatedApiKey,
+    UsageLimit,
+    VerifyResult,
+)
+
+__all__ = ["AsyncKeyward"]
+
+RateLimitArg = Union[RateLimit, Mapping[str, Any]]
+UsageLimitArg = Union[UsageLimit, Mapping[str, Any]]
+Timestamp = Union[datetime, str]
+
+
+class AsyncApiKeys:
+    """``/v1/api-keys``: the project-level key family."""
+
+    def __init__(self, client: AsyncKeyward) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        name: str,
+        project_id: Optional[str] = None,
+        scopes: Optional[Sequence[str]] = None,
+        expires_at: Optional[Timestamp] = None,
+        allowed_ips: Optional[Sequence[str]] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        rate_limit: Optional[RateLimitArg] = None,
+        usage_limit: Optional[UsageLimitArg] = None,
+        environment: Optional[str] = None,
+        device_name: Optional[str] = None,
+        rotation_interval_days: Optional[int] = None,
+        rotation_webhook_url: Optional[str] = None,
+    ) -> CreatedApiKey:
+        """Create a key; the result's ``key`` (a :class:`SecretKey`) is shown only now."""
+        body = _body(
+            name=name, project_id=project_id, scopes=scopes, expires_at=expires_at,
+            allowed_ips=allowed_ips, meta=meta, rate_limit=rate_limit, usage_limit=usage_limit,
+            environment=environment, device_name=device_name,
+            rotation_interval_days=rotation_interval_days,
+            rotation_webhook_url=rotation_webhook_url,
+        )
+        return CreatedApiKey.from_native(await self._client._call("api_keys.create", {"body": body}))
+
+    def list(
+        self,
+        *,
+        project_id: Optional[str] = None,
+        environment: Optional[str] = None,
+        limit: Optional[int] = None,
+    ) -> AsyncPageIterator[ApiKey]:
+        """Every key the caller can see, newest first; ``limit`` is the page size."""
+
+        async def fetch(cursor: Optional[str]) -> Page[ApiKey]:
+            page = await self._client._call(
+                "api_keys.list_page",
+                {"project_id": project_id, "environment": environment, "limit": limit,
+                 "starting_after": cursor},
+            )
+            return [ApiKey.from_dict(d) for d in page["items"]], page.get("next_cursor")
+
+        return AsyncPageIterator(fetch)
+
+    async def get(self, id: str) -> ApiKey:
+        return ApiKey.from_dict(await self._client._call("api_keys.get", {"id": id}))
+
+    async def update(
+        self,
+        id: str,
+        *,
+        name: Optional[str] = None,
+        scopes: Optional[Sequence[str]] = None,
+        expires_at: Optional[Timestamp] = None,
+        allowed_ips: Optional[Sequence[str]] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        rate_limit: Optional[RateLimitArg] = None,
+        usage_limit: Optional[UsageLimitArg] = None,
+        is_active: Optional[bool] = None,
+        device_name: Optional[str] = None,
+        rotation_interval_days: Optional[int] = None,
+        rotation_webhook_url: Optional[str] = None,
+    ) -> ApiKey:
+        """Partial update: arguments left out (None) are left alone."""
+        body = _body(
+            name=name, scopes=scopes, expires_at=expires_at, allowed_ips=allowed_ips, meta=meta,
+            rate_limit=rate_limit, usage_limit=usage_limit, is_active=is_active,
+            device_name=device_name, rotation_interval_days=rotation_interval_days,
+            rotation_webhook_url=rotation_webhook_url,
+        )
+        return ApiKey.from_dict(await self._client._call("api_keys.update", {"id": id, "body": body}))
+
+    async def revoke(self, id: str) -> None:
+        """Revoke the key (idempotent)."""
+        await self._client._call("api_keys.revoke", {"id": id})
+
+    async def regenerate(self, id: str) -> CreatedApiKey:
+        """Same id, new secret; the old secret stops verifying at once."""
+        return CreatedApiKey.from_native(await self._client._call("api_keys.regenerate", {"id": id}))
+
+    async def rotate(self, id: str, *, grace_period_seconds: Optional[int] = None) -> RotatedApiKey:
+        """A new key (new id, same settings); the old one verifies until the grace period ends."""
+        args = {"id": id, "grace_period_seconds": grace_period_seconds}
+        return RotatedApiKey.from_native(await self._client._call("api_keys.rotate", args))
+
+
+class AsyncKeys:
+    """``/v1/keys/verify``: the hot path."""
+
+    def __init__(self, client: AsyncKeyward) -> None:
+        self._client = client
+
+    async def verify(
+        self,
+        *,
+        key: str,
+        ip: Optional[str] = None,
+        required_scopes: Optional[Sequence[str]] = None,
+        cost: Optional[int] = None,
+    ) -> VerifyResult:
+        """Verify a key presented to your service. Never raises for an invalid
+        key: check ``result.valid`` and ``result.code``."""
+        body = _body(key=key, ip=ip, required_scopes=required_scopes, cost=cost)
+        return VerifyResult.from_dict(await self._client._call("keys.verify", {"body": body}))
+
+
+class AsyncOrganizationApiKeys:
+    """``/v1/organizations/{org}/api-keys``: the organization-level key family."""
+
+    def __init__(self, client: AsyncKeyward) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        org: str,
+        *,
+        name: str,
+        scopes: Optional[Sequence[str]] = None,
+        project_id: Optional[str] = None,
+        expires_at: Optional[Timestamp] = None,
+        allowed_ips: Optional[Sequence[str]] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        rate_limit: Optional[RateLimitArg] = None,
+        usage_limit: Optional[UsageLimitArg] = None,
+        environment: Optional[str] = None,
+        device_name: Optional[str] = None,
+    ) -> CreatedApiKey:
+        body = _body(
+            name=name, scopes=scopes, project_id=project_id, expires_at=expires_at,
+            allowed_ips=allowed_ips, meta=meta, rate_limit=rate_limit, usage_limit=usage_limit,
+            environment=environment, device_name=device_name,
+        )
+        return CreatedApiKey.from_native(
+            await self._client._call("organization_api_keys.create", {"org": org, "body": body})
+        )
+
+    def list(
+        self,
+        org: str,
+        *,
+        project_id: Optional[str] = None,
+        environment: Optional[str] = None,
+        limit: Optional[int] = None,
+    ) -> AsyncPageIterator[ApiKey]:
+        async def fetch(cursor: Optional[str]) -> Page[ApiKey]:
+            page = await self._client._call(
+                "organization_api_keys.list_page",
+                {"org": org, "project_id": project_id, "environment": environment,
+                 "limit": limit, "cursor": cursor},
+            )
+            return [ApiKey.from_dict(d) for d in page["items"]], page.get("next_cursor")
+
+        return AsyncPageIterator(fetch)
+
+    async def revoke(self, org: str, id: str) -> None:
+        await self._client._call("organization_api_keys.revoke", {"org": org, "id": id})
+
+
+class AsyncProjects:
+    """``/v1/projects``."""
+
+    def __init__(self, client: AsyncKeyward) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        name: str,
+        key_prefix: Optional[str] = None,
+        default_scopes: Optional[Sequence[str]] = None,
+        default_rate_limit: Optional[RateLimitArg] = None,
+        default_ttl_seconds: Optional[int] = None,
+        default_grace_period_seconds: Optional[int] = None,
+    ) -> Project:
+        body = _body(
+            name=name, key_prefix=key_prefix, default_scopes=default_scopes,
+            default_rate_limit=default_rate_limit, default_ttl_seconds=default_ttl_seconds,
+            default_grace_period_seconds=default_grace_period_seconds,
+        )
+        return Project.from_dict(await self._client._call("projects.create", {"body": body}))
+
+    def list(self, *, limit: Optional[int] = None) -> AsyncPageIterator[Project]:
+        async def fetch(cursor: Optional[str]) -> Page[Project]:
+            page = await self._client._call(
+                "projects.list_page", {"limit": limit, "starting_after": cursor}
+            )
+            return [Project.from_dict(d) for d in page["items"]], page.get("next_cursor")
+
+        return AsyncPageIterator(fetch)
+
+    async def get(self, id: str) -> Project:
+        return Project.from_dict(await self._client._call("projects.get", {"id": id}))
+
+    async def update(
+        self,
+        id: str,
+        *,
+        name: Optional[str] = None,
+        key_prefix: Optional[str] = None,
+        default_scopes: Optional[Sequence[str]] = None,
+        default_rate_limit: Optional[RateLimitArg] = None,
+        default_ttl_seconds: Optional[int] = None,
+        default_grace_period_seconds: Optional[int] = None,
+    ) -> Project:
+        body = _body(
+            name=name, key_prefix=key_prefix, default_scopes=default_scopes,
+            default_rate_limit=default_rate_limit, default_ttl_seconds=default_ttl_seconds,
+            default_grace_period_seconds=default_grace_period_seconds,
+        )
+        return Project.from_dict(await self._client._call("projects.update", {"id": id, "body": body}))
+
+
+class AsyncKeyward(_Config):
+    """asyncio keyward client: ``await`` every call, ``async for`` over lists.
+
+    ``api_key`` defaults to ``$KEYWARD_API_KEY`` and ``base_url`` to
+    ``$KEYWARD_BASE_URL`` (else ``http://127.0.0.1:8080``). ``timeout`` (seconds
+    per attempt, default 30) and ``max_retries`` (default 2; connection errors,
+    timeouts, 408/429/5xx with backoff, honouring ``Retry-After``) apply to
+    every call; override them for some calls with :meth:`with_options`.
+
+    Thread-safe and fork-safe: share one client across threads; a forked
+    child opens its own connections.
+    """
+
+    api_keys: AsyncApiKeys
+    keys: AsyncKeys
+    organization_api_keys: AsyncOrganizationApiKeys
+    projects: AsyncProjects
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        *,
+        base_url: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        connect_timeout: Optional[float] = None,
+    ) -> None:
+        self._configure(api_key, base_url, timeout, max_retries, connect_timeout)
+        self._resources()
+
+    def _resources(self) -> None:
+        self.api_keys = AsyncApiKeys(self)
+        self.keys = AsyncKeys(self)
+        self.organization_api_keys = AsyncOrganizationApiKeys(self)
+        self.projects = AsyncProjects(self)
+
+    def with_options(
+        self, *, timeout: Optional[float] = None, max_retries: Optional[int] = None
+    ) -> AsyncKeyward:
+        """A client sharing this one's connections, with other per-call options:
+        ``await client.with_options(timeout=2, max_retries=0).keys.verify(key=...)``."""
+        derived = AsyncKeyward.__new__(AsyncKeyward)
+        derived._derive(self, timeout, max_retries)
+        derived._resources()
+        return derived
+
+    async def _call(self, op: str, args: Dict[str, Any]) -> Any:
+        self._check_open()
+        return await self._native.call_async(op, args, timeout=self._timeout, max_retries=self._max_retries)
+
+    async def close(self) -> None:
+        """Stop using this client (connections are released when it is garbage-collected)."""
+        self._closed = True
+
+    async def __aenter__(self) -> AsyncKeyward:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        await self.close()
+

@@ -1,0 +1,39 @@
+"""Type stubs for the pyo3 extension ``keyward._native`` (sdk-python/src/lib.rs).
+
+Internal: use ``keyward.Keyward`` / ``keyward.AsyncKeyward``. Arguments and
+results are JSON-shaped (dict/list/str/int/float/bool/None); errors are raised
+as the classes in ``keyward._exceptions``.
+"""
+
+from typing import Any, Awaitable, Dict, Optional
+
+__version__: str
+
+class NativeClient:
+    def __init__(
+        self,
+        api_key: str,
+        base_url: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        connect_timeout: Optional[float] = None,
+        user_agent: Optional[str] = None,
+    ) -> None: ...
+    @property
+    def base_url(self) -> Optional[str]: ...
+    def call(
+        self,
+        op: str,
+        args: Dict[str, Any],
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+    ) -> Any:
+        """Run ``op`` (e.g. ``"api_keys.get"``) to completion, the GIL released."""
+    def call_async(
+        self,
+        op: str,
+        args: Dict[str, Any],
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+    ) -> Awaitable[Any]:
+        """An awaitable for ``op``; call from a coroutine (needs a running loop)."""

@@ -1,0 +1,64 @@
+"""``SecretKey``: a plaintext API key that does not leak into logs."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+__all__ = ["SecretKey"]
+
+
+class SecretKey:
+    """A plaintext keyward key, returned once by create/regenerate/rotate.
+
+    ``str()`` and ``repr()`` show only the key prefix (``kw_live_abc1…``), the
+    same part the server stores and lists; call :meth:`get_secret_value` to
+    read the key itself, once, to hand it to your customer.
+    """
+
+    __slots__ = ("_value",)
+
+    _value: str
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError("SecretKey wraps a str")
+        object.__setattr__(self, "_value", value)
+
+    def get_secret_value(self) -> str:
+        """The full plaintext key."""
+        return self._value
+
+    @property
+    def prefix(self) -> str:
+        """``{prefix}_{env}_`` plus the first 4 secret characters (the stored ``key_prefix``)."""
+        parts = self._value.split("_", 2)
+        if len(parts) == 3 and parts[2]:
+            return f"{parts[0]}_{parts[1]}_{parts[2][:4]}"
+        return ""
+
+    def __str__(self) -> str:
+        return f"{self.prefix}…" if self.prefix else "**********"
+
+    def __repr__(self) -> str:
+        return f"SecretKey('{self}')"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SecretKey):
+            return hmac.compare_digest(self._value.encode(), other._value.encode())
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(("keyward.SecretKey", self._value))
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("SecretKey is immutable")
+
+    def __copy__(self) -> SecretKey:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> SecretKey:
+        return self
