@@ -1,0 +1,55 @@
+//! Typed async Rust client for [keyward](https://github.com/keyward), the
+//! self-hostable API-key service.
+//!
+//! [`Client`] is the entry point: build it with [`Client::new`],
+//! [`Client::from_env`] or [`Client::builder`], then reach each resource
+//! through it — [`Client::api_keys`], [`Client::organization_api_keys`],
+//! [`Client::projects`] and [`Client::keys`] (verification). Calls retry
+//! transient failures, lists stream every page, errors are one typed
+//! [`Error`], and plaintext keys come wrapped in [`Secret`] so they never end
+//! up in logs.
+//!
+//! The request and response types in [`types`] are generated from the
+//! server's OpenAPI document (`cargo xtask codegen`), so they always match the
+//! server this crate was built against.
+//!
+//! With the `axum` feature, [`middleware::RequireKey`] guards your own axum or
+//! tower service by verifying the key each request presents.
+#![warn(missing_docs)]
+
+mod client;
+mod error;
+mod pagination;
+mod resources;
+mod retry;
+mod secret;
+mod transport;
+
+#[cfg(feature = "axum")]
+pub mod middleware;
+
+/// Progenitor output for the keyward OpenAPI document (`cargo xtask codegen`;
+/// never edited by hand). Use the facade ([`Client`]) instead; its
+/// [`types`](generated::types) are re-exported as [`crate::types`].
+//
+// Not compiled when rustdoc collects doctests: progenitor indents the lines of
+// its `/** … */` comments, so markdown reads each operation's example as an
+// indented code block of raw text and the doctests cannot compile. Nothing in
+// the examples needs this module at collection time.
+#[cfg_attr(doctest, doc(hidden))]
+#[allow(unused_imports, clippy::all)]
+pub mod generated;
+
+pub use client::{
+    API_KEY_ENV, BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT, RequestOptions,
+};
+pub use error::Error;
+pub use generated::types;
+pub use pagination::Page;
+pub use resources::{
+    ApiKeys, CreatedKey, Keys, ListApiKeys, ListOrganizationApiKeys, ListProjects, OrganizationApiKeys, Projects,
+    RotatedKey,
+};
+pub use secret::Secret;
+pub use uuid::Uuid;
