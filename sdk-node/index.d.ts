@@ -123,7 +123,7 @@ export interface ApiKey {
   id: Uuid;
   organizationId: Uuid;
   /** `null` for an org-wide key. */
-  projectId?: Uuid | null;
+  projectId: Uuid | null;
   environmentId: Uuid;
   /** Environment name, e.g. `live` or `test`. */
   environment: string;
@@ -135,25 +135,25 @@ export interface ApiKey {
   /** IPs and CIDR blocks allowed to present the key; empty allows all. */
   allowedIps: string[];
   meta: Meta;
-  expiresAt?: Timestamp | null;
-  lastUsedAt?: Timestamp | null;
+  expiresAt: Timestamp | null;
+  lastUsedAt: Timestamp | null;
   createdAt: Timestamp;
   updatedAt: Timestamp;
-  revokedAt?: Timestamp | null;
+  revokedAt: Timestamp | null;
   /** False when disabled by update or revoked. */
   isActive: boolean;
-  createdByUserId?: string | null;
-  deviceName?: string | null;
+  createdByUserId: string | null;
+  deviceName: string | null;
   source: KeySource;
-  rateLimit?: RateLimit | null;
-  usageLimit?: UsageLimit | null;
+  rateLimit: RateLimit | null;
+  usageLimit: UsageLimit | null;
   /** Verifications counted so far. */
   usageCount: number;
-  replacedByKeyId?: Uuid | null;
-  graceExpiresAt?: Timestamp | null;
-  rotationIntervalDays?: number | null;
-  nextRotationAt?: Timestamp | null;
-  rotationWebhookUrl?: string | null;
+  replacedByKeyId: Uuid | null;
+  graceExpiresAt: Timestamp | null;
+  rotationIntervalDays: number | null;
+  nextRotationAt: Timestamp | null;
+  rotationWebhookUrl: string | null;
 }
 
 /** An ApiKey with its plaintext, returned once by create and regenerate. */
@@ -164,16 +164,16 @@ export interface CreatedApiKey extends ApiKey {
 export interface RotatedApiKey {
   oldKeyId: Uuid;
   newKeyId: Uuid;
-  projectId?: Uuid | null;
+  projectId: Uuid | null;
   name: string;
   /** The new key's plaintext. */
   key: SecretKey;
   keyPrefix: string;
   scopes: string[];
-  expiresAt?: Timestamp | null;
+  expiresAt: Timestamp | null;
   createdAt: Timestamp;
   /** Until when the old key still verifies; null when it was revoked at once. */
-  graceExpiresAt?: Timestamp | null;
+  graceExpiresAt: Timestamp | null;
 }
 
 export interface Project {
@@ -181,11 +181,11 @@ export interface Project {
   organizationId: Uuid;
   name: string;
   /** Overrides the organization's key prefix for this project's keys. */
-  keyPrefix?: string | null;
-  defaultScopes?: string[] | null;
-  defaultRateLimit?: RateLimit | null;
-  defaultTtlSeconds?: number | null;
-  defaultGracePeriodSeconds?: number | null;
+  keyPrefix: string | null;
+  defaultScopes: string[] | null;
+  defaultRateLimit: RateLimit | null;
+  defaultTtlSeconds: number | null;
+  defaultGracePeriodSeconds: number | null;
   createdAt: Timestamp;
   updatedAt: Timestamp;
 }
@@ -200,19 +200,19 @@ export interface RateLimitState {
 export interface VerifyKeyResult {
   valid: boolean;
   code: VerifyCode;
-  keyId?: Uuid | null;
-  organizationId?: Uuid | null;
-  projectId?: Uuid | null;
-  environment?: string | null;
-  name?: string | null;
-  scopes?: string[] | null;
-  meta?: Meta | null;
-  expiresAt?: Timestamp | null;
+  keyId: Uuid | null;
+  organizationId: Uuid | null;
+  projectId: Uuid | null;
+  environment: string | null;
+  name: string | null;
+  scopes: string[] | null;
+  meta: Meta | null;
+  expiresAt: Timestamp | null;
   /** Set while the key is in a rotation grace period. */
-  graceExpiresAt?: Timestamp | null;
-  ratelimit?: RateLimitState | null;
+  graceExpiresAt: Timestamp | null;
+  ratelimit: RateLimitState | null;
   /** Usage credits left, for keys with a `usageLimit`. */
-  remaining?: number | null;
+  remaining: number | null;
 }
 
 // ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 const native = require('./native-binding.js');
 const { toSnake, toCamel } = require('./case.js');
 const { SecretKey } = require('./secret.js');
+const { fill } = require('./models.js');
 const { KeywardError, APIUserAbortError, fromNative } = require('./errors.js');
 
 const DEFAULT_BASE_URL = 'http://127.0.0.1:8080';
@@ -37,11 +38,19 @@ function secretify(value, field) {
 
 /** A created key: the ApiKey with its plaintext `key` as a SecretKey. */
 function createdKey(raw) {
-  return secretify(toCamel(raw), 'key');
+  return secretify(toCamel(fill(raw, 'ApiKey')), 'key');
 }
 
-function pageOf(raw) {
-  return { data: toCamel(raw.items), nextCursor: raw.next_cursor ?? null };
+function rotatedKey(raw) {
+  return secretify(toCamel(fill(raw, 'RotatedApiKey')), 'key');
+}
+
+const apiKey = (raw) => toCamel(fill(raw, 'ApiKey'));
+const project = (raw) => toCamel(fill(raw, 'Project'));
+const verifyResult = (raw) => toCamel(fill(raw, 'VerifyKeyResponse'));
+
+function pageOf(model) {
+  return (raw) => ({ data: raw.items.map((item) => toCamel(fill(item, model))), nextCursor: raw.next_cursor ?? null });
 }
 
 function requireId(id, name = 'id') {
@@ -124,15 +133,15 @@ class ApiKeys extends Resource {
 
   /** One page: `{ data, nextCursor }` (pass `nextCursor` as `startingAfter`). */
   listPage(params = {}, options) {
-    return this._client._call('apiKeysListPage', () => [toSnake(requireObject(params ?? {}))], options, pageOf);
+    return this._client._call('apiKeysListPage', () => [toSnake(requireObject(params ?? {}))], options, pageOf('ApiKey'));
   }
 
   get(id, options) {
-    return this._client._call('apiKeysGet', () => [requireId(id)], options, toCamel);
+    return this._client._call('apiKeysGet', () => [requireId(id)], options, apiKey);
   }
 
   update(id, params, options) {
-    return this._client._call('apiKeysUpdate', () => [requireId(id), toSnake(requireObject(params))], options, toCamel);
+    return this._client._call('apiKeysUpdate', () => [requireId(id), toSnake(requireObject(params))], options, apiKey);
   }
 
   /** Revokes the key (idempotent). Resolves to undefined. */
@@ -147,7 +156,7 @@ class ApiKeys extends Resource {
 
   /** New key with the same settings; the old one verifies until the grace period ends. */
   rotate(id, params = {}, options) {
-    return this._client._call('apiKeysRotate', () => [requireId(id), toSnake(requireObject(params ?? {}))], options, createdKey);
+    return this._client._call('apiKeysRotate', () => [requireId(id), toSnake(requireObject(params ?? {}))], options, rotatedKey);
   }
 }
 
@@ -175,7 +184,7 @@ class OrganizationApiKeys extends Resource {
       'organizationApiKeysListPage',
       () => [requireId(organizationId, 'organizationId'), toSnake(requireObject(params ?? {}))],
       options,
-      pageOf,
+      pageOf('ApiKey'),
     );
   }
 
@@ -192,7 +201,7 @@ class OrganizationApiKeys extends Resource {
 
 class Projects extends Resource {
   create(params, options) {
-    return this._client._call('projectsCreate', () => [toSnake(requireObject(params))], options, toCamel);
+    return this._client._call('projectsCreate', () => [toSnake(requireObject(params))], options, project);
   }
 
   list(params = {}, options) {
@@ -201,15 +210,15 @@ class Projects extends Resource {
   }
 
   listPage(params = {}, options) {
-    return this._client._call('projectsListPage', () => [toSnake(requireObject(params ?? {}))], options, pageOf);
+    return this._client._call('projectsListPage', () => [toSnake(requireObject(params ?? {}))], options, pageOf('Project'));
   }
 
   get(id, options) {
-    return this._client._call('projectsGet', () => [requireId(id)], options, toCamel);
+    return this._client._call('projectsGet', () => [requireId(id)], options, project);
   }
 
   update(id, params, options) {
-    return this._client._call('projectsUpdate', () => [requireId(id), toSnake(requireObject(params))], options, toCamel);
+    return this._client._call('projectsUpdate', () => [requireId(id), toSnake(requireObject(params))], options, project);
   }
 }
 
@@ -228,7 +237,7 @@ class Keys extends Resource {
         return [{ ...toSnake(rest), key: plain }];
       },
       options,
-      toCamel,
+      verifyResult,
     );
   }
 }
