@@ -1,0 +1,106 @@
+"""Each exception class, raised from Rust with the right Python class."""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+
+import pytest
+
+import keyward
+from keyward import Keyward
+
+from .conftest import Proxy, Server, free_port
+
+
+def test_hierarchy() -> None:
+    assert issubclass(keyward.APITimeoutError, keyward.APIConnectionError)
+    assert issubclass(keyward.APIConnectionError, keyward.KeywardError)
+    for cls in (
+        keyward.BadRequestError, keyward.AuthenticationError, keyward.PermissionDeniedError,
+        keyward.NotFoundError, keyward.ConflictError, keyward.RateLimitError, keyward.InternalServerError,
+    ):
+        assert issubclass(cls, keyward.APIStatusError) and issubclass(cls, keyward.KeywardError)
+    e = keyward.NotFoundError(404, "not_found", "gone", "req-1")
+    assert (e.status_code, e.code, e.message, e.request_id) == (404, "not_found", "gone", "req-1")
+    again = pickle.loads(pickle.dumps(e))
+    assert type(again) is keyward.NotFoundError and again.request_id == "req-1"
+
+
+def test_bad_request(client: Keyward) -> None:
+    with pytest.raises(keyward.BadRequestError) as info:
+        client.api_keys.create(name="bad", allowed_ips=["not-an-ip"])
+    err = info.value
+    assert err.status_code == 400 and err.code and err.request_id
+    assert "allowed_ips" in err.message
+
+
+def test_authentication(server: Server) -> None:
+    kw = Keyward("kw_live_" + "A" * 38, base_url=server.base_url, max_retries=0)
+    with pytest.raises(keyward.AuthenticationError) as info:
+        kw.api_keys.get(str(uuid.uuid4()))
+    assert info.value.status_code == 401
+
+
+def test_permission_denied(client: Keyward, server: Server) -> None:
+    reader = client.api_keys.create(name="reader", scopes=["keys:read"])
+    kw = Keyward(reader.key.get_secret_value(), base_url=server.base_url)
+    assert isinstance(list(kw.api_keys.list(limit=1)), list)
+    with pytest.raises(keyward.PermissionDeniedError) as info:
+        kw.api_keys.create(name="nope")
+    assert info.value.status_code == 403
+
+
+def test_not_found(client: Keyward) -> None:
+    with pytest.raises(keyward.NotFoundError) as info:
+        client.projects.get(str(uuid.uuid4()))
+    assert info.value.status_code == 404 and info.value.code == "not_found"
+
+
+def test_conflict(client: Keyward) -> None:
+    created = client.api_keys.create(name="revoked")
+    client.api_keys.revoke(created.id)
+    with pytest.raises(keyward.ConflictError) as info:
+        client.api_keys.rotate(created.id)
+    assert info.value.status_code == 409
+
+
+def test_rate_limit(server: Server, proxy: Proxy) -> None:
+    proxy.always = 429
+    kw = Keyward(server.admin_key, base_url=proxy.base_url, max_retries=0)
+    with pytest.raises(keyward.RateLimitError) as info:
+        kw.api_keys.get(str(uuid.uuid4()))
+    assert info.value.status_code == 429 and info.value.code == "injected"
+
+
+def test_internal_server_error_after_retries(server: Server, proxy: Proxy) -> None:
+    proxy.always = 503
+    kw = Keyward(server.admin_key, base_url=proxy.base_url, max_retries=2)
+    with pytest.raises(keyward.InternalServerError) as info:
+        kw.api_keys.get(str(uuid.uuid4()))
+    assert info.value.status_code == 503
+    assert proxy.count("GET", "/v1/api-keys/") == 3  # first try + 2 retries
+
+
+def test_other_status_is_api_status_error(server: Server, proxy: Proxy) -> None:
+    proxy.always = 418
+    kw = Keyward(server.admin_key, base_url=proxy.base_url, max_retries=0)
+    with pytest.raises(keyward.APIStatusError) as info:
+        kw.projects.get(str(uuid.uuid4()))
+    assert type(info.value) is keyward.APIStatusError and info.value.status_code == 418
+
+
+def test_connection_error() -> None:
+    kw = Keyward("kw_live_x", base_url=f"http://127.0.0.1:{free_port()}", max_retries=0)
+    with pytest.raises(keyward.APIConnectionError) as info:
+        kw.keys.verify(key="kw_live_x")
+    assert not isinstance(info.value, keyward.APITimeoutError)
+
+
+def test_timeout(server: Server, proxy: Proxy) -> None:
+    proxy.delay = 1.0
+    kw = Keyward(server.admin_key, base_url=proxy.base_url, timeout=0.2, max_retries=0)
+    with pytest.raises(keyward.APITimeoutError):
+        kw.keys.verify(key=server.admin_key)
+    # A per-call override lifts it.
+    assert kw.with_options(timeout=10).keys.verify(key=server.admin_key).valid
