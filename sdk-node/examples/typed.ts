@@ -1,0 +1,93 @@
+// Type-checked (not run) by `npm run typecheck`: the public surface as a
+// TypeScript user sees it, through index.d.ts and express.d.ts.
+import express from 'express';
+import {
+  Keyward,
+  SecretKey,
+  APIError,
+  NotFoundError,
+  APITimeoutError,
+  APIConnectionError,
+  type ApiKey,
+  type CreatedApiKey,
+  type RotatedApiKey,
+  type Project,
+  type Page,
+  type VerifyKeyResult,
+  type VerifyCode,
+} from 'keyward';
+import { requireKey } from 'keyward/express';
+
+async function tour(client: Keyward): Promise<void> {
+  const created: CreatedApiKey = await client.apiKeys.create({
+    name: 'typed',
+    scopes: ['reports:read'],
+    expiresAt: new Date(Date.now() + 86_400_000),
+    rateLimit: { limit: 10, windowMs: 1000 },
+    usageLimit: { remaining: 100, refill: { amount: 100, intervalMs: 86_400_000 } },
+    meta: { anything: ['goes', 1, { nested: true }] },
+  });
+  const secret: SecretKey = created.key;
+  const plaintext: string = secret.value;
+  const projectId: string | null = created.projectId;
+
+  const fetched: ApiKey = await client.apiKeys.get(created.id, { timeout: 5_000, maxRetries: 1 });
+  const active: boolean = fetched.isActive;
+  await client.apiKeys.update(created.id, { isActive: false, name: null });
+  const regenerated: CreatedApiKey = await client.apiKeys.regenerate(created.id, { idempotencyKey: 'abc' });
+  const rotated: RotatedApiKey = await client.apiKeys.rotate(created.id, { gracePeriodSeconds: 60 });
+  const newId: string = rotated.newKeyId;
+  await client.apiKeys.revoke(created.id, { signal: AbortSignal.timeout(1000) });
+
+  for await (const key of client.apiKeys.list({ projectId: projectId ?? undefined, limit: 10 })) {
+    const prefix: string = key.keyPrefix;
+    void prefix;
+  }
+  const page: Page<ApiKey> = await client.apiKeys.listPage({ limit: 2 });
+  const cursor: string | null = page.nextCursor;
+
+  const project: Project = await client.projects.create({ name: 'p', keyPrefix: 'pp', defaultScopes: ['a'] });
+  await client.projects.update(project.id, { defaultTtlSeconds: 3600 });
+  const projects: Project[] = await client.projects.list().toArray({ max: 10 });
+
+  const org = await client.organizationApiKeys.create(project.organizationId, { name: 'o', scopes: ['keys:read'] });
+  for await (const key of client.organizationApiKeys.list(project.organizationId, { cursor: undefined })) void key;
+  await client.organizationApiKeys.revoke(project.organizationId, org.id);
+
+  const verified: VerifyKeyResult = await client.keys.verify({ key: plaintext, ip: '10.0.0.1', requiredScopes: ['a'], cost: 1 });
+  const code: VerifyCode = verified.code;
+  const remaining: number | null = verified.ratelimit?.remaining ?? verified.remaining;
+
+  try {
+    await client.apiKeys.get('missing');
+  } catch (error) {
+    if (error instanceof NotFoundError) {
+      const status: number = error.status;
+      const requestId: string | null = error.requestId;
+      void [status, requestId];
+    } else if (error instanceof APITimeoutError || error instanceof APIConnectionError) {
+      // retry later
+    } else if (error instanceof APIError) {
+      const code: string = error.code;
+      void code;
+    }
+  }
+  void [active, regenerated, newId, cursor, projects, code, remaining];
+
+  // @ts-expect-error name is required
+  await client.apiKeys.create({ scopes: ['x'] });
+  // @ts-expect-error results are camelCase
+  void fetched.key_prefix;
+  // @ts-expect-error verify takes { key }, not a bare string
+  await client.keys.verify(plaintext);
+  // @ts-expect-error unknown option
+  new Keyward({ apiKey: 'k', baseUrl: 'http://x' });
+}
+
+const app = express();
+app.get('/reports', requireKey({ scopes: ['reports:read'], client: new Keyward({ apiKey: 'k' }) }), (req, res) => {
+  const who: VerifyKeyResult | undefined = req.keyward;
+  res.json({ org: who?.organizationId });
+});
+
+void tour;
