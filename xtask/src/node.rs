@@ -1,12 +1,123 @@
-//! Node SDK suite for `cargo xtask test` (replace this module wholesale when
-//! sdk-node lands; keep the `test` signature).
+//! Node SDK suite for `cargo xtask test`: builds the test server and the napi
+//! addon from source, then runs sdk-node's `node --test` suite (which starts
+//! `target/debug/keyward` on a free port) and the TypeScript check.
+
+use std::{
+    env,
+    ffi::OsString,
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::SystemTime,
+};
+
+use anyhow::{Context, bail};
+
+use crate::{workspace_path, workspace_root};
 
 pub fn test() -> anyhow::Result<()> {
-    if !crate::workspace_path("sdk-node/package.json").exists() {
+    let sdk = workspace_path("sdk-node");
+    if !sdk.join("package.json").exists() {
         eprintln!("node SDK: not present yet — skipped");
         return Ok(());
     }
-    anyhow::bail!(
-        "node SDK: sdk-node/package.json exists but xtask/src/node.rs has no test runner yet"
-    )
+    for tool in ["node", "npm"] {
+        let found = Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !found {
+            bail!("node SDK: `{tool}` is not on PATH (Node 20+ with npm is required)");
+        }
+    }
+
+    // The suites start this binary; cargo rebuilds it only when stale.
+    eprintln!("node SDK: building the test server (target/debug/keyward)");
+    run(Command::new(cargo_program())
+        .args(["build", "-p", "keyward-server"])
+        .current_dir(workspace_root()))?;
+    let server = target_dir().join("debug").join("keyward");
+    if !server.exists() {
+        bail!(
+            "node SDK: {} was not produced by `cargo build -p keyward-server`",
+            server.display()
+        );
+    }
+
+    if npm_install_is_stale(&sdk) {
+        eprintln!("node SDK: node_modules is missing or older than package-lock.json: npm ci");
+        run(npm(&sdk).arg("ci"))?;
+    } else {
+        eprintln!("node SDK: node_modules is up to date with package-lock.json");
+    }
+    eprintln!("node SDK: building the native addon (npm run build)");
+    run(npm(&sdk).args(["run", "build"]))?;
+    eprintln!("node SDK: npm test");
+    run(npm(&sdk).arg("test").env("KEYWARD_SERVER_BIN", &server))?;
+    eprintln!("node SDK: tsc --noEmit (npm run typecheck)");
+    run(npm(&sdk).args(["run", "typecheck"]))?;
+    Ok(())
+}
+
+fn cargo_program() -> OsString {
+    env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// The workspace target dir (honours `CARGO_TARGET_DIR`, as napi and cargo do).
+fn target_dir() -> PathBuf {
+    match env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace_root().join(dir)
+            }
+        }
+        _ => workspace_path("target"),
+    }
+}
+
+fn npm(dir: &Path) -> Command {
+    let mut command = Command::new("npm");
+    command
+        .current_dir(dir)
+        .env("npm_config_update_notifier", "false")
+        .env("npm_config_fund", "false");
+    command
+}
+
+/// `npm ci` is needed when node_modules is missing, or when npm's record of
+/// what it installed (node_modules/.package-lock.json) is older than the lock file.
+fn npm_install_is_stale(sdk: &Path) -> bool {
+    let modified = |path: PathBuf| fs::metadata(path).and_then(|meta| meta.modified()).ok();
+    let installed: Option<SystemTime> =
+        modified(sdk.join("node_modules").join(".package-lock.json"));
+    let locked = modified(sdk.join("package-lock.json"));
+    match (installed, locked) {
+        (Some(installed), Some(locked)) => installed < locked,
+        _ => true,
+    }
+}
+
+fn run(command: &mut Command) -> anyhow::Result<()> {
+    let shown = format!(
+        "{} {}",
+        command.get_program().to_string_lossy(),
+        command
+            .get_args()
+            .map(|arg| arg.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    eprintln!("$ {shown}");
+    let status = command
+        .status()
+        .with_context(|| format!("running `{shown}`"))?;
+    if !status.success() {
+        bail!("`{shown}` failed ({status})");
+    }
+    Ok(())
 }
