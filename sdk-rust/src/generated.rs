@@ -76,6 +76,29 @@ pub mod types {
         }
     }
 
+    ///Verifications of one key over a time range.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ApiKeyUsage {
+        ///Every bucket of the range in order, empty ones included.
+        pub buckets: ::std::vec::Vec<UsageBucket>,
+        ///Verifications in the range by outcome code.
+        pub counts: ::std::collections::HashMap<::std::string::String, i64>,
+        ///Start of the first bucket.
+        pub from: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub granularity: Granularity,
+        pub key_id: ::uuid::Uuid,
+        ///End of the range (exclusive).
+        pub to: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///All verifications in the range.
+        pub total: i64,
+    }
+
+    impl ApiKeyUsage {
+        pub fn builder() -> builder::ApiKeyUsage {
+            Default::default()
+        }
+    }
+
     ///`CreateApiKeyRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -223,6 +246,62 @@ pub mod types {
     impl ErrorBody {
         pub fn builder() -> builder::ErrorBody {
             Default::default()
+        }
+    }
+
+    ///Bucket size of a usage report.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum Granularity {
+        #[serde(rename = "hour")]
+        Hour,
+        #[serde(rename = "day")]
+        Day,
+    }
+
+    impl ::std::fmt::Display for Granularity {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Hour => f.write_str("hour"),
+                Self::Day => f.write_str("day"),
+            }
+        }
+    }
+
+    impl ::std::str::FromStr for Granularity {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "hour" => Ok(Self::Hour),
+                "day" => Ok(Self::Day),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+
+    impl ::std::convert::TryFrom<&str> for Granularity {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl ::std::convert::TryFrom<::std::string::String> for Granularity {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
 
@@ -510,6 +589,23 @@ pub mod types {
         }
     }
 
+    ///Verifications in one bucket.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct UsageBucket {
+        ///Verifications by outcome code (`VALID`, `RATE_LIMITED`, …); codes with none are left out.
+        pub counts: ::std::collections::HashMap<::std::string::String, i64>,
+        ///Start of the bucket (RFC 3339, UTC).
+        pub start: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///All verifications in the bucket.
+        pub total: i64,
+    }
+
+    impl UsageBucket {
+        pub fn builder() -> builder::UsageBucket {
+            Default::default()
+        }
+    }
+
     ///Credits a key may spend in total, optionally refilled on an interval.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -634,7 +730,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct VerifyKeyRequest {
-        ///Credits and rate-limit tokens this request spends (default 1).
+        ///Credits and rate-limit tokens this request spends: 0 to 1 000 000 (default 1).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cost: ::std::option::Option<i64>,
         ///The IP address of your caller, checked against the key's `allowed_ips`.
@@ -1172,6 +1268,145 @@ pub mod types {
                     updated_at: Ok(value.updated_at),
                     usage_count: Ok(value.usage_count),
                     usage_limit: Ok(value.usage_limit),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct ApiKeyUsage {
+            buckets:
+                ::std::result::Result<::std::vec::Vec<super::UsageBucket>, ::std::string::String>,
+            counts: ::std::result::Result<
+                ::std::collections::HashMap<::std::string::String, i64>,
+                ::std::string::String,
+            >,
+            from: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            granularity: ::std::result::Result<super::Granularity, ::std::string::String>,
+            key_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            to: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            total: ::std::result::Result<i64, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for ApiKeyUsage {
+            fn default() -> Self {
+                Self {
+                    buckets: Err("no value supplied for buckets".to_string()),
+                    counts: Err("no value supplied for counts".to_string()),
+                    from: Err("no value supplied for from".to_string()),
+                    granularity: Err("no value supplied for granularity".to_string()),
+                    key_id: Err("no value supplied for key_id".to_string()),
+                    to: Err("no value supplied for to".to_string()),
+                    total: Err("no value supplied for total".to_string()),
+                }
+            }
+        }
+
+        impl ApiKeyUsage {
+            pub fn buckets<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::UsageBucket>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.buckets = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for buckets: {e}"));
+                self
+            }
+            pub fn counts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::collections::HashMap<::std::string::String, i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.counts = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for counts: {e}"));
+                self
+            }
+            pub fn from<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.from = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for from: {e}"));
+                self
+            }
+            pub fn granularity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Granularity>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.granularity = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for granularity: {e}"));
+                self
+            }
+            pub fn key_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for key_id: {e}"));
+                self
+            }
+            pub fn to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.to = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for to: {e}"));
+                self
+            }
+            pub fn total<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.total = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for total: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<ApiKeyUsage> for super::ApiKeyUsage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyUsage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    buckets: value.buckets?,
+                    counts: value.counts?,
+                    from: value.from?,
+                    granularity: value.granularity?,
+                    key_id: value.key_id?,
+                    to: value.to?,
+                    total: value.total?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::ApiKeyUsage> for ApiKeyUsage {
+            fn from(value: super::ApiKeyUsage) -> Self {
+                Self {
+                    buckets: Ok(value.buckets),
+                    counts: Ok(value.counts),
+                    from: Ok(value.from),
+                    granularity: Ok(value.granularity),
+                    key_id: Ok(value.key_id),
+                    to: Ok(value.to),
+                    total: Ok(value.total),
                 }
             }
         }
@@ -3258,6 +3493,85 @@ pub mod types {
         }
 
         #[derive(Clone, Debug)]
+        pub struct UsageBucket {
+            counts: ::std::result::Result<
+                ::std::collections::HashMap<::std::string::String, i64>,
+                ::std::string::String,
+            >,
+            start: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            total: ::std::result::Result<i64, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for UsageBucket {
+            fn default() -> Self {
+                Self {
+                    counts: Err("no value supplied for counts".to_string()),
+                    start: Err("no value supplied for start".to_string()),
+                    total: Err("no value supplied for total".to_string()),
+                }
+            }
+        }
+
+        impl UsageBucket {
+            pub fn counts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::collections::HashMap<::std::string::String, i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.counts = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for counts: {e}"));
+                self
+            }
+            pub fn start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for start: {e}"));
+                self
+            }
+            pub fn total<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.total = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for total: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<UsageBucket> for super::UsageBucket {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UsageBucket,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    counts: value.counts?,
+                    start: value.start?,
+                    total: value.total?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::UsageBucket> for UsageBucket {
+            fn from(value: super::UsageBucket) -> Self {
+                Self {
+                    counts: Ok(value.counts),
+                    start: Ok(value.start),
+                    total: Ok(value.total),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
         pub struct UsageLimit {
             refill: ::std::result::Result<
                 ::std::option::Option<super::UsageRefill>,
@@ -3755,11 +4069,11 @@ pub mod types {
 }
 
 #[derive(Clone, Debug)]
-/**Client for keyward
-
-Self-hostable API-key service: create, rotate, revoke and verify API keys.
-
-Version: 0.1.0*/
+///Client for keyward
+///
+///Self-hostable API-key service: create, rotate, revoke and verify API keys.
+///
+///Version: 0.1.0
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -3819,129 +4133,151 @@ impl ClientInfo<()> for Client {
 impl ClientHooks<()> for &Client {}
 ///Project-level API keys: create, list, update, regenerate, rotate, revoke
 pub trait ClientApiKeysExt {
-    /**List API keys
-
-    Newest first. When more keys exist, the response carries the next cursor in
-    `X-Next-Cursor` and a `Link: <…>; rel="next"` header.
-
-    Sends a `GET` request to `/v1/api-keys`
-
-    Arguments:
-    - `environment`: Only keys of this environment.
-    - `limit`: Page size, 1-200 (default 50).
-    - `project_id`: Only keys of this project (a project key always sees only its own).
-    - `starting_after`: Cursor: the id of the last key of the previous page (from `X-Next-Cursor`).
-    ```ignore
-    let response = client.list_api_keys()
-        .environment(environment)
-        .limit(limit)
-        .project_id(project_id)
-        .starting_after(starting_after)
-        .send()
-        .await;
-    ```*/
+    ///List API keys
+    ///
+    ///Newest first. When more keys exist, the response carries the next cursor in
+    ///`X-Next-Cursor` and a `Link: <…>; rel="next"` header.
+    ///
+    ///Sends a `GET` request to `/v1/api-keys`
+    ///
+    ///Arguments:
+    ///- `environment`: Only keys of this environment.
+    ///- `limit`: Page size, 1-200 (default 50).
+    ///- `project_id`: Only keys of this project (a project key always sees only its own).
+    ///- `starting_after`: Cursor: the id of the last key of the previous page (from `X-Next-Cursor`).
+    ///```ignore
+    ///let response = client.list_api_keys()
+    ///    .environment(environment)
+    ///    .limit(limit)
+    ///    .project_id(project_id)
+    ///    .starting_after(starting_after)
+    ///    .send()
+    ///    .await;
+    ///```
     fn list_api_keys(&self) -> builder::ListApiKeys<'_>;
-    /**Create an API key
-
-    Returns the key with its plaintext `key`, shown exactly once.
-
-    Sends a `POST` request to `/v1/api-keys`
-
-    Arguments:
-    - `idempotency_key`: Replays the first response for 24 h when repeated with the same body
-    - `body`
-    ```ignore
-    let response = client.create_api_key()
-        .idempotency_key(idempotency_key)
-        .body(body)
-        .send()
-        .await;
-    ```*/
+    ///Create an API key
+    ///
+    ///Returns the key with its plaintext `key`, shown exactly once.
+    ///
+    ///Sends a `POST` request to `/v1/api-keys`
+    ///
+    ///Arguments:
+    ///- `idempotency_key`: Replays the first response for 24 h when repeated with the same body
+    ///- `body`
+    ///```ignore
+    ///let response = client.create_api_key()
+    ///    .idempotency_key(idempotency_key)
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
     fn create_api_key(&self) -> builder::CreateApiKey<'_>;
-    /**Get an API key
-
-    The key is masked: only `key_prefix` and `last4` of the secret are shown.
-
-    Sends a `GET` request to `/v1/api-keys/{id}`
-
-    Arguments:
-    - `id`: API key id
-    ```ignore
-    let response = client.get_api_key()
-        .id(id)
-        .send()
-        .await;
-    ```*/
+    ///Get an API key
+    ///
+    ///The key is masked: only `key_prefix` and `last4` of the secret are shown.
+    ///
+    ///Sends a `GET` request to `/v1/api-keys/{id}`
+    ///
+    ///Arguments:
+    ///- `id`: API key id
+    ///```ignore
+    ///let response = client.get_api_key()
+    ///    .id(id)
+    ///    .send()
+    ///    .await;
+    ///```
     fn get_api_key(&self) -> builder::GetApiKey<'_>;
-    /**Revoke an API key
-
-    Idempotent: revoking a revoked key answers 204 too.
-
-    Sends a `DELETE` request to `/v1/api-keys/{id}`
-
-    Arguments:
-    - `id`: API key id
-    ```ignore
-    let response = client.revoke_api_key()
-        .id(id)
-        .send()
-        .await;
-    ```*/
+    ///Revoke an API key
+    ///
+    ///Idempotent: revoking a revoked key answers 204 too.
+    ///
+    ///Sends a `DELETE` request to `/v1/api-keys/{id}`
+    ///
+    ///Arguments:
+    ///- `id`: API key id
+    ///```ignore
+    ///let response = client.revoke_api_key()
+    ///    .id(id)
+    ///    .send()
+    ///    .await;
+    ///```
     fn revoke_api_key(&self) -> builder::RevokeApiKey<'_>;
-    /**Update an API key
-
-    Partial update; `is_active: false` disables the key without revoking it.
-
-    Sends a `PATCH` request to `/v1/api-keys/{id}`
-
-    Arguments:
-    - `id`: API key id
-    - `body`
-    ```ignore
-    let response = client.update_api_key()
-        .id(id)
-        .body(body)
-        .send()
-        .await;
-    ```*/
+    ///Update an API key
+    ///
+    ///Partial update; `is_active: false` disables the key without revoking it.
+    ///
+    ///Sends a `PATCH` request to `/v1/api-keys/{id}`
+    ///
+    ///Arguments:
+    ///- `id`: API key id
+    ///- `body`
+    ///```ignore
+    ///let response = client.update_api_key()
+    ///    .id(id)
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
     fn update_api_key(&self) -> builder::UpdateApiKey<'_>;
-    /**Regenerate an API key
-
-    Same id, new secret; the old secret stops verifying at once.
-
-    Sends a `POST` request to `/v1/api-keys/{id}/regenerate`
-
-    Arguments:
-    - `id`: API key id
-    - `idempotency_key`: Replays the first response for 24 h
-    ```ignore
-    let response = client.regenerate_api_key()
-        .id(id)
-        .idempotency_key(idempotency_key)
-        .send()
-        .await;
-    ```*/
+    ///Regenerate an API key
+    ///
+    ///Same id, new secret; the old secret stops verifying at once.
+    ///
+    ///Sends a `POST` request to `/v1/api-keys/{id}/regenerate`
+    ///
+    ///Arguments:
+    ///- `id`: API key id
+    ///- `idempotency_key`: Replays the first response for 24 h
+    ///```ignore
+    ///let response = client.regenerate_api_key()
+    ///    .id(id)
+    ///    .idempotency_key(idempotency_key)
+    ///    .send()
+    ///    .await;
+    ///```
     fn regenerate_api_key(&self) -> builder::RegenerateApiKey<'_>;
-    /**Rotate an API key
-
-    Creates a new key (new id, same settings). Without a grace period the old
-    key is revoked at once; with one it keeps verifying until `grace_expires_at`.
-
-    Sends a `POST` request to `/v1/api-keys/{id}/rotate`
-
-    Arguments:
-    - `id`: API key id
-    - `idempotency_key`: Replays the first response for 24 h
-    - `body`: Optional; an empty body uses the project's default grace period
-    ```ignore
-    let response = client.rotate_api_key()
-        .id(id)
-        .idempotency_key(idempotency_key)
-        .body(body)
-        .send()
-        .await;
-    ```*/
+    ///Rotate an API key
+    ///
+    ///Creates a new key (new id, same settings). Without a grace period the old
+    ///key is revoked at once; with one it keeps verifying until `grace_expires_at`.
+    ///
+    ///Sends a `POST` request to `/v1/api-keys/{id}/rotate`
+    ///
+    ///Arguments:
+    ///- `id`: API key id
+    ///- `idempotency_key`: Replays the first response for 24 h
+    ///- `body`: Optional; an empty body uses the project's default grace period
+    ///```ignore
+    ///let response = client.rotate_api_key()
+    ///    .id(id)
+    ///    .idempotency_key(idempotency_key)
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
     fn rotate_api_key(&self) -> builder::RotateApiKey<'_>;
+    ///Get an API key's usage
+    ///
+    ///Verifications of the key by outcome code, in hourly or daily (UTC)
+    ///buckets. Counters are written behind, so the last second may be missing.
+    ///
+    ///Sends a `GET` request to `/v1/api-keys/{id}/usage`
+    ///
+    ///Arguments:
+    ///- `id`: API key id
+    ///- `from`: Start of the range (RFC 3339), rounded down to a bucket start. Default: 24 h (hour) or 30 days (day) before `to`.
+    ///- `granularity`: `hour` (default; at most 31 days) or `day` (UTC days; at most 366).
+    ///- `to`: End of the range, exclusive (RFC 3339). Default: now.
+    ///```ignore
+    ///let response = client.get_api_key_usage()
+    ///    .id(id)
+    ///    .from(from)
+    ///    .granularity(granularity)
+    ///    .to(to)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn get_api_key_usage(&self) -> builder::GetApiKeyUsage<'_>;
 }
 
 impl ClientApiKeysExt for Client {
@@ -3972,62 +4308,66 @@ impl ClientApiKeysExt for Client {
     fn rotate_api_key(&self) -> builder::RotateApiKey<'_> {
         builder::RotateApiKey::new(self)
     }
+
+    fn get_api_key_usage(&self) -> builder::GetApiKeyUsage<'_> {
+        builder::GetApiKeyUsage::new(self)
+    }
 }
 
 ///The organization-scoped key family
 pub trait ClientOrganizationApiKeysExt {
-    /**List an organization's API keys
-
-    Sends a `GET` request to `/v1/organizations/{org}/api-keys`
-
-    Arguments:
-    - `org`: Organization id
-    - `cursor`: `next_cursor` of the previous page.
-    - `environment`
-    - `limit`: Page size, 1-200 (default 50).
-    - `project_id`
-    ```ignore
-    let response = client.list_organization_api_keys()
-        .org(org)
-        .cursor(cursor)
-        .environment(environment)
-        .limit(limit)
-        .project_id(project_id)
-        .send()
-        .await;
-    ```*/
+    ///List an organization's API keys
+    ///
+    ///Sends a `GET` request to `/v1/organizations/{org}/api-keys`
+    ///
+    ///Arguments:
+    ///- `org`: Organization id
+    ///- `cursor`: `next_cursor` of the previous page.
+    ///- `environment`
+    ///- `limit`: Page size, 1-200 (default 50).
+    ///- `project_id`
+    ///```ignore
+    ///let response = client.list_organization_api_keys()
+    ///    .org(org)
+    ///    .cursor(cursor)
+    ///    .environment(environment)
+    ///    .limit(limit)
+    ///    .project_id(project_id)
+    ///    .send()
+    ///    .await;
+    ///```
     fn list_organization_api_keys(&self) -> builder::ListOrganizationApiKeys<'_>;
-    /**Create an organization API key
-
-    Sends a `POST` request to `/v1/organizations/{org}/api-keys`
-
-    Arguments:
-    - `org`: Organization id
-    - `idempotency_key`: Replays the first response for 24 h
-    - `body`
-    ```ignore
-    let response = client.create_organization_api_key()
-        .org(org)
-        .idempotency_key(idempotency_key)
-        .body(body)
-        .send()
-        .await;
-    ```*/
+    ///Create an organization API key
+    ///
+    ///Sends a `POST` request to `/v1/organizations/{org}/api-keys`
+    ///
+    ///Arguments:
+    ///- `org`: Organization id
+    ///- `idempotency_key`: Replays the first response for 24 h
+    ///- `body`
+    ///```ignore
+    ///let response = client.create_organization_api_key()
+    ///    .org(org)
+    ///    .idempotency_key(idempotency_key)
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
     fn create_organization_api_key(&self) -> builder::CreateOrganizationApiKey<'_>;
-    /**Revoke an organization API key
-
-    Sends a `DELETE` request to `/v1/organizations/{org}/api-keys/{id}`
-
-    Arguments:
-    - `org`: Organization id
-    - `id`: API key id
-    ```ignore
-    let response = client.revoke_organization_api_key()
-        .org(org)
-        .id(id)
-        .send()
-        .await;
-    ```*/
+    ///Revoke an organization API key
+    ///
+    ///Sends a `DELETE` request to `/v1/organizations/{org}/api-keys/{id}`
+    ///
+    ///Arguments:
+    ///- `org`: Organization id
+    ///- `id`: API key id
+    ///```ignore
+    ///let response = client.revoke_organization_api_key()
+    ///    .org(org)
+    ///    .id(id)
+    ///    .send()
+    ///    .await;
+    ///```
     fn revoke_organization_api_key(&self) -> builder::RevokeOrganizationApiKey<'_>;
 }
 
@@ -4047,59 +4387,59 @@ impl ClientOrganizationApiKeysExt for Client {
 
 ///Projects group keys and hold defaults for new keys
 pub trait ClientProjectsExt {
-    /**List projects
-
-    Sends a `GET` request to `/v1/projects`
-
-    Arguments:
-    - `limit`: Page size, 1-200 (default 50).
-    - `starting_after`: Cursor from `X-Next-Cursor`.
-    ```ignore
-    let response = client.list_projects()
-        .limit(limit)
-        .starting_after(starting_after)
-        .send()
-        .await;
-    ```*/
+    ///List projects
+    ///
+    ///Sends a `GET` request to `/v1/projects`
+    ///
+    ///Arguments:
+    ///- `limit`: Page size, 1-200 (default 50).
+    ///- `starting_after`: Cursor from `X-Next-Cursor`.
+    ///```ignore
+    ///let response = client.list_projects()
+    ///    .limit(limit)
+    ///    .starting_after(starting_after)
+    ///    .send()
+    ///    .await;
+    ///```
     fn list_projects(&self) -> builder::ListProjects<'_>;
-    /**Create a project
-
-    Sends a `POST` request to `/v1/projects`
-
-    ```ignore
-    let response = client.create_project()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+    ///Create a project
+    ///
+    ///Sends a `POST` request to `/v1/projects`
+    ///
+    ///```ignore
+    ///let response = client.create_project()
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
     fn create_project(&self) -> builder::CreateProject<'_>;
-    /**Get a project
-
-    Sends a `GET` request to `/v1/projects/{id}`
-
-    Arguments:
-    - `id`: Project id
-    ```ignore
-    let response = client.get_project()
-        .id(id)
-        .send()
-        .await;
-    ```*/
+    ///Get a project
+    ///
+    ///Sends a `GET` request to `/v1/projects/{id}`
+    ///
+    ///Arguments:
+    ///- `id`: Project id
+    ///```ignore
+    ///let response = client.get_project()
+    ///    .id(id)
+    ///    .send()
+    ///    .await;
+    ///```
     fn get_project(&self) -> builder::GetProject<'_>;
-    /**Update a project
-
-    Sends a `PATCH` request to `/v1/projects/{id}`
-
-    Arguments:
-    - `id`: Project id
-    - `body`
-    ```ignore
-    let response = client.update_project()
-        .id(id)
-        .body(body)
-        .send()
-        .await;
-    ```*/
+    ///Update a project
+    ///
+    ///Sends a `PATCH` request to `/v1/projects/{id}`
+    ///
+    ///Arguments:
+    ///- `id`: Project id
+    ///- `body`
+    ///```ignore
+    ///let response = client.update_project()
+    ///    .id(id)
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
     fn update_project(&self) -> builder::UpdateProject<'_>;
 }
 
@@ -4123,25 +4463,25 @@ impl ClientProjectsExt for Client {
 
 ///Health and readiness
 pub trait ClientSystemExt {
-    /**Liveness
-
-    Sends a `GET` request to `/healthz`
-
-    ```ignore
-    let response = client.healthz()
-        .send()
-        .await;
-    ```*/
+    ///Liveness
+    ///
+    ///Sends a `GET` request to `/healthz`
+    ///
+    ///```ignore
+    ///let response = client.healthz()
+    ///    .send()
+    ///    .await;
+    ///```
     fn healthz(&self) -> builder::Healthz<'_>;
-    /**Readiness (checks the database)
-
-    Sends a `GET` request to `/readyz`
-
-    ```ignore
-    let response = client.readyz()
-        .send()
-        .await;
-    ```*/
+    ///Readiness (checks the database)
+    ///
+    ///Sends a `GET` request to `/readyz`
+    ///
+    ///```ignore
+    ///let response = client.readyz()
+    ///    .send()
+    ///    .await;
+    ///```
     fn readyz(&self) -> builder::Readyz<'_>;
 }
 
@@ -4157,20 +4497,20 @@ impl ClientSystemExt for Client {
 
 ///The hot path: verify a presented key
 pub trait ClientVerificationExt {
-    /**Verify an API key
-
-    Answers 200 for every well-formed request; `valid` and `code` carry the
-    outcome. Keys of another organization (or, for a project key caller,
-    another project) answer `NOT_FOUND`.
-
-    Sends a `POST` request to `/v1/keys/verify`
-
-    ```ignore
-    let response = client.verify_key()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+    ///Verify an API key
+    ///
+    ///Answers 200 for every well-formed request; `valid` and `code` carry the
+    ///outcome. Keys of another organization (or, for a project key caller,
+    ///another project) answer `NOT_FOUND`.
+    ///
+    ///Sends a `POST` request to `/v1/keys/verify`
+    ///
+    ///```ignore
+    ///let response = client.verify_key()
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
     fn verify_key(&self) -> builder::VerifyKey<'_>;
 }
 
@@ -4189,9 +4529,9 @@ pub mod builder {
         ByteStream, ClientHooks, ClientInfo, Error, OperationInfo, RequestBuilderExt,
         ResponseValue, encode_path,
     };
-    /**Builder for [`ClientSystemExt::healthz`]
-
-    [`ClientSystemExt::healthz`]: super::ClientSystemExt::healthz*/
+    ///Builder for [`ClientSystemExt::healthz`]
+    ///
+    ///[`ClientSystemExt::healthz`]: super::ClientSystemExt::healthz
     #[derive(Debug, Clone)]
     pub struct Healthz<'a> {
         client: &'a super::Client,
@@ -4235,9 +4575,9 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientSystemExt::readyz`]
-
-    [`ClientSystemExt::readyz`]: super::ClientSystemExt::readyz*/
+    ///Builder for [`ClientSystemExt::readyz`]
+    ///
+    ///[`ClientSystemExt::readyz`]: super::ClientSystemExt::readyz
     #[derive(Debug, Clone)]
     pub struct Readyz<'a> {
         client: &'a super::Client,
@@ -4286,9 +4626,9 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientApiKeysExt::list_api_keys`]
-
-    [`ClientApiKeysExt::list_api_keys`]: super::ClientApiKeysExt::list_api_keys*/
+    ///Builder for [`ClientApiKeysExt::list_api_keys`]
+    ///
+    ///[`ClientApiKeysExt::list_api_keys`]: super::ClientApiKeysExt::list_api_keys
     #[derive(Debug, Clone)]
     pub struct ListApiKeys<'a> {
         client: &'a super::Client,
@@ -4419,9 +4759,9 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientApiKeysExt::create_api_key`]
-
-    [`ClientApiKeysExt::create_api_key`]: super::ClientApiKeysExt::create_api_key*/
+    ///Builder for [`ClientApiKeysExt::create_api_key`]
+    ///
+    ///[`ClientApiKeysExt::create_api_key`]: super::ClientApiKeysExt::create_api_key
     #[derive(Debug, Clone)]
     pub struct CreateApiKey<'a> {
         client: &'a super::Client,
@@ -4532,9 +4872,9 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientApiKeysExt::get_api_key`]
-
-    [`ClientApiKeysExt::get_api_key`]: super::ClientApiKeysExt::get_api_key*/
+    ///Builder for [`ClientApiKeysExt::get_api_key`]
+    ///
+    ///[`ClientApiKeysExt::get_api_key`]: super::ClientApiKeysExt::get_api_key
     #[derive(Debug, Clone)]
     pub struct GetApiKey<'a> {
         client: &'a super::Client,
@@ -4606,9 +4946,9 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientApiKeysExt::revoke_api_key`]
-
-    [`ClientApiKeysExt::revoke_api_key`]: super::ClientApiKeysExt::revoke_api_key*/
+    ///Builder for [`ClientApiKeysExt::revoke_api_key`]
+    ///
+    ///[`ClientApiKeysExt::revoke_api_key`]: super::ClientApiKeysExt::revoke_api_key
     #[derive(Debug, Clone)]
     pub struct RevokeApiKey<'a> {
         client: &'a super::Client,
@@ -4680,9 +5020,9 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientApiKeysExt::update_api_key`]
-
-    [`ClientApiKeysExt::update_api_key`]: super::ClientApiKeysExt::update_api_key*/
+    ///Builder for [`ClientApiKeysExt::update_api_key`]
+    ///
+    ///[`ClientApiKeysExt::update_api_key`]: super::ClientApiKeysExt::update_api_key
     #[derive(Debug, Clone)]
     pub struct UpdateApiKey<'a> {
         client: &'a super::Client,
@@ -4788,9 +5128,9 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientApiKeysExt::regenerate_api_key`]
-
-    [`ClientApiKeysExt::regenerate_api_key`]: super::ClientApiKeysExt::regenerate_api_key*/
+    ///Builder for [`ClientApiKeysExt::regenerate_api_key`]
+    ///
+    ///[`ClientApiKeysExt::regenerate_api_key`]: super::ClientApiKeysExt::regenerate_api_key
     #[derive(Debug, Clone)]
     pub struct RegenerateApiKey<'a> {
         client: &'a super::Client,
@@ -4887,9 +5227,9 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientApiKeysExt::rotate_api_key`]
-
-    [`ClientApiKeysExt::rotate_api_key`]: super::ClientApiKeysExt::rotate_api_key*/
+    ///Builder for [`ClientApiKeysExt::rotate_api_key`]
+    ///
+    ///[`ClientApiKeysExt::rotate_api_key`]: super::ClientApiKeysExt::rotate_api_key
     #[derive(Debug, Clone)]
     pub struct RotateApiKey<'a> {
         client: &'a super::Client,
@@ -5005,9 +5345,145 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientVerificationExt::verify_key`]
+    ///Builder for [`ClientApiKeysExt::get_api_key_usage`]
+    ///
+    ///[`ClientApiKeysExt::get_api_key_usage`]: super::ClientApiKeysExt::get_api_key_usage
+    #[derive(Debug, Clone)]
+    pub struct GetApiKeyUsage<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+        from: Result<Option<::chrono::DateTime<::chrono::offset::Utc>>, String>,
+        granularity: Result<Option<types::Granularity>, String>,
+        to: Result<Option<::chrono::DateTime<::chrono::offset::Utc>>, String>,
+    }
 
-    [`ClientVerificationExt::verify_key`]: super::ClientVerificationExt::verify_key*/
+    impl<'a> GetApiKeyUsage<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                from: Ok(None),
+                granularity: Ok(None),
+                to: Ok(None),
+            }
+        }
+
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
+            self
+        }
+
+        pub fn from<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+        {
+            self.from = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for from failed"
+                        .to_string()
+                });
+            self
+        }
+
+        pub fn granularity<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Granularity>,
+        {
+            self.granularity = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Granularity` for granularity failed".to_string());
+            self
+        }
+
+        pub fn to<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+        {
+            self.to = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for to failed"
+                    .to_string()
+            });
+            self
+        }
+
+        ///Sends a `GET` request to `/v1/api-keys/{id}/usage`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ApiKeyUsage>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                id,
+                from,
+                granularity,
+                to,
+            } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let from = from.map_err(Error::InvalidRequest)?;
+            let granularity = granularity.map_err(Error::InvalidRequest)?;
+            let to = to.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/api-keys/{}/usage",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("from", &from))
+                .query(&progenitor_client::QueryParam::new(
+                    "granularity",
+                    &granularity,
+                ))
+                .query(&progenitor_client::QueryParam::new("to", &to))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_api_key_usage",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientVerificationExt::verify_key`]
+    ///
+    ///[`ClientVerificationExt::verify_key`]: super::ClientVerificationExt::verify_key
     #[derive(Debug, Clone)]
     pub struct VerifyKey<'a> {
         client: &'a super::Client,
@@ -5092,9 +5568,9 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientOrganizationApiKeysExt::list_organization_api_keys`]
-
-    [`ClientOrganizationApiKeysExt::list_organization_api_keys`]: super::ClientOrganizationApiKeysExt::list_organization_api_keys*/
+    ///Builder for [`ClientOrganizationApiKeysExt::list_organization_api_keys`]
+    ///
+    ///[`ClientOrganizationApiKeysExt::list_organization_api_keys`]: super::ClientOrganizationApiKeysExt::list_organization_api_keys
     #[derive(Debug, Clone)]
     pub struct ListOrganizationApiKeys<'a> {
         client: &'a super::Client,
@@ -5243,9 +5719,9 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientOrganizationApiKeysExt::create_organization_api_key`]
-
-    [`ClientOrganizationApiKeysExt::create_organization_api_key`]: super::ClientOrganizationApiKeysExt::create_organization_api_key*/
+    ///Builder for [`ClientOrganizationApiKeysExt::create_organization_api_key`]
+    ///
+    ///[`ClientOrganizationApiKeysExt::create_organization_api_key`]: super::ClientOrganizationApiKeysExt::create_organization_api_key
     #[derive(Debug, Clone)]
     pub struct CreateOrganizationApiKey<'a> {
         client: &'a super::Client,
@@ -5372,9 +5848,9 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientOrganizationApiKeysExt::revoke_organization_api_key`]
-
-    [`ClientOrganizationApiKeysExt::revoke_organization_api_key`]: super::ClientOrganizationApiKeysExt::revoke_organization_api_key*/
+    ///Builder for [`ClientOrganizationApiKeysExt::revoke_organization_api_key`]
+    ///
+    ///[`ClientOrganizationApiKeysExt::revoke_organization_api_key`]: super::ClientOrganizationApiKeysExt::revoke_organization_api_key
     #[derive(Debug, Clone)]
     pub struct RevokeOrganizationApiKey<'a> {
         client: &'a super::Client,
@@ -5462,9 +5938,9 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientProjectsExt::list_projects`]
-
-    [`ClientProjectsExt::list_projects`]: super::ClientProjectsExt::list_projects*/
+    ///Builder for [`ClientProjectsExt::list_projects`]
+    ///
+    ///[`ClientProjectsExt::list_projects`]: super::ClientProjectsExt::list_projects
     #[derive(Debug, Clone)]
     pub struct ListProjects<'a> {
         client: &'a super::Client,
@@ -5558,9 +6034,9 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientProjectsExt::create_project`]
-
-    [`ClientProjectsExt::create_project`]: super::ClientProjectsExt::create_project*/
+    ///Builder for [`ClientProjectsExt::create_project`]
+    ///
+    ///[`ClientProjectsExt::create_project`]: super::ClientProjectsExt::create_project
     #[derive(Debug, Clone)]
     pub struct CreateProject<'a> {
         client: &'a super::Client,
@@ -5648,9 +6124,9 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientProjectsExt::get_project`]
-
-    [`ClientProjectsExt::get_project`]: super::ClientProjectsExt::get_project*/
+    ///Builder for [`ClientProjectsExt::get_project`]
+    ///
+    ///[`ClientProjectsExt::get_project`]: super::ClientProjectsExt::get_project
     #[derive(Debug, Clone)]
     pub struct GetProject<'a> {
         client: &'a super::Client,
@@ -5722,9 +6198,9 @@ pub mod builder {
         }
     }
 
-    /**Builder for [`ClientProjectsExt::update_project`]
-
-    [`ClientProjectsExt::update_project`]: super::ClientProjectsExt::update_project*/
+    ///Builder for [`ClientProjectsExt::update_project`]
+    ///
+    ///[`ClientProjectsExt::update_project`]: super::ClientProjectsExt::update_project
     #[derive(Debug, Clone)]
     pub struct UpdateProject<'a> {
         client: &'a super::Client,

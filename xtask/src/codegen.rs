@@ -9,6 +9,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
+use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
 use serde_json::Value;
 
@@ -44,7 +45,7 @@ pub fn generate(spec_v3_0: &Value) -> anyhow::Result<String> {
                 "{SPEC_3_0_PATH} is not an OpenAPI 3.0 document that the openapiv3 crate accepts"
             )
         })?;
-    let tokens = generate_tokens(&spec)?;
+    let tokens = one_doc_attribute_per_line(generate_tokens(&spec)?);
     let file: syn::File =
         syn::parse2(tokens).context("progenitor emitted tokens that are not a Rust file")?;
     // prettyplease turns `#[doc = …]` into `///` comments and breaks lines;
@@ -53,7 +54,7 @@ pub fn generate(spec_v3_0: &Value) -> anyhow::Result<String> {
     rustfmt(&source)
 }
 
-fn generate_tokens(spec: &openapiv3::OpenAPI) -> anyhow::Result<proc_macro2::TokenStream> {
+fn generate_tokens(spec: &openapiv3::OpenAPI) -> anyhow::Result<TokenStream> {
     let mut settings = GenerationSettings::default();
     settings
         .with_interface(InterfaceStyle::Builder)
@@ -72,6 +73,70 @@ fn generate_tokens(spec: &openapiv3::OpenAPI) -> anyhow::Result<proc_macro2::Tok
             "progenitor panicked while generating a client from {SPEC_3_0_PATH} (message above)"
         ),
     }
+}
+
+/// Splits every multi-line `#[doc = "…"]` into one attribute per line.
+///
+/// prettyplease prints a multi-line doc string as an indented `/** … */`
+/// block, and rustdoc then reads the indented lines as a Markdown code block
+/// and runs the prose as a doctest. One attribute per line prints as `///`
+/// lines with the text unindented; the joined documentation is the same.
+fn one_doc_attribute_per_line(tokens: TokenStream) -> TokenStream {
+    let mut output = Vec::new();
+    let mut input = tokens.into_iter().peekable();
+    while let Some(token) = input.next() {
+        match token {
+            TokenTree::Punct(pound) if pound.as_char() == '#' => {
+                let split_doc = match input.peek() {
+                    Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Bracket => {
+                        doc_lines(group).map(|lines| (pound.clone(), lines))
+                    }
+                    _ => None,
+                };
+                match split_doc {
+                    Some((pound, lines)) if lines.len() > 1 => {
+                        input.next(); // the `[doc = "…"]` group being replaced
+                        for line in lines {
+                            output.push(TokenTree::Punct(pound.clone()));
+                            let doc = quote::quote!(doc = #line);
+                            output.push(TokenTree::Group(Group::new(Delimiter::Bracket, doc)));
+                        }
+                    }
+                    _ => output.push(TokenTree::Punct(pound)),
+                }
+            }
+            TokenTree::Group(group) => {
+                let mut rebuilt = Group::new(
+                    group.delimiter(),
+                    one_doc_attribute_per_line(group.stream()),
+                );
+                rebuilt.set_span(group.span());
+                output.push(TokenTree::Group(rebuilt));
+            }
+            other => output.push(other),
+        }
+    }
+    output.into_iter().collect()
+}
+
+/// The lines of `[doc = "…"]`, or None for any other attribute.
+fn doc_lines(attribute: &Group) -> Option<Vec<String>> {
+    let tokens: Vec<TokenTree> = attribute.stream().into_iter().collect();
+    let [
+        TokenTree::Ident(name),
+        TokenTree::Punct(equals),
+        TokenTree::Literal(literal),
+    ] = tokens.as_slice()
+    else {
+        return None;
+    };
+    if name != "doc" || equals.as_char() != '=' {
+        return None;
+    }
+    let text = syn::parse2::<syn::LitStr>(TokenTree::Literal(literal.clone()).into())
+        .ok()?
+        .value();
+    Some(text.split('\n').map(str::to_owned).collect())
 }
 
 /// A blank line after each closing brace at item level (indentation ≤ 8),
@@ -132,4 +197,37 @@ pub fn write(client: &str) -> anyhow::Result<()> {
 
 pub fn check(client: &str) -> anyhow::Result<()> {
     drift::check(GENERATED_CLIENT_PATH, client, REGENERATE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_doc_attribute_per_line;
+
+    #[test]
+    fn multi_line_docs_become_one_attribute_per_line_at_any_depth() {
+        let tokens = quote::quote! {
+            #[doc = "Summary\n\n```ignore\nlet x = 1;\n```"]
+            pub mod inner {
+                #[doc = "single line"]
+                #[derive(Debug)]
+                pub struct S;
+            }
+        };
+        let expected = quote::quote! {
+            #[doc = "Summary"]
+            #[doc = ""]
+            #[doc = "```ignore"]
+            #[doc = "let x = 1;"]
+            #[doc = "```"]
+            pub mod inner {
+                #[doc = "single line"]
+                #[derive(Debug)]
+                pub struct S;
+            }
+        };
+        assert_eq!(
+            one_doc_attribute_per_line(tokens).to_string(),
+            expected.to_string()
+        );
+    }
 }
