@@ -13,7 +13,7 @@
 //! server's OpenAPI document (`cargo xtask codegen`), so they always match the
 //! server this crate was built against.
 //!
-//! With the `axum` feature, [`middleware::RequireKey`] guards your own axum or
+//! With the `axum` feature, `middleware::RequireKey` guards your own axum or
 //! tower service by verifying the key each request presents.
 #![warn(missing_docs)]
 
@@ -31,12 +31,6 @@ pub mod middleware;
 /// Progenitor output for the keyward OpenAPI document (`cargo xtask codegen`;
 /// never edited by hand). Use the facade ([`Client`]) instead; its
 /// [`types`](generated::types) are re-exported as [`crate::types`].
-//
-// Not compiled when rustdoc collects doctests: progenitor indents the lines of
-// its `/** … */` comments, so markdown reads each operation's example as an
-// indented code block of raw text and the doctests cannot compile. Nothing in
-// the examples needs this module at collection time.
-#[cfg_attr(doctest, doc(hidden))]
 #[allow(unused_imports, clippy::all)]
 pub mod generated;
 
