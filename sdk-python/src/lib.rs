@@ -15,7 +15,9 @@
 //! per process id; a child builds its own on first use and *leaks* the
 //! parent's copies (dropping them in the child would touch the parent's
 //! threads' state). No lock is taken on these paths (an `AtomicPtr` swap), so
-//! a fork while another thread held a lock cannot deadlock the child.
+//! a fork while another thread held a lock cannot deadlock the child, and
+//! Python references are only ever released with the GIL held (see
+//! `drop_attached`).
 
 use std::{
     future::Future,
@@ -77,6 +79,18 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     }
 }
 
+/// Drop `value`, which owns Python references, with the GIL held (on a
+/// blocking-pool thread, so no async worker waits for the GIL).
+///
+/// Why not just drop it: a `Py<…>` dropped without the GIL goes to pyo3's
+/// global pending-decref pool, guarded by a mutex. If `os.fork()` happens
+/// while a tokio worker holds that mutex, the child inherits it locked and
+/// deadlocks on its first GIL acquisition. Dropping only under the GIL (which
+/// the forking thread holds) means no worker can be inside that lock at fork.
+fn drop_attached<T: Send + 'static>(value: T) {
+    runtime().spawn_blocking(move || Python::attach(move |_py| drop(value)));
+}
+
 /// `pyo3_async_runtimes::generic` runtime that spawns onto [`runtime()`].
 struct PidRuntime;
 
@@ -101,7 +115,13 @@ impl generic::Runtime for PidRuntime {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let handle = runtime().spawn(fut);
+        let handle = runtime().spawn(async move {
+            // pyo3-async-runtimes' tasks own Python references (the event
+            // loop, the asyncio future): drop them with the GIL held.
+            let mut fut = Box::pin(fut);
+            fut.as_mut().await;
+            drop_attached(fut);
+        });
         Box::pin(async move { handle.await.map_err(JoinErr) })
     }
 
@@ -125,7 +145,15 @@ impl generic::ContextExt for PidRuntime {
     {
         let cell = std::cell::OnceCell::new();
         let _ = cell.set(locals);
-        Box::pin(TASK_LOCALS.scope(cell, fut))
+        Box::pin(async move {
+            let mut scoped = Box::pin(TASK_LOCALS.scope(cell, fut));
+            let out = scoped.as_mut().await;
+            // The task locals are Python objects: release them under the GIL.
+            if let Some(cell) = scoped.as_mut().take_value() {
+                drop_attached(cell);
+            }
+            out
+        })
     }
 
     fn get_task_locals() -> Option<TaskLocals> {
