@@ -151,6 +151,30 @@ describe('requireKey', { timeout: 60000 }, () => {
     assert.equal(res.body.code, 'verification_unavailable');
   });
 
+  it('examples/express-app.js serves /reports behind requireKey', async () => {
+    const { spawn } = require('node:child_process');
+    const path = require('node:path');
+    const port = await freePort();
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'examples', 'express-app.js')], {
+      env: { ...process.env, PORT: String(port), KEYWARD_API_KEY: server.adminKey, KEYWARD_BASE_URL: server.baseURL },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk) => (out += chunk));
+      for (let i = 0; i < 200 && !out.includes('listening'); i++) await new Promise((r) => setTimeout(r, 25));
+      assert.match(out, /listening/);
+      const url = `http://127.0.0.1:${port}/reports`;
+      const ok = await fetch(url, { headers: { authorization: `Bearer ${keys.reader}` }, signal: AbortSignal.timeout(10000) });
+      assert.equal(ok.status, 200);
+      assert.equal((await ok.json()).key, 'reader');
+      const denied = await fetch(url, { headers: { 'x-api-key': keys.other }, signal: AbortSignal.timeout(10000) });
+      assert.equal(denied.status, 403);
+    } finally {
+      child.kill();
+    }
+  });
+
   it('extractKey reads both headers', () => {
     assert.equal(extractKey({ headers: { authorization: 'Bearer abc' } }), 'abc');
     assert.equal(extractKey({ headers: { authorization: 'bearer  abc ' } }), 'abc');
