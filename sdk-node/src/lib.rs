@@ -178,7 +178,7 @@ fn call_options(options: Option<Value>) -> Result<CallOptions> {
     let cancel_id: Option<u32> = field(&map, "cancel_id")?;
     let request = if timeout_ms.is_some() || max_retries.is_some() || idempotency_key.is_some() {
         let timeout = timeout_ms.map(duration_ms).transpose()?;
-        Some(RequestOptions { timeout, max_retries, idempotency_key, ..Default::default() })
+        Some(RequestOptions { timeout, max_retries, idempotency_key })
     } else {
         None
     };
