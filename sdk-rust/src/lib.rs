@@ -42,7 +42,7 @@ pub use error::Error;
 pub use generated::types;
 pub use pagination::Page;
 pub use resources::{
-    ApiKeys, CreatedKey, Keys, ListApiKeys, ListOrganizationApiKeys, ListProjects, OrganizationApiKeys, Projects,
+    ApiKeys, CreatedKey, KeyUsage, Keys, ListApiKeys, ListOrganizationApiKeys, ListProjects, OrganizationApiKeys, Projects,
     RotatedKey,
 };
 pub use secret::Secret;

@@ -282,6 +282,43 @@ impl ApiKeys {
     }
 }
 
+impl ApiKeys {
+    /// Verifications of key `id` by outcome code, in hourly or daily (UTC)
+    /// buckets; every field of `params` is optional (default: the last 24 h by hour).
+    pub async fn usage(&self, id: Uuid, params: KeyUsage) -> Result<types::ApiKeyUsage, Error> {
+        let api = self.client.api();
+        let response = self
+            .client
+            .call(RetrySafety::Idempotent, move || {
+                let mut request = api.get_api_key_usage().id(id);
+                if let Some(from) = params.from {
+                    request = request.from(from);
+                }
+                if let Some(to) = params.to {
+                    request = request.to(to);
+                }
+                if let Some(granularity) = params.granularity {
+                    request = request.granularity(granularity);
+                }
+                request.send()
+            })
+            .await?;
+        Ok(response.into_inner())
+    }
+}
+
+/// Range and bucket size for [`ApiKeys::usage`].
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct KeyUsage {
+    /// Start of the range, rounded down to a bucket start (default: 24 h, or
+    /// 30 days for daily buckets, before `to`).
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// End of the range, exclusive (default: now).
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// `Hour` (default; at most 31 days) or `Day` (at most 366).
+    pub granularity: Option<types::Granularity>,
+}
+
 /// The organization-scoped key family, `/v1/organizations/{org}/api-keys`.
 /// Get one from [`Client::organization_api_keys`].
 #[derive(Debug, Clone)]
