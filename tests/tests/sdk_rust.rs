@@ -141,6 +141,10 @@ async fn key_lifecycle(backend: Backend) {
             .expect("enable");
         assert_eq!(verify_code(&client, &plaintext).await, VerifyCode::Valid);
 
+        let usage = client.api_keys().usage(created.api_key.id, keyward::KeyUsage::default()).await.expect("usage");
+        assert_eq!(usage.key_id, created.api_key.id);
+        assert_eq!(usage.granularity, keyward::types::Granularity::Hour);
+
         let regenerated = client
             .api_keys()
             .regenerate(created.api_key.id)
