@@ -15,6 +15,21 @@ use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt, encode_pa
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    ///`AddMemberRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct AddMemberRequest {
+        pub role: Role,
+        ///The user's id (their session JWT `sub`); 1-255 characters.
+        pub user_id: ::std::string::String,
+    }
+
+    impl AddMemberRequest {
+        pub fn builder() -> builder::AddMemberRequest {
+            Default::default()
+        }
+    }
+
     ///An API key as stored: masked (the plaintext is never retrievable).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ApiKey {
@@ -99,6 +114,63 @@ pub mod types {
         }
     }
 
+    ///Who performed an action.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct AuditActor {
+        ///The user id (JWT `sub`) or the API key id.
+        pub id: ::std::string::String,
+        ///`user`, `api_key` or `system`.
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+
+    impl AuditActor {
+        pub fn builder() -> builder::AuditActor {
+            Default::default()
+        }
+    }
+
+    ///One append-only audit record. Never holds a plaintext key or a token.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct AuditEvent {
+        ///E.g. `api_key.created`, `member.added`, `organization.deleted`, `auth.denied`.
+        pub action: ::std::string::String,
+        pub actor: AuditActor,
+        ///A before/after summary of the change.
+        pub changes: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub id: ::uuid::Uuid,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ip: ::std::option::Option<::std::string::String>,
+        pub organization_id: ::uuid::Uuid,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        pub target: AuditTarget,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_agent: ::std::option::Option<::std::string::String>,
+    }
+
+    impl AuditEvent {
+        pub fn builder() -> builder::AuditEvent {
+            Default::default()
+        }
+    }
+
+    ///What an action was performed on.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct AuditTarget {
+        pub id: ::std::string::String,
+        ///`api_key`, `organization`, `user` (a membership), `project`, `environment` or `route`.
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+
+    impl AuditTarget {
+        pub fn builder() -> builder::AuditTarget {
+            Default::default()
+        }
+    }
+
     ///`CreateApiKeyRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -141,6 +213,37 @@ pub mod types {
 
     impl CreateApiKeyRequest {
         pub fn builder() -> builder::CreateApiKeyRequest {
+            Default::default()
+        }
+    }
+
+    ///`CreateEnvironmentRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateEnvironmentRequest {
+        ///1-16 lowercase letters or digits, unique in the organization.
+        pub name: ::std::string::String,
+    }
+
+    impl CreateEnvironmentRequest {
+        pub fn builder() -> builder::CreateEnvironmentRequest {
+            Default::default()
+        }
+    }
+
+    ///`CreateOrganizationRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateOrganizationRequest {
+        ///2-8 lowercase letters or digits (default `kw`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub key_prefix: ::std::option::Option<::std::string::String>,
+        ///1-200 characters.
+        pub name: ::std::string::String,
+    }
+
+    impl CreateOrganizationRequest {
+        pub fn builder() -> builder::CreateOrganizationRequest {
             Default::default()
         }
     }
@@ -228,6 +331,22 @@ pub mod types {
 
     impl CreatedApiKey {
         pub fn builder() -> builder::CreatedApiKey {
+            Default::default()
+        }
+    }
+
+    ///A label keys carry and verify returns (e.g. `live`, `test`).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Environment {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub id: ::uuid::Uuid,
+        ///1-16 lowercase letters or digits.
+        pub name: ::std::string::String,
+        pub organization_id: ::uuid::Uuid,
+    }
+
+    impl Environment {
+        pub fn builder() -> builder::Environment {
             Default::default()
         }
     }
@@ -386,6 +505,42 @@ pub mod types {
         }
     }
 
+    ///A user's membership in an organization.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Member {
+        ///When the user joined.
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub organization_id: ::uuid::Uuid,
+        pub role: Role,
+        ///The user's id at the identity provider (the session JWT's `sub`).
+        pub user_id: ::std::string::String,
+    }
+
+    impl Member {
+        pub fn builder() -> builder::Member {
+            Default::default()
+        }
+    }
+
+    ///A tenant.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Organization {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub id: ::uuid::Uuid,
+        ///Default prefix of the organization's keys (projects may override it).
+        pub key_prefix: ::std::string::String,
+        pub name: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub role: ::std::option::Option<Role>,
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
+
+    impl Organization {
+        pub fn builder() -> builder::Organization {
+            Default::default()
+        }
+    }
+
     ///`OrganizationApiKeyList`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct OrganizationApiKeyList {
@@ -488,6 +643,70 @@ pub mod types {
         }
     }
 
+    ///A user's role in an organization.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum Role {
+        #[serde(rename = "owner")]
+        Owner,
+        #[serde(rename = "admin")]
+        Admin,
+        #[serde(rename = "member")]
+        Member,
+        #[serde(rename = "viewer")]
+        Viewer,
+    }
+
+    impl ::std::fmt::Display for Role {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Owner => f.write_str("owner"),
+                Self::Admin => f.write_str("admin"),
+                Self::Member => f.write_str("member"),
+                Self::Viewer => f.write_str("viewer"),
+            }
+        }
+    }
+
+    impl ::std::str::FromStr for Role {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "owner" => Ok(Self::Owner),
+                "admin" => Ok(Self::Admin),
+                "member" => Ok(Self::Member),
+                "viewer" => Ok(Self::Viewer),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+
+    impl ::std::convert::TryFrom<&str> for Role {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl ::std::convert::TryFrom<::std::string::String> for Role {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
     ///`RotateApiKeyRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -561,6 +780,36 @@ pub mod types {
 
     impl UpdateApiKeyRequest {
         pub fn builder() -> builder::UpdateApiKeyRequest {
+            Default::default()
+        }
+    }
+
+    ///`UpdateMemberRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdateMemberRequest {
+        pub role: Role,
+    }
+
+    impl UpdateMemberRequest {
+        pub fn builder() -> builder::UpdateMemberRequest {
+            Default::default()
+        }
+    }
+
+    ///Partial update: absent fields are left alone.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdateOrganizationRequest {
+        ///2-8 lowercase letters or digits; applies to keys created from now on.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub key_prefix: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+
+    impl UpdateOrganizationRequest {
+        pub fn builder() -> builder::UpdateOrganizationRequest {
             Default::default()
         }
     }
@@ -789,6 +1038,65 @@ pub mod types {
 
     /// Types for composing complex structures.
     pub mod builder {
+        #[derive(Clone, Debug)]
+        pub struct AddMemberRequest {
+            role: ::std::result::Result<super::Role, ::std::string::String>,
+            user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for AddMemberRequest {
+            fn default() -> Self {
+                Self {
+                    role: Err("no value supplied for role".to_string()),
+                    user_id: Err("no value supplied for user_id".to_string()),
+                }
+            }
+        }
+
+        impl AddMemberRequest {
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Role>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for role: {e}"));
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for user_id: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<AddMemberRequest> for super::AddMemberRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AddMemberRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    role: value.role?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::AddMemberRequest> for AddMemberRequest {
+            fn from(value: super::AddMemberRequest) -> Self {
+                Self {
+                    role: Ok(value.role),
+                    user_id: Ok(value.user_id),
+                }
+            }
+        }
+
         #[derive(Clone, Debug)]
         pub struct ApiKey {
             allowed_ips: ::std::result::Result<
@@ -1412,6 +1720,312 @@ pub mod types {
         }
 
         #[derive(Clone, Debug)]
+        pub struct AuditActor {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for AuditActor {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+
+        impl AuditActor {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<AuditActor> for super::AuditActor {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AuditActor,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::AuditActor> for AuditActor {
+            fn from(value: super::AuditActor) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct AuditEvent {
+            action: ::std::result::Result<::std::string::String, ::std::string::String>,
+            actor: ::std::result::Result<super::AuditActor, ::std::string::String>,
+            changes: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            ip: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            organization_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            target: ::std::result::Result<super::AuditTarget, ::std::string::String>,
+            user_agent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+
+        impl ::std::default::Default for AuditEvent {
+            fn default() -> Self {
+                Self {
+                    action: Err("no value supplied for action".to_string()),
+                    actor: Err("no value supplied for actor".to_string()),
+                    changes: Err("no value supplied for changes".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    ip: Ok(Default::default()),
+                    organization_id: Err("no value supplied for organization_id".to_string()),
+                    request_id: Ok(Default::default()),
+                    target: Err("no value supplied for target".to_string()),
+                    user_agent: Ok(Default::default()),
+                }
+            }
+        }
+
+        impl AuditEvent {
+            pub fn action<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.action = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for action: {e}"));
+                self
+            }
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::AuditActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for actor: {e}"));
+                self
+            }
+            pub fn changes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.changes = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for changes: {e}"));
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn ip<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ip = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for ip: {e}"));
+                self
+            }
+            pub fn organization_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.organization_id = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for organization_id: {e}")
+                });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for request_id: {e}"));
+                self
+            }
+            pub fn target<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::AuditTarget>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.target = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for target: {e}"));
+                self
+            }
+            pub fn user_agent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_agent = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for user_agent: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<AuditEvent> for super::AuditEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AuditEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    action: value.action?,
+                    actor: value.actor?,
+                    changes: value.changes?,
+                    created_at: value.created_at?,
+                    id: value.id?,
+                    ip: value.ip?,
+                    organization_id: value.organization_id?,
+                    request_id: value.request_id?,
+                    target: value.target?,
+                    user_agent: value.user_agent?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::AuditEvent> for AuditEvent {
+            fn from(value: super::AuditEvent) -> Self {
+                Self {
+                    action: Ok(value.action),
+                    actor: Ok(value.actor),
+                    changes: Ok(value.changes),
+                    created_at: Ok(value.created_at),
+                    id: Ok(value.id),
+                    ip: Ok(value.ip),
+                    organization_id: Ok(value.organization_id),
+                    request_id: Ok(value.request_id),
+                    target: Ok(value.target),
+                    user_agent: Ok(value.user_agent),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct AuditTarget {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for AuditTarget {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+
+        impl AuditTarget {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<AuditTarget> for super::AuditTarget {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AuditTarget,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::AuditTarget> for AuditTarget {
+            fn from(value: super::AuditTarget) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
         pub struct CreateApiKeyRequest {
             allowed_ips: ::std::result::Result<
                 ::std::option::Option<::std::vec::Vec<::std::string::String>>,
@@ -1664,6 +2278,111 @@ pub mod types {
                     scopes: Ok(value.scopes),
                     source: Ok(value.source),
                     usage_limit: Ok(value.usage_limit),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct CreateEnvironmentRequest {
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for CreateEnvironmentRequest {
+            fn default() -> Self {
+                Self {
+                    name: Err("no value supplied for name".to_string()),
+                }
+            }
+        }
+
+        impl CreateEnvironmentRequest {
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<CreateEnvironmentRequest> for super::CreateEnvironmentRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateEnvironmentRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { name: value.name? })
+            }
+        }
+
+        impl ::std::convert::From<super::CreateEnvironmentRequest> for CreateEnvironmentRequest {
+            fn from(value: super::CreateEnvironmentRequest) -> Self {
+                Self {
+                    name: Ok(value.name),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct CreateOrganizationRequest {
+            key_prefix: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for CreateOrganizationRequest {
+            fn default() -> Self {
+                Self {
+                    key_prefix: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                }
+            }
+        }
+
+        impl CreateOrganizationRequest {
+            pub fn key_prefix<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key_prefix = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for key_prefix: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<CreateOrganizationRequest> for super::CreateOrganizationRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateOrganizationRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    key_prefix: value.key_prefix?,
+                    name: value.name?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::CreateOrganizationRequest> for CreateOrganizationRequest {
+            fn from(value: super::CreateOrganizationRequest) -> Self {
+                Self {
+                    key_prefix: Ok(value.key_prefix),
+                    name: Ok(value.name),
                 }
             }
         }
@@ -2294,6 +3013,96 @@ pub mod types {
         }
 
         #[derive(Clone, Debug)]
+        pub struct Environment {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            organization_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for Environment {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    organization_id: Err("no value supplied for organization_id".to_string()),
+                }
+            }
+        }
+
+        impl Environment {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn organization_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.organization_id = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for organization_id: {e}")
+                });
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<Environment> for super::Environment {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Environment,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    id: value.id?,
+                    name: value.name?,
+                    organization_id: value.organization_id?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::Environment> for Environment {
+            fn from(value: super::Environment) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    id: Ok(value.id),
+                    name: Ok(value.name),
+                    organization_id: Ok(value.organization_id),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
         pub struct ErrorBody {
             code: ::std::result::Result<::std::string::String, ::std::string::String>,
             error: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2407,6 +3216,217 @@ pub mod types {
             fn from(value: super::HealthStatus) -> Self {
                 Self {
                     status: Ok(value.status),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct Member {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            organization_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            role: ::std::result::Result<super::Role, ::std::string::String>,
+            user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for Member {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    organization_id: Err("no value supplied for organization_id".to_string()),
+                    role: Err("no value supplied for role".to_string()),
+                    user_id: Err("no value supplied for user_id".to_string()),
+                }
+            }
+        }
+
+        impl Member {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn organization_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.organization_id = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for organization_id: {e}")
+                });
+                self
+            }
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Role>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for role: {e}"));
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for user_id: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<Member> for super::Member {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Member,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    organization_id: value.organization_id?,
+                    role: value.role?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::Member> for Member {
+            fn from(value: super::Member) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    organization_id: Ok(value.organization_id),
+                    role: Ok(value.role),
+                    user_id: Ok(value.user_id),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct Organization {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            key_prefix: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            role: ::std::result::Result<::std::option::Option<super::Role>, ::std::string::String>,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+        }
+
+        impl ::std::default::Default for Organization {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    key_prefix: Err("no value supplied for key_prefix".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    role: Ok(Default::default()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                }
+            }
+        }
+
+        impl Organization {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn key_prefix<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key_prefix = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for key_prefix: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Role>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for role: {e}"));
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for updated_at: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<Organization> for super::Organization {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Organization,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    id: value.id?,
+                    key_prefix: value.key_prefix?,
+                    name: value.name?,
+                    role: value.role?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::Organization> for Organization {
+            fn from(value: super::Organization) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    id: Ok(value.id),
+                    key_prefix: Ok(value.key_prefix),
+                    name: Ok(value.name),
+                    role: Ok(value.role),
+                    updated_at: Ok(value.updated_at),
                 }
             }
         }
@@ -3357,6 +4377,114 @@ pub mod types {
                     rotation_webhook_url: Ok(value.rotation_webhook_url),
                     scopes: Ok(value.scopes),
                     usage_limit: Ok(value.usage_limit),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct UpdateMemberRequest {
+            role: ::std::result::Result<super::Role, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for UpdateMemberRequest {
+            fn default() -> Self {
+                Self {
+                    role: Err("no value supplied for role".to_string()),
+                }
+            }
+        }
+
+        impl UpdateMemberRequest {
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Role>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for role: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<UpdateMemberRequest> for super::UpdateMemberRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateMemberRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { role: value.role? })
+            }
+        }
+
+        impl ::std::convert::From<super::UpdateMemberRequest> for UpdateMemberRequest {
+            fn from(value: super::UpdateMemberRequest) -> Self {
+                Self {
+                    role: Ok(value.role),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct UpdateOrganizationRequest {
+            key_prefix: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+
+        impl ::std::default::Default for UpdateOrganizationRequest {
+            fn default() -> Self {
+                Self {
+                    key_prefix: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                }
+            }
+        }
+
+        impl UpdateOrganizationRequest {
+            pub fn key_prefix<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key_prefix = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for key_prefix: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<UpdateOrganizationRequest> for super::UpdateOrganizationRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateOrganizationRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    key_prefix: value.key_prefix?,
+                    name: value.name?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::UpdateOrganizationRequest> for UpdateOrganizationRequest {
+            fn from(value: super::UpdateOrganizationRequest) -> Self {
+                Self {
+                    key_prefix: Ok(value.key_prefix),
+                    name: Ok(value.name),
                 }
             }
         }
@@ -4314,6 +5442,192 @@ impl ClientApiKeysExt for Client {
     }
 }
 
+///The append-only audit log
+pub trait ClientAuditExt {
+    ///List audit events
+    ///
+    ///Newest first. Admins and owners, or an `orgs:admin` key.
+    ///
+    ///Sends a `GET` request to `/v1/audit-events`
+    ///
+    ///Arguments:
+    ///- `action`: Only this action, e.g. `api_key.revoked`.
+    ///- `actor_id`: Only events by this actor (user id or API key id).
+    ///- `limit`: Page size, 1-200 (default 50).
+    ///- `since`: Only events at or after this time (RFC 3339).
+    ///- `starting_after`: Cursor: the id of the last event of the previous page (from `X-Next-Cursor`).
+    ///- `target_id`: Only events on this target id.
+    ///- `until`: Only events before this time (RFC 3339).
+    ///```ignore
+    ///let response = client.list_audit_events()
+    ///    .action(action)
+    ///    .actor_id(actor_id)
+    ///    .limit(limit)
+    ///    .since(since)
+    ///    .starting_after(starting_after)
+    ///    .target_id(target_id)
+    ///    .until(until)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn list_audit_events(&self) -> builder::ListAuditEvents<'_>;
+}
+
+impl ClientAuditExt for Client {
+    fn list_audit_events(&self) -> builder::ListAuditEvents<'_> {
+        builder::ListAuditEvents::new(self)
+    }
+}
+
+///Organization environments (`live`, `test`, …) that keys carry
+pub trait ClientEnvironmentsExt {
+    ///List environments
+    ///
+    ///The environments of the project's organization, newest first.
+    ///
+    ///Sends a `GET` request to `/v1/projects/{id}/environments`
+    ///
+    ///Arguments:
+    ///- `id`: Project id
+    ///- `limit`: Page size, 1-200 (default 50).
+    ///- `starting_after`: Cursor from `X-Next-Cursor`.
+    ///```ignore
+    ///let response = client.list_environments()
+    ///    .id(id)
+    ///    .limit(limit)
+    ///    .starting_after(starting_after)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn list_environments(&self) -> builder::ListEnvironments<'_>;
+    ///Create an environment
+    ///
+    ///Creates an environment in the project's organization (environments are
+    ///shared by all its projects).
+    ///
+    ///Sends a `POST` request to `/v1/projects/{id}/environments`
+    ///
+    ///Arguments:
+    ///- `id`: Project id
+    ///- `idempotency_key`: Replays the first response for 24 h
+    ///- `body`
+    ///```ignore
+    ///let response = client.create_environment()
+    ///    .id(id)
+    ///    .idempotency_key(idempotency_key)
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn create_environment(&self) -> builder::CreateEnvironment<'_>;
+}
+
+impl ClientEnvironmentsExt for Client {
+    fn list_environments(&self) -> builder::ListEnvironments<'_> {
+        builder::ListEnvironments::new(self)
+    }
+
+    fn create_environment(&self) -> builder::CreateEnvironment<'_> {
+        builder::CreateEnvironment::new(self)
+    }
+}
+
+///Who belongs to an organization, with which role (owner, admin, member, viewer)
+pub trait ClientMembersExt {
+    ///List members
+    ///
+    ///Newest first (by when they joined).
+    ///
+    ///Sends a `GET` request to `/v1/organizations/{org}/members`
+    ///
+    ///Arguments:
+    ///- `org`: Organization id
+    ///- `limit`: Page size, 1-200 (default 50).
+    ///- `starting_after`: Cursor: the user id of the last member of the previous page (from `X-Next-Cursor`).
+    ///```ignore
+    ///let response = client.list_members()
+    ///    .org(org)
+    ///    .limit(limit)
+    ///    .starting_after(starting_after)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn list_members(&self) -> builder::ListMembers<'_>;
+    ///Add a member
+    ///
+    ///Adds a user (by their session `sub`) with a role. Owners only (or an `orgs:admin` key).
+    ///
+    ///Sends a `POST` request to `/v1/organizations/{org}/members`
+    ///
+    ///Arguments:
+    ///- `org`: Organization id
+    ///- `idempotency_key`: Replays the first response for 24 h
+    ///- `body`
+    ///```ignore
+    ///let response = client.add_member()
+    ///    .org(org)
+    ///    .idempotency_key(idempotency_key)
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn add_member(&self) -> builder::AddMember<'_>;
+    ///Remove a member
+    ///
+    ///The last owner cannot be removed (409).
+    ///
+    ///Sends a `DELETE` request to `/v1/organizations/{org}/members/{user_id}`
+    ///
+    ///Arguments:
+    ///- `org`: Organization id
+    ///- `user_id`: The member's user id
+    ///```ignore
+    ///let response = client.remove_member()
+    ///    .org(org)
+    ///    .user_id(user_id)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn remove_member(&self) -> builder::RemoveMember<'_>;
+    ///Change a member's role
+    ///
+    ///The last owner cannot be demoted (409).
+    ///
+    ///Sends a `PATCH` request to `/v1/organizations/{org}/members/{user_id}`
+    ///
+    ///Arguments:
+    ///- `org`: Organization id
+    ///- `user_id`: The member's user id
+    ///- `body`
+    ///```ignore
+    ///let response = client.update_member()
+    ///    .org(org)
+    ///    .user_id(user_id)
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn update_member(&self) -> builder::UpdateMember<'_>;
+}
+
+impl ClientMembersExt for Client {
+    fn list_members(&self) -> builder::ListMembers<'_> {
+        builder::ListMembers::new(self)
+    }
+
+    fn add_member(&self) -> builder::AddMember<'_> {
+        builder::AddMember::new(self)
+    }
+
+    fn remove_member(&self) -> builder::RemoveMember<'_> {
+        builder::RemoveMember::new(self)
+    }
+
+    fn update_member(&self) -> builder::UpdateMember<'_> {
+        builder::UpdateMember::new(self)
+    }
+}
+
 ///The organization-scoped key family
 pub trait ClientOrganizationApiKeysExt {
     ///List an organization's API keys
@@ -4385,6 +5699,114 @@ impl ClientOrganizationApiKeysExt for Client {
     }
 }
 
+///Tenants: create (the caller becomes owner), list, update, delete
+pub trait ClientOrganizationsExt {
+    ///List organizations
+    ///
+    ///A session lists the organizations the user belongs to (with their role),
+    ///newest first; an API key lists only its own organization.
+    ///
+    ///Sends a `GET` request to `/v1/organizations`
+    ///
+    ///Arguments:
+    ///- `limit`: Page size, 1-200 (default 50).
+    ///- `starting_after`: Cursor: the id of the last organization of the previous page (from `X-Next-Cursor`).
+    ///```ignore
+    ///let response = client.list_organizations()
+    ///    .limit(limit)
+    ///    .starting_after(starting_after)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn list_organizations(&self) -> builder::ListOrganizations<'_>;
+    ///Create an organization
+    ///
+    ///The calling user becomes its owner; the `live` and `test` environments are
+    ///created with it. Only a user session can create organizations.
+    ///
+    ///Sends a `POST` request to `/v1/organizations`
+    ///
+    ///Arguments:
+    ///- `idempotency_key`: Replays the first response for 24 h when repeated with the same body
+    ///- `body`
+    ///```ignore
+    ///let response = client.create_organization()
+    ///    .idempotency_key(idempotency_key)
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn create_organization(&self) -> builder::CreateOrganization<'_>;
+    ///Get an organization
+    ///
+    ///Sends a `GET` request to `/v1/organizations/{org}`
+    ///
+    ///Arguments:
+    ///- `org`: Organization id
+    ///```ignore
+    ///let response = client.get_organization()
+    ///    .org(org)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn get_organization(&self) -> builder::GetOrganization<'_>;
+    ///Delete an organization
+    ///
+    ///Revokes every key of the organization, then soft-deletes it: it no longer
+    ///appears anywhere and its keys no longer verify.
+    ///
+    ///Sends a `DELETE` request to `/v1/organizations/{org}`
+    ///
+    ///Arguments:
+    ///- `org`: Organization id
+    ///```ignore
+    ///let response = client.delete_organization()
+    ///    .org(org)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn delete_organization(&self) -> builder::DeleteOrganization<'_>;
+    ///Update an organization
+    ///
+    ///Owners (or an `orgs:admin` key) may rename it or change its default key prefix.
+    ///
+    ///Sends a `PATCH` request to `/v1/organizations/{org}`
+    ///
+    ///Arguments:
+    ///- `org`: Organization id
+    ///- `body`
+    ///```ignore
+    ///let response = client.update_organization()
+    ///    .org(org)
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn update_organization(&self) -> builder::UpdateOrganization<'_>;
+}
+
+impl ClientOrganizationsExt for Client {
+    fn list_organizations(&self) -> builder::ListOrganizations<'_> {
+        builder::ListOrganizations::new(self)
+    }
+
+    fn create_organization(&self) -> builder::CreateOrganization<'_> {
+        builder::CreateOrganization::new(self)
+    }
+
+    fn get_organization(&self) -> builder::GetOrganization<'_> {
+        builder::GetOrganization::new(self)
+    }
+
+    fn delete_organization(&self) -> builder::DeleteOrganization<'_> {
+        builder::DeleteOrganization::new(self)
+    }
+
+    fn update_organization(&self) -> builder::UpdateOrganization<'_> {
+        builder::UpdateOrganization::new(self)
+    }
+}
+
 ///Projects group keys and hold defaults for new keys
 pub trait ClientProjectsExt {
     ///List projects
@@ -4426,6 +5848,21 @@ pub trait ClientProjectsExt {
     ///    .await;
     ///```
     fn get_project(&self) -> builder::GetProject<'_>;
+    ///Delete a project
+    ///
+    ///Revokes every key of the project, then soft-deletes it.
+    ///
+    ///Sends a `DELETE` request to `/v1/projects/{id}`
+    ///
+    ///Arguments:
+    ///- `id`: Project id
+    ///```ignore
+    ///let response = client.delete_project()
+    ///    .id(id)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn delete_project(&self) -> builder::DeleteProject<'_>;
     ///Update a project
     ///
     ///Sends a `PATCH` request to `/v1/projects/{id}`
@@ -4454,6 +5891,10 @@ impl ClientProjectsExt for Client {
 
     fn get_project(&self) -> builder::GetProject<'_> {
         builder::GetProject::new(self)
+    }
+
+    fn delete_project(&self) -> builder::DeleteProject<'_> {
+        builder::DeleteProject::new(self)
     }
 
     fn update_project(&self) -> builder::UpdateProject<'_> {
@@ -5481,6 +6922,185 @@ pub mod builder {
         }
     }
 
+    ///Builder for [`ClientAuditExt::list_audit_events`]
+    ///
+    ///[`ClientAuditExt::list_audit_events`]: super::ClientAuditExt::list_audit_events
+    #[derive(Debug, Clone)]
+    pub struct ListAuditEvents<'a> {
+        client: &'a super::Client,
+        action: Result<Option<::std::string::String>, String>,
+        actor_id: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<i32>, String>,
+        since: Result<Option<::chrono::DateTime<::chrono::offset::Utc>>, String>,
+        starting_after: Result<Option<::uuid::Uuid>, String>,
+        target_id: Result<Option<::std::string::String>, String>,
+        until: Result<Option<::chrono::DateTime<::chrono::offset::Utc>>, String>,
+    }
+
+    impl<'a> ListAuditEvents<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                action: Ok(None),
+                actor_id: Ok(None),
+                limit: Ok(None),
+                since: Ok(None),
+                starting_after: Ok(None),
+                target_id: Ok(None),
+                until: Ok(None),
+            }
+        }
+
+        pub fn action<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.action = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for action failed".to_string()
+            });
+            self
+        }
+
+        pub fn actor_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.actor_id = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for actor_id failed".to_string()
+            });
+            self
+        }
+
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for limit failed".to_string());
+            self
+        }
+
+        pub fn since<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+        {
+            self.since = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for since failed"
+                        .to_string()
+                });
+            self
+        }
+
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: uuid :: Uuid` for starting_after failed".to_string()
+            });
+            self
+        }
+
+        pub fn target_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.target_id = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for target_id failed".to_string()
+            });
+            self
+        }
+
+        pub fn until<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+        {
+            self.until = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for until failed"
+                        .to_string()
+                });
+            self
+        }
+
+        ///Sends a `GET` request to `/v1/audit-events`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::std::vec::Vec<types::AuditEvent>>, Error<types::ErrorBody>>
+        {
+            let Self {
+                client,
+                action,
+                actor_id,
+                limit,
+                since,
+                starting_after,
+                target_id,
+                until,
+            } = self;
+            let action = action.map_err(Error::InvalidRequest)?;
+            let actor_id = actor_id.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let since = since.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let target_id = target_id.map_err(Error::InvalidRequest)?;
+            let until = until.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/audit-events", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("action", &action))
+                .query(&progenitor_client::QueryParam::new("actor_id", &actor_id))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("since", &since))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .query(&progenitor_client::QueryParam::new("target_id", &target_id))
+                .query(&progenitor_client::QueryParam::new("until", &until))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_audit_events",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
     ///Builder for [`ClientVerificationExt::verify_key`]
     ///
     ///[`ClientVerificationExt::verify_key`]: super::ClientVerificationExt::verify_key
@@ -5561,6 +7181,479 @@ pub mod builder {
                     ResponseValue::from_response(response).await?,
                 )),
                 403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientOrganizationsExt::list_organizations`]
+    ///
+    ///[`ClientOrganizationsExt::list_organizations`]: super::ClientOrganizationsExt::list_organizations
+    #[derive(Debug, Clone)]
+    pub struct ListOrganizations<'a> {
+        client: &'a super::Client,
+        limit: Result<Option<i32>, String>,
+        starting_after: Result<Option<::uuid::Uuid>, String>,
+    }
+
+    impl<'a> ListOrganizations<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for limit failed".to_string());
+            self
+        }
+
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: uuid :: Uuid` for starting_after failed".to_string()
+            });
+            self
+        }
+
+        ///Sends a `GET` request to `/v1/organizations`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::std::vec::Vec<types::Organization>>, Error<types::ErrorBody>>
+        {
+            let Self {
+                client,
+                limit,
+                starting_after,
+            } = self;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/organizations", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_organizations",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientOrganizationsExt::create_organization`]
+    ///
+    ///[`ClientOrganizationsExt::create_organization`]: super::ClientOrganizationsExt::create_organization
+    #[derive(Debug, Clone)]
+    pub struct CreateOrganization<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::CreateOrganizationRequest, String>,
+    }
+
+    impl<'a> CreateOrganization<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for idempotency_key failed".to_string()
+            });
+            self
+        }
+
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateOrganizationRequest>,
+            <V as std::convert::TryInto<types::CreateOrganizationRequest>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreateOrganizationRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreateOrganizationRequest,
+                ) -> types::builder::CreateOrganizationRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+
+        ///Sends a `POST` request to `/v1/organizations`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Organization>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                idempotency_key,
+                body,
+            } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreateOrganizationRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/organizations", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_organization",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                409u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientOrganizationsExt::get_organization`]
+    ///
+    ///[`ClientOrganizationsExt::get_organization`]: super::ClientOrganizationsExt::get_organization
+    #[derive(Debug, Clone)]
+    pub struct GetOrganization<'a> {
+        client: &'a super::Client,
+        org: Result<::uuid::Uuid, String>,
+    }
+
+    impl<'a> GetOrganization<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                org: Err("org was not initialized".to_string()),
+            }
+        }
+
+        pub fn org<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.org = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for org failed".to_string());
+            self
+        }
+
+        ///Sends a `GET` request to `/v1/organizations/{org}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Organization>, Error<types::ErrorBody>> {
+            let Self { client, org } = self;
+            let org = org.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/organizations/{}",
+                client.baseurl,
+                encode_path(&org.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_organization",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientOrganizationsExt::delete_organization`]
+    ///
+    ///[`ClientOrganizationsExt::delete_organization`]: super::ClientOrganizationsExt::delete_organization
+    #[derive(Debug, Clone)]
+    pub struct DeleteOrganization<'a> {
+        client: &'a super::Client,
+        org: Result<::uuid::Uuid, String>,
+    }
+
+    impl<'a> DeleteOrganization<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                org: Err("org was not initialized".to_string()),
+            }
+        }
+
+        pub fn org<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.org = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for org failed".to_string());
+            self
+        }
+
+        ///Sends a `DELETE` request to `/v1/organizations/{org}`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::ErrorBody>> {
+            let Self { client, org } = self;
+            let org = org.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/organizations/{}",
+                client.baseurl,
+                encode_path(&org.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_organization",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientOrganizationsExt::update_organization`]
+    ///
+    ///[`ClientOrganizationsExt::update_organization`]: super::ClientOrganizationsExt::update_organization
+    #[derive(Debug, Clone)]
+    pub struct UpdateOrganization<'a> {
+        client: &'a super::Client,
+        org: Result<::uuid::Uuid, String>,
+        body: Result<types::builder::UpdateOrganizationRequest, String>,
+    }
+
+    impl<'a> UpdateOrganization<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                org: Err("org was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+
+        pub fn org<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.org = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for org failed".to_string());
+            self
+        }
+
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateOrganizationRequest>,
+            <V as std::convert::TryInto<types::UpdateOrganizationRequest>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `UpdateOrganizationRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::UpdateOrganizationRequest,
+                ) -> types::builder::UpdateOrganizationRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+
+        ///Sends a `PATCH` request to `/v1/organizations/{org}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Organization>, Error<types::ErrorBody>> {
+            let Self { client, org, body } = self;
+            let org = org.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::UpdateOrganizationRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/organizations/{}",
+                client.baseurl,
+                encode_path(&org.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "update_organization",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -5938,6 +8031,474 @@ pub mod builder {
         }
     }
 
+    ///Builder for [`ClientMembersExt::list_members`]
+    ///
+    ///[`ClientMembersExt::list_members`]: super::ClientMembersExt::list_members
+    #[derive(Debug, Clone)]
+    pub struct ListMembers<'a> {
+        client: &'a super::Client,
+        org: Result<::uuid::Uuid, String>,
+        limit: Result<Option<i32>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+
+    impl<'a> ListMembers<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                org: Err("org was not initialized".to_string()),
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+
+        pub fn org<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.org = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for org failed".to_string());
+            self
+        }
+
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for limit failed".to_string());
+            self
+        }
+
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+
+        ///Sends a `GET` request to `/v1/organizations/{org}/members`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::std::vec::Vec<types::Member>>, Error<types::ErrorBody>>
+        {
+            let Self {
+                client,
+                org,
+                limit,
+                starting_after,
+            } = self;
+            let org = org.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/organizations/{}/members",
+                client.baseurl,
+                encode_path(&org.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_members",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientMembersExt::add_member`]
+    ///
+    ///[`ClientMembersExt::add_member`]: super::ClientMembersExt::add_member
+    #[derive(Debug, Clone)]
+    pub struct AddMember<'a> {
+        client: &'a super::Client,
+        org: Result<::uuid::Uuid, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::AddMemberRequest, String>,
+    }
+
+    impl<'a> AddMember<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                org: Err("org was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+
+        pub fn org<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.org = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for org failed".to_string());
+            self
+        }
+
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for idempotency_key failed".to_string()
+            });
+            self
+        }
+
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::AddMemberRequest>,
+            <V as std::convert::TryInto<types::AddMemberRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `AddMemberRequest` for body failed: {}", s));
+            self
+        }
+
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::AddMemberRequest,
+                ) -> types::builder::AddMemberRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+
+        ///Sends a `POST` request to `/v1/organizations/{org}/members`
+        pub async fn send(self) -> Result<ResponseValue<types::Member>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                org,
+                idempotency_key,
+                body,
+            } = self;
+            let org = org.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::AddMemberRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/organizations/{}/members",
+                client.baseurl,
+                encode_path(&org.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "add_member",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                409u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientMembersExt::remove_member`]
+    ///
+    ///[`ClientMembersExt::remove_member`]: super::ClientMembersExt::remove_member
+    #[derive(Debug, Clone)]
+    pub struct RemoveMember<'a> {
+        client: &'a super::Client,
+        org: Result<::uuid::Uuid, String>,
+        user_id: Result<::std::string::String, String>,
+    }
+
+    impl<'a> RemoveMember<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                org: Err("org was not initialized".to_string()),
+                user_id: Err("user_id was not initialized".to_string()),
+            }
+        }
+
+        pub fn org<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.org = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for org failed".to_string());
+            self
+        }
+
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for user_id failed".to_string()
+            });
+            self
+        }
+
+        ///Sends a `DELETE` request to `/v1/organizations/{org}/members/{user_id}`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                org,
+                user_id,
+            } = self;
+            let org = org.map_err(Error::InvalidRequest)?;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/organizations/{}/members/{}",
+                client.baseurl,
+                encode_path(&org.to_string()),
+                encode_path(&user_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "remove_member",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                409u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientMembersExt::update_member`]
+    ///
+    ///[`ClientMembersExt::update_member`]: super::ClientMembersExt::update_member
+    #[derive(Debug, Clone)]
+    pub struct UpdateMember<'a> {
+        client: &'a super::Client,
+        org: Result<::uuid::Uuid, String>,
+        user_id: Result<::std::string::String, String>,
+        body: Result<types::builder::UpdateMemberRequest, String>,
+    }
+
+    impl<'a> UpdateMember<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                org: Err("org was not initialized".to_string()),
+                user_id: Err("user_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+
+        pub fn org<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.org = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for org failed".to_string());
+            self
+        }
+
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for user_id failed".to_string()
+            });
+            self
+        }
+
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateMemberRequest>,
+            <V as std::convert::TryInto<types::UpdateMemberRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `UpdateMemberRequest` for body failed: {}", s));
+            self
+        }
+
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::UpdateMemberRequest,
+                ) -> types::builder::UpdateMemberRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+
+        ///Sends a `PATCH` request to `/v1/organizations/{org}/members/{user_id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Member>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                org,
+                user_id,
+                body,
+            } = self;
+            let org = org.map_err(Error::InvalidRequest)?;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::UpdateMemberRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/organizations/{}/members/{}",
+                client.baseurl,
+                encode_path(&org.to_string()),
+                encode_path(&user_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "update_member",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                409u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
     ///Builder for [`ClientProjectsExt::list_projects`]
     ///
     ///[`ClientProjectsExt::list_projects`]: super::ClientProjectsExt::list_projects
@@ -6198,6 +8759,80 @@ pub mod builder {
         }
     }
 
+    ///Builder for [`ClientProjectsExt::delete_project`]
+    ///
+    ///[`ClientProjectsExt::delete_project`]: super::ClientProjectsExt::delete_project
+    #[derive(Debug, Clone)]
+    pub struct DeleteProject<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+    }
+
+    impl<'a> DeleteProject<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
+            self
+        }
+
+        ///Sends a `DELETE` request to `/v1/projects/{id}`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::ErrorBody>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/projects/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_project",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
     ///Builder for [`ClientProjectsExt::update_project`]
     ///
     ///[`ClientProjectsExt::update_project`]: super::ClientProjectsExt::update_project
@@ -6307,6 +8942,258 @@ pub mod builder {
             }
         }
     }
+
+    ///Builder for [`ClientEnvironmentsExt::list_environments`]
+    ///
+    ///[`ClientEnvironmentsExt::list_environments`]: super::ClientEnvironmentsExt::list_environments
+    #[derive(Debug, Clone)]
+    pub struct ListEnvironments<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+        limit: Result<Option<i32>, String>,
+        starting_after: Result<Option<::uuid::Uuid>, String>,
+    }
+
+    impl<'a> ListEnvironments<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
+            self
+        }
+
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for limit failed".to_string());
+            self
+        }
+
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: uuid :: Uuid` for starting_after failed".to_string()
+            });
+            self
+        }
+
+        ///Sends a `GET` request to `/v1/projects/{id}/environments`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::std::vec::Vec<types::Environment>>, Error<types::ErrorBody>>
+        {
+            let Self {
+                client,
+                id,
+                limit,
+                starting_after,
+            } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/projects/{}/environments",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_environments",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientEnvironmentsExt::create_environment`]
+    ///
+    ///[`ClientEnvironmentsExt::create_environment`]: super::ClientEnvironmentsExt::create_environment
+    #[derive(Debug, Clone)]
+    pub struct CreateEnvironment<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::CreateEnvironmentRequest, String>,
+    }
+
+    impl<'a> CreateEnvironment<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
+            self
+        }
+
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for idempotency_key failed".to_string()
+            });
+            self
+        }
+
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateEnvironmentRequest>,
+            <V as std::convert::TryInto<types::CreateEnvironmentRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreateEnvironmentRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreateEnvironmentRequest,
+                ) -> types::builder::CreateEnvironmentRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+
+        ///Sends a `POST` request to `/v1/projects/{id}/environments`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Environment>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                id,
+                idempotency_key,
+                body,
+            } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreateEnvironmentRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/projects/{}/environments",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_environment",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                409u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
 }
 
 /// Items consumers will typically use such as the Client and
@@ -6315,7 +9202,11 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::Client;
     pub use super::ClientApiKeysExt;
+    pub use super::ClientAuditExt;
+    pub use super::ClientEnvironmentsExt;
+    pub use super::ClientMembersExt;
     pub use super::ClientOrganizationApiKeysExt;
+    pub use super::ClientOrganizationsExt;
     pub use super::ClientProjectsExt;
     pub use super::ClientSystemExt;
     pub use super::ClientVerificationExt;
