@@ -139,6 +139,9 @@ pub fn key_unusable_reason(key: &KeyRecord, now: i64) -> Option<&'static str> {
     }
 }
 
+/// The one route where the caller's own rate limit does not apply.
+const VERIFY_PATH: &str = "/v1/keys/verify";
+
 fn request_meta(parts: &Parts) -> RequestMeta {
     RequestMeta {
         ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()),
@@ -166,14 +169,31 @@ impl FromRequestParts<AppState> for Caller {
             .lookup(&keyfmt::hash_key(parsed.full))
             .await?
             .ok_or_else(|| ApiError::unauthenticated("invalid API key"))?;
-        if let Some(reason) = key_unusable_reason(&record, now_ms()) {
+        let now = now_ms();
+        if let Some(reason) = key_unusable_reason(&record.record, now) {
             return Err(ApiError::unauthenticated(format!("API key is {reason}")));
         }
-        let scopes: Vec<String> = serde_json::from_str(&record.scopes).unwrap_or_default();
+        // The caller's own `rate_limit` gates the management API; verify is
+        // exempt (it reports the verified key's limits instead).
+        if let (Some(limit), Some(window)) = (record.record.rate_limit_limit, record.record.rate_limit_window_ms)
+            && parts.uri.path() != VERIFY_PATH
+        {
+            let d = state.limiter.check(record.id, limit as u64, window as u64, 1, now);
+            if !d.allowed {
+                return Err(ApiError::RateLimited {
+                    message: format!("rate limit of {limit} requests per {window} ms exceeded for this API key"),
+                    retry_after_secs: d.retry_after_secs(),
+                    limit: d.limit,
+                    remaining: d.remaining,
+                    reset_at_unix: (d.reset_at_ms + 999) / 1000,
+                });
+            }
+        }
+        state.usage.record_use(record.id, now);
         Ok(Caller {
-            organization_id: record.organization_id.clone(),
-            project_id: record.project_id.clone(),
-            actor: Actor::ApiKey { key_id: record.id.clone(), scopes: Arc::new(scopes) },
+            organization_id: record.record.organization_id.clone(),
+            project_id: record.record.project_id.clone(),
+            actor: Actor::ApiKey { key_id: record.record.id.clone(), scopes: record.scopes.clone() },
             meta: request_meta(parts),
         })
     }

@@ -65,6 +65,9 @@ pub struct SettingsArgs {
     /// Do not create an organization and admin key on first start.
     #[arg(long, env = "KEYWARD_NO_BOOTSTRAP", global = true)]
     pub no_bootstrap: Option<bool>,
+    /// Milliseconds between write-behind flushes of `last_used_at` and usage counters.
+    #[arg(long, env = "KEYWARD_USAGE_FLUSH_INTERVAL_MS", global = true)]
+    pub usage_flush_interval_ms: Option<u64>,
 }
 
 /// The same settings as they may appear in `keyward.toml`.
@@ -80,6 +83,7 @@ struct FileSettings {
     metrics: Option<bool>,
     db_max_connections: Option<u32>,
     no_bootstrap: Option<bool>,
+    usage_flush_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +97,7 @@ pub struct Config {
     pub metrics: bool,
     pub db_max_connections: u32,
     pub bootstrap_on_empty: bool,
+    pub usage_flush_interval: Duration,
 }
 
 impl Default for Config {
@@ -107,6 +112,7 @@ impl Default for Config {
             metrics: true,
             db_max_connections: 16,
             bootstrap_on_empty: true,
+            usage_flush_interval: Duration::from_secs(1),
         }
     }
 }
@@ -134,6 +140,11 @@ impl Config {
             metrics: args.metrics.or(file.metrics).unwrap_or(d.metrics),
             db_max_connections: args.db_max_connections.or(file.db_max_connections).unwrap_or(d.db_max_connections),
             bootstrap_on_empty: !args.no_bootstrap.or(file.no_bootstrap).unwrap_or(false),
+            usage_flush_interval: args
+                .usage_flush_interval_ms
+                .or(file.usage_flush_interval_ms)
+                .map(Duration::from_millis)
+                .unwrap_or(d.usage_flush_interval),
         })
     }
 }

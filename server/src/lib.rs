@@ -10,8 +10,11 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod keyfmt;
+pub mod metrics;
+pub mod ratelimit;
 pub mod state;
 pub mod store;
+pub mod usage;
 
 use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
 use utoipa_scalar::Servable;
@@ -42,9 +45,11 @@ pub fn app(state: AppState) -> Router {
             async move { Json(spec.as_ref().clone()) }
         }
     };
+    let api = if state.config.metrics { api.route("/metrics", get(metrics::metrics_handler)) } else { api };
     api.route("/openapi.json", get(spec_json))
         .merge(utoipa_scalar::Scalar::with_url("/docs", spec.as_ref().clone()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
@@ -54,8 +59,12 @@ pub fn app(state: AppState) -> Router {
 
 /// Serve `state` on `listener` until `shutdown` resolves, then drain.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let flusher = usage::spawn_flusher(state.clone());
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    // Write-behind usage counters are flushed once more after the drain.
+    flusher.stop().await;
+    served?;
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-use crate::{cache::KeyCache, config::Config, store::Store};
+use crate::{cache::KeyCache, config::Config, metrics::Metrics, ratelimit::RateLimiter, store::Store, usage::UsageRecorder};
 use std::sync::Arc;
 
 /// Shared by every handler; cheap to clone.
@@ -7,11 +7,23 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub keys: KeyCache,
+    /// Per-key rate-limit buckets (verify and the caller's own key).
+    pub limiter: Arc<RateLimiter>,
+    /// `last_used_at`, `usage_count` and hourly counters, written behind.
+    pub usage: Arc<UsageRecorder>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> Self {
         let keys = KeyCache::new(store.clone(), config.cache_capacity, config.cache_ttl);
-        Self { store, config: Arc::new(config), keys }
+        Self {
+            store,
+            config: Arc::new(config),
+            keys,
+            limiter: Arc::default(),
+            usage: Arc::default(),
+            metrics: Arc::default(),
+        }
     }
 }

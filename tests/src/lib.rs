@@ -168,6 +168,24 @@ impl TestServer {
         r.body
     }
 
+    /// Stop serving (a graceful shutdown: write-behind counters are flushed)
+    /// and start a new server with fresh process state (cache, rate limits)
+    /// on the same database and configuration. The admin key stays valid.
+    pub async fn restart(mut self) -> TestServer {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        self.state.store.close().await;
+        let config = (*self.state.config).clone();
+        let store = Store::connect(&config.database_url, config.db_max_connections).await.expect("reopen store");
+        let state = AppState::new(store, config);
+        let (base_url, shutdown, task) = spawn_on_free_port(state.clone()).await;
+        TestServer { base_url, state, shutdown: Some(shutdown), task: Some(task), ..self }
+    }
+
     /// Stop serving, then drop the Postgres test database.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

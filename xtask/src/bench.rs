@@ -1,6 +1,531 @@
-//! `cargo xtask bench`: wrk against /v1/keys/verify and /healthz (owned by
-//! another issue; this is the placeholder the CLI dispatches to).
+//! `cargo xtask bench`: wrk against `POST /v1/keys/verify` and the server's own
+//! `GET /healthz` in one run (DESIGN §9).
+//!
+//! 1. `cargo build --release -p keyward-server`;
+//! 2. a fresh database (SQLite file under `target/bench/`, or a new Postgres
+//!    database next to `--postgres-url`), seeded directly through
+//!    `keyward_server::store` with `--keys` keys in batched multi-row inserts;
+//! 3. the release server on 127.0.0.1, a warm-up pass over every key, then wrk
+//!    at each `--connections` count against `/healthz` and verify (a Lua script
+//!    picking random seeded keys), and a cold-cache server
+//!    (`KEYWARD_CACHE_CAPACITY=0`) for verify;
+//! 4. a table of req/s, p50, p99, errors and verify ÷ healthz, printed and
+//!    written to `target/bench/`.
 
-pub fn run() -> anyhow::Result<()> {
-    anyhow::bail!("cargo xtask bench: not implemented yet")
+use anyhow::{Context, bail, ensure};
+use clap::{Args, ValueEnum};
+use keyward_server::{Store, bootstrap::bootstrap, keyfmt, store};
+use std::{
+    fmt::Write as _,
+    io::{Read, Write},
+    net::{SocketAddr, TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Keys to seed (all verified at random).
+    #[arg(long, default_value_t = 100_000)]
+    keys: usize,
+    /// Database backend for the server under test.
+    #[arg(long, value_enum, default_value_t = Db::Sqlite)]
+    db: Db,
+    /// Admin URL of a Postgres server for `--db postgres` (a fresh database is created next to it).
+    #[arg(long, env = "KEYWARD_TEST_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    postgres_url: String,
+    /// Seconds per wrk run.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Connection counts to measure at (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![32, 128])]
+    connections: Vec<u32>,
+    /// wrk threads.
+    #[arg(long, default_value_t = 2)]
+    threads: u32,
+    /// Positive-entry TTL (seconds) of the server under test in the cached runs,
+    /// so entries warmed up before the runs are still there during them.
+    #[arg(long, default_value_t = 600)]
+    cache_ttl_secs: u64,
+    /// Skip the cold-cache run.
+    #[arg(long)]
+    no_cold: bool,
+    /// Do not rebuild the release server first.
+    #[arg(long)]
+    no_build: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct WrkResult {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+    requests: u64,
+}
+
+struct Row {
+    scenario: String,
+    connections: u32,
+    result: WrkResult,
+    /// req/s and p99 of /healthz at the same connection count.
+    baseline: Option<(f64, f64)>,
+}
+
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    ensure!(args.keys > 0, "--keys must be at least 1");
+    let wrk = find_wrk()?;
+    let root = crate::workspace_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let out_dir = target.join("bench");
+    std::fs::create_dir_all(&out_dir)?;
+    if !args.no_build {
+        eprintln!("bench: cargo build --release -p keyward-server");
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--release", "-p", "keyward-server", "--bin", "keyward"])
+            .current_dir(root)
+            .status()?;
+        ensure!(status.success(), "building the release server failed");
+    }
+    let server_bin = target.join("release/keyward");
+    ensure!(server_bin.exists(), "{} is missing (drop --no-build)", server_bin.display());
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let db = runtime.block_on(BenchDb::create(args, &out_dir))?;
+    let result = (|| -> anyhow::Result<()> {
+        let started = Instant::now();
+        let admin_key = runtime.block_on(seed(&db.url, args.keys, &out_dir.join("keys.txt")))?;
+        eprintln!("bench: seeded {} keys in {:.1?}", args.keys, started.elapsed());
+        write_scripts(&out_dir)?;
+        let rows = measure(args, &wrk, &server_bin, &db.url, &admin_key, &out_dir)?;
+        report(args, &rows, &out_dir)
+    })();
+    runtime.block_on(db.drop_database());
+    result
+}
+
+fn find_wrk() -> anyhow::Result<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join("wrk"))
+        .find(|p| p.is_file());
+    found.context("`wrk` is not installed: install it (Debian/Ubuntu: `apt-get install -y wrk`) and run again")
+}
+
+// ---------------------------------------------------------------- database and seeding
+
+struct BenchDb {
+    url: String,
+    postgres: Option<(String, String)>,
+}
+
+impl BenchDb {
+    async fn create(args: &BenchArgs, out_dir: &Path) -> anyhow::Result<BenchDb> {
+        match args.db {
+            Db::Sqlite => {
+                let path = out_dir.join("keyward-bench.db");
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+                Ok(BenchDb { url: format!("sqlite://{}", path.display()), postgres: None })
+            }
+            Db::Postgres => {
+                sqlx::any::install_default_drivers();
+                let name = format!("kw_bench_{}", std::process::id());
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&args.postgres_url)
+                    .await
+                    .with_context(|| format!("connecting to {}", store::redact_url(&args.postgres_url)))?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&mut conn).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+                let mut url = url::Url::parse(&args.postgres_url)?;
+                url.set_path(&name);
+                Ok(BenchDb { url: url.to_string(), postgres: Some((args.postgres_url.clone(), name)) })
+            }
+        }
+    }
+
+    async fn drop_database(&self) {
+        let Some((admin, name)) = &self.postgres else { return };
+        if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(admin).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+        }
+    }
+}
+
+const SEED_COLUMNS: &str = "id, organization_id, environment_id, environment, name, key_hash, key_prefix, last4, \
+    scopes, allowed_ips, meta, created_at, updated_at, is_active, source, usage_count";
+const SEED_BINDS: usize = 16;
+const SEED_ROWS_PER_INSERT: usize = 1000;
+
+/// Creates the organization and its admin key, then `n` plain keys in batched
+/// multi-row inserts; writes the plaintexts (admin key first) to `keys_file`.
+async fn seed(url: &str, n: usize, keys_file: &Path) -> anyhow::Result<String> {
+    let store = Store::connect(url, 4).await?;
+    let made = bootstrap(&store, "Bench organization").await?;
+    let org = made.organization.clone();
+    let mut conn = store.pool().acquire().await?;
+    let env = store::find_environment(&mut conn, &org.id, "live").await?.context("the live environment")?;
+    drop(conn);
+    let mut plaintexts = String::with_capacity(n * 56);
+    writeln!(plaintexts, "{}", made.admin_key)?;
+    let now = store::now_ms();
+    let mut done = 0;
+    while done < n {
+        let mut tx = store.begin().await?;
+        for _ in 0..10 {
+            let rows = SEED_ROWS_PER_INSERT.min(n - done);
+            if rows == 0 {
+                break;
+            }
+            let values = (0..rows)
+                .map(|r| {
+                    let cols = (1..=SEED_BINDS).map(|c| format!("${}", r * SEED_BINDS + c)).collect::<Vec<_>>();
+                    format!("({})", cols.join(", "))
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("INSERT INTO api_keys ({SEED_COLUMNS}) VALUES {values}");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for i in 0..rows {
+                let minted = keyfmt::generate(&org.key_prefix, &env.name);
+                writeln!(plaintexts, "{}", minted.plaintext())?;
+                q = q
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(org.id.clone())
+                    .bind(env.id.clone())
+                    .bind(env.name.clone())
+                    .bind(format!("bench key {}", done + i))
+                    .bind(minted.hash.clone())
+                    .bind(minted.key_prefix.clone())
+                    .bind(minted.last4.clone())
+                    .bind("[\"read\",\"write\"]")
+                    .bind("[]")
+                    .bind("{\"plan\":\"bench\"}")
+                    .bind(now)
+                    .bind(now)
+                    .bind(1i64)
+                    .bind("import")
+                    .bind(0i64);
+            }
+            q.execute(&mut *tx).await?;
+            done += rows;
+        }
+        tx.commit().await?;
+    }
+    store.close().await;
+    std::fs::write(keys_file, plaintexts)?;
+    Ok(made.admin_key)
+}
+
+// ---------------------------------------------------------------- wrk
+
+/// Verify with a random seeded key per request; `sequential` walks all keys
+/// once per thread stripe instead (the warm-up).
+const VERIFY_LUA: &str = r#"-- generated by cargo xtask bench
+local counter = 0
+local threads = {}
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+local keys = {}
+local admin, mode, next_index, stride
+function init(args)
+  local first = true
+  for line in io.lines(args[1]) do
+    if first then admin = line; first = false else keys[#keys + 1] = line end
+  end
+  mode = args[2] or "random"
+  stride = tonumber(args[3]) or 1
+  next_index = (id or 0) + 1
+  math.randomseed(os.time() * 1000 + (id or 0))
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Authorization"] = "Bearer " .. admin
+end
+
+request = function()
+  local k
+  if mode == "sequential" then
+    k = keys[next_index]
+    next_index = next_index + stride
+    if next_index > #keys then next_index = ((id or 0) % stride) + 1 end
+  else
+    k = keys[math.random(#keys)]
+  end
+  return wrk.format(nil, "/v1/keys/verify", nil, '{"key":"' .. k .. '"}')
+end
+"#;
+
+fn write_scripts(out_dir: &Path) -> anyhow::Result<()> {
+    std::fs::write(out_dir.join("verify.lua"), VERIFY_LUA)?;
+    Ok(())
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(bin: &Path, url: &str, extra_env: &[(&str, String)], log: &Path) -> anyhow::Result<Server> {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+        let log = std::fs::File::create(log)?;
+        let mut cmd = Command::new(bin);
+        cmd.env("KEYWARD_LISTEN", addr.to_string())
+            .env("DATABASE_URL", url)
+            .env("KEYWARD_NO_BOOTSTRAP", "true")
+            .env("KEYWARD_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
+        let mut server = Server { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok((200, _)) = http(addr, "GET", "/healthz", None, None) {
+                return Ok(server);
+            }
+            if let Some(status) = server.child.try_wait()? {
+                bail!("the server exited early ({status}); see its log");
+            }
+            ensure!(Instant::now() < deadline, "the server did not answer /healthz within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// SIGTERM (graceful: the usage counters are flushed), SIGKILL after 15 s.
+    fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 exchange (status, body) for readiness and sanity checks.
+fn http(addr: SocketAddr, method: &str, path: &str, bearer: Option<&str>, body: Option<&str>) -> anyhow::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let body = body.unwrap_or("");
+    let auth = bearer.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).context("no HTTP status line")?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((status, body))
+}
+
+fn wrk_run(wrk: &Path, args: &BenchArgs, connections: u32, secs: u64, url: &str, script: Option<(&Path, &[&str])>) -> anyhow::Result<WrkResult> {
+    let mut cmd = Command::new(wrk);
+    cmd.arg(format!("-t{}", args.threads.min(connections).max(1)))
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{secs}s"))
+        .arg("--timeout")
+        .arg("5s")
+        .arg("--latency");
+    if let Some((script, _)) = script {
+        cmd.arg("-s").arg(script);
+    }
+    cmd.arg(url);
+    if let Some((_, script_args)) = script {
+        cmd.arg("--").args(script_args);
+    }
+    let out = cmd.output().context("running wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    ensure!(out.status.success(), "wrk failed: {}{}", text, String::from_utf8_lossy(&out.stderr));
+    parse_wrk(&text).with_context(|| format!("unexpected wrk output:\n{text}"))
+}
+
+fn parse_duration_ms(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, factor) = if let Some(v) = s.strip_suffix("us") {
+        (v, 0.001)
+    } else if let Some(v) = s.strip_suffix("ms") {
+        (v, 1.0)
+    } else if let Some(v) = s.strip_suffix('m') {
+        (v, 60_000.0)
+    } else if let Some(v) = s.strip_suffix('s') {
+        (v, 1000.0)
+    } else {
+        (s, 1.0)
+    };
+    num.parse::<f64>().ok().map(|n| n * factor)
+}
+
+fn parse_wrk(text: &str) -> Option<WrkResult> {
+    let mut r = WrkResult::default();
+    let mut saw_rps = false;
+    for line in text.lines().map(str::trim) {
+        if let Some(v) = line.strip_prefix("Requests/sec:") {
+            r.rps = v.trim().parse().ok()?;
+            saw_rps = true;
+        } else if let Some(v) = line.strip_prefix("50%") {
+            r.p50_ms = parse_duration_ms(v)?;
+        } else if let Some(v) = line.strip_prefix("99%") {
+            r.p99_ms = parse_duration_ms(v)?;
+        } else if let Some(v) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            r.errors += v.trim().parse::<u64>().ok()?;
+        } else if let Some(v) = line.strip_prefix("Socket errors:") {
+            r.errors += v.split(',').filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok()).sum::<u64>();
+        } else if line.contains("requests in") {
+            r.requests = line.split_whitespace().next()?.parse().ok()?;
+        }
+    }
+    saw_rps.then_some(r)
+}
+
+fn sanity_check(server: &Server, admin_key: &str, keys_file: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(keys_file)?;
+    let key = text.lines().nth(1).context("no seeded key")?;
+    let (status, body) = http(server.addr, "POST", "/v1/keys/verify", Some(admin_key), Some(&format!("{{\"key\":\"{key}\"}}")))?;
+    ensure!(status == 200 && body.contains("\"VALID\""), "a seeded key does not verify: {status} {body}");
+    Ok(())
+}
+
+fn measure(args: &BenchArgs, wrk: &Path, bin: &Path, url: &str, admin_key: &str, out_dir: &Path) -> anyhow::Result<Vec<Row>> {
+    let script = out_dir.join("verify.lua");
+    let keys_file = out_dir.join("keys.txt");
+    let keys_arg = keys_file.display().to_string();
+    let mut rows = Vec::new();
+
+    let cached_env = [("KEYWARD_CACHE_TTL_SECS", args.cache_ttl_secs.to_string())];
+    let server = Server::start(bin, url, &cached_env, &out_dir.join("server-cached.log"))?;
+    let outcome = (|| -> anyhow::Result<()> {
+        sanity_check(&server, admin_key, &keys_file)?;
+        // Warm-up: every key once (each wrk thread walks its own stripe), then a short random pass.
+        let warm_secs = (args.keys as u64 / 4000).clamp(3, 30);
+        eprintln!("bench: warming up ({warm_secs} s over every key)");
+        let threads = args.threads.max(1).to_string();
+        wrk_run(wrk, args, 32, warm_secs, &server.url("/"), Some((&script, &[&keys_arg, "sequential", &threads])))?;
+        wrk_run(wrk, args, 32, 2, &server.url("/healthz"), None)?;
+        for &c in &args.connections {
+            eprintln!("bench: /healthz at {c} connections, {} s", args.duration);
+            let health = wrk_run(wrk, args, c, args.duration, &server.url("/healthz"), None)?;
+            eprintln!("bench: verify (cached) at {c} connections, {} s", args.duration);
+            let verify = wrk_run(wrk, args, c, args.duration, &server.url("/"), Some((&script, &[&keys_arg, "random"])))?;
+            let baseline = Some((health.rps, health.p99_ms));
+            rows.push(Row { scenario: "GET /healthz".into(), connections: c, result: health, baseline: None });
+            rows.push(Row { scenario: "POST /v1/keys/verify (cached)".into(), connections: c, result: verify, baseline });
+        }
+        Ok(())
+    })();
+    server.stop();
+    outcome?;
+
+    if !args.no_cold {
+        let cold_env = [("KEYWARD_CACHE_CAPACITY", "0".to_string())];
+        let server = Server::start(bin, url, &cold_env, &out_dir.join("server-cold.log"))?;
+        let outcome = (|| -> anyhow::Result<()> {
+            sanity_check(&server, admin_key, &keys_file)?;
+            for &c in &args.connections {
+                eprintln!("bench: verify (cold cache) at {c} connections, {} s", args.duration);
+                let verify = wrk_run(wrk, args, c, args.duration, &server.url("/"), Some((&script, &[&keys_arg, "random"])))?;
+                let baseline = rows
+                    .iter()
+                    .find(|r| r.connections == c && r.scenario.starts_with("GET"))
+                    .map(|r| (r.result.rps, r.result.p99_ms));
+                rows.push(Row { scenario: "POST /v1/keys/verify (cold cache)".into(), connections: c, result: verify, baseline });
+            }
+            Ok(())
+        })();
+        server.stop();
+        outcome?;
+    }
+    Ok(rows)
+}
+
+fn report(args: &BenchArgs, rows: &[Row], out_dir: &Path) -> anyhow::Result<()> {
+    let db = match args.db {
+        Db::Sqlite => "sqlite",
+        Db::Postgres => "postgres",
+    };
+    let mut table = String::new();
+    writeln!(
+        table,
+        "keyward bench — {db}, {} keys, wrk -t{} {} s per run, cached runs with a {} s cache TTL, all on 127.0.0.1 (wrk shares the cores)\n",
+        args.keys, args.threads, args.duration, args.cache_ttl_secs
+    )?;
+    writeln!(table, "| scenario | conns | req/s | p50 ms | p99 ms | errors | req/s vs /healthz | p99 vs /healthz |")?;
+    writeln!(table, "|---|---:|---:|---:|---:|---:|---:|---:|")?;
+    for row in rows {
+        let r = &row.result;
+        let (ratio, p99_ratio) = match row.baseline {
+            Some((rps, p99)) if rps > 0.0 && p99 > 0.0 => (format!("{:.0} %", 100.0 * r.rps / rps), format!("{:.2}×", r.p99_ms / p99)),
+            _ => ("—".into(), "—".into()),
+        };
+        writeln!(
+            table,
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} |",
+            row.scenario, row.connections, r.rps, r.p50_ms, r.p99_ms, r.errors, ratio, p99_ratio
+        )?;
+    }
+    print!("{table}");
+    let path = out_dir.join(format!("bench-{db}.md"));
+    std::fs::write(&path, &table)?;
+    eprintln!("bench: wrote {}", path.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_wrk_output() {
+        let text = "Running 10s test @ http://127.0.0.1:8080/healthz
+  2 threads and 128 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.10ms    1.00ms  30.00ms   90.00%
+  Latency Distribution
+     50%    1.95ms
+     75%    2.40ms
+     90%    3.10ms
+     99%  812.00us
+  612345 requests in 10.00s, 80.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:  61234.50
+Transfer/sec:      8.00MB
+";
+        let r = parse_wrk(text).unwrap();
+        assert_eq!(r.rps, 61234.5);
+        assert_eq!(r.p50_ms, 1.95);
+        assert!((r.p99_ms - 0.812).abs() < 1e-9);
+        assert_eq!(r.errors, 7);
+        assert_eq!(r.requests, 612345);
+        assert_eq!(parse_duration_ms("1.50s"), Some(1500.0));
+    }
 }

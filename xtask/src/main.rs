@@ -49,8 +49,9 @@ enum Command {
     },
     /// Run every test suite: drift checks, Rust, Python SDK, Node SDK.
     Test(test::TestArgs),
-    /// Benchmark /v1/keys/verify against /healthz (not implemented yet).
-    Bench,
+    /// Benchmark /v1/keys/verify against /healthz with wrk (release server,
+    /// seeded database, cached and cold-cache runs; table in target/bench/).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,7 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Test(args) => test::run(&args),
-        Command::Bench => bench::run(),
+        Command::Bench(args) => bench::run(&args),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod health;
 pub mod org_api_keys;
 pub mod projects;
+pub mod usage;
 pub mod validate;
 pub mod verify;
 
@@ -63,6 +64,7 @@ impl Modify for SecuritySchemes {
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api_keys::router())
+        .merge(usage::router())
         .merge(org_api_keys::router())
         .merge(projects::router())
         .merge(verify::router())

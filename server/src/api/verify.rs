@@ -1,22 +1,26 @@
 //! `POST /v1/keys/verify`: the hot path (DESIGN §5, §7). A well-formed request
 //! always answers 200; the outcome is in `valid` and `code`.
 
-use super::{
-    api_keys::{json_list, ms_to_time},
-    validate,
-};
+use super::api_keys::ms_to_time;
 use crate::{
     auth::{Caller, Permission, key_unusable_reason, scope_granted},
+    cache::CachedKey,
     error::{ApiError, ApiResult, ErrorBody},
     extract::ApiJson,
     keyfmt,
+    ratelimit::Decision,
     state::AppState,
-    store::{KeyRecord, now_ms},
+    store::now_ms,
+    usage::{self, Spend},
 };
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    extract::State,
+    response::{IntoResponse, Response},
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, value::RawValue};
 use std::net::IpAddr;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -31,11 +35,14 @@ pub struct VerifyKeyRequest {
     pub ip: Option<String>,
     /// Scopes the key must all hold (`*` and `prefix:*` in the key's scopes match).
     pub required_scopes: Option<Vec<String>>,
-    /// Credits and rate-limit tokens this request spends (default 1).
+    /// Credits and rate-limit tokens this request spends: 0 to 1 000 000 (default 1).
     pub cost: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// The largest `cost` one verify may spend.
+pub const MAX_COST: u64 = 1_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum VerifyCode {
     Valid,
@@ -96,9 +103,28 @@ pub struct VerifyKeyResponse {
     pub remaining: Option<u64>,
 }
 
-impl VerifyKeyResponse {
+/// What the handler serializes: [`VerifyKeyResponse`] borrowed from the
+/// cached key, so a verify copies no strings and re-parses no JSON.
+#[derive(Serialize)]
+struct VerifyOut<'a> {
+    valid: bool,
+    code: VerifyCode,
+    key_id: Option<&'a str>,
+    organization_id: Option<&'a str>,
+    project_id: Option<&'a str>,
+    environment: Option<&'a str>,
+    name: Option<&'a str>,
+    scopes: Option<&'a [String]>,
+    meta: Option<&'a RawValue>,
+    expires_at: Option<DateTime<Utc>>,
+    grace_expires_at: Option<DateTime<Utc>>,
+    ratelimit: Option<RateLimitState>,
+    remaining: Option<u64>,
+}
+
+impl<'a> VerifyOut<'a> {
     fn unknown(code: VerifyCode) -> Self {
-        VerifyKeyResponse {
+        VerifyOut {
             valid: false,
             code,
             key_id: None,
@@ -115,49 +141,45 @@ impl VerifyKeyResponse {
         }
     }
 
-    fn for_key(key: &KeyRecord, code: VerifyCode, now: i64) -> Self {
-        VerifyKeyResponse {
+    fn for_key(key: &'a CachedKey, code: VerifyCode, now: i64) -> Self {
+        let r = &key.record;
+        VerifyOut {
             valid: code == VerifyCode::Valid,
             code,
-            key_id: Uuid::parse_str(&key.id).ok(),
-            organization_id: Uuid::parse_str(&key.organization_id).ok(),
-            project_id: key.project_id.as_deref().and_then(|p| Uuid::parse_str(p).ok()),
-            environment: Some(key.environment.clone()),
-            name: Some(key.name.clone()),
-            scopes: Some(json_list(&key.scopes)),
-            meta: serde_json::from_str(&key.meta).ok(),
-            expires_at: key.expires_at.map(ms_to_time),
-            grace_expires_at: key.grace_expires_at.filter(|&g| g > now).map(ms_to_time),
+            key_id: Some(&r.id),
+            organization_id: Some(&r.organization_id),
+            project_id: r.project_id.as_deref(),
+            environment: Some(&r.environment),
+            name: Some(&r.name),
+            scopes: Some(&key.scopes),
+            meta: Some(&key.meta),
+            expires_at: key.expires_at,
+            grace_expires_at: r.grace_expires_at.filter(|&g| g > now).map(ms_to_time),
             ratelimit: None,
-            remaining: key.usage_remaining.map(|r| r.max(0) as u64),
+            remaining: None,
         }
     }
 }
 
 /// The checks that need no state beyond the key record, in DESIGN §5 order.
-fn static_checks(key: &KeyRecord, ip: Option<IpAddr>, required: &[String], now: i64) -> VerifyCode {
-    match key_unusable_reason(key, now) {
+fn static_checks(key: &CachedKey, ip: Option<IpAddr>, required: &[String], now: i64) -> VerifyCode {
+    match key_unusable_reason(&key.record, now) {
         Some("revoked") => return VerifyCode::Revoked,
         Some("disabled") => return VerifyCode::Disabled,
         Some(_) => return VerifyCode::Expired,
         None => {}
     }
-    let allowed = json_list(&key.allowed_ips);
-    if !allowed.is_empty() {
-        let permitted = ip.is_some_and(|ip| {
-            allowed.iter().filter_map(|rule| validate::parse_ip_rule(rule)).any(|net| net.contains(&ip))
-        });
-        if !permitted {
-            return VerifyCode::ForbiddenIp;
-        }
+    if !key.ip_allowed(ip) {
+        return VerifyCode::ForbiddenIp;
     }
-    if !required.is_empty() {
-        let granted = json_list(&key.scopes);
-        if !required.iter().all(|r| scope_granted(&granted, r)) {
-            return VerifyCode::InsufficientScopes;
-        }
+    if !required.iter().all(|r| scope_granted(&key.scopes, r)) {
+        return VerifyCode::InsufficientScopes;
     }
     VerifyCode::Valid
+}
+
+fn rate_limit_state(d: &Decision) -> RateLimitState {
+    RateLimitState { limit: d.limit, remaining: d.remaining, reset_at: ms_to_time(d.reset_at_ms) }
 }
 
 /// Verify an API key
@@ -169,7 +191,7 @@ fn static_checks(key: &KeyRecord, ip: Option<IpAddr>, required: &[String], now: 
     request_body = VerifyKeyRequest,
     responses(
         (status = 200, description = "The verification outcome", body = VerifyKeyResponse),
-        (status = 400, description = "Invalid field (e.g. `ip` is not an IP address)", body = ErrorBody),
+        (status = 400, description = "Invalid field (`ip` is not an IP address, `cost` is out of range)", body = ErrorBody),
         (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
         (status = 403, description = "Missing the `keys:verify` scope", body = ErrorBody),
     ),
@@ -178,26 +200,70 @@ pub async fn verify_key(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<VerifyKeyRequest>,
-) -> ApiResult<Json<VerifyKeyResponse>> {
+) -> ApiResult<Response> {
     caller.require(Permission::KeysVerify)?;
     let ip = req
         .ip
         .as_deref()
         .map(|s| s.trim().parse::<IpAddr>().map_err(|_| ApiError::invalid_field("ip", "not an IP address")))
         .transpose()?;
-    let required = req.required_scopes.unwrap_or_default();
+    let cost = req.cost.unwrap_or(1);
+    if cost > MAX_COST {
+        return Err(ApiError::invalid_field("cost", format!("must be between 0 and {MAX_COST}")));
+    }
+    let required = req.required_scopes.as_deref().unwrap_or_default();
+    let answer = |out: VerifyOut<'_>| {
+        state.metrics.verify_outcome(out.code);
+        Ok(Json(out).into_response())
+    };
+
+    // Shape and checksum: no I/O for typos and random strings.
     let Some(parsed) = keyfmt::parse(req.key.trim()) else {
-        return Ok(Json(VerifyKeyResponse::unknown(VerifyCode::Malformed)));
+        return answer(VerifyOut::unknown(VerifyCode::Malformed));
     };
     let Some(key) = state.keys.lookup(&keyfmt::hash_key(parsed.full)).await? else {
-        return Ok(Json(VerifyKeyResponse::unknown(VerifyCode::NotFound)));
+        return answer(VerifyOut::unknown(VerifyCode::NotFound));
     };
-    if key.organization_id != caller.organization_id || !caller.can_see_project(key.project_id.as_deref()) {
-        return Ok(Json(VerifyKeyResponse::unknown(VerifyCode::NotFound)));
+    let record = &key.record;
+    if record.organization_id != caller.organization_id || !caller.can_see_project(record.project_id.as_deref()) {
+        return answer(VerifyOut::unknown(VerifyCode::NotFound));
     }
     let now = now_ms();
-    let code = static_checks(&key, ip, &required, now);
-    Ok(Json(VerifyKeyResponse::for_key(&key, code, now)))
+    let mut code = static_checks(&key, ip, required, now);
+
+    // Rate limit: spends `cost` tokens only when everything above passed.
+    let mut ratelimit = None;
+    if let (Some(limit), Some(window)) = (record.rate_limit_limit, record.rate_limit_window_ms) {
+        let (limit, window) = (limit as u64, window as u64);
+        let decision = if code == VerifyCode::Valid {
+            state.limiter.check(key.id, limit, window, cost, now)
+        } else {
+            state.limiter.peek(key.id, limit, window, now)
+        };
+        if !decision.allowed {
+            code = VerifyCode::RateLimited;
+        }
+        ratelimit = Some(rate_limit_state(&decision));
+    }
+
+    // Quota: the only write on the hot path, and only for keys that have one.
+    let mut remaining = None;
+    if code == VerifyCode::Valid && record.usage_remaining.is_some() {
+        match usage::spend_quota(&state.store, &record.id, cost as i64, now).await? {
+            Spend::Spent(left) => remaining = Some(left.max(0) as u64),
+            Spend::Exceeded(left) => {
+                code = VerifyCode::UsageExceeded;
+                remaining = Some(left as u64);
+            }
+            Spend::NoQuota => {}
+        }
+    }
+
+    state.usage.record_verify(key.id, code, now);
+    let mut out = VerifyOut::for_key(&key, code, now);
+    out.ratelimit = ratelimit;
+    out.remaining = remaining;
+    answer(out)
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -1,0 +1,242 @@
+//! Usage accounting for the verify hot path (DESIGN §7).
+//!
+//! - Quotas (`usage_limit`) are spent with one conditional atomic UPDATE, so
+//!   they stay exact across concurrent requests, restarts and replicas. The
+//!   refill is applied by the same statement.
+//! - Everything else (`last_used_at`, `usage_count`, the hourly
+//!   `usage_counters` by outcome code) is counted in memory and written behind
+//!   in batches by [`spawn_flusher`] (every `usage_flush_interval`, and once
+//!   more on graceful shutdown).
+
+use crate::{api::verify::VerifyCode, state::AppState, store::Store};
+use sqlx::{AssertSqlSafe, Row};
+use std::{collections::HashMap, sync::Mutex, time::Duration};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+pub const HOUR_MS: i64 = 3_600_000;
+
+// ---------------------------------------------------------------- quota
+
+/// `usage_remaining` after applying a due refill, as a SQL expression.
+const EFFECTIVE_REMAINING: &str = "(CASE WHEN usage_refill_interval_ms IS NOT NULL AND usage_refill_amount IS NOT NULL \
+     AND usage_refilled_at IS NOT NULL AND $3 - usage_refilled_at >= usage_refill_interval_ms \
+     THEN usage_refill_amount ELSE usage_remaining END)";
+
+/// The outcome of spending quota credits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spend {
+    /// Spent; credits left.
+    Spent(i64),
+    /// Not enough credits; credits left (after any due refill).
+    Exceeded(i64),
+    /// The key has no quota (any more).
+    NoQuota,
+}
+
+/// Spend `cost` credits of key `id` if it has them: one conditional atomic
+/// decrement (`… WHERE usage_remaining >= cost RETURNING …`), with a due refill
+/// (reset to `usage_refill.amount` every interval, aligned to the last refill)
+/// applied by the same statement.
+pub async fn spend_quota(store: &Store, id: &str, cost: i64, now: i64) -> sqlx::Result<Spend> {
+    let sql = format!(
+        "UPDATE api_keys SET usage_remaining = {EFFECTIVE_REMAINING} - $2, \
+         usage_refilled_at = CASE WHEN usage_refill_interval_ms IS NOT NULL AND usage_refill_amount IS NOT NULL \
+            AND usage_refilled_at IS NOT NULL AND $3 - usage_refilled_at >= usage_refill_interval_ms \
+            THEN usage_refilled_at + (($3 - usage_refilled_at) / usage_refill_interval_ms) * usage_refill_interval_ms \
+            ELSE usage_refilled_at END \
+         WHERE id = $1 AND usage_remaining IS NOT NULL AND {EFFECTIVE_REMAINING} >= $2 \
+         RETURNING usage_remaining"
+    );
+    if let Some(row) = sqlx::query(AssertSqlSafe(sql)).bind(id).bind(cost).bind(now).fetch_optional(store.pool()).await? {
+        return Ok(Spend::Spent(row.try_get::<i64, _>(0)?));
+    }
+    let sql = format!("SELECT {EFFECTIVE_REMAINING} AS r, $2 AS unused FROM api_keys WHERE id = $1");
+    let row = sqlx::query(AssertSqlSafe(sql)).bind(id).bind(cost).bind(now).fetch_optional(store.pool()).await?;
+    Ok(match row.map(|r| r.try_get::<Option<i64>, _>(0)).transpose()?.flatten() {
+        Some(left) => Spend::Exceeded(left.max(0)),
+        None => Spend::NoQuota,
+    })
+}
+
+// ---------------------------------------------------------------- write-behind counters
+
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyUse {
+    /// Verifications of this key since the last flush.
+    count: i64,
+    /// Latest VALID verification (or API call made with the key); 0 for none.
+    last_used_at: i64,
+}
+
+#[derive(Default)]
+struct Pending {
+    counters: HashMap<(u128, i64, VerifyCode), i64>,
+    keys: HashMap<u128, KeyUse>,
+}
+
+impl Pending {
+    fn merge(&mut self, other: Pending) {
+        for (k, n) in other.counters {
+            *self.counters.entry(k).or_default() += n;
+        }
+        for (id, u) in other.keys {
+            let e = self.keys.entry(id).or_default();
+            e.count += u.count;
+            e.last_used_at = e.last_used_at.max(u.last_used_at);
+        }
+    }
+}
+
+/// Counts in memory what the flusher writes behind.
+#[derive(Default)]
+pub struct UsageRecorder {
+    pending: Mutex<Pending>,
+}
+
+fn uuid_string(id: u128) -> String {
+    uuid::Uuid::from_u128(id).to_string()
+}
+
+impl UsageRecorder {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One verification of key `id` with outcome `code`.
+    pub fn record_verify(&self, id: u128, code: VerifyCode, now: i64) {
+        let hour = now - now.rem_euclid(HOUR_MS);
+        let mut p = self.lock();
+        *p.counters.entry((id, hour, code)).or_default() += 1;
+        let u = p.keys.entry(id).or_default();
+        u.count += 1;
+        if code == VerifyCode::Valid {
+            u.last_used_at = u.last_used_at.max(now);
+        }
+    }
+
+    /// Key `id` authenticated an API call.
+    pub fn record_use(&self, id: u128, now: i64) {
+        let mut p = self.lock();
+        let u = p.keys.entry(id).or_default();
+        u.last_used_at = u.last_used_at.max(now);
+    }
+
+    /// Write everything counted so far in one transaction. On failure the
+    /// counts are kept for the next flush (nothing is lost or counted twice).
+    pub async fn flush(&self, store: &Store) -> anyhow::Result<usize> {
+        let batch = std::mem::take(&mut *self.lock());
+        if batch.counters.is_empty() && batch.keys.is_empty() {
+            return Ok(0);
+        }
+        let rows = batch.counters.len() + batch.keys.len();
+        match write_batch(store, &batch).await {
+            Ok(()) => Ok(rows),
+            Err(err) => {
+                self.lock().merge(batch);
+                Err(err.into())
+            }
+        }
+    }
+}
+
+const CHUNK: usize = 500;
+
+async fn write_batch(store: &Store, batch: &Pending) -> sqlx::Result<()> {
+    let mut tx = store.begin().await?;
+    let counters: Vec<_> = batch.counters.iter().collect();
+    for chunk in counters.chunks(CHUNK) {
+        let values = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO usage_counters (key_id, hour_start, code, count) VALUES {values} \
+             ON CONFLICT (key_id, hour_start, code) DO UPDATE SET count = usage_counters.count + excluded.count"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for ((id, hour, code), n) in chunk {
+            q = q.bind(uuid_string(*id)).bind(*hour).bind(code.as_str()).bind(**n);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    let keys: Vec<_> = batch.keys.iter().collect();
+    for chunk in keys.chunks(CHUNK) {
+        let values = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "WITH v (id, n, t) AS (VALUES {values}) \
+             UPDATE api_keys SET usage_count = api_keys.usage_count + v.n, \
+             last_used_at = CASE WHEN v.t > COALESCE(api_keys.last_used_at, 0) THEN v.t ELSE api_keys.last_used_at END \
+             FROM v WHERE api_keys.id = v.id"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (id, u) in chunk {
+            q = q.bind(uuid_string(**id)).bind(u.count).bind(u.last_used_at);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+/// Per-bucket counts of one key between `from` (inclusive) and `to`
+/// (exclusive), as `(hour_start, code, count)` sorted by hour.
+pub async fn hourly_counts(store: &Store, key_id: &str, from: i64, to: i64) -> sqlx::Result<Vec<(i64, String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT hour_start, code, CAST(SUM(count) AS BIGINT) AS n FROM usage_counters \
+         WHERE key_id = $1 AND hour_start >= $2 AND hour_start < $3 GROUP BY hour_start, code ORDER BY hour_start, code",
+    )
+    .bind(key_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+}
+
+// ---------------------------------------------------------------- background task
+
+/// The running write-behind task; [`Flusher::stop`] flushes one last time.
+pub struct Flusher {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+    state: AppState,
+}
+
+/// Flush counters every `config.usage_flush_interval` and sweep idle
+/// rate-limit buckets.
+pub fn spawn_flusher(state: AppState) -> Flusher {
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    let every = state.config.usage_flush_interval.max(Duration::from_millis(10));
+    let task = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = &mut stopped => break,
+                }
+                if let Err(err) = state.usage.flush(&state.store).await {
+                    tracing::warn!(error = %err, "usage flush failed; counts kept for the next attempt");
+                }
+                state.limiter.sweep(crate::store::now_ms());
+            }
+        })
+    };
+    Flusher { stop, task, state }
+}
+
+impl Flusher {
+    /// Stop the task (letting a flush in progress finish), then flush what is left.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+        if let Err(err) = self.state.usage.flush(&self.state.store).await {
+            tracing::warn!(error = %err, "final usage flush failed");
+        }
+    }
+}
