@@ -358,10 +358,23 @@ fn created_json(created: keyward::CreatedKey) -> Result<Value, CallError> {
     Ok(json!({"api_key": to_json(&created.api_key)?, "key": created.key.expose()}))
 }
 
+/// `client` with a fresh `Idempotency-Key` for one mutating POST (kept across
+/// its retries by the facade), drawn from the OS (`getrandom`), not from a
+/// user-space RNG: after `os.fork()` a thread-local RNG (e.g. `rand`'s
+/// `ThreadRng`) continues with the parent's state in every child, so prefork
+/// workers would send *the same* keys — and the server would replay one
+/// worker's created key (plaintext included) to another.
+fn once(client: &keyward::Client) -> keyward::Client {
+    client.with_options(keyward::RequestOptions {
+        idempotency_key: Some(Uuid::new_v4().to_string()),
+        ..Default::default()
+    })
+}
+
 async fn dispatch(client: keyward::Client, op: String, args: Value) -> Result<Value, CallError> {
     match op.as_str() {
         // --- /v1/api-keys -------------------------------------------------
-        "api_keys.create" => created_json(client.api_keys().create(body(&args, "body")?).await?),
+        "api_keys.create" => created_json(once(&client).api_keys().create(body(&args, "body")?).await?),
         "api_keys.list_page" => {
             let params = keyward::ListApiKeys {
                 project_id: opt_uuid_arg(&args, "project_id")?,
@@ -381,12 +394,12 @@ async fn dispatch(client: keyward::Client, op: String, args: Value) -> Result<Va
             Ok(Value::Null)
         }
         "api_keys.regenerate" => {
-            created_json(client.api_keys().regenerate(uuid_arg(&args, "id")?).await?)
+            created_json(once(&client).api_keys().regenerate(uuid_arg(&args, "id")?).await?)
         }
         "api_keys.rotate" => {
             let id = uuid_arg(&args, "id")?;
             let grace = opt_u64_arg(&args, "grace_period_seconds")?;
-            let rotated = client.api_keys().rotate(id, grace).await?;
+            let rotated = once(&client).api_keys().rotate(id, grace).await?;
             Ok(json!({"rotation": to_json(&rotated.rotation)?, "key": rotated.key.expose()}))
         }
         // --- /v1/keys/verify ----------------------------------------------
@@ -394,7 +407,7 @@ async fn dispatch(client: keyward::Client, op: String, args: Value) -> Result<Va
         // --- /v1/organizations/{org}/api-keys -----------------------------
         "organization_api_keys.create" => {
             let org = uuid_arg(&args, "org")?;
-            created_json(client.organization_api_keys().create(org, body(&args, "body")?).await?)
+            created_json(once(&client).organization_api_keys().create(org, body(&args, "body")?).await?)
         }
         "organization_api_keys.list_page" => {
             let org = uuid_arg(&args, "org")?;
@@ -412,7 +425,7 @@ async fn dispatch(client: keyward::Client, op: String, args: Value) -> Result<Va
             Ok(Value::Null)
         }
         // --- /v1/projects -------------------------------------------------
-        "projects.create" => to_json(&client.projects().create(body(&args, "body")?).await?),
+        "projects.create" => to_json(&once(&client).projects().create(body(&args, "body")?).await?),
         "projects.list_page" => {
             let params = keyward::ListProjects {
                 limit: opt_u32_arg(&args, "limit")?,

@@ -82,6 +82,9 @@ def test_fork_child_and_parent_both_work(server: Server, client: Keyward) -> Non
                 faulthandler.dump_traceback_later(30, exit=True)  # a hang prints where, then exits
                 ok = client.keys.verify(key=server.admin_key).valid
                 created = client.api_keys.create(name=f"from-child-{os.getpid()}")
+                # The same body in every child: each must get its own key (a
+                # shared Idempotency-Key would replay one child's key to the other).
+                client.api_keys.create(name="same-body-after-fork")
                 ok = ok and asyncio.run(asyncio.wait_for(averify(), 20))
                 ok = ok and client.api_keys.get(created.id).name == created.name
                 code = 0 if ok else 3
@@ -99,6 +102,7 @@ def test_fork_child_and_parent_both_work(server: Server, client: Keyward) -> Non
     assert asyncio.run(asyncio.wait_for(averify(), 30))
     names = [k.name for k in client.api_keys.list()]
     assert sum(1 for n in names if n.startswith("from-child-")) >= 2
+    assert names.count("same-body-after-fork") == 2
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
