@@ -141,7 +141,11 @@ async fn key_lifecycle(backend: Backend) {
             .expect("enable");
         assert_eq!(verify_code(&client, &plaintext).await, VerifyCode::Valid);
 
-        let usage = client.api_keys().usage(created.api_key.id, keyward::KeyUsage::default()).await.expect("usage");
+        let usage = client
+            .api_keys()
+            .usage(created.api_key.id, keyward::KeyUsage::default())
+            .await
+            .expect("usage");
         assert_eq!(usage.key_id, created.api_key.id);
         assert_eq!(usage.granularity, keyward::types::Granularity::Hour);
 
@@ -883,6 +887,55 @@ async fn verify_is_not_retried_after_a_timeout_when_it_spends(backend: Backend) 
     .await
 }
 
+/// The server's own 429 (the calling key over its `rate_limit`) carries
+/// `Retry-After`; the SDK waits it out instead of failing.
+async fn waits_out_the_servers_own_rate_limit(backend: Backend) {
+    within_deadline(async {
+        let server = TestServer::start(backend).await;
+        let admin = sdk(&server.base_url, &server.admin_key);
+        let limited = admin
+            .api_keys()
+            .create(new_key_with(
+                "one per second",
+                json!({"scopes": ["keys:read"], "rate_limit": {"limit": 1, "window_ms": 1000}}),
+            ))
+            .await
+            .expect("create");
+        let no_retries = Client::builder()
+            .api_key(limited.key.expose())
+            .base_url(&server.base_url)
+            .max_retries(0)
+            .build()
+            .expect("config");
+        no_retries
+            .api_keys()
+            .list_page(ListApiKeys::default())
+            .await
+            .expect("first call is within the limit");
+        let refused = no_retries
+            .api_keys()
+            .list_page(ListApiKeys::default())
+            .await
+            .expect_err("second call is over it");
+        assert!(refused.is_rate_limited(), "{refused}");
+        assert!(refused.request_id().is_some());
+
+        let patient = no_retries.with_options(RequestOptions {
+            max_retries: Some(2),
+            ..Default::default()
+        });
+        let started = Instant::now();
+        patient
+            .api_keys()
+            .list_page(ListApiKeys::default())
+            .await
+            .expect("retried after Retry-After");
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        server.stop().await;
+    })
+    .await
+}
+
 // ---------------------------------------------------------------------------
 // The axum guard
 // ---------------------------------------------------------------------------
@@ -1030,6 +1083,7 @@ backend_tests!(
     typed_errors,
     retries_503_then_succeeds,
     retries_429_after_retry_after,
+    waits_out_the_servers_own_rate_limit,
     create_retried_with_one_idempotency_key_creates_once,
     mutating_posts_send_idempotency_keys_and_verify_does_not,
     verify_is_not_retried_after_a_timeout_when_it_spends,
