@@ -201,7 +201,7 @@ impl Client {
     pub(crate) fn idempotency_key(&self) -> String {
         match &self.overrides.idempotency_key {
             Some(key) => key.clone(),
-            None => uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string(),
+            None => uuid::Builder::from_random_bytes(fresh_random_bytes()).into_uuid().to_string(),
         }
     }
 
@@ -353,6 +353,21 @@ impl fmt::Debug for ClientBuilder {
             .field("max_retries", &self.max_retries)
             .field("user_agent", &self.user_agent)
             .finish()
+    }
+}
+
+/// 16 bytes straight from the OS. Not from `rand::rng()`: a thread-local
+/// generator is copied into forked children (pre-fork servers, Python
+/// `multiprocessing`), which would then produce the same "random" idempotency
+/// keys and have their different requests rejected as conflicting replays.
+fn fresh_random_bytes() -> [u8; 16] {
+    use rand::TryRngCore;
+    let mut bytes = [0u8; 16];
+    match rand::rngs::OsRng.try_fill_bytes(&mut bytes) {
+        Ok(()) => bytes,
+        // The OS source essentially never fails; if it does, a process-local
+        // generator is still far better than no idempotency key.
+        Err(_) => rand::random(),
     }
 }
 
