@@ -130,19 +130,22 @@ impl Error {
     }
 
     /// Whether the SDK's retry policy treats this failure as transient
-    /// (connection errors, timeouts, 408, 429 and 5xx).
+    /// (connection errors, timeouts, 408, 429, 5xx, and a 409 saying the same
+    /// idempotency key is still being executed).
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Timeout | Error::Connection(_) => true,
-            Error::Api { status, .. } => is_retryable_status(*status),
+            Error::Api { status, code, .. } => is_retryable_status(*status, code),
             Error::InvalidConfig(_) | Error::Decode(_) => false,
         }
     }
 }
 
-/// Statuses worth another attempt: the server may well answer differently.
-pub(crate) fn is_retryable_status(status: u16) -> bool {
-    status == 408 || status == 429 || (500..=599).contains(&status)
+/// Answers worth another attempt: the server may well answer differently.
+/// `idempotency_in_progress` means an earlier attempt with the same
+/// Idempotency-Key is still running; the retry will get its replayed result.
+pub(crate) fn is_retryable_status(status: u16, code: &str) -> bool {
+    status == 408 || status == 429 || (500..=599).contains(&status) || (status == 409 && code == "idempotency_in_progress")
 }
 
 impl fmt::Display for Error {

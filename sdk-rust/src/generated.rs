@@ -5828,8 +5828,12 @@ pub trait ClientProjectsExt {
     ///
     ///Sends a `POST` request to `/v1/projects`
     ///
+    ///Arguments:
+    ///- `idempotency_key`: Replays the first response for 24 h when repeated with the same body
+    ///- `body`
     ///```ignore
     ///let response = client.create_project()
+    ///    .idempotency_key(idempotency_key)
     ///    .body(body)
     ///    .send()
     ///    .await;
@@ -8601,6 +8605,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateProject<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::CreateProjectRequest, String>,
     }
 
@@ -8608,8 +8613,19 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for idempotency_key failed".to_string()
+            });
+            self
         }
 
         pub fn body<V>(mut self, value: V) -> Self
@@ -8638,16 +8654,24 @@ pub mod builder {
 
         ///Sends a `POST` request to `/v1/projects`
         pub async fn send(self) -> Result<ResponseValue<types::Project>, Error<types::ErrorBody>> {
-            let Self { client, body } = self;
+            let Self {
+                client,
+                idempotency_key,
+                body,
+            } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::CreateProjectRequest::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/projects", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map.append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
             );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client

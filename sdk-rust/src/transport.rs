@@ -36,7 +36,7 @@ impl FailedAttempt {
     fn is_worth_retrying(&self, safety: RetrySafety) -> bool {
         match &self.error {
             // The server itself said "not now": it did not act on the request.
-            Error::Api { status, .. } => is_retryable_status(*status),
+            Error::Api { status, code, .. } => is_retryable_status(*status, code),
             Error::Timeout | Error::Connection(_) => match safety {
                 RetrySafety::Idempotent => true,
                 RetrySafety::OnlyIfNotProcessed => !self.may_have_reached_server,

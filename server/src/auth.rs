@@ -21,15 +21,48 @@ pub enum Permission {
     KeysWrite,
     KeysVerify,
     OrgsAdmin,
+    /// Change or revoke keys another user created (members manage only their own).
+    KeysManageAll,
+    ProjectsRead,
+    ProjectsWrite,
+    EnvironmentsRead,
+    EnvironmentsWrite,
+    AuditRead,
+    MembersRead,
+    MembersWrite,
+    OrgRead,
+    /// Update or delete the organization.
+    OrgWrite,
 }
 
 impl Permission {
     pub fn scope(self) -> &'static str {
         match self {
             Self::KeysRead => "keys:read",
-            Self::KeysWrite => "keys:write",
+            Self::KeysWrite | Self::KeysManageAll => "keys:write",
             Self::KeysVerify => "keys:verify",
-            Self::OrgsAdmin => "orgs:admin",
+            // Orgs, members, projects, environments and audit (DESIGN §4).
+            _ => "orgs:admin",
+        }
+    }
+
+    /// What the permission lets one do, for error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::KeysRead => "read api keys",
+            Self::KeysWrite => "create or change api keys",
+            Self::KeysManageAll => "change api keys created by someone else",
+            Self::KeysVerify => "verify api keys",
+            Self::OrgsAdmin => "administer the organization",
+            Self::ProjectsRead => "read projects",
+            Self::ProjectsWrite => "create, change or delete projects",
+            Self::EnvironmentsRead => "read environments",
+            Self::EnvironmentsWrite => "create environments",
+            Self::AuditRead => "read audit events",
+            Self::MembersRead => "read members",
+            Self::MembersWrite => "add, change or remove members",
+            Self::OrgRead => "read the organization",
+            Self::OrgWrite => "update or delete the organization",
         }
     }
 }
@@ -45,6 +78,8 @@ pub fn scope_granted(granted: &[String], required: &str) -> bool {
 #[derive(Debug, Clone)]
 pub enum Actor {
     ApiKey { key_id: String, scopes: Arc<Vec<String>> },
+    /// A dashboard session (JWT `sub`) with its role in `Caller::organization_id`.
+    User { user_id: String, role: crate::tenancy::Role },
 }
 
 /// Where a request came from, for the audit log.
@@ -71,19 +106,44 @@ impl Caller {
             Actor::ApiKey { .. } => {
                 Err(ApiError::forbidden(format!("this API key lacks the `{}` scope", permission.scope())))
             }
+            Actor::User { role, .. } if crate::tenancy::role_allows(*role, permission) => Ok(()),
+            Actor::User { role, .. } => {
+                Err(ApiError::forbidden(format!("the `{role}` role cannot {}", permission.describe())))
+            }
         }
+    }
+
+    /// May change or revoke a key created by `created_by_user_id`: members
+    /// only their own keys, admins and owners any (API keys: `keys:write`).
+    pub fn require_key_manage(&self, created_by_user_id: Option<&str>) -> ApiResult<()> {
+        match &self.actor {
+            Actor::User { user_id, .. } if created_by_user_id == Some(user_id.as_str()) => self.require(Permission::KeysWrite),
+            Actor::User { .. } => self.require(Permission::KeysManageAll),
+            Actor::ApiKey { .. } => self.require(Permission::KeysWrite),
+        }
+    }
+
+    /// Organization-level management (members, the org itself, environments,
+    /// audit) is not for a key confined to one project.
+    pub fn require_org_level(&self, what: &str) -> ApiResult<()> {
+        if self.project_id.is_some() {
+            return Err(ApiError::forbidden(format!("a project key cannot {what}")));
+        }
+        Ok(())
     }
 
     /// `source` recorded on keys this caller creates.
     pub fn key_source(&self) -> &'static str {
         match self.actor {
             Actor::ApiKey { .. } => "api",
+            Actor::User { .. } => "dashboard",
         }
     }
 
     pub fn user_id(&self) -> Option<&str> {
         match &self.actor {
             Actor::ApiKey { .. } => None,
+            Actor::User { user_id, .. } => Some(user_id),
         }
     }
 
@@ -99,6 +159,7 @@ impl Caller {
     pub fn audit(&self, action: &str, target_type: &str, target_id: &str, changes: serde_json::Value) -> AuditRecord {
         let (actor_type, actor_id) = match &self.actor {
             Actor::ApiKey { key_id, .. } => ("api_key", key_id.clone()),
+            Actor::User { user_id, .. } => ("user", user_id.clone()),
         };
         AuditRecord {
             id: uuid::Uuid::now_v7().to_string(),
@@ -142,7 +203,7 @@ pub fn key_unusable_reason(key: &KeyRecord, now: i64) -> Option<&'static str> {
 /// The one route where the caller's own rate limit does not apply.
 const VERIFY_PATH: &str = "/v1/keys/verify";
 
-fn request_meta(parts: &Parts) -> RequestMeta {
+pub(crate) fn request_meta(parts: &Parts) -> RequestMeta {
     RequestMeta {
         ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()),
         user_agent: parts
@@ -162,13 +223,16 @@ impl FromRequestParts<AppState> for Caller {
             ApiError::unauthenticated("missing credentials: send `Authorization: Bearer <key>` or `x-api-key: <key>`")
         })?;
         let Some(parsed) = keyfmt::parse(token) else {
-            return Err(ApiError::unauthenticated("invalid credentials: not a valid keyward API key"));
+            // Not a keyward key: a session JWT (DESIGN §4).
+            let token = token.to_string();
+            return crate::tenancy::session_caller(parts, state, &token).await;
         };
         let record = state
             .keys
             .lookup(&keyfmt::hash_key(parsed.full))
             .await?
             .ok_or_else(|| ApiError::unauthenticated("invalid API key"))?;
+        crate::tenancy::note_auth_context(parts, &record.record.organization_id, "api_key", &record.record.id);
         let now = now_ms();
         if let Some(reason) = key_unusable_reason(&record.record, now) {
             return Err(ApiError::unauthenticated(format!("API key is {reason}")));

@@ -65,6 +65,21 @@ pub struct SettingsArgs {
     /// Do not create an organization and admin key on first start.
     #[arg(long, env = "KEYWARD_NO_BOOTSTRAP", global = true)]
     pub no_bootstrap: Option<bool>,
+    /// HS256 secret for session JWTs (raw UTF-8 bytes).
+    #[arg(long, env = "KEYWARD_JWT_SECRET", global = true, hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// JWKS URL publishing the RS256/ES256 keys that sign session JWTs.
+    #[arg(long, env = "KEYWARD_JWKS_URL", global = true)]
+    pub jwks_url: Option<String>,
+    /// Accepted session-JWT `aud` values (comma-separated); unchecked when unset.
+    #[arg(long, env = "KEYWARD_JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+    /// Accepted session-JWT `iss` values (comma-separated); unchecked when unset.
+    #[arg(long, env = "KEYWARD_JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+    /// Minimum milliseconds between two JWKS fetches (an unknown `kid` triggers one).
+    #[arg(long, env = "KEYWARD_JWKS_MIN_REFRESH_MS", global = true)]
+    pub jwks_min_refresh_ms: Option<u64>,
     /// Milliseconds between write-behind flushes of `last_used_at` and usage counters.
     #[arg(long, env = "KEYWARD_USAGE_FLUSH_INTERVAL_MS", global = true)]
     pub usage_flush_interval_ms: Option<u64>,
@@ -83,6 +98,11 @@ struct FileSettings {
     metrics: Option<bool>,
     db_max_connections: Option<u32>,
     no_bootstrap: Option<bool>,
+    jwt_secret: Option<String>,
+    jwks_url: Option<String>,
+    jwt_audience: Option<String>,
+    jwt_issuer: Option<String>,
+    jwks_min_refresh_ms: Option<u64>,
     usage_flush_interval_ms: Option<u64>,
 }
 
@@ -97,6 +117,12 @@ pub struct Config {
     pub metrics: bool,
     pub db_max_connections: u32,
     pub bootstrap_on_empty: bool,
+    /// HS256 session-JWT secret; `Debug` never prints it.
+    pub jwt_secret: Option<SecretString>,
+    pub jwks_url: Option<String>,
+    pub jwt_audience: Option<String>,
+    pub jwt_issuer: Option<String>,
+    pub jwks_min_refresh_interval: Duration,
     pub usage_flush_interval: Duration,
 }
 
@@ -112,6 +138,11 @@ impl Default for Config {
             metrics: true,
             db_max_connections: 16,
             bootstrap_on_empty: true,
+            jwt_secret: None,
+            jwks_url: None,
+            jwt_audience: None,
+            jwt_issuer: None,
+            jwks_min_refresh_interval: Duration::from_secs(30),
             usage_flush_interval: Duration::from_secs(1),
         }
     }
@@ -140,12 +171,37 @@ impl Config {
             metrics: args.metrics.or(file.metrics).unwrap_or(d.metrics),
             db_max_connections: args.db_max_connections.or(file.db_max_connections).unwrap_or(d.db_max_connections),
             bootstrap_on_empty: !args.no_bootstrap.or(file.no_bootstrap).unwrap_or(false),
+            jwt_secret: args.jwt_secret.clone().or(file.jwt_secret).filter(|s| !s.is_empty()).map(SecretString),
+            jwks_url: args.jwks_url.clone().or(file.jwks_url).filter(|s| !s.is_empty()),
+            jwt_audience: args.jwt_audience.clone().or(file.jwt_audience).filter(|s| !s.is_empty()),
+            jwt_issuer: args.jwt_issuer.clone().or(file.jwt_issuer).filter(|s| !s.is_empty()),
+            jwks_min_refresh_interval: args
+                .jwks_min_refresh_ms
+                .or(file.jwks_min_refresh_ms)
+                .map(Duration::from_millis)
+                .unwrap_or(d.jwks_min_refresh_interval),
             usage_flush_interval: args
                 .usage_flush_interval_ms
                 .or(file.usage_flush_interval_ms)
                 .map(Duration::from_millis)
                 .unwrap_or(d.usage_flush_interval),
         })
+    }
+}
+
+/// A configured secret: `Debug` prints `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(pub String);
+
+impl SecretString {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
     }
 }
 

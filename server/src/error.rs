@@ -45,6 +45,9 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// The same Idempotency-Key is still being executed: retry shortly.
+    #[error("a request with this Idempotency-Key is still in progress; retry shortly")]
+    IdempotencyInProgress,
     #[error("request body is larger than the 64 KiB limit")]
     PayloadTooLarge,
     #[error("{message}")]
@@ -79,7 +82,7 @@ impl ApiError {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::IdempotencyInProgress => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -94,6 +97,7 @@ impl ApiError {
             Self::Forbidden(_) => "permission_denied",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
+            Self::IdempotencyInProgress => "idempotency_in_progress",
             Self::PayloadTooLarge => "payload_too_large",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable => "unavailable",
@@ -133,6 +137,9 @@ impl IntoResponse for ApiError {
             tracing::error!(error = ?err, "internal error");
         }
         let mut response = error_response(self.status(), self.code(), self.to_string());
+        if let Self::IdempotencyInProgress = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
+        }
         if let Self::RateLimited { retry_after_secs, limit, remaining, reset_at_unix, .. } = self {
             let headers = response.headers_mut();
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));

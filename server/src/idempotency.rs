@@ -132,7 +132,7 @@ async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Resp
         .fetch_optional(pool)
         .await?;
         let Some(row) = row else {
-            return Err(ApiError::conflict("a request with this Idempotency-Key is in progress; retry shortly"));
+            return Err(ApiError::IdempotencyInProgress);
         };
         let created_at: i64 = row.try_get("created_at")?;
         if created_at < now - RETENTION_MS {
@@ -149,7 +149,7 @@ async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Resp
         }
         let status: i64 = row.try_get("status")?;
         if status == IN_FLIGHT {
-            return Err(ApiError::conflict("a request with this Idempotency-Key is in progress; retry shortly"));
+            return Err(ApiError::IdempotencyInProgress);
         }
         let cipher = cipher_for(&idempotency_key, &scope_hash);
         let body = row

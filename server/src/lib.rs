@@ -12,8 +12,10 @@ pub mod idempotency;
 pub mod keyfmt;
 pub mod metrics;
 pub mod ratelimit;
+pub mod session;
 pub mod state;
 pub mod store;
+pub mod tenancy;
 pub mod usage;
 
 use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
@@ -48,6 +50,7 @@ pub fn app(state: AppState) -> Router {
     let api = if state.config.metrics { api.route("/metrics", get(metrics::metrics_handler)) } else { api };
     api.route("/openapi.json", get(spec_json))
         .merge(utoipa_scalar::Scalar::with_url("/docs", spec.as_ref().clone()))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), api::audit::record_auth_failures))
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .with_state(state)

@@ -12,11 +12,14 @@ pub struct AppState {
     /// `last_used_at`, `usage_count` and hourly counters, written behind.
     pub usage: Arc<UsageRecorder>,
     pub metrics: Arc<Metrics>,
+    /// Verifies session JWTs (HS256 secret or a cached JWKS).
+    pub sessions: Arc<crate::session::SessionVerifier>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> Self {
         let keys = KeyCache::new(store.clone(), config.cache_capacity, config.cache_ttl);
+        let sessions = Arc::new(crate::session::SessionVerifier::new(&config));
         Self {
             store,
             config: Arc::new(config),
@@ -24,6 +27,7 @@ impl AppState {
             limiter: Arc::default(),
             usage: Arc::default(),
             metrics: Arc::default(),
+            sessions,
         }
     }
 }

@@ -149,6 +149,25 @@ impl TestServer {
     pub async fn delete(&self, path: &str, key: &str) -> Response {
         self.call(Method::DELETE, path, key, None).await
     }
+    /// A request with `credential` as `Authorization: Bearer` plus extra headers.
+    pub async fn call_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        credential: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut request = self.http.request(method, self.url(path)).bearer_auth(credential);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Response::read(request.send().await.expect("request reaches the test server")).await
+    }
+
     /// A raw request builder for cases the helpers do not cover.
     pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.http.request(method, self.url(path))

@@ -481,6 +481,7 @@ pub async fn create_key(state: &AppState, caller: &Caller, req: CreateApiKeyRequ
 pub async fn update_key(state: &AppState, caller: &Caller, id: Uuid, req: UpdateApiKeyRequest) -> ApiResult<KeyRecord> {
     caller.require(Permission::KeysWrite)?;
     let before = load_visible_key(state, caller, id).await?;
+    caller.require_key_manage(before.created_by_user_id.as_deref())?;
     if before.revoked_at.is_some_and(|at| at <= now_ms()) {
         return Err(ApiError::conflict("api key is revoked and can no longer be changed"));
     }
@@ -541,6 +542,7 @@ pub async fn update_key(state: &AppState, caller: &Caller, id: Uuid, req: Update
 pub async fn revoke_key(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<()> {
     caller.require(Permission::KeysWrite)?;
     let key = load_visible_key(state, caller, id).await?;
+    caller.require_key_manage(key.created_by_user_id.as_deref())?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     if store::revoke_key(&mut tx, &key.id, now).await? {
@@ -570,6 +572,7 @@ fn ensure_rotatable(key: &KeyRecord, action: &str) -> ApiResult<()> {
 pub async fn regenerate_key(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<(KeyRecord, String)> {
     caller.require(Permission::KeysWrite)?;
     let before = load_visible_key(state, caller, id).await?;
+    caller.require_key_manage(before.created_by_user_id.as_deref())?;
     ensure_rotatable(&before, "regenerate")?;
     let minted = keyfmt::generate(base_prefix(&before), &before.environment);
     let mut key = before.clone();
@@ -602,6 +605,7 @@ pub async fn regenerate_key(state: &AppState, caller: &Caller, id: Uuid) -> ApiR
 pub async fn rotate_key(state: &AppState, caller: &Caller, id: Uuid, grace_seconds: Option<u64>) -> ApiResult<RotatedApiKey> {
     caller.require(Permission::KeysWrite)?;
     let old = load_visible_key(state, caller, id).await?;
+    caller.require_key_manage(old.created_by_user_id.as_deref())?;
     ensure_rotatable(&old, "rotate")?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;

@@ -2,8 +2,11 @@
 //! here with the OpenAPI document so routes and spec cannot drift.
 
 pub mod api_keys;
+pub mod audit;
+pub mod environments;
 pub mod health;
 pub mod org_api_keys;
+pub mod organizations;
 pub mod projects;
 pub mod usage;
 pub mod validate;
@@ -33,6 +36,10 @@ pub const MAX_PAGE_SIZE: u32 = 200;
         (name = "api-keys", description = "Project-level API keys: create, list, update, regenerate, rotate, revoke"),
         (name = "organization-api-keys", description = "The organization-scoped key family"),
         (name = "projects", description = "Projects group keys and hold defaults for new keys"),
+        (name = "organizations", description = "Tenants: create (the caller becomes owner), list, update, delete"),
+        (name = "members", description = "Who belongs to an organization, with which role (owner, admin, member, viewer)"),
+        (name = "environments", description = "Organization environments (`live`, `test`, …) that keys carry"),
+        (name = "audit", description = "The append-only audit log"),
         (name = "verification", description = "The hot path: verify a presented key"),
         (name = "system", description = "Health and readiness"),
     )
@@ -67,6 +74,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(usage::router())
         .merge(org_api_keys::router())
         .merge(projects::router())
+        .merge(organizations::router())
+        .merge(environments::router())
+        .merge(audit::router())
         .merge(verify::router())
         .merge(health::router())
 }

@@ -145,7 +145,7 @@ async fn ensure_prefix_free(conn: &mut store::Conn, p: &ProjectRecord) -> ApiRes
     Ok(())
 }
 
-async fn load_visible_project(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<ProjectRecord> {
+pub async fn load_visible_project(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<ProjectRecord> {
     let id = id.to_string();
     if !caller.can_see_project(Some(&id)) {
         return Err(ApiError::NotFound("project"));
@@ -171,7 +171,7 @@ pub async fn list_projects(
     caller: Caller,
     ApiQuery(q): ApiQuery<ListProjectsQuery>,
 ) -> ApiResult<Response> {
-    caller.require(Permission::OrgsAdmin)?;
+    caller.require(Permission::ProjectsRead)?;
     let page_query = PageQuery { limit: q.limit, starting_after: q.starting_after };
     let limit = page_query.limit()?;
     let after = q.starting_after.map(|u| u.to_string());
@@ -186,6 +186,7 @@ pub async fn list_projects(
 /// Create a project
 #[utoipa::path(post, path = "/v1/projects", tag = TAG, operation_id = "create_project",
     request_body = CreateProjectRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h when repeated with the same body")),
     responses(
         (status = 201, description = "Created", body = Project),
         (status = 400, description = "Invalid field", body = ErrorBody),
@@ -199,7 +200,7 @@ pub async fn create_project(
     caller: Caller,
     ApiJson(req): ApiJson<CreateProjectRequest>,
 ) -> ApiResult<(StatusCode, Json<Project>)> {
-    caller.require(Permission::OrgsAdmin)?;
+    caller.require(Permission::ProjectsWrite)?;
     if caller.project_id.is_some() {
         return Err(ApiError::forbidden("a project key cannot create projects"));
     }
@@ -244,7 +245,7 @@ pub async fn create_project(
     ),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn get_project(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath) -> ApiResult<Json<Project>> {
-    caller.require(Permission::OrgsAdmin)?;
+    caller.require(Permission::ProjectsRead)?;
     Ok(Json(Project::from(&load_visible_project(&state, &caller, id).await?)))
 }
 
@@ -267,7 +268,7 @@ pub async fn update_project(
     IdPath(id): IdPath,
     ApiJson(req): ApiJson<UpdateProjectRequest>,
 ) -> ApiResult<Json<Project>> {
-    caller.require(Permission::OrgsAdmin)?;
+    caller.require(Permission::ProjectsWrite)?;
     let before = load_visible_project(&state, &caller, id).await?;
     let mut project = before.clone();
     if let Some(name) = &req.name {
@@ -296,6 +297,42 @@ pub async fn update_project(
     Ok(Json(Project::from(&project)))
 }
 
+/// Delete a project
+///
+/// Revokes every key of the project, then soft-deletes it.
+#[utoipa::path(delete, path = "/v1/projects/{id}", tag = TAG, operation_id = "delete_project",
+    params(("id" = Uuid, Path, description = "Project id")),
+    responses(
+        (status = 204, description = "Deleted; its keys are revoked"),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Not an admin / missing the `orgs:admin` scope, or a project key", body = ErrorBody),
+        (status = 404, description = "No such project in this organization", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn delete_project(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+    caller.require(Permission::ProjectsWrite)?;
+    caller.require_org_level("delete projects")?;
+    let before = load_visible_project(&state, &caller, id).await?;
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let (hashes, revoked) = store::revoke_keys_of(&mut tx, &caller.organization_id, Some(&before.id), now).await?;
+    if !store::soft_delete_project(&mut tx, &caller.organization_id, &before.id, now).await? {
+        return Err(ApiError::NotFound("project"));
+    }
+    store::insert_audit(
+        &mut tx,
+        &caller.audit("project.deleted", "project", &before.id, json!({"before": Project::from(&before), "revoked_keys": revoked})),
+    )
+    .await?;
+    tx.commit().await?;
+    for hash in &hashes {
+        state.keys.invalidate(hash).await;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_projects, create_project)).routes(routes!(get_project, update_project))
+    OpenApiRouter::new()
+        .routes(routes!(list_projects, create_project))
+        .routes(routes!(get_project, update_project, delete_project))
 }

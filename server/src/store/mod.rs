@@ -3,8 +3,10 @@
 //! JSON is TEXT, booleans are 0/1 BIGINTs.
 
 mod records;
+mod tenancy;
 
 pub use records::*;
+pub use tenancy::*;
 
 use anyhow::Context;
 use sqlx::{

@@ -1,0 +1,234 @@
+//! Users, organizations and roles (DESIGN §2, §4): the permission table, the
+//! session branch of authentication (org context resolution), the
+//! no-organization [`Principal`] extractor, and the slot through which the
+//! auth-failure audit learns who was refused.
+
+use crate::{
+    auth::{Actor, Caller, Permission, RequestMeta, presented_token, request_meta},
+    error::ApiError,
+    keyfmt,
+    state::AppState,
+    store::{self, AuditRecord, now_ms},
+};
+use axum::{
+    extract::{FromRequestParts, Path},
+    http::request::Parts,
+};
+use serde::{Deserialize, Serialize};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+use utoipa::ToSchema;
+
+/// A user's role in an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Member, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// THE permission table for users (documented in `docs/roles.md`; a unit test
+/// keeps the two in step). API keys use scopes instead: [`Permission::scope`].
+///
+/// `KeysWrite` lets a member create keys and change/revoke the keys they
+/// created; `KeysManageAll` is needed for anyone else's key.
+pub fn role_allows(role: Role, permission: Permission) -> bool {
+    use Permission::*;
+    use Role::*;
+    match permission {
+        KeysRead | ProjectsRead | EnvironmentsRead | MembersRead | OrgRead => true,
+        KeysWrite | KeysVerify => matches!(role, Owner | Admin | Member),
+        KeysManageAll | ProjectsWrite | EnvironmentsWrite | AuditRead | OrgsAdmin => matches!(role, Owner | Admin),
+        MembersWrite | OrgWrite => role == Owner,
+    }
+}
+
+// ---------------------------------------------------------------- auth-failure audit slot
+
+/// Who a request turned out to be, once known: filled by the extractors, read
+/// by [`crate::api::audit::record_auth_failures`] when the answer is 401/403.
+#[derive(Debug, Clone)]
+pub struct AuthContext {
+    pub organization_id: String,
+    pub actor_type: &'static str,
+    pub actor_id: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuthSlot(pub Arc<Mutex<Option<AuthContext>>>);
+
+impl AuthSlot {
+    pub fn take(&self) -> Option<AuthContext> {
+        self.0.lock().ok().and_then(|mut g| g.take())
+    }
+}
+
+/// Records who the caller is for the auth-failure audit (a no-op outside it).
+pub fn note_auth_context(parts: &Parts, organization_id: &str, actor_type: &'static str, actor_id: &str) {
+    if let Some(slot) = parts.extensions.get::<AuthSlot>()
+        && let Ok(mut g) = slot.0.lock()
+    {
+        *g = Some(AuthContext { organization_id: organization_id.to_string(), actor_type, actor_id: actor_id.to_string() });
+    }
+}
+
+// ---------------------------------------------------------------- sessions
+
+/// A verified session user, before any organization is chosen.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub user_id: String,
+    /// The Clerk-style `org_id` claim, if any.
+    pub org_claim: Option<String>,
+    pub meta: RequestMeta,
+}
+
+impl SessionUser {
+    /// An audit event by this user in `organization_id`.
+    pub fn audit(&self, organization_id: &str, action: &str, target_type: &str, target_id: &str, changes: serde_json::Value) -> AuditRecord {
+        AuditRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            organization_id: organization_id.to_string(),
+            actor_type: "user".into(),
+            actor_id: self.user_id.clone(),
+            action: action.to_string(),
+            target_type: target_type.to_string(),
+            target_id: target_id.to_string(),
+            ip: self.meta.ip.clone(),
+            user_agent: self.meta.user_agent.clone(),
+            request_id: Some(self.meta.request_id.clone()),
+            created_at: now_ms(),
+            changes: changes.to_string(),
+        }
+    }
+}
+
+/// Whether the presented credential came in `Authorization: Bearer` (only
+/// there may a session JWT appear).
+fn bearer_present(parts: &Parts) -> bool {
+    parts.headers.contains_key(axum::http::header::AUTHORIZATION)
+}
+
+/// Verifies a non-key bearer token as a session JWT.
+pub async fn session_user(parts: &Parts, state: &AppState, token: &str) -> Result<SessionUser, ApiError> {
+    if !bearer_present(parts) {
+        return Err(ApiError::unauthenticated("invalid credentials: not a valid keyward API key"));
+    }
+    let session = state.sessions.verify(token).await.map_err(|e| ApiError::unauthenticated(e.to_string()))?;
+    Ok(SessionUser { user_id: session.user_id, org_claim: session.org_id, meta: request_meta(parts) })
+}
+
+pub const ORG_HEADER: &str = "x-organization-id";
+
+/// The organization a session acts in: the path's `{org}` (it names the
+/// resource), else `X-Organization-Id`, else the `org_id` claim, else the
+/// user's first organization (oldest membership). Not a member → 404.
+pub async fn session_caller(parts: &mut Parts, state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let user = session_user(parts, state, token).await?;
+    let path_org = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .ok()
+        .and_then(|Path(params)| params.get("org").cloned());
+    let header_org = parts.headers.get(ORG_HEADER).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_string());
+    let wanted = path_org.or(header_org).or_else(|| user.org_claim.clone());
+    let mut conn = state.store.pool().acquire().await?;
+    let (organization_id, role) = match wanted {
+        Some(org) => {
+            let role = store::membership_role(&mut conn, &org, &user.user_id).await?.ok_or(ApiError::NotFound("organization"))?;
+            (org, role)
+        }
+        None => store::first_membership(&mut conn, &user.user_id).await?.ok_or_else(|| {
+            ApiError::forbidden("you are not a member of any organization: create one with POST /v1/organizations")
+        })?,
+    };
+    let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("membership with unknown role `{role}`"))?;
+    note_auth_context(parts, &organization_id, "user", &user.user_id);
+    Ok(Caller { organization_id, project_id: None, actor: Actor::User { user_id: user.user_id, role }, meta: user.meta })
+}
+
+/// Who is calling, for the two routes a user without an organization may use
+/// (`GET`/`POST /v1/organizations`): an API key (with its organization) or a
+/// session user (no organization chosen).
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Key(Caller),
+    User(SessionUser),
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = presented_token(&parts.headers).filter(|t| !t.is_empty()).map(str::to_string);
+        match token {
+            Some(token) if keyfmt::parse(&token).is_none() => Ok(Principal::User(session_user(parts, state, &token).await?)),
+            _ => Ok(Principal::Key(Caller::from_request_parts(parts, state).await?)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `docs/roles.md` carries the same table as [`role_allows`].
+    #[test]
+    fn documented_table_matches() {
+        let doc = include_str!("../../docs/roles.md");
+        let table = doc.split("## The permission table").nth(1).expect("a permission table section");
+        let table = table.split("\n## ").next().unwrap_or(table);
+        let mut rows = 0;
+        for line in table.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            let permission = match cells[0].trim_matches('`') {
+                "keys:read" => Permission::KeysRead,
+                "keys:write (own keys)" => Permission::KeysWrite,
+                "keys:write (any key)" => Permission::KeysManageAll,
+                "keys:verify" => Permission::KeysVerify,
+                "projects:read" => Permission::ProjectsRead,
+                "projects:write" => Permission::ProjectsWrite,
+                "environments:read" => Permission::EnvironmentsRead,
+                "environments:write" => Permission::EnvironmentsWrite,
+                "audit:read" => Permission::AuditRead,
+                "members:read" => Permission::MembersRead,
+                "members:write" => Permission::MembersWrite,
+                "organization:read" => Permission::OrgRead,
+                "organization:write" => Permission::OrgWrite,
+                other => panic!("unknown permission row `{other}` in docs/roles.md"),
+            };
+            for (i, role) in [Role::Viewer, Role::Member, Role::Admin, Role::Owner].into_iter().enumerate() {
+                let documented = cells[1 + i] == "yes";
+                assert_eq!(documented, role_allows(role, permission), "{permission:?} for {role}");
+            }
+            rows += 1;
+        }
+        assert_eq!(rows, 13, "every permission is documented");
+    }
+}
