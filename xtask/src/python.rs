@@ -1,12 +1,137 @@
-//! Python SDK suite for `cargo xtask test` (replace this module wholesale when
-//! sdk-python lands; keep the `test` signature).
+//! Python SDK suite for `cargo xtask test`: builds the test server and the
+//! pyo3 extension from source into a venv (`target/py-venv`, reused), then runs
+//! `mypy --strict` on the package and sdk-python's pytest suite (which starts
+//! `target/debug/keyward` on a free port).
+//!
+//! The interpreter is `$PYTHON` or `python3` (3.9+). Dev tools are pinned in
+//! `sdk-python/requirements-dev.txt`.
+
+use std::{
+    env,
+    ffi::{OsStr, OsString},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+};
+
+use anyhow::{Context, bail};
+
+use crate::{workspace_path, workspace_root};
+
+/// The triple napi passes; building the extension for the same one lets
+/// maturin reuse the dependencies the Node build compiled (and vice versa)
+/// in the shared target dir instead of building everything twice.
+const TARGET: &str = "x86_64-unknown-linux-gnu";
 
 pub fn test() -> anyhow::Result<()> {
-    if !crate::workspace_path("sdk-python/pyproject.toml").exists() {
+    let sdk = workspace_path("sdk-python");
+    if !sdk.join("pyproject.toml").exists() {
         eprintln!("python SDK: not present yet — skipped");
         return Ok(());
     }
-    anyhow::bail!(
-        "python SDK: sdk-python/pyproject.toml exists but xtask/src/python.rs has no test runner yet"
-    )
+    let python = env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+    let version_ok = Command::new(&python)
+        .args(["-c", "import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !version_ok {
+        bail!(
+            "python SDK: `{}` is not a Python 3.9+ interpreter on PATH (set PYTHON=…)",
+            python.to_string_lossy()
+        );
+    }
+
+    // The suite starts this binary; cargo rebuilds it only when stale.
+    eprintln!("python SDK: building the test server (target/debug/keyward)");
+    run(Command::new(cargo_program())
+        .args(["build", "-p", "keyward-server"])
+        .current_dir(workspace_root()))?;
+    let server = target_dir().join("debug").join("keyward");
+    if !server.exists() {
+        bail!("python SDK: {} was not produced by `cargo build -p keyward-server`", server.display());
+    }
+
+    let venv = target_dir().join("py-venv");
+    let bin = venv.join("bin");
+    if bin.join("python").exists() {
+        eprintln!("python SDK: reusing the venv {}", venv.display());
+    } else {
+        eprintln!("python SDK: creating the venv {}", venv.display());
+        run(Command::new(&python).arg("-m").arg("venv").arg(&venv))?;
+    }
+    let vpython = bin.join("python");
+
+    eprintln!("python SDK: installing the pinned dev tools (sdk-python/requirements-dev.txt)");
+    run(Command::new(&vpython)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(sdk.join("requirements-dev.txt")))?;
+
+    eprintln!("python SDK: building the extension into the venv (maturin develop --target {TARGET})");
+    run(in_venv(bin.join("maturin"), &venv)
+        .args(["develop", "--target", TARGET])
+        .current_dir(&sdk))?;
+
+    eprintln!("python SDK: mypy --strict python/keyward");
+    run(in_venv(&vpython, &venv)
+        .args(["-m", "mypy", "--strict", "--cache-dir"])
+        .arg(target_dir().join("py-mypy-cache"))
+        .arg("python/keyward")
+        .current_dir(&sdk))?;
+
+    eprintln!("python SDK: pytest -q");
+    run(in_venv(&vpython, &venv)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"])
+        .env("KEYWARD_SERVER_BIN", &server)
+        // The suite configures its clients itself; a developer's own
+        // settings must not leak into it.
+        .env_remove("KEYWARD_API_KEY")
+        .env_remove("KEYWARD_BASE_URL")
+        .current_dir(&sdk))?;
+    Ok(())
+}
+
+/// `command` as if the venv were activated (maturin installs into `VIRTUAL_ENV`).
+fn in_venv(program: impl AsRef<OsStr>, venv: &Path) -> Command {
+    let bin = venv.join("bin");
+    let path = match env::var_os("PATH") {
+        Some(path) => {
+            let mut paths = vec![bin];
+            paths.extend(env::split_paths(&path));
+            env::join_paths(paths).unwrap_or(path)
+        }
+        None => bin.into_os_string(),
+    };
+    let mut command = Command::new(program);
+    command.env("VIRTUAL_ENV", venv).env("PATH", path).env_remove("CONDA_PREFIX");
+    command
+}
+
+fn cargo_program() -> OsString {
+    env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// The workspace target dir (honours `CARGO_TARGET_DIR`, as maturin and cargo do).
+fn target_dir() -> PathBuf {
+    match env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() { dir } else { workspace_root().join(dir) }
+        }
+        _ => workspace_path("target"),
+    }
+}
+
+fn run(command: &mut Command) -> anyhow::Result<()> {
+    let shown = format!(
+        "{} {}",
+        command.get_program().to_string_lossy(),
+        command.get_args().map(|arg| arg.to_string_lossy()).collect::<Vec<_>>().join(" ")
+    );
+    eprintln!("$ {shown}");
+    let status = command.status().with_context(|| format!("running `{shown}`"))?;
+    if !status.success() {
+        bail!("python SDK: `{shown}` failed ({status})");
+    }
+    Ok(())
 }
