@@ -104,3 +104,15 @@ def test_timeout(server: Server, proxy: Proxy) -> None:
         kw.keys.verify(key=server.admin_key)
     # A per-call override lifts it.
     assert kw.with_options(timeout=10).keys.verify(key=server.admin_key).valid
+
+
+def test_secret_key_behaviour() -> None:
+    sk = keyward.SecretKey("kros_live_abcdEFGH1234567890")
+    assert str(sk) == "kros_live_abcd…" and repr(sk) == "SecretKey('kros_live_abcd…')"
+    assert f"{sk}" == "kros_live_abcd…" and sk.prefix == "kros_live_abcd"
+    assert sk.get_secret_value() == "kros_live_abcdEFGH1234567890"
+    assert sk == keyward.SecretKey("kros_live_abcdEFGH1234567890") and sk != keyward.SecretKey("x")
+    assert pickle.loads(pickle.dumps(sk)) == sk
+    assert str(keyward.SecretKey("garbage")) == "**********"
+    with pytest.raises(AttributeError):
+        sk._value = "other"  # type: ignore[misc]

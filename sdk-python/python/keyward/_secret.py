@@ -57,6 +57,9 @@ class SecretKey:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("SecretKey is immutable")
 
+    def __reduce__(self) -> Any:
+        return (SecretKey, (self._value,))
+
     def __copy__(self) -> SecretKey:
         return self
 
