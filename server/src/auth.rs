@@ -90,6 +90,13 @@ pub struct RequestMeta {
     pub request_id: String,
 }
 
+impl RequestMeta {
+    /// `event` with this request as its origin.
+    pub fn stamp(&self, event: AuditRecord) -> AuditRecord {
+        event.origin(self.ip.clone(), self.user_agent.clone(), Some(self.request_id.clone()))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub organization_id: String,
@@ -158,23 +165,10 @@ impl Caller {
     /// An audit event performed by this caller.
     pub fn audit(&self, action: &str, target_type: &str, target_id: &str, changes: serde_json::Value) -> AuditRecord {
         let (actor_type, actor_id) = match &self.actor {
-            Actor::ApiKey { key_id, .. } => ("api_key", key_id.clone()),
-            Actor::User { user_id, .. } => ("user", user_id.clone()),
+            Actor::ApiKey { key_id, .. } => ("api_key", key_id.as_str()),
+            Actor::User { user_id, .. } => ("user", user_id.as_str()),
         };
-        AuditRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            organization_id: self.organization_id.clone(),
-            actor_type: actor_type.to_string(),
-            actor_id,
-            action: action.to_string(),
-            target_type: target_type.to_string(),
-            target_id: target_id.to_string(),
-            ip: self.meta.ip.clone(),
-            user_agent: self.meta.user_agent.clone(),
-            request_id: Some(self.meta.request_id.clone()),
-            created_at: now_ms(),
-            changes: changes.to_string(),
-        }
+        self.meta.stamp(AuditRecord::new(&self.organization_id, actor_type, actor_id, action, target_type, target_id).changes(changes))
     }
 }
 

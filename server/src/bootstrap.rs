@@ -52,59 +52,19 @@ pub async fn bootstrap(store: &Store, org_name: &str) -> anyhow::Result<Bootstra
     let org = insert_org_with_defaults(&mut tx, org_name, DEFAULT_ORG_PREFIX).await?;
     let env = store::find_environment(&mut tx, &org.id, "live").await?.ok_or_else(|| anyhow::anyhow!("live environment missing"))?;
     let minted = keyfmt::generate(&org.key_prefix, &env.name);
-    let now = now_ms();
     let key = KeyRecord {
-        id: Uuid::now_v7().to_string(),
-        organization_id: org.id.clone(),
-        project_id: None,
-        environment_id: env.id.clone(),
-        environment: env.name.clone(),
         name: "bootstrap admin key".into(),
-        key_hash: minted.hash.clone(),
-        key_prefix: minted.key_prefix.clone(),
-        last4: minted.last4.clone(),
         scopes: json!(["*"]).to_string(),
-        allowed_ips: "[]".into(),
-        meta: "{}".into(),
-        expires_at: None,
-        last_used_at: None,
-        created_at: now,
-        updated_at: now,
-        revoked_at: None,
-        is_active: 1,
-        created_by_user_id: None,
-        device_name: None,
         source: "bootstrap".into(),
-        rate_limit_limit: None,
-        rate_limit_window_ms: None,
-        usage_remaining: None,
-        usage_refill_amount: None,
-        usage_refill_interval_ms: None,
-        usage_refilled_at: None,
-        usage_count: 0,
-        replaced_by_key_id: None,
-        grace_expires_at: None,
-        rotation_interval_days: None,
-        next_rotation_at: None,
-        rotation_webhook_url: None,
+        ..KeyRecord::fresh(&org.id, &env, &minted, now_ms())
     };
     store::insert_key(&mut tx, &key).await?;
     store::insert_audit(
         &mut tx,
-        &AuditRecord {
-            id: Uuid::now_v7().to_string(),
-            organization_id: org.id.clone(),
-            actor_type: "system".into(),
-            actor_id: "bootstrap".into(),
-            action: "organization.bootstrapped".into(),
-            target_type: "api_key".into(),
-            target_id: key.id.clone(),
-            ip: None,
-            user_agent: None,
-            request_id: None,
-            created_at: now,
-            changes: json!({"organization": {"id": org.id, "name": org.name}, "api_key": {"key_prefix": key.key_prefix, "scopes": ["*"]}}).to_string(),
-        },
+        &AuditRecord::new(&org.id, "system", "bootstrap", "organization.bootstrapped", "api_key", key.id.as_str()).changes(json!({
+            "organization": {"id": org.id, "name": org.name},
+            "api_key": {"key_prefix": key.key_prefix, "scopes": ["*"]},
+        })),
     )
     .await?;
     tx.commit().await?;

@@ -8,7 +8,7 @@ use crate::{
     error::ApiError,
     keyfmt,
     state::AppState,
-    store::{self, AuditRecord, now_ms},
+    store::{self, AuditRecord},
 };
 use axum::{
     extract::{FromRequestParts, Path},
@@ -113,20 +113,7 @@ pub struct SessionUser {
 impl SessionUser {
     /// An audit event by this user in `organization_id`.
     pub fn audit(&self, organization_id: &str, action: &str, target_type: &str, target_id: &str, changes: serde_json::Value) -> AuditRecord {
-        AuditRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            organization_id: organization_id.to_string(),
-            actor_type: "user".into(),
-            actor_id: self.user_id.clone(),
-            action: action.to_string(),
-            target_type: target_type.to_string(),
-            target_id: target_id.to_string(),
-            ip: self.meta.ip.clone(),
-            user_agent: self.meta.user_agent.clone(),
-            request_id: Some(self.meta.request_id.clone()),
-            created_at: now_ms(),
-            changes: changes.to_string(),
-        }
+        self.meta.stamp(AuditRecord::new(organization_id, "user", self.user_id.as_str(), action, target_type, target_id).changes(changes))
     }
 }
 

@@ -427,44 +427,24 @@ pub async fn create_key(state: &AppState, caller: &Caller, req: CreateApiKeyRequ
     let prefix = project.as_ref().and_then(|p| p.key_prefix.clone()).unwrap_or(org.key_prefix.clone());
     let minted = keyfmt::generate(&prefix, &environment.name);
     let mut key = KeyRecord {
-        id: Uuid::now_v7().to_string(),
-        organization_id: org.id.clone(),
         project_id: project.as_ref().map(|p| p.id.clone()),
-        environment_id: environment.id.clone(),
-        environment: environment.name.clone(),
         name: validate::name("name", &req.name)?,
-        key_hash: minted.hash.clone(),
-        key_prefix: minted.key_prefix.clone(),
-        last4: minted.last4.clone(),
         scopes: serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into()),
         allowed_ips: serde_json::to_string(&validate::allowed_ips("allowed_ips", req.allowed_ips.as_deref().unwrap_or_default())?)
             .unwrap_or_else(|_| "[]".into()),
         meta: validate::meta("meta", &req.meta.unwrap_or_default())?,
         expires_at,
-        last_used_at: None,
-        created_at: now,
-        updated_at: now,
-        revoked_at: None,
-        is_active: 1,
         created_by_user_id: caller.user_id().map(str::to_string),
         device_name: validate::optional_text("device_name", req.device_name.as_deref(), 200)?,
         source: req.source.map(KeySource::as_str).unwrap_or(caller.key_source()).to_string(),
         rate_limit_limit: rate_limit.map(|r| r.0),
         rate_limit_window_ms: rate_limit.map(|r| r.1),
-        usage_remaining: None,
-        usage_refill_amount: None,
-        usage_refill_interval_ms: None,
-        usage_refilled_at: None,
-        usage_count: 0,
-        replaced_by_key_id: None,
-        grace_expires_at: None,
-        rotation_interval_days: None,
-        next_rotation_at: None,
         rotation_webhook_url: req
             .rotation_webhook_url
             .as_deref()
             .map(|u| validate::webhook_url("rotation_webhook_url", u))
             .transpose()?,
+        ..KeyRecord::fresh(&org.id, &environment, &minted, now)
     };
     apply_usage_limit(&mut key, "usage_limit", req.usage_limit.as_ref(), now)?;
     apply_rotation(&mut key, req.rotation_interval_days, now)?;

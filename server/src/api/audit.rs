@@ -7,7 +7,7 @@ use crate::{
     error::{ApiResult, ErrorBody},
     extract::ApiQuery,
     state::AppState,
-    store::{self, AuditRecord, now_ms},
+    store::{self, AuditRecord},
     tenancy::AuthSlot,
 };
 use axum::{
@@ -200,20 +200,10 @@ pub async fn record_auth_failures(State(state): State<AppState>, mut request: Re
     let (parts, body) = response.into_parts();
     let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
     let reason = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| v["error"].as_str().map(str::to_string));
-    let event = AuditRecord {
-        id: Uuid::now_v7().to_string(),
-        organization_id: ctx.organization_id,
-        actor_type: ctx.actor_type.to_string(),
-        actor_id: ctx.actor_id,
-        action: if status == StatusCode::UNAUTHORIZED { "auth.failed" } else { "auth.denied" }.to_string(),
-        target_type: "route".into(),
-        target_id: format!("{method} {path}"),
-        ip,
-        user_agent,
-        request_id: Some(crate::error::current_request_id()),
-        created_at: now_ms(),
-        changes: json!({"status": status.as_u16(), "reason": reason}).to_string(),
-    };
+    let action = if status == StatusCode::UNAUTHORIZED { "auth.failed" } else { "auth.denied" };
+    let event = AuditRecord::new(ctx.organization_id, ctx.actor_type, ctx.actor_id, action, "route", format!("{method} {path}"))
+        .origin(ip, user_agent, Some(crate::error::current_request_id()))
+        .changes(json!({"status": status.as_u16(), "reason": reason}));
     match state.store.pool().acquire().await {
         Ok(mut conn) => {
             if let Err(err) = store::insert_audit(&mut conn, &event).await {

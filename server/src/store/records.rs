@@ -98,6 +98,88 @@ pub struct AuditRecord {
     pub changes: String,
 }
 
+impl KeyRecord {
+    /// A new, active key in `environment` holding `minted`'s hash: no project,
+    /// scopes, limits, usage or rotation yet. Callers set the rest with struct
+    /// update syntax.
+    pub fn fresh(organization_id: &str, environment: &EnvironmentRecord, minted: &crate::keyfmt::NewKey, now: i64) -> Self {
+        KeyRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            organization_id: organization_id.to_string(),
+            project_id: None,
+            environment_id: environment.id.clone(),
+            environment: environment.name.clone(),
+            name: String::new(),
+            key_hash: minted.hash.clone(),
+            key_prefix: minted.key_prefix.clone(),
+            last4: minted.last4.clone(),
+            scopes: "[]".into(),
+            allowed_ips: "[]".into(),
+            meta: "{}".into(),
+            expires_at: None,
+            last_used_at: None,
+            created_at: now,
+            updated_at: now,
+            revoked_at: None,
+            is_active: 1,
+            created_by_user_id: None,
+            device_name: None,
+            source: "api".into(),
+            rate_limit_limit: None,
+            rate_limit_window_ms: None,
+            usage_remaining: None,
+            usage_refill_amount: None,
+            usage_refill_interval_ms: None,
+            usage_refilled_at: None,
+            usage_count: 0,
+            replaced_by_key_id: None,
+            grace_expires_at: None,
+            rotation_interval_days: None,
+            next_rotation_at: None,
+            rotation_webhook_url: None,
+        }
+    }
+}
+
+impl AuditRecord {
+    /// An event of `actor` doing `action` to `target`, now, with no origin or changes yet.
+    pub fn new(
+        organization_id: impl Into<String>,
+        actor_type: &str,
+        actor_id: impl Into<String>,
+        action: &str,
+        target_type: &str,
+        target_id: impl Into<String>,
+    ) -> Self {
+        AuditRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            organization_id: organization_id.into(),
+            actor_type: actor_type.to_string(),
+            actor_id: actor_id.into(),
+            action: action.to_string(),
+            target_type: target_type.to_string(),
+            target_id: target_id.into(),
+            ip: None,
+            user_agent: None,
+            request_id: None,
+            created_at: super::now_ms(),
+            changes: "{}".into(),
+        }
+    }
+
+    /// The before/after summary; never a secret.
+    pub fn changes(mut self, changes: serde_json::Value) -> Self {
+        self.changes = changes.to_string();
+        self
+    }
+
+    /// Where the request came from.
+    pub fn origin(mut self, ip: Option<String>, user_agent: Option<String>, request_id: Option<String>) -> Self {
+        (self.ip, self.user_agent, self.request_id) = (ip, user_agent, request_id);
+        self
+    }
+}
+
 const KEY_COLUMNS: &str = "id, organization_id, project_id, environment_id, environment, name, key_hash, key_prefix, \
     last4, scopes, allowed_ips, meta, expires_at, last_used_at, created_at, updated_at, revoked_at, is_active, \
     created_by_user_id, device_name, source, rate_limit_limit, rate_limit_window_ms, usage_remaining, \
