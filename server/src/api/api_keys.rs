@@ -152,6 +152,7 @@ pub struct CreatedApiKey {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "billing worker", "project_id": "0193a3c1-0000-7000-8000-0000000000aa", "environment": "live", "scopes": ["keys:verify", "billing:*"], "allowed_ips": ["10.0.0.0/8"], "meta": {"team": "payments"}, "rate_limit": {"limit": 100, "window_ms": 60000}, "usage_limit": {"remaining": 10000, "refill": {"amount": 10000, "interval_ms": 2592000000u64}}, "expires_at": "2027-01-01T00:00:00Z"}))]
 pub struct CreateApiKeyRequest {
     /// Project the key belongs to; defaults to the calling key's project (none: an org-wide key).
     pub project_id: Option<Uuid>,
@@ -181,6 +182,7 @@ pub struct CreateApiKeyRequest {
 /// Partial update: absent fields are left alone; `null` clears a nullable field.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "billing worker (eu)", "is_active": false, "expires_at": null}))]
 pub struct UpdateApiKeyRequest {
     pub name: Option<String>,
     pub scopes: Option<Vec<String>>,
@@ -211,6 +213,7 @@ pub struct UpdateApiKeyRequest {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"grace_period_seconds": 3600}))]
 pub struct RotateApiKeyRequest {
     /// Seconds the old key keeps verifying (0 or absent: revoked at once, unless the project sets a default).
     pub grace_period_seconds: Option<u64>,
@@ -218,6 +221,7 @@ pub struct RotateApiKeyRequest {
 
 /// The result of a rotation: a new key (new id, same settings) replacing the old one.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"old_key_id": "0193a3c1-7d4e-7b7a-9f1e-2b8c4d5e6f70", "new_key_id": "0193a3c2-1111-7b7a-9f1e-2b8c4d5e6f71", "project_id": null, "name": "billing worker", "key": "kros_live_4f9QkZ1x8cVb2NmA7sLp0RtYw3EuHj6DgKq2Wx", "key_prefix": "kros_live_4f9Q", "scopes": ["keys:verify"], "expires_at": null, "created_at": "2026-11-23T12:00:00Z", "grace_expires_at": "2026-11-23T13:00:00Z"}))]
 pub struct RotatedApiKey {
     pub old_key_id: Uuid,
     pub new_key_id: Uuid,

@@ -48,6 +48,7 @@ pub struct Project {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Krossover", "key_prefix": "kros", "default_scopes": ["keys:verify"], "default_rate_limit": {"limit": 100, "window_ms": 60000}, "default_ttl_seconds": 7776000, "default_grace_period_seconds": 3600}))]
 pub struct CreateProjectRequest {
     pub name: String,
     /// 2-8 lowercase letters or digits, unique in the organization.

@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"key": "kros_live_4f9QkZ1x8cVb2NmA7sLp0RtYw3EuHj6DgKq2Wx", "ip": "10.1.2.3", "required_scopes": ["billing:charge"], "cost": 1}))]
 pub struct VerifyKeyRequest {
     /// The key presented to your service.
     pub key: String,
@@ -84,6 +85,7 @@ pub struct RateLimitState {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"valid": true, "code": "VALID", "key_id": "0193a3c1-7d4e-7b7a-9f1e-2b8c4d5e6f70", "organization_id": "0193a3c1-0000-7000-8000-000000000001", "project_id": null, "environment": "live", "name": "billing worker", "scopes": ["keys:verify", "billing:*"], "meta": {"team": "payments"}, "expires_at": null, "grace_expires_at": null, "ratelimit": {"limit": 100, "remaining": 99, "reset_at": "2026-11-23T12:01:00Z"}, "remaining": 9999}))]
 pub struct VerifyKeyResponse {
     pub valid: bool,
     pub code: VerifyCode,
