@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use progenitor_client::ResponseValue;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use uuid::Uuid;
 
 use crate::error::Error;
 use crate::generated;
 use crate::resources::{ApiKeys, Keys, OrganizationApiKeys, Projects};
+use crate::tenancy::{AuditEvents, Environments, Members, Organizations};
 use crate::retry::RetrySafety;
 use crate::secret::Secret;
 use crate::transport::{CallLimits, GeneratedError, send_with_retries};
@@ -27,6 +29,11 @@ pub const DEFAULT_MAX_RETRIES: u32 = 2;
 pub const API_KEY_ENV: &str = "KEYWARD_API_KEY";
 /// Environment variable holding the server's base URL.
 pub const BASE_URL_ENV: &str = "KEYWARD_BASE_URL";
+/// Environment variable holding the organization a session acts in (sent as
+/// `X-Organization-Id`; see [`ClientBuilder::organization_id`]).
+pub const ORGANIZATION_ID_ENV: &str = "KEYWARD_ORGANIZATION_ID";
+/// The request header that selects the organization a session acts in.
+pub const ORGANIZATION_ID_HEADER: &str = "X-Organization-Id";
 
 /// An async client for the keyward API.
 ///
@@ -76,6 +83,7 @@ struct Shared {
     api: generated::Client,
     base_url: String,
     api_key: Secret,
+    organization_id: Option<Uuid>,
     timeout: Duration,
     max_retries: u32,
 }
@@ -101,8 +109,8 @@ impl Client {
         Client::builder().api_key(api_key).build()
     }
 
-    /// A client configured from `KEYWARD_API_KEY` (required) and
-    /// `KEYWARD_BASE_URL` (optional).
+    /// A client configured from `KEYWARD_API_KEY` (required),
+    /// `KEYWARD_BASE_URL` and `KEYWARD_ORGANIZATION_ID` (optional).
     pub fn from_env() -> Result<Client, Error> {
         Client::builder().build()
     }
@@ -173,6 +181,34 @@ impl Client {
         Keys::new(self.clone())
     }
 
+    /// Organizations (`/v1/organizations`): create (a session becomes its
+    /// owner), list, get, update, delete.
+    pub fn organizations(&self) -> Organizations {
+        Organizations::new(self.clone())
+    }
+
+    /// An organization's members and their roles
+    /// (`/v1/organizations/{org}/members`).
+    pub fn members(&self) -> Members {
+        Members::new(self.clone())
+    }
+
+    /// Environments (`live`, `test`, …) of a project's organization
+    /// (`/v1/projects/{id}/environments`).
+    pub fn environments(&self) -> Environments {
+        Environments::new(self.clone())
+    }
+
+    /// The organization's append-only audit log (`/v1/audit-events`).
+    pub fn audit_events(&self) -> AuditEvents {
+        AuditEvents::new(self.clone())
+    }
+
+    /// The organization sent as `X-Organization-Id` on every request, if set.
+    pub fn organization_id(&self) -> Option<Uuid> {
+        self.shared.organization_id
+    }
+
     /// The server this client talks to, without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.shared.base_url
@@ -225,6 +261,7 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("base_url", &self.shared.base_url)
             .field("api_key", &self.shared.api_key)
+            .field("organization_id", &self.shared.organization_id)
             .field("timeout", &limits.timeout)
             .field("max_retries", &limits.max_retries)
             .finish()
@@ -233,13 +270,15 @@ impl fmt::Debug for Client {
 
 /// Builds a [`Client`]; get one from [`Client::builder`].
 ///
-/// Settings left unset come from `KEYWARD_API_KEY` / `KEYWARD_BASE_URL`, then
+/// Settings left unset come from `KEYWARD_API_KEY` / `KEYWARD_BASE_URL` /
+/// `KEYWARD_ORGANIZATION_ID`, then
 /// from the defaults: base URL [`DEFAULT_BASE_URL`], timeout 30 s, connect
 /// timeout 5 s, 2 retries, user agent `keyward-rust/<version>`.
 #[derive(Default, Clone)]
 pub struct ClientBuilder {
     api_key: Option<Secret>,
     base_url: Option<String>,
+    organization_id: Option<Uuid>,
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     max_retries: Option<u32>,
@@ -257,6 +296,16 @@ impl ClientBuilder {
     /// else [`DEFAULT_BASE_URL`]). A path stem is kept; a trailing slash is not needed.
     pub fn base_url(mut self, base_url: impl Into<String>) -> ClientBuilder {
         self.base_url = Some(base_url.into());
+        self
+    }
+
+    /// The organization a dashboard session acts in, sent as
+    /// `X-Organization-Id` on every request (else `KEYWARD_ORGANIZATION_ID`;
+    /// unset: the server picks the session's `org_id` claim or the user's first
+    /// organization). Paths naming an organization (`/v1/organizations/{org}/…`)
+    /// take precedence; an API key always acts in its own organization.
+    pub fn organization_id(mut self, organization_id: Uuid) -> ClientBuilder {
+        self.organization_id = Some(organization_id);
         self
     }
 
@@ -286,8 +335,9 @@ impl ClientBuilder {
     }
 
     /// Validates the settings and builds the client. Fails with
-    /// [`Error::InvalidConfig`] when no API key is given or found, or when the
-    /// base URL, key or user agent cannot be used in a request.
+    /// [`Error::InvalidConfig`] when no API key is given or found, when the
+    /// base URL, key or user agent cannot be used in a request, or when
+    /// `KEYWARD_ORGANIZATION_ID` is not a UUID.
     pub fn build(self) -> Result<Client, Error> {
         let api_key =
             match self.api_key {
@@ -305,6 +355,15 @@ impl ClientBuilder {
                 .or_else(|| env_var(BASE_URL_ENV))
                 .unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
         )?;
+        let organization_id = match self.organization_id {
+            Some(id) => Some(id),
+            None => env_var(ORGANIZATION_ID_ENV)
+                .map(|raw| {
+                    Uuid::parse_str(&raw)
+                        .map_err(|_| Error::InvalidConfig(format!("{ORGANIZATION_ID_ENV} {raw:?} is not a UUID")))
+                })
+                .transpose()?,
+        };
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         if timeout.is_zero() {
             return Err(Error::InvalidConfig("timeout must be greater than zero".into()));
@@ -317,6 +376,11 @@ impl ClientBuilder {
         authorization.set_sensitive(true);
         let mut default_headers = HeaderMap::new();
         default_headers.insert(AUTHORIZATION, authorization);
+        if let Some(organization_id) = organization_id {
+            let value = HeaderValue::from_str(&organization_id.to_string())
+                .map_err(|_| Error::InvalidConfig("the organization id is not a valid header value".into()))?;
+            default_headers.insert(ORGANIZATION_ID_HEADER, value);
+        }
         let user_agent = self
             .user_agent
             .unwrap_or_else(|| format!("keyward-rust/{}", env!("CARGO_PKG_VERSION")));
@@ -335,6 +399,7 @@ impl ClientBuilder {
                 api: generated::Client::new_with_client(&base_url, http),
                 base_url,
                 api_key,
+                organization_id,
                 timeout,
                 max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
             }),
@@ -348,6 +413,7 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("api_key", &self.api_key)
             .field("base_url", &self.base_url)
+            .field("organization_id", &self.organization_id)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("max_retries", &self.max_retries)

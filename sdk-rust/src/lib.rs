@@ -4,7 +4,9 @@
 //! [`Client`] is the entry point: build it with [`Client::new`],
 //! [`Client::from_env`] or [`Client::builder`], then reach each resource
 //! through it — [`Client::api_keys`], [`Client::organization_api_keys`],
-//! [`Client::projects`] and [`Client::keys`] (verification). Calls retry
+//! [`Client::projects`], [`Client::keys`] (verification), and the tenancy
+//! resources [`Client::organizations`], [`Client::members`],
+//! [`Client::environments`] and [`Client::audit_events`]. Calls retry
 //! transient failures, lists stream every page, errors are one typed
 //! [`Error`], and plaintext keys come wrapped in [`Secret`] so they never end
 //! up in logs.
@@ -23,6 +25,7 @@ mod pagination;
 mod resources;
 mod retry;
 mod secret;
+mod tenancy;
 mod transport;
 
 #[cfg(feature = "axum")]
@@ -36,7 +39,7 @@ pub mod generated;
 
 pub use client::{
     API_KEY_ENV, BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT, RequestOptions,
+    DEFAULT_TIMEOUT, ORGANIZATION_ID_ENV, ORGANIZATION_ID_HEADER, RequestOptions,
 };
 pub use error::Error;
 pub use generated::types;
@@ -44,6 +47,9 @@ pub use pagination::Page;
 pub use resources::{
     ApiKeys, CreatedKey, KeyUsage, Keys, ListApiKeys, ListOrganizationApiKeys, ListProjects, OrganizationApiKeys, Projects,
     RotatedKey,
+};
+pub use tenancy::{
+    AuditEvents, Environments, ListAuditEvents, ListEnvironments, ListMembers, ListOrganizations, Members, Organizations,
 };
 pub use secret::Secret;
 pub use uuid::Uuid;

@@ -95,7 +95,7 @@ pub struct ListProjects {
     pub starting_after: Option<Uuid>,
 }
 
-fn next_cursor_header(headers: &HeaderMap) -> Result<Option<String>, Error> {
+pub(crate) fn next_cursor_header(headers: &HeaderMap) -> Result<Option<String>, Error> {
     match headers.get("x-next-cursor") {
         None => Ok(None),
         Some(value) => value
@@ -105,12 +105,12 @@ fn next_cursor_header(headers: &HeaderMap) -> Result<Option<String>, Error> {
     }
 }
 
-/// Cursors are key or project ids; the generated builders take them typed.
-fn parse_cursor(cursor: &str) -> Result<Uuid, Error> {
+/// Cursors are key, project, organization, environment or event ids; the generated builders take them typed.
+pub(crate) fn parse_cursor(cursor: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(cursor).map_err(|_| Error::Decode(format!("page cursor {cursor:?} is not an id")))
 }
 
-fn page_size(limit: u32) -> Result<i32, Error> {
+pub(crate) fn page_size(limit: u32) -> Result<i32, Error> {
     i32::try_from(limit).map_err(|_| Error::InvalidConfig(format!("limit {limit} is out of range")))
 }
 
@@ -516,6 +516,19 @@ impl Projects {
             })
             .await?;
         Ok(response.into_inner())
+    }
+
+    /// Revokes every key of the project, then deletes it (needs
+    /// `projects:write`: an admin or owner, or an `orgs:admin` key).
+    ///
+    /// A retry after a lost response may answer 404 (the first attempt
+    /// already deleted it).
+    pub async fn delete(&self, id: Uuid) -> Result<(), Error> {
+        let api = self.client.api();
+        self.client
+            .call(RetrySafety::Idempotent, move || api.delete_project().id(id).send())
+            .await?;
+        Ok(())
     }
 }
 
