@@ -358,10 +358,7 @@ impl ClientBuilder {
         let organization_id = match self.organization_id {
             Some(id) => Some(id),
             None => env_var(ORGANIZATION_ID_ENV)
-                .map(|raw| {
-                    Uuid::parse_str(&raw)
-                        .map_err(|_| Error::InvalidConfig(format!("{ORGANIZATION_ID_ENV} {raw:?} is not a UUID")))
-                })
+                .map(|raw| parse_organization_id(&raw))
                 .transpose()?,
         };
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
@@ -444,6 +441,11 @@ fn env_var(name: &str) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
+/// `KEYWARD_ORGANIZATION_ID`, already trimmed by [`env_var`].
+fn parse_organization_id(raw: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(raw).map_err(|_| Error::InvalidConfig(format!("{ORGANIZATION_ID_ENV} {raw:?} is not a UUID")))
+}
+
 /// Checks the URL and drops a trailing slash: generated paths start with `/`.
 fn normalize_base_url(raw: &str) -> Result<String, Error> {
     let parsed = reqwest::Url::parse(raw.trim())
@@ -495,6 +497,22 @@ mod tests {
         let printed = format!("{client:?}");
         assert!(printed.contains("kw_live_abc1…"), "{printed}");
         assert!(!printed.contains("SECRET"), "{printed}");
+    }
+
+    #[test]
+    fn organization_id_is_kept_and_its_env_form_checked() {
+        let org = Uuid::parse_str("0193a3c1-0000-7000-8000-000000000001").unwrap();
+        let client = Client::builder()
+            .api_key("kw_live_abcd")
+            .base_url("http://127.0.0.1:1")
+            .organization_id(org)
+            .build()
+            .unwrap();
+        assert_eq!(client.organization_id(), Some(org));
+        assert_eq!(client.with_options(RequestOptions::default()).organization_id(), Some(org));
+        assert!(format!("{client:?}").contains(&org.to_string()));
+        assert_eq!(parse_organization_id(&org.to_string()).unwrap(), org);
+        assert!(matches!(parse_organization_id("acme"), Err(Error::InvalidConfig(_))));
     }
 
     #[test]
