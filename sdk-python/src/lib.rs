@@ -324,6 +324,25 @@ fn opt_str_arg(args: &Value, name: &str) -> Result<Option<String>, CallError> {
     }
 }
 
+fn str_arg(args: &Value, name: &str) -> Result<String, CallError> {
+    match field(args, name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(arg_err(format!("`{name}` is required (a non-empty string)"))),
+    }
+}
+
+/// An optional RFC 3339 timestamp (Python sends datetimes already encoded),
+/// deserialized into whatever time type the facade's field has.
+fn opt_time_arg<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Result<Option<T>, CallError> {
+    match field(args, name) {
+        None => Ok(None),
+        Some(v @ Value::String(_)) => serde_json::from_value(v.clone())
+            .map(Some)
+            .map_err(|_| arg_err(format!("`{name}` is not an RFC 3339 timestamp: {v}"))),
+        Some(_) => Err(arg_err(format!("`{name}` must be a datetime or an RFC 3339 string"))),
+    }
+}
+
 fn opt_u64_arg(args: &Value, name: &str) -> Result<Option<u64>, CallError> {
     match field(args, name) {
         None => Ok(None),
@@ -438,6 +457,78 @@ async fn dispatch(client: keyward::Client, op: String, args: Value) -> Result<Va
             let id = uuid_arg(&args, "id")?;
             to_json(&client.projects().update(id, body(&args, "body")?).await?)
         }
+        "projects.delete" => {
+            client.projects().delete(uuid_arg(&args, "id")?).await?;
+            Ok(Value::Null)
+        }
+        // --- /v1/organizations --------------------------------------------
+        "organizations.create" => to_json(&once(&client).organizations().create(body(&args, "body")?).await?),
+        "organizations.list_page" => {
+            let params = keyward::ListOrganizations {
+                limit: opt_u32_arg(&args, "limit")?,
+                starting_after: opt_uuid_arg(&args, "starting_after")?,
+            };
+            page_json(client.organizations().list_page(params).await?)
+        }
+        "organizations.get" => to_json(&client.organizations().get(uuid_arg(&args, "org")?).await?),
+        "organizations.update" => {
+            let org = uuid_arg(&args, "org")?;
+            to_json(&client.organizations().update(org, body(&args, "body")?).await?)
+        }
+        "organizations.delete" => {
+            client.organizations().delete(uuid_arg(&args, "org")?).await?;
+            Ok(Value::Null)
+        }
+        // --- /v1/organizations/{org}/members ------------------------------
+        "members.list_page" => {
+            let org = uuid_arg(&args, "org")?;
+            let params = keyward::ListMembers {
+                limit: opt_u32_arg(&args, "limit")?,
+                starting_after: opt_str_arg(&args, "starting_after")?,
+            };
+            page_json(client.members().list_page(org, params).await?)
+        }
+        "members.add" => {
+            let org = uuid_arg(&args, "org")?;
+            to_json(&once(&client).members().add(org, body(&args, "body")?).await?)
+        }
+        "members.update" => {
+            let org = uuid_arg(&args, "org")?;
+            let user_id = str_arg(&args, "user_id")?;
+            to_json(&client.members().update(org, &user_id, body(&args, "body")?).await?)
+        }
+        "members.remove" => {
+            let org = uuid_arg(&args, "org")?;
+            let user_id = str_arg(&args, "user_id")?;
+            client.members().remove(org, &user_id).await?;
+            Ok(Value::Null)
+        }
+        // --- /v1/projects/{id}/environments -------------------------------
+        "environments.list_page" => {
+            let project_id = uuid_arg(&args, "project_id")?;
+            let params = keyward::ListEnvironments {
+                limit: opt_u32_arg(&args, "limit")?,
+                starting_after: opt_uuid_arg(&args, "starting_after")?,
+            };
+            page_json(client.environments().list_page(project_id, params).await?)
+        }
+        "environments.create" => {
+            let project_id = uuid_arg(&args, "project_id")?;
+            to_json(&once(&client).environments().create(project_id, body(&args, "body")?).await?)
+        }
+        // --- /v1/audit-events ---------------------------------------------
+        "audit_events.list_page" => {
+            let params = keyward::ListAuditEvents {
+                action: opt_str_arg(&args, "action")?,
+                actor_id: opt_str_arg(&args, "actor_id")?,
+                target_id: opt_str_arg(&args, "target_id")?,
+                since: opt_time_arg(&args, "since")?,
+                until: opt_time_arg(&args, "until")?,
+                limit: opt_u32_arg(&args, "limit")?,
+                starting_after: opt_uuid_arg(&args, "starting_after")?,
+            };
+            page_json(client.audit_events().list_page(params).await?)
+        }
         other => Err(arg_err(format!("unknown operation {other:?}"))),
     }
 }
@@ -459,9 +550,10 @@ struct Config {
     connect_timeout: Option<Duration>,
     max_retries: Option<u32>,
     user_agent: String,
+    organization_id: Option<Uuid>,
 }
 
-/// A connection to one keyward server with one API key. Thread-safe; safe to
+/// A connection to one keyward server with one API key (or session token). Thread-safe; safe to
 /// keep across `os.fork()` (the child opens its own connections).
 #[pyclass(frozen, module = "keyward._native")]
 struct NativeClient {
@@ -492,6 +584,9 @@ impl NativeClient {
         }
         if let Some(n) = config.max_retries {
             builder = builder.max_retries(n);
+        }
+        if let Some(org) = config.organization_id {
+            builder = builder.organization_id(org);
         }
         builder.user_agent(config.user_agent.clone()).build()
     }
@@ -548,7 +643,7 @@ impl Drop for NativeClient {
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (api_key, base_url=None, timeout=None, max_retries=None, connect_timeout=None, user_agent=None))]
+    #[pyo3(signature = (api_key, base_url=None, timeout=None, max_retries=None, connect_timeout=None, user_agent=None, organization_id=None))]
     fn new(
         api_key: String,
         base_url: Option<String>,
@@ -556,8 +651,16 @@ impl NativeClient {
         max_retries: Option<u32>,
         connect_timeout: Option<f64>,
         user_agent: Option<String>,
+        organization_id: Option<String>,
     ) -> PyResult<Self> {
+        let organization_id = organization_id
+            .map(|raw| {
+                Uuid::parse_str(&raw)
+                    .map_err(|_| PyValueError::new_err(format!("organization_id is not a valid UUID: {raw:?}")))
+            })
+            .transpose()?;
         let config = Config {
+            organization_id,
             api_key,
             base_url,
             timeout: secs(timeout, "timeout")?,
@@ -623,6 +726,12 @@ impl NativeClient {
     #[getter]
     fn base_url(&self) -> Option<String> {
         self.config.base_url.clone()
+    }
+
+    /// The organization sent as `X-Organization-Id`, if any.
+    #[getter]
+    fn organization_id(&self) -> Option<String> {
+        self.config.organization_id.map(|id| id.to_string())
     }
 }
 

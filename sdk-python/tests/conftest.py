@@ -33,12 +33,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: The server's HS256 session secret (``--jwt-secret``); see ``session_token``.
+JWT_SECRET = "keyward-python-test-session-secret"
+
+
 @dataclass
 class Server:
     base_url: str
     admin_key: str
     org_id: str
     port: int
+    jwt_secret: str = JWT_SECRET
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +56,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = open(tmp / "server.log", "wb")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYWARD_")}
     proc = subprocess.Popen(
-        [str(binary), "--listen", f"127.0.0.1:{port}", "--database-url", f"sqlite://{tmp}/kw.db"],
+        [str(binary), "--listen", f"127.0.0.1:{port}", "--database-url", f"sqlite://{tmp}/kw.db",
+         "--jwt-secret", JWT_SECRET],
         stdout=subprocess.PIPE,
         stderr=log,
         env=env,
@@ -94,6 +100,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KEYWARD_API_KEY", raising=False)
     monkeypatch.delenv("KEYWARD_BASE_URL", raising=False)
+    monkeypatch.delenv("KEYWARD_ORGANIZATION_ID", raising=False)
 
 
 @pytest.fixture()

@@ -10,12 +10,17 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Dict, Mapping, Optional, Sequence, Type, Union
 
-from ._base import AsyncPageIterator, Page, _body, _Config
+from ._base import AsyncPageIterator, Page, _audit_filters, _body, _Config
 from ._models import (
     ApiKey,
+    AuditEvent,
     CreatedApiKey,
+    Environment,
+    Member,
+    Organization,
     Project,
     RateLimit,
+    Role,
     RotatedApiKey,
     UsageLimit,
     VerifyResult,
@@ -246,6 +251,135 @@ class AsyncProjects:
         )
         return Project.from_dict(await self._client._call("projects.update", {"id": id, "body": body}))
 
+    async def delete(self, id: str) -> None:
+        """Revoke every key of the project, then delete it (admins and owners,
+        or an ``orgs:admin`` key)."""
+        await self._client._call("projects.delete", {"id": id})
+
+
+class AsyncOrganizations:
+    """``/v1/organizations``: tenants. With a session token, the ones the user
+    is a member of (each with the user's ``role``); with an API key, its own."""
+
+    def __init__(self, client: AsyncKeyward) -> None:
+        self._client = client
+
+    async def create(self, *, name: str, key_prefix: Optional[str] = None) -> Organization:
+        """Create an organization; the calling user becomes its owner (the
+        ``live`` and ``test`` environments are created with it). Needs a
+        session token: an API key gets :class:`PermissionDeniedError`."""
+        body = _body(name=name, key_prefix=key_prefix)
+        return Organization.from_dict(await self._client._call("organizations.create", {"body": body}))
+
+    def list(self, *, limit: Optional[int] = None) -> AsyncPageIterator[Organization]:
+        async def fetch(cursor: Optional[str]) -> Page[Organization]:
+            page = await self._client._call(
+                "organizations.list_page", {"limit": limit, "starting_after": cursor}
+            )
+            return [Organization.from_dict(d) for d in page["items"]], page.get("next_cursor")
+
+        return AsyncPageIterator(fetch)
+
+    async def get(self, org: str) -> Organization:
+        return Organization.from_dict(await self._client._call("organizations.get", {"org": org}))
+
+    async def update(
+        self, org: str, *, name: Optional[str] = None, key_prefix: Optional[str] = None
+    ) -> Organization:
+        """Rename, or change the default key prefix (owners); None leaves a field alone."""
+        body = _body(name=name, key_prefix=key_prefix)
+        return Organization.from_dict(
+            await self._client._call("organizations.update", {"org": org, "body": body})
+        )
+
+    async def delete(self, org: str) -> None:
+        """Revoke every key of the organization, then delete it (owners)."""
+        await self._client._call("organizations.delete", {"org": org})
+
+
+class AsyncMembers:
+    """``/v1/organizations/{org}/members``: who can act in an organization, and as what."""
+
+    def __init__(self, client: AsyncKeyward) -> None:
+        self._client = client
+
+    def list(self, org: str, *, limit: Optional[int] = None) -> AsyncPageIterator[Member]:
+        async def fetch(cursor: Optional[str]) -> Page[Member]:
+            page = await self._client._call(
+                "members.list_page", {"org": org, "limit": limit, "starting_after": cursor}
+            )
+            return [Member.from_dict(d) for d in page["items"]], page.get("next_cursor")
+
+        return AsyncPageIterator(fetch)
+
+    async def add(self, org: str, *, user_id: str, role: Role) -> Member:
+        """Add a user (their session token's ``sub``) with a role (owners).
+        An existing member is a :class:`ConflictError`."""
+        body = _body(user_id=user_id, role=role)
+        return Member.from_dict(await self._client._call("members.add", {"org": org, "body": body}))
+
+    async def update(self, org: str, user_id: str, *, role: Role) -> Member:
+        """Change a member's role. Demoting the last owner is a :class:`ConflictError`."""
+        args = {"org": org, "user_id": user_id, "body": _body(role=role)}
+        return Member.from_dict(await self._client._call("members.update", args))
+
+    async def remove(self, org: str, user_id: str) -> None:
+        """Remove a member. Removing the last owner is a :class:`ConflictError`."""
+        await self._client._call("members.remove", {"org": org, "user_id": user_id})
+
+
+class AsyncEnvironments:
+    """``/v1/projects/{id}/environments``: the environments of the project's
+    organization (shared by all its projects)."""
+
+    def __init__(self, client: AsyncKeyward) -> None:
+        self._client = client
+
+    def list(self, project_id: str, *, limit: Optional[int] = None) -> AsyncPageIterator[Environment]:
+        async def fetch(cursor: Optional[str]) -> Page[Environment]:
+            page = await self._client._call(
+                "environments.list_page",
+                {"project_id": project_id, "limit": limit, "starting_after": cursor},
+            )
+            return [Environment.from_dict(d) for d in page["items"]], page.get("next_cursor")
+
+        return AsyncPageIterator(fetch)
+
+    async def create(self, project_id: str, *, name: str) -> Environment:
+        """Create an environment (admins and owners). A taken name is a :class:`ConflictError`."""
+        args = {"project_id": project_id, "body": _body(name=name)}
+        return Environment.from_dict(await self._client._call("environments.create", args))
+
+
+class AsyncAuditEvents:
+    """``/v1/audit-events``: the organization's audit log, newest first (admins and owners)."""
+
+    def __init__(self, client: AsyncKeyward) -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        action: Optional[str] = None,
+        actor_id: Optional[str] = None,
+        target_id: Optional[str] = None,
+        since: Optional[Timestamp] = None,
+        until: Optional[Timestamp] = None,
+        limit: Optional[int] = None,
+    ) -> AsyncPageIterator[AuditEvent]:
+        """Events matching every filter given: ``action`` (e.g. ``member.added``),
+        ``actor_id`` (a user id or key id), ``target_id``, ``since`` (inclusive)
+        and ``until`` (exclusive) as datetimes (naive ones are UTC) or RFC 3339."""
+        filters = _audit_filters(action, actor_id, target_id, since, until)
+
+        async def fetch(cursor: Optional[str]) -> Page[AuditEvent]:
+            page = await self._client._call(
+                "audit_events.list_page", {**filters, "limit": limit, "starting_after": cursor}
+            )
+            return [AuditEvent.from_dict(d) for d in page["items"]], page.get("next_cursor")
+
+        return AsyncPageIterator(fetch)
+
 
 class AsyncKeyward(_Config):
     """asyncio keyward client: ``await`` every call, ``async for`` over lists.
@@ -256,6 +390,12 @@ class AsyncKeyward(_Config):
     timeouts, 408/429/5xx with backoff, honouring ``Retry-After``) apply to
     every call; override them for some calls with :meth:`with_options`.
 
+    ``api_key`` may also be a dashboard session token (a JWT); then
+    ``organization_id`` (default ``$KEYWARD_ORGANIZATION_ID``) picks the
+    organization it acts in, sent as ``X-Organization-Id`` on every request
+    (unset: the token's ``org_id`` claim, else the user's first organization).
+    Paths naming an organization (``members``, ``organizations.get`` …) win.
+
     Thread-safe and fork-safe: share one client across threads; a forked
     child opens its own connections.
     """
@@ -264,6 +404,10 @@ class AsyncKeyward(_Config):
     keys: AsyncKeys
     organization_api_keys: AsyncOrganizationApiKeys
     projects: AsyncProjects
+    organizations: AsyncOrganizations
+    members: AsyncMembers
+    environments: AsyncEnvironments
+    audit_events: AsyncAuditEvents
 
     def __init__(
         self,
@@ -273,8 +417,9 @@ class AsyncKeyward(_Config):
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         connect_timeout: Optional[float] = None,
+        organization_id: Optional[str] = None,
     ) -> None:
-        self._configure(api_key, base_url, timeout, max_retries, connect_timeout)
+        self._configure(api_key, base_url, timeout, max_retries, connect_timeout, organization_id)
         self._resources()
 
     def _resources(self) -> None:
@@ -282,6 +427,10 @@ class AsyncKeyward(_Config):
         self.keys = AsyncKeys(self)
         self.organization_api_keys = AsyncOrganizationApiKeys(self)
         self.projects = AsyncProjects(self)
+        self.organizations = AsyncOrganizations(self)
+        self.members = AsyncMembers(self)
+        self.environments = AsyncEnvironments(self)
+        self.audit_events = AsyncAuditEvents(self)
 
     def with_options(
         self, *, timeout: Optional[float] = None, max_retries: Optional[int] = None

@@ -50,6 +50,23 @@ def _body(**fields: Any) -> Dict[str, Any]:
     return {k: _encode(v) for k, v in fields.items() if v is not None}
 
 
+def _audit_filters(
+    action: Optional[str],
+    actor_id: Optional[str],
+    target_id: Optional[str],
+    since: Any,
+    until: Any,
+) -> Dict[str, Any]:
+    """The filter arguments of ``audit_events.list_page`` (times as RFC 3339)."""
+    return {
+        "action": action,
+        "actor_id": actor_id,
+        "target_id": target_id,
+        "since": _encode(since),
+        "until": _encode(until),
+    }
+
+
 def _check_options(timeout: Optional[float], max_retries: Optional[int]) -> None:
     if timeout is not None and not timeout > 0:
         raise ValueError("timeout must be a positive number of seconds")
@@ -73,6 +90,7 @@ class _Config:
         timeout: Optional[float],
         max_retries: Optional[int],
         connect_timeout: Optional[float],
+        organization_id: Optional[str] = None,
     ) -> None:
         if api_key is None:
             api_key = os.environ.get("KEYWARD_API_KEY") or None
@@ -83,6 +101,8 @@ class _Config:
             )
         if base_url is None:
             base_url = os.environ.get("KEYWARD_BASE_URL") or DEFAULT_BASE_URL
+        if organization_id is None:
+            organization_id = os.environ.get("KEYWARD_ORGANIZATION_ID") or None
         _check_options(timeout, max_retries)
         if connect_timeout is not None and not connect_timeout > 0:
             raise ValueError("connect_timeout must be a positive number of seconds")
@@ -95,6 +115,7 @@ class _Config:
             timeout=timeout,
             max_retries=max_retries,
             connect_timeout=connect_timeout,
+            organization_id=organization_id,
         )
         self._timeout = None
         self._max_retries = None
@@ -111,6 +132,11 @@ class _Config:
     @property
     def base_url(self) -> str:
         return self._base_url
+
+    @property
+    def organization_id(self) -> Optional[str]:
+        """The organization sent as ``X-Organization-Id`` (None: not sent)."""
+        return self._native.organization_id
 
     def _check_open(self) -> None:
         if self._closed:

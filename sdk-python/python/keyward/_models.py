@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Mapping, Optional, TypeVar
+from typing import Any, Dict, List, Literal, Mapping, Optional, TypeVar
 
 from ._secret import SecretKey
 
@@ -25,6 +25,13 @@ __all__ = [
     "RateLimitState",
     "UsageLimit",
     "UsageRefill",
+    "Role",
+    "Organization",
+    "Member",
+    "Environment",
+    "AuditActor",
+    "AuditTarget",
+    "AuditEvent",
 ]
 
 _RFC3339 = re.compile(
@@ -62,6 +69,9 @@ def _opt_int(value: Any) -> Optional[int]:
 
 
 _T = TypeVar("_T", bound="_Model")
+
+#: A member's role in an organization (docs/roles.md has what each may do).
+Role = Literal["owner", "admin", "member", "viewer"]
 
 
 class _Model:
@@ -314,4 +324,123 @@ class Project(_Model):
             default_grace_period_seconds=_opt_int(d.get("default_grace_period_seconds")),
             created_at=_dt(d["created_at"]),
             updated_at=_dt(d["updated_at"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Organization(_Model):
+    """An organization (tenant). ``role`` is the caller's role in it when the
+    caller is a user session (``owner``, ``admin``, ``member``, ``viewer``);
+    ``None`` for an API key."""
+
+    id: str
+    name: str
+    key_prefix: str
+    role: Optional[str]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Organization:
+        return cls(
+            id=str(d["id"]),
+            name=str(d["name"]),
+            key_prefix=str(d["key_prefix"]),
+            role=_opt_str(d.get("role")),
+            created_at=_dt(d["created_at"]),
+            updated_at=_dt(d["updated_at"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Member(_Model):
+    """A user's membership: ``user_id`` is their session token's ``sub``."""
+
+    organization_id: str
+    user_id: str
+    role: str
+    created_at: datetime
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Member:
+        return cls(
+            organization_id=str(d["organization_id"]),
+            user_id=str(d["user_id"]),
+            role=str(d["role"]),
+            created_at=_dt(d["created_at"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Environment(_Model):
+    """An environment (``live``, ``test``, …), shared by an organization's projects."""
+
+    id: str
+    organization_id: str
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Environment:
+        return cls(
+            id=str(d["id"]),
+            organization_id=str(d["organization_id"]),
+            name=str(d["name"]),
+            created_at=_dt(d["created_at"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditActor(_Model):
+    """Who did it: ``type`` is ``user`` (``id`` = the session's ``sub``) or ``api_key``."""
+
+    type: str
+    id: str
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AuditActor:
+        return cls(type=str(d["type"]), id=str(d["id"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditTarget(_Model):
+    """What it was done to: ``type`` is ``api_key``, ``organization``, ``user``
+    (a membership), ``project``, ``environment`` or ``route``."""
+
+    type: str
+    id: str
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AuditTarget:
+        return cls(type=str(d["type"]), id=str(d["id"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditEvent(_Model):
+    """One entry of the append-only audit log (never holds a plaintext key or token)."""
+
+    id: str
+    organization_id: str
+    action: str
+    actor: AuditActor
+    target: AuditTarget
+    changes: Dict[str, Any]
+    ip: Optional[str]
+    user_agent: Optional[str]
+    request_id: Optional[str]
+    created_at: datetime
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AuditEvent:
+        return cls(
+            id=str(d["id"]),
+            organization_id=str(d["organization_id"]),
+            action=str(d["action"]),
+            actor=AuditActor.from_dict(d["actor"]),
+            target=AuditTarget.from_dict(d["target"]),
+            changes=dict(d.get("changes") or {}),
+            ip=_opt_str(d.get("ip")),
+            user_agent=_opt_str(d.get("user_agent")),
+            request_id=_opt_str(d.get("request_id")),
+            created_at=_dt(d["created_at"]),
         )

@@ -18,9 +18,12 @@ class NativeClient:
         max_retries: Optional[int] = None,
         connect_timeout: Optional[float] = None,
         user_agent: Optional[str] = None,
+        organization_id: Optional[str] = None,
     ) -> None: ...
     @property
     def base_url(self) -> Optional[str]: ...
+    @property
+    def organization_id(self) -> Optional[str]: ...
     def call(
         self,
         op: str,

@@ -10,12 +10,17 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Dict, Mapping, Optional, Sequence, Type, Union
 
-from ._base import Page, PageIterator, _body, _Config
+from ._base import Page, PageIterator, _audit_filters, _body, _Config
 from ._models import (
     ApiKey,
+    AuditEvent,
     CreatedApiKey,
+    Environment,
+    Member,
+    Organization,
     Project,
     RateLimit,
+    Role,
     RotatedApiKey,
     UsageLimit,
     VerifyResult,
@@ -246,6 +251,135 @@ class Projects:
         )
         return Project.from_dict(self._client._call("projects.update", {"id": id, "body": body}))
 
+    def delete(self, id: str) -> None:
+        """Revoke every key of the project, then delete it (admins and owners,
+        or an ``orgs:admin`` key)."""
+        self._client._call("projects.delete", {"id": id})
+
+
+class Organizations:
+    """``/v1/organizations``: tenants. With a session token, the ones the user
+    is a member of (each with the user's ``role``); with an API key, its own."""
+
+    def __init__(self, client: Keyward) -> None:
+        self._client = client
+
+    def create(self, *, name: str, key_prefix: Optional[str] = None) -> Organization:
+        """Create an organization; the calling user becomes its owner (the
+        ``live`` and ``test`` environments are created with it). Needs a
+        session token: an API key gets :class:`PermissionDeniedError`."""
+        body = _body(name=name, key_prefix=key_prefix)
+        return Organization.from_dict(self._client._call("organizations.create", {"body": body}))
+
+    def list(self, *, limit: Optional[int] = None) -> PageIterator[Organization]:
+        def fetch(cursor: Optional[str]) -> Page[Organization]:
+            page = self._client._call(
+                "organizations.list_page", {"limit": limit, "starting_after": cursor}
+            )
+            return [Organization.from_dict(d) for d in page["items"]], page.get("next_cursor")
+
+        return PageIterator(fetch)
+
+    def get(self, org: str) -> Organization:
+        return Organization.from_dict(self._client._call("organizations.get", {"org": org}))
+
+    def update(
+        self, org: str, *, name: Optional[str] = None, key_prefix: Optional[str] = None
+    ) -> Organization:
+        """Rename, or change the default key prefix (owners); None leaves a field alone."""
+        body = _body(name=name, key_prefix=key_prefix)
+        return Organization.from_dict(
+            self._client._call("organizations.update", {"org": org, "body": body})
+        )
+
+    def delete(self, org: str) -> None:
+        """Revoke every key of the organization, then delete it (owners)."""
+        self._client._call("organizations.delete", {"org": org})
+
+
+class Members:
+    """``/v1/organizations/{org}/members``: who can act in an organization, and as what."""
+
+    def __init__(self, client: Keyward) -> None:
+        self._client = client
+
+    def list(self, org: str, *, limit: Optional[int] = None) -> PageIterator[Member]:
+        def fetch(cursor: Optional[str]) -> Page[Member]:
+            page = self._client._call(
+                "members.list_page", {"org": org, "limit": limit, "starting_after": cursor}
+            )
+            return [Member.from_dict(d) for d in page["items"]], page.get("next_cursor")
+
+        return PageIterator(fetch)
+
+    def add(self, org: str, *, user_id: str, role: Role) -> Member:
+        """Add a user (their session token's ``sub``) with a role (owners).
+        An existing member is a :class:`ConflictError`."""
+        body = _body(user_id=user_id, role=role)
+        return Member.from_dict(self._client._call("members.add", {"org": org, "body": body}))
+
+    def update(self, org: str, user_id: str, *, role: Role) -> Member:
+        """Change a member's role. Demoting the last owner is a :class:`ConflictError`."""
+        args = {"org": org, "user_id": user_id, "body": _body(role=role)}
+        return Member.from_dict(self._client._call("members.update", args))
+
+    def remove(self, org: str, user_id: str) -> None:
+        """Remove a member. Removing the last owner is a :class:`ConflictError`."""
+        self._client._call("members.remove", {"org": org, "user_id": user_id})
+
+
+class Environments:
+    """``/v1/projects/{id}/environments``: the environments of the project's
+    organization (shared by all its projects)."""
+
+    def __init__(self, client: Keyward) -> None:
+        self._client = client
+
+    def list(self, project_id: str, *, limit: Optional[int] = None) -> PageIterator[Environment]:
+        def fetch(cursor: Optional[str]) -> Page[Environment]:
+            page = self._client._call(
+                "environments.list_page",
+                {"project_id": project_id, "limit": limit, "starting_after": cursor},
+            )
+            return [Environment.from_dict(d) for d in page["items"]], page.get("next_cursor")
+
+        return PageIterator(fetch)
+
+    def create(self, project_id: str, *, name: str) -> Environment:
+        """Create an environment (admins and owners). A taken name is a :class:`ConflictError`."""
+        args = {"project_id": project_id, "body": _body(name=name)}
+        return Environment.from_dict(self._client._call("environments.create", args))
+
+
+class AuditEvents:
+    """``/v1/audit-events``: the organization's audit log, newest first (admins and owners)."""
+
+    def __init__(self, client: Keyward) -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        action: Optional[str] = None,
+        actor_id: Optional[str] = None,
+        target_id: Optional[str] = None,
+        since: Optional[Timestamp] = None,
+        until: Optional[Timestamp] = None,
+        limit: Optional[int] = None,
+    ) -> PageIterator[AuditEvent]:
+        """Events matching every filter given: ``action`` (e.g. ``member.added``),
+        ``actor_id`` (a user id or key id), ``target_id``, ``since`` (inclusive)
+        and ``until`` (exclusive) as datetimes (naive ones are UTC) or RFC 3339."""
+        filters = _audit_filters(action, actor_id, target_id, since, until)
+
+        def fetch(cursor: Optional[str]) -> Page[AuditEvent]:
+            page = self._client._call(
+                "audit_events.list_page", {**filters, "limit": limit, "starting_after": cursor}
+            )
+            return [AuditEvent.from_dict(d) for d in page["items"]], page.get("next_cursor")
+
+        return PageIterator(fetch)
+
 
 class Keyward(_Config):
     """Synchronous keyward client.
@@ -256,6 +390,12 @@ class Keyward(_Config):
     timeouts, 408/429/5xx with backoff, honouring ``Retry-After``) apply to
     every call; override them for some calls with :meth:`with_options`.
 
+    ``api_key`` may also be a dashboard session token (a JWT); then
+    ``organization_id`` (default ``$KEYWARD_ORGANIZATION_ID``) picks the
+    organization it acts in, sent as ``X-Organization-Id`` on every request
+    (unset: the token's ``org_id`` claim, else the user's first organization).
+    Paths naming an organization (``members``, ``organizations.get`` …) win.
+
     Thread-safe and fork-safe: share one client across threads; a forked
     child opens its own connections.
     """
@@ -264,6 +404,10 @@ class Keyward(_Config):
     keys: Keys
     organization_api_keys: OrganizationApiKeys
     projects: Projects
+    organizations: Organizations
+    members: Members
+    environments: Environments
+    audit_events: AuditEvents
 
     def __init__(
         self,
@@ -273,8 +417,9 @@ class Keyward(_Config):
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         connect_timeout: Optional[float] = None,
+        organization_id: Optional[str] = None,
     ) -> None:
-        self._configure(api_key, base_url, timeout, max_retries, connect_timeout)
+        self._configure(api_key, base_url, timeout, max_retries, connect_timeout, organization_id)
         self._resources()
 
     def _resources(self) -> None:
@@ -282,6 +427,10 @@ class Keyward(_Config):
         self.keys = Keys(self)
         self.organization_api_keys = OrganizationApiKeys(self)
         self.projects = Projects(self)
+        self.organizations = Organizations(self)
+        self.members = Members(self)
+        self.environments = Environments(self)
+        self.audit_events = AuditEvents(self)
 
     def with_options(
         self, *, timeout: Optional[float] = None, max_retries: Optional[int] = None
