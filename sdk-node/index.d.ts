@@ -21,6 +21,12 @@ export interface ClientOptions {
   timeout?: number;
   /** Retries on connection errors, timeouts, 408/429/5xx, with backoff (default 2). */
   maxRetries?: number;
+  /**
+   * The organization a session (dashboard user JWT as `apiKey`) acts in, sent as
+   * `X-Organization-Id` on every request. Defaults to `process.env.KEYWARD_ORGANIZATION_ID`;
+   * without it a session acts in its `org_id` claim's or its first organization.
+   */
+  organizationId?: string;
 }
 
 export interface RequestOptions {
@@ -39,6 +45,8 @@ export declare class Keyward {
   readonly baseURL: string;
   readonly timeout: number;
   readonly maxRetries: number;
+  /** The `X-Organization-Id` sent on every request, or null. */
+  readonly organizationId: string | null;
   /** `/v1/api-keys`: the project-level key family. */
   readonly apiKeys: ApiKeys;
   /** `/v1/keys/verify`. */
@@ -47,6 +55,14 @@ export declare class Keyward {
   readonly organizationApiKeys: OrganizationApiKeys;
   /** `/v1/projects`. */
   readonly projects: Projects;
+  /** `/v1/organizations`. */
+  readonly organizations: Organizations;
+  /** `/v1/organizations/{org}/members`. */
+  readonly members: Members;
+  /** `/v1/projects/{id}/environments`. */
+  readonly environments: Environments;
+  /** `/v1/audit-events`. */
+  readonly auditEvents: AuditEvents;
 }
 
 // ---------------------------------------------------------------------------
@@ -190,6 +206,70 @@ export interface Project {
   updatedAt: Timestamp;
 }
 
+/** A user's role in an organization (see docs/roles.md). */
+export type Role = 'owner' | 'admin' | 'member' | 'viewer';
+
+export interface Organization {
+  id: Uuid;
+  name: string;
+  /** Default prefix of the organization's keys (projects may override it). */
+  keyPrefix: string;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+  /** The calling user's role; null for an API-key caller. */
+  role: Role | null;
+}
+
+/** A user's membership in an organization. */
+export interface Member {
+  organizationId: Uuid;
+  /** The user's id at the identity provider (the session JWT's `sub`). */
+  userId: string;
+  role: Role;
+  /** When the user joined. */
+  createdAt: Timestamp;
+}
+
+/** A label keys carry and verify returns (e.g. `live`, `test`), shared by the organization's projects. */
+export interface Environment {
+  id: Uuid;
+  organizationId: Uuid;
+  /** 1-16 lowercase letters or digits. */
+  name: string;
+  createdAt: Timestamp;
+}
+
+/** Who performed an action. */
+export interface AuditActor {
+  /** `user`, `api_key` or `system`. */
+  type: 'user' | 'api_key' | 'system' | (string & {});
+  /** The user id (JWT `sub`) or the API key id. */
+  id: string;
+}
+
+/** What an action was performed on. */
+export interface AuditTarget {
+  /** `api_key`, `organization`, `user` (a membership), `project`, `environment` or `route`. */
+  type: string;
+  id: string;
+}
+
+/** One append-only audit record. Never holds a plaintext key or a token. */
+export interface AuditEvent {
+  id: Uuid;
+  organizationId: Uuid;
+  actor: AuditActor;
+  /** E.g. `api_key.created`, `member.added`, `organization.deleted`, `auth.denied`. */
+  action: string;
+  target: AuditTarget;
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  createdAt: Timestamp;
+  /** Before/after summary of the change, as the server recorded it (keys are not case-converted). */
+  changes: { [key: string]: unknown };
+}
+
 export interface RateLimitState {
   limit: number;
   remaining: number;
@@ -306,6 +386,71 @@ export interface ProjectListParams {
   startingAfter?: string;
 }
 
+export interface OrganizationCreateParams {
+  /** 1-200 characters. */
+  name: string;
+  /** 2-8 lowercase letters or digits (default `kw`). */
+  keyPrefix?: string | null;
+}
+
+export interface OrganizationUpdateParams {
+  name?: string | null;
+  /** 2-8 lowercase letters or digits; applies to keys created from now on. */
+  keyPrefix?: string | null;
+}
+
+export interface OrganizationListParams {
+  /** Page size, 1-200 (default 50). */
+  limit?: number;
+  /** Start after this organization id (a previous page's `nextCursor`). */
+  startingAfter?: string;
+}
+
+export interface MemberAddParams {
+  /** The user's id (their session JWT `sub`); 1-255 characters. */
+  userId: string;
+  role: Role;
+}
+
+export interface MemberUpdateParams {
+  role: Role;
+}
+
+export interface MemberListParams {
+  /** Page size, 1-200 (default 50). */
+  limit?: number;
+  /** Start after this user id (a previous page's `nextCursor`). */
+  startingAfter?: string;
+}
+
+export interface EnvironmentCreateParams {
+  /** 1-16 lowercase letters or digits, unique in the organization. */
+  name: string;
+}
+
+export interface EnvironmentListParams {
+  /** Page size, 1-200 (default 50). */
+  limit?: number;
+  startingAfter?: string;
+}
+
+export interface AuditEventListParams {
+  /** Only this action, e.g. `api_key.revoked`. */
+  action?: string;
+  /** Only events by this actor (user id or API key id). */
+  actorId?: string;
+  /** Only events on this target id. */
+  targetId?: string;
+  /** Only events at or after this time. */
+  since?: TimestampInput;
+  /** Only events before this time. */
+  until?: TimestampInput;
+  /** Page size, 1-200 (default 50). */
+  limit?: number;
+  /** Start after this event id (a previous page's `nextCursor`). */
+  startingAfter?: string;
+}
+
 export interface VerifyKeyParams {
   /** The key presented to your service (a SecretKey is accepted too). */
   key: string | SecretKey;
@@ -350,6 +495,46 @@ export declare class Projects {
   listPage(params?: ProjectListParams, options?: RequestOptions): Promise<Page<Project>>;
   get(id: Uuid, options?: RequestOptions): Promise<Project>;
   update(id: Uuid, params: ProjectUpdateParams, options?: RequestOptions): Promise<Project>;
+  /** Deletes the project and revokes its keys. */
+  delete(id: Uuid, options?: RequestOptions): Promise<void>;
+}
+
+export declare class Organizations {
+  /** A session only: the caller becomes the owner; `live` and `test` environments are created. */
+  create(params: OrganizationCreateParams, options?: RequestOptions): Promise<Organization>;
+  /** A session's memberships (each with its `role`), or an API key's own organization. */
+  list(params?: OrganizationListParams, options?: RequestOptions): PageIterator<Organization>;
+  listPage(params?: OrganizationListParams, options?: RequestOptions): Promise<Page<Organization>>;
+  /** Another tenant's (or a deleted) organization rejects with a NotFoundError. */
+  get(organizationId: Uuid, options?: RequestOptions): Promise<Organization>;
+  update(organizationId: Uuid, params: OrganizationUpdateParams, options?: RequestOptions): Promise<Organization>;
+  /** Revokes every key of the organization and deletes it. */
+  delete(organizationId: Uuid, options?: RequestOptions): Promise<void>;
+}
+
+export declare class Members {
+  list(organizationId: Uuid, params?: MemberListParams, options?: RequestOptions): PageIterator<Member>;
+  listPage(organizationId: Uuid, params?: MemberListParams, options?: RequestOptions): Promise<Page<Member>>;
+  /** An existing member rejects with a ConflictError. */
+  add(organizationId: Uuid, params: MemberAddParams, options?: RequestOptions): Promise<Member>;
+  /** Demoting the last owner rejects with a ConflictError. */
+  update(organizationId: Uuid, userId: string, params: MemberUpdateParams, options?: RequestOptions): Promise<Member>;
+  /** Removing the last owner rejects with a ConflictError. */
+  remove(organizationId: Uuid, userId: string, options?: RequestOptions): Promise<void>;
+}
+
+export declare class Environments {
+  /** The environments of the project's organization (shared by all its projects). */
+  list(projectId: Uuid, params?: EnvironmentListParams, options?: RequestOptions): PageIterator<Environment>;
+  listPage(projectId: Uuid, params?: EnvironmentListParams, options?: RequestOptions): Promise<Page<Environment>>;
+  /** A name already taken rejects with a ConflictError. */
+  create(projectId: Uuid, params: EnvironmentCreateParams, options?: RequestOptions): Promise<Environment>;
+}
+
+export declare class AuditEvents {
+  /** Newest first; admins, owners or an `orgs:admin` key. */
+  list(params?: AuditEventListParams, options?: RequestOptions): PageIterator<AuditEvent>;
+  listPage(params?: AuditEventListParams, options?: RequestOptions): Promise<Page<AuditEvent>>;
 }
 
 export declare class Keys {

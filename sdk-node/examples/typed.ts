@@ -15,6 +15,12 @@ import {
   type Page,
   type VerifyKeyResult,
   type VerifyCode,
+  type Organization,
+  type Member,
+  type Environment,
+  type AuditEvent,
+  type Role,
+  ConflictError,
 } from 'keyward';
 import { requireKey } from 'keyward/express';
 
@@ -73,6 +79,38 @@ async function tour(client: Keyward): Promise<void> {
     }
   }
   void [active, regenerated, newId, cursor, projects, code, remaining];
+
+  // Tenancy: a dashboard session (a user's JWT) acting in one organization.
+  const dashboard = new Keyward({ apiKey: 'eyJ...session-jwt', organizationId: project.organizationId });
+  const orgId: string | null = dashboard.organizationId;
+  const organization: Organization = await dashboard.organizations.create({ name: 'Acme', keyPrefix: 'acme' });
+  const role: Role | null = organization.role;
+  await dashboard.organizations.update(organization.id, { name: 'Acme Inc' });
+  const member: Member = await dashboard.members.add(organization.id, { userId: 'user_2abc', role: 'admin' });
+  await dashboard.members.update(organization.id, member.userId, { role: 'viewer' });
+  try {
+    await dashboard.members.remove(organization.id, 'the-last-owner');
+  } catch (error) {
+    if (error instanceof ConflictError) void error.status;
+  }
+  for await (const m of dashboard.members.list(organization.id, { limit: 50 })) void m.role;
+  const environment: Environment = await dashboard.environments.create(project.id, { name: 'staging' });
+  const environments: Environment[] = await dashboard.environments.list(project.id).toArray();
+  for await (const event of dashboard.auditEvents.list({ action: 'member.added', actorId: 'user_2abc', since: new Date(0), until: '2030-01-01T00:00:00Z' })) {
+    const audited: AuditEvent = event;
+    const actorType: string = audited.actor.type;
+    const userAgent: string | null = audited.userAgent;
+    void [actorType, userAgent, audited.changes];
+  }
+  for await (const o of dashboard.organizations.list()) void o.keyPrefix;
+  await dashboard.projects.delete(project.id);
+  await dashboard.organizations.delete(organization.id);
+  void [orgId, role, environment, environments];
+
+  // @ts-expect-error not a role
+  await dashboard.members.add(organization.id, { userId: 'u', role: 'superuser' });
+  // @ts-expect-error results are camelCase
+  void member.user_id;
 
   // @ts-expect-error name is required
   await client.apiKeys.create({ scopes: ['x'] });

@@ -1,8 +1,9 @@
 'use strict';
 // camelCase ↔ snake_case at the native boundary. The values under `meta` are
-// the user's own JSON and pass through untouched in both directions.
+// the user's own JSON, and an audit event's `changes` is the server's
+// before/after record of it: both pass through untouched in both directions.
 
-const OPAQUE = new Set(['meta']);
+const OPAQUE = new Set(['meta', 'changes']);
 
 function snakeKey(key) {
   return key.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());

@@ -48,6 +48,9 @@ function rotatedKey(raw) {
 const apiKey = (raw) => toCamel(fill(raw, 'ApiKey'));
 const project = (raw) => toCamel(fill(raw, 'Project'));
 const verifyResult = (raw) => toCamel(fill(raw, 'VerifyKeyResponse'));
+const organization = (raw) => toCamel(fill(raw, 'Organization'));
+const member = (raw) => toCamel(fill(raw, 'Member'));
+const environment = (raw) => toCamel(fill(raw, 'Environment'));
 
 function pageOf(model) {
   return (raw) => ({ data: raw.items.map((item) => toCamel(fill(item, model))), nextCursor: raw.next_cursor ?? null });
@@ -220,6 +223,159 @@ class Projects extends Resource {
   update(id, params, options) {
     return this._client._call('projectsUpdate', () => [requireId(id), toSnake(requireObject(params))], options, project);
   }
+
+  /** Deletes the project and revokes its keys. Resolves to undefined. */
+  delete(id, options) {
+    return this._client._call('projectsDelete', () => [requireId(id)], options, () => undefined);
+  }
+}
+
+class Organizations extends Resource {
+  /** Creates an organization; the calling user (a session) becomes its owner. */
+  create(params, options) {
+    return this._client._call('organizationsCreate', () => [toSnake(requireObject(params))], options, organization);
+  }
+
+  /** Every organization the caller sees (a session's memberships, or a key's own organization). */
+  list(params = {}, options) {
+    const { startingAfter, ...rest } = requireObject(params ?? {});
+    return new PageIterator((cursor) => this.listPage({ ...rest, startingAfter: cursor }, options), startingAfter);
+  }
+
+  /** One page: `{ data, nextCursor }` (pass `nextCursor` as `startingAfter`). */
+  listPage(params = {}, options) {
+    return this._client._call(
+      'organizationsListPage',
+      () => [toSnake(requireObject(params ?? {}))],
+      options,
+      pageOf('Organization'),
+    );
+  }
+
+  get(organizationId, options) {
+    return this._client._call('organizationsGet', () => [requireId(organizationId, 'organizationId')], options, organization);
+  }
+
+  update(organizationId, params, options) {
+    return this._client._call(
+      'organizationsUpdate',
+      () => [requireId(organizationId, 'organizationId'), toSnake(requireObject(params))],
+      options,
+      organization,
+    );
+  }
+
+  /** Revokes every key of the organization and deletes it. Resolves to undefined. */
+  delete(organizationId, options) {
+    return this._client._call(
+      'organizationsDelete',
+      () => [requireId(organizationId, 'organizationId')],
+      options,
+      () => undefined,
+    );
+  }
+}
+
+class Members extends Resource {
+  /** Every member of the organization, fetched page by page. */
+  list(organizationId, params = {}, options) {
+    const { startingAfter, ...rest } = requireObject(params ?? {});
+    return new PageIterator(
+      (cursor) => this.listPage(organizationId, { ...rest, startingAfter: cursor }, options),
+      startingAfter,
+    );
+  }
+
+  /** One page: `{ data, nextCursor }` (`nextCursor` is a user id; pass it as `startingAfter`). */
+  listPage(organizationId, params = {}, options) {
+    return this._client._call(
+      'membersListPage',
+      () => [requireId(organizationId, 'organizationId'), toSnake(requireObject(params ?? {}))],
+      options,
+      pageOf('Member'),
+    );
+  }
+
+  /** Adds a user (their session `sub`) with a role. */
+  add(organizationId, params, options) {
+    return this._client._call(
+      'membersAdd',
+      () => [requireId(organizationId, 'organizationId'), toSnake(requireObject(params))],
+      options,
+      member,
+    );
+  }
+
+  /** Changes a member's role; demoting the last owner rejects with a ConflictError. */
+  update(organizationId, userId, params, options) {
+    return this._client._call(
+      'membersUpdate',
+      () => [requireId(organizationId, 'organizationId'), requireId(userId, 'userId'), toSnake(requireObject(params))],
+      options,
+      member,
+    );
+  }
+
+  /** Removes a member; removing the last owner rejects with a ConflictError. Resolves to undefined. */
+  remove(organizationId, userId, options) {
+    return this._client._call(
+      'membersRemove',
+      () => [requireId(organizationId, 'organizationId'), requireId(userId, 'userId')],
+      options,
+      () => undefined,
+    );
+  }
+}
+
+class Environments extends Resource {
+  /** Every environment of the project's organization, fetched page by page. */
+  list(projectId, params = {}, options) {
+    const { startingAfter, ...rest } = requireObject(params ?? {});
+    return new PageIterator(
+      (cursor) => this.listPage(projectId, { ...rest, startingAfter: cursor }, options),
+      startingAfter,
+    );
+  }
+
+  /** One page: `{ data, nextCursor }` (pass `nextCursor` as `startingAfter`). */
+  listPage(projectId, params = {}, options) {
+    return this._client._call(
+      'environmentsListPage',
+      () => [requireId(projectId, 'projectId'), toSnake(requireObject(params ?? {}))],
+      options,
+      pageOf('Environment'),
+    );
+  }
+
+  create(projectId, params, options) {
+    return this._client._call(
+      'environmentsCreate',
+      () => [requireId(projectId, 'projectId'), toSnake(requireObject(params))],
+      options,
+      environment,
+    );
+  }
+}
+
+class AuditEvents extends Resource {
+  /**
+   * The organization's audit events, newest first, fetched page by page.
+   * Filters: `action`, `actorId`, `targetId`, `since`, `until` (Date or RFC 3339).
+   */
+  list(params = {}, options) {
+    const { startingAfter, ...rest } = requireObject(params ?? {});
+    return new PageIterator((cursor) => this.listPage({ ...rest, startingAfter: cursor }, options), startingAfter);
+  }
+
+  /** One page: `{ data, nextCursor }` (pass `nextCursor` as `startingAfter`). */
+  listPage(params = {}, options) {
+    return this._client._call(
+      'auditEventsListPage',
+      () => [toSnake(requireObject(params ?? {}))],
+      options,
+      pageOf('AuditEvent'),
+    );
+  }
 }
 
 class Keys extends Resource {
@@ -251,6 +407,8 @@ class Keyward {
    * @param {string} [options.baseURL] defaults to process.env.KEYWARD_BASE_URL, then http://127.0.0.1:8080
    * @param {number} [options.timeout] per-request timeout in ms (default 30000)
    * @param {number} [options.maxRetries] retries on connection errors, timeouts, 408/429/5xx (default 2)
+   * @param {string} [options.organizationId] sent as X-Organization-Id on every request; defaults to
+   *   process.env.KEYWARD_ORGANIZATION_ID
    */
   constructor(options = {}) {
     if (options === null || typeof options !== 'object') throw new KeywardError('keyward: options must be an object');
@@ -266,6 +424,13 @@ class Keyward {
     if (timeout !== undefined) config.timeout_ms = timeout;
     const maxRetries = optionalNumber(options.maxRetries, 'maxRetries', { integer: true });
     if (maxRetries !== undefined) config.max_retries = maxRetries;
+    const organizationId = options.organizationId ?? (process.env.KEYWARD_ORGANIZATION_ID || undefined);
+    if (organizationId !== undefined && organizationId !== null) {
+      if (typeof organizationId !== 'string' || organizationId.length === 0) {
+        throw new KeywardError('keyward: organizationId must be a non-empty string');
+      }
+      config.organization_id = organizationId;
+    }
     config.user_agent = `keyward-node/${require('../package.json').version} node/${process.versions.node}`;
     try {
       this.#native = new native.NativeClient(config);
@@ -275,10 +440,15 @@ class Keyward {
     this.baseURL = baseURL;
     this.timeout = timeout ?? 30000;
     this.maxRetries = maxRetries ?? 2;
+    this.organizationId = organizationId ?? null;
     this.apiKeys = new ApiKeys(this);
     this.keys = new Keys(this);
     this.organizationApiKeys = new OrganizationApiKeys(this);
     this.projects = new Projects(this);
+    this.organizations = new Organizations(this);
+    this.members = new Members(this);
+    this.environments = new Environments(this);
+    this.auditEvents = new AuditEvents(this);
   }
 
   /**

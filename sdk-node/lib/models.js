@@ -23,6 +23,10 @@ const NULLABLE = {
   UsageLimit: ['refill'],
   RotatedApiKey: ['project_id', 'expires_at', 'grace_expires_at'],
   Project: ['key_prefix', 'default_scopes', 'default_rate_limit', 'default_ttl_seconds', 'default_grace_period_seconds'],
+  Organization: ['role'],
+  Member: [],
+  Environment: [],
+  AuditEvent: ['ip', 'user_agent', 'request_id'],
   VerifyKeyResponse: [
     'key_id',
     'organization_id',

@@ -193,7 +193,7 @@ fn duration_ms(ms: f64) -> Result<Duration> {
 }
 
 /// The native client. JS: `new NativeClient({api_key, base_url?, timeout_ms?,
-/// max_retries?, user_agent?})`.
+/// max_retries?, user_agent?, organization_id?})`.
 #[napi]
 pub struct NativeClient {
     client: Client,
@@ -220,6 +220,9 @@ impl NativeClient {
         }
         if let Some(user_agent) = field::<String>(&map, "user_agent")? {
             builder = builder.user_agent(user_agent);
+        }
+        if let Some(organization_id) = field::<keyward::Uuid>(&map, "organization_id")? {
+            builder = builder.organization_id(organization_id);
         }
         let client = builder.build().map_err(sdk_error)?;
         Ok(Self { client })
@@ -422,6 +425,193 @@ impl NativeClient {
         let request: types::UpdateProjectRequest = required(params, "params")?;
         cancellable(options.cancel_id, async move {
             to_json(&client.projects().update(id, request).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn projects_delete(&self, id: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let id = required(id, "id")?;
+        cancellable(options.cancel_id, async move {
+            client.projects().delete(id).await.map_err(sdk_error)?;
+            Ok(Value::Null)
+        })
+        .await
+    }
+
+    // -- /v1/organizations --------------------------------------------------
+
+    #[napi]
+    pub async fn organizations_create(&self, params: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let request: types::CreateOrganizationRequest = required(params, "params")?;
+        cancellable(options.cancel_id, async move {
+            to_json(&client.organizations().create(request).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn organizations_list_page(&self, params: Option<Value>, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let map = object(params, "params")?;
+        let params =
+            keyward::ListOrganizations { limit: field(&map, "limit")?, starting_after: field(&map, "starting_after")? };
+        cancellable(options.cancel_id, async move {
+            page(client.organizations().list_page(params).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn organizations_get(&self, org: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let org = required(org, "organizationId")?;
+        cancellable(options.cancel_id, async move {
+            to_json(&client.organizations().get(org).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn organizations_update(&self, org: Value, params: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let org = required(org, "organizationId")?;
+        let request: types::UpdateOrganizationRequest = required(params, "params")?;
+        cancellable(options.cancel_id, async move {
+            to_json(&client.organizations().update(org, request).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn organizations_delete(&self, org: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let org = required(org, "organizationId")?;
+        cancellable(options.cancel_id, async move {
+            client.organizations().delete(org).await.map_err(sdk_error)?;
+            Ok(Value::Null)
+        })
+        .await
+    }
+
+    // -- /v1/organizations/{org}/members ------------------------------------
+
+    #[napi]
+    pub async fn members_list_page(&self, org: Value, params: Option<Value>, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let org = required(org, "organizationId")?;
+        let map = object(params, "params")?;
+        let params = keyward::ListMembers { limit: field(&map, "limit")?, starting_after: field(&map, "starting_after")? };
+        cancellable(options.cancel_id, async move {
+            page(client.members().list_page(org, params).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn members_add(&self, org: Value, params: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let org = required(org, "organizationId")?;
+        let request: types::AddMemberRequest = required(params, "params")?;
+        cancellable(options.cancel_id, async move {
+            to_json(&client.members().add(org, request).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn members_update(
+        &self,
+        org: Value,
+        user_id: Value,
+        params: Value,
+        options: Option<Value>,
+    ) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let org = required(org, "organizationId")?;
+        let user_id: String = required(user_id, "userId")?;
+        let request: types::UpdateMemberRequest = required(params, "params")?;
+        cancellable(options.cancel_id, async move {
+            to_json(&client.members().update(org, &user_id, request).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn members_remove(&self, org: Value, user_id: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let org = required(org, "organizationId")?;
+        let user_id: String = required(user_id, "userId")?;
+        cancellable(options.cancel_id, async move {
+            client.members().remove(org, &user_id).await.map_err(sdk_error)?;
+            Ok(Value::Null)
+        })
+        .await
+    }
+
+    // -- /v1/projects/{id}/environments -------------------------------------
+
+    #[napi]
+    pub async fn environments_list_page(
+        &self,
+        project_id: Value,
+        params: Option<Value>,
+        options: Option<Value>,
+    ) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let project_id = required(project_id, "projectId")?;
+        let map = object(params, "params")?;
+        let params =
+            keyward::ListEnvironments { limit: field(&map, "limit")?, starting_after: field(&map, "starting_after")? };
+        cancellable(options.cancel_id, async move {
+            page(client.environments().list_page(project_id, params).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn environments_create(&self, project_id: Value, params: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let project_id = required(project_id, "projectId")?;
+        let request: types::CreateEnvironmentRequest = required(params, "params")?;
+        cancellable(options.cancel_id, async move {
+            to_json(&client.environments().create(project_id, request).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    // -- /v1/audit-events ---------------------------------------------------
+
+    #[napi]
+    pub async fn audit_events_list_page(&self, params: Option<Value>, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let map = object(params, "params")?;
+        let params = keyward::ListAuditEvents {
+            action: field(&map, "action")?,
+            actor_id: field(&map, "actor_id")?,
+            target_id: field(&map, "target_id")?,
+            since: field(&map, "since")?,
+            until: field(&map, "until")?,
+            limit: field(&map, "limit")?,
+            starting_after: field(&map, "starting_after")?,
+        };
+        cancellable(options.cancel_id, async move {
+            page(client.audit_events().list_page(params).await.map_err(sdk_error)?)
         })
         .await
     }

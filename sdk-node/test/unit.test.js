@@ -53,6 +53,12 @@ describe('case conversion', () => {
       { keyId: 'k', ratelimit: { resetAt: 'r' }, meta: { some_key: { inner_key: 1 } }, last4: 'abcd', items: [{ windowMs: 1 }] },
     );
   });
+  it("an audit event's changes pass through untouched", () => {
+    assert.deepEqual(
+      toCamel({ user_agent: 'ua', changes: { before: { key_prefix: 'kw' }, after: { key_prefix: 'acme' } } }),
+      { userAgent: 'ua', changes: { before: { key_prefix: 'kw' }, after: { key_prefix: 'acme' } } },
+    );
+  });
 });
 
 describe('error mapping', () => {
@@ -103,7 +109,7 @@ describe('models match openapi/keyward.json', () => {
   it('index.d.ts declares every field of every model', () => {
     const dts = fs.readFileSync(path.join(__dirname, '..', 'index.d.ts'), 'utf8');
     const camel = (name) => name.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
-    const interfaces = { ApiKey: 'ApiKey', Project: 'Project', RotatedApiKey: 'RotatedApiKey', VerifyKeyResponse: 'VerifyKeyResult', CreateApiKeyRequest: 'ApiKeyCreateParams', UpdateApiKeyRequest: 'ApiKeyUpdateParams', CreateProjectRequest: 'ProjectCreateParams', UpdateProjectRequest: 'ProjectUpdateParams', VerifyKeyRequest: 'VerifyKeyParams', RateLimit: 'RateLimit', UsageLimit: 'UsageLimit', UsageRefill: 'UsageRefill', RateLimitState: 'RateLimitState' };
+    const interfaces = { ApiKey: 'ApiKey', Project: 'Project', RotatedApiKey: 'RotatedApiKey', VerifyKeyResponse: 'VerifyKeyResult', CreateApiKeyRequest: 'ApiKeyCreateParams', UpdateApiKeyRequest: 'ApiKeyUpdateParams', CreateProjectRequest: 'ProjectCreateParams', UpdateProjectRequest: 'ProjectUpdateParams', VerifyKeyRequest: 'VerifyKeyParams', RateLimit: 'RateLimit', UsageLimit: 'UsageLimit', UsageRefill: 'UsageRefill', RateLimitState: 'RateLimitState', Organization: 'Organization', Member: 'Member', Environment: 'Environment', AuditEvent: 'AuditEvent', AuditActor: 'AuditActor', AuditTarget: 'AuditTarget', CreateOrganizationRequest: 'OrganizationCreateParams', UpdateOrganizationRequest: 'OrganizationUpdateParams', AddMemberRequest: 'MemberAddParams', UpdateMemberRequest: 'MemberUpdateParams', CreateEnvironmentRequest: 'EnvironmentCreateParams' };
     for (const [schemaName, iface] of Object.entries(interfaces)) {
       const match = new RegExp(`export interface ${iface} (?:extends \\w+ )?\\{([\\s\\S]*?)\\n\\}`).exec(dts);
       assert.ok(match, `interface ${iface} in index.d.ts`);

@@ -27,9 +27,10 @@ function freePort() {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * @param {{timeoutMs?: number, jwtSecret?: string}} [options] `jwtSecret` enables HS256 session JWTs
  * @returns {Promise<{baseURL: string, adminKey: string, organizationId: string, stop: () => Promise<void>, logs: () => string}>}
  */
-async function startServer({ timeoutMs = 30000 } = {}) {
+async function startServer({ timeoutMs = 30000, jwtSecret } = {}) {
   if (!fs.existsSync(BINARY)) {
     throw new Error(`${BINARY} is missing: run \`cargo build -p keyward-server\` first`);
   }
@@ -38,7 +39,14 @@ async function startServer({ timeoutMs = 30000 } = {}) {
   const baseURL = `http://127.0.0.1:${port}`;
   const child = spawn(
     BINARY,
-    ['--listen', `127.0.0.1:${port}`, '--database-url', `sqlite://${path.join(dir, 'kw.db')}`],
+    [
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--database-url',
+      `sqlite://${path.join(dir, 'kw.db')}`,
+      // HS256 session JWTs (test/tenancy.test.js mints them).
+      ...(jwtSecret ? ['--jwt-secret', jwtSecret] : []),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KEYWARD_LOG: process.env.KEYWARD_LOG || 'warn' } },
   );
   let stdout = '';
