@@ -97,8 +97,16 @@ impl Store {
         &self.pool
     }
 
+    /// A write transaction. On SQLite it is `BEGIN IMMEDIATE`: a deferred
+    /// transaction that reads first and writes later fails at once with
+    /// SQLITE_BUSY (busy_timeout does not apply) when another connection — the
+    /// usage write-behind, say — commits in between. Taking the write lock up
+    /// front makes such writers queue on busy_timeout instead.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.pool.begin().await
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
