@@ -17,6 +17,10 @@
 //!
 //! With the `axum` feature, `middleware::RequireKey` guards your own axum or
 //! tower service by verifying the key each request presents.
+//!
+//! [`webhooks`] verifies the webhooks keyward sends you (Standard Webhooks
+//! signatures: `webhooks::verify(body, &headers, secret)`); it needs no
+//! client and makes no request.
 #![warn(missing_docs)]
 
 mod client;
@@ -30,6 +34,8 @@ mod transport;
 
 #[cfg(feature = "axum")]
 pub mod middleware;
+
+pub mod webhooks;
 
 /// Progenitor output for the keyward OpenAPI document (`cargo xtask codegen`;
 /// never edited by hand). Use the facade ([`Client`]) instead; its
