@@ -83,6 +83,31 @@ pub struct SettingsArgs {
     /// Milliseconds between write-behind flushes of `last_used_at` and usage counters.
     #[arg(long, env = "KEYWARD_USAGE_FLUSH_INTERVAL_MS", global = true)]
     pub usage_flush_interval_ms: Option<u64>,
+    /// Run the rotation scheduler, expiry warnings and webhook delivery in this
+    /// process (false: an API-only replica).
+    #[arg(long, env = "KEYWARD_BACKGROUND_JOBS", global = true)]
+    pub background_jobs: Option<bool>,
+    /// Milliseconds between scheduler passes (due rotations, expiry and rotation warnings).
+    #[arg(long, env = "KEYWARD_SCHEDULER_INTERVAL_MS", global = true)]
+    pub scheduler_interval_ms: Option<u64>,
+    /// Grace period (seconds) of a scheduled rotation when the key's project sets none.
+    #[arg(long, env = "KEYWARD_SCHEDULED_ROTATION_GRACE_SECS", global = true)]
+    pub scheduled_rotation_grace_secs: Option<u64>,
+    /// Milliseconds between polls of the webhook outbox.
+    #[arg(long, env = "KEYWARD_WEBHOOK_POLL_INTERVAL_MS", global = true)]
+    pub webhook_poll_interval_ms: Option<u64>,
+    /// Delays (ms, comma-separated) before each webhook retry; after the last the delivery is dead-lettered.
+    #[arg(long, env = "KEYWARD_WEBHOOK_RETRY_DELAYS_MS", global = true)]
+    pub webhook_retry_delays_ms: Option<String>,
+    /// Milliseconds a webhook receiver has to answer.
+    #[arg(long, env = "KEYWARD_WEBHOOK_TIMEOUT_MS", global = true)]
+    pub webhook_timeout_ms: Option<u64>,
+    /// Allow webhook URLs that resolve to private, loopback or link-local addresses (SSRF guard off).
+    #[arg(long, env = "KEYWARD_WEBHOOK_ALLOW_PRIVATE", global = true)]
+    pub webhook_allow_private: Option<bool>,
+    /// PEM file of the ECDSA P-256 public keys that sign leaked-key reports (GitHub secret scanning).
+    #[arg(long, env = "KEYWARD_LEAK_REPORT_PUBLIC_KEYS", global = true)]
+    pub leak_report_public_keys: Option<PathBuf>,
 }
 
 /// The same settings as they may appear in `keyward.toml`.
@@ -104,6 +129,14 @@ struct FileSettings {
     jwt_issuer: Option<String>,
     jwks_min_refresh_ms: Option<u64>,
     usage_flush_interval_ms: Option<u64>,
+    background_jobs: Option<bool>,
+    scheduler_interval_ms: Option<u64>,
+    scheduled_rotation_grace_secs: Option<u64>,
+    webhook_poll_interval_ms: Option<u64>,
+    webhook_retry_delays_ms: Option<String>,
+    webhook_timeout_ms: Option<u64>,
+    webhook_allow_private: Option<bool>,
+    leak_report_public_keys: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,7 +157,22 @@ pub struct Config {
     pub jwt_issuer: Option<String>,
     pub jwks_min_refresh_interval: Duration,
     pub usage_flush_interval: Duration,
+    /// Scheduler and webhook delivery run in this process.
+    pub background_jobs: bool,
+    pub scheduler_interval: Duration,
+    pub scheduled_rotation_grace: Duration,
+    pub webhook_poll_interval: Duration,
+    /// Delay before retry n (n = 1, 2, …); after the last, dead-lettered.
+    pub webhook_retry_delays: Vec<Duration>,
+    pub webhook_timeout: Duration,
+    pub webhook_allow_private: bool,
+    /// DER `SubjectPublicKeyInfo` of each key that may sign a leak report.
+    pub leak_report_keys: Vec<Vec<u8>>,
 }
+
+/// About 24 h in all: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 8 h.
+pub const DEFAULT_WEBHOOK_RETRY_DELAYS_MS: [u64; 10] =
+    [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000, 28_800_000];
 
 impl Default for Config {
     fn default() -> Self {
@@ -144,6 +192,14 @@ impl Default for Config {
             jwt_issuer: None,
             jwks_min_refresh_interval: Duration::from_secs(30),
             usage_flush_interval: Duration::from_secs(1),
+            background_jobs: true,
+            scheduler_interval: Duration::from_secs(30),
+            scheduled_rotation_grace: Duration::from_secs(86_400),
+            webhook_poll_interval: Duration::from_secs(1),
+            webhook_retry_delays: DEFAULT_WEBHOOK_RETRY_DELAYS_MS.iter().map(|&ms| Duration::from_millis(ms)).collect(),
+            webhook_timeout: Duration::from_secs(10),
+            webhook_allow_private: false,
+            leak_report_keys: Vec::new(),
         }
     }
 }
@@ -185,8 +241,64 @@ impl Config {
                 .or(file.usage_flush_interval_ms)
                 .map(Duration::from_millis)
                 .unwrap_or(d.usage_flush_interval),
+            background_jobs: args.background_jobs.or(file.background_jobs).unwrap_or(d.background_jobs),
+            scheduler_interval: millis(args.scheduler_interval_ms.or(file.scheduler_interval_ms), d.scheduler_interval),
+            scheduled_rotation_grace: args
+                .scheduled_rotation_grace_secs
+                .or(file.scheduled_rotation_grace_secs)
+                .map(Duration::from_secs)
+                .unwrap_or(d.scheduled_rotation_grace),
+            webhook_poll_interval: millis(
+                args.webhook_poll_interval_ms.or(file.webhook_poll_interval_ms),
+                d.webhook_poll_interval,
+            ),
+            webhook_retry_delays: match args.webhook_retry_delays_ms.clone().or(file.webhook_retry_delays_ms) {
+                Some(list) => parse_delays(&list)?,
+                None => d.webhook_retry_delays,
+            },
+            webhook_timeout: millis(args.webhook_timeout_ms.or(file.webhook_timeout_ms), d.webhook_timeout),
+            webhook_allow_private: args.webhook_allow_private.or(file.webhook_allow_private).unwrap_or(false),
+            leak_report_keys: match args.leak_report_public_keys.clone().or(file.leak_report_public_keys) {
+                Some(path) => load_leak_report_keys(&path)?,
+                None => Vec::new(),
+            },
         })
     }
+}
+
+fn millis(value: Option<u64>, default: Duration) -> Duration {
+    value.map(|ms| Duration::from_millis(ms.max(1))).unwrap_or(default)
+}
+
+/// `"5000,30000"` → delays; empty means no retries.
+fn parse_delays(list: &str) -> anyhow::Result<Vec<Duration>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<u64>()
+                .map(Duration::from_millis)
+                .with_context(|| format!("webhook_retry_delays_ms: `{s}` is not a number of milliseconds"))
+        })
+        .collect()
+}
+
+/// Every `PUBLIC KEY` block of a PEM file, as DER; each must be an ECDSA P-256 key.
+pub fn load_leak_report_keys(path: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("leak_report_public_keys: reading {}", path.display()))?;
+    let blocks = pem::parse_many(&text).with_context(|| format!("leak_report_public_keys: {} is not PEM", path.display()))?;
+    let keys: Vec<Vec<u8>> = blocks.into_iter().filter(|b| b.tag() == "PUBLIC KEY").map(|b| b.into_contents()).collect();
+    anyhow::ensure!(!keys.is_empty(), "leak_report_public_keys: no `PUBLIC KEY` block in {}", path.display());
+    for (i, der) in keys.iter().enumerate() {
+        anyhow::ensure!(
+            crate::leaks::is_p256_public_key(der),
+            "leak_report_public_keys: key {} in {} is not an ECDSA P-256 public key",
+            i + 1,
+            path.display()
+        );
+    }
+    Ok(keys)
 }
 
 /// A configured secret: `Debug` prints `***`.

@@ -139,6 +139,12 @@ pub fn redact(token: &str) -> String {
     }
 }
 
+/// Could `presented` be a key from another system (an imported key, which
+/// may lack our checksum)? 16-512 printable ASCII characters.
+pub fn plausible_foreign_key(presented: &str) -> bool {
+    (16..=512).contains(&presented.len()) && presented.bytes().all(|b| b.is_ascii_graphic())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod background;
 pub mod bootstrap;
 pub mod cache;
 pub mod config;
@@ -10,13 +11,16 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod keyfmt;
+pub mod leaks;
 pub mod metrics;
 pub mod ratelimit;
+pub mod scheduler;
 pub mod session;
 pub mod state;
 pub mod store;
 pub mod tenancy;
 pub mod usage;
+pub mod webhooks;
 
 use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
 use utoipa_scalar::Servable;
@@ -62,9 +66,20 @@ pub fn app(state: AppState) -> Router {
 
 /// Serve `state` on `listener` until `shutdown` resolves, then drain.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    if store::has_imported_keys(state.store.pool()).await? {
+        state.imported_keys.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let flusher = usage::spawn_flusher(state.clone());
+    let jobs = if state.config.background_jobs {
+        vec![scheduler::spawn(state.clone()), webhooks::delivery::spawn(state.clone())]
+    } else {
+        Vec::new()
+    };
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    for job in jobs {
+        job.stop().await;
+    }
     // Write-behind usage counters are flushed once more after the drain.
     flusher.stop().await;
     served?;

@@ -1,5 +1,5 @@
 use crate::{cache::KeyCache, config::Config, metrics::Metrics, ratelimit::RateLimiter, store::Store, usage::UsageRecorder};
-use std::sync::Arc;
+use std::sync::{Arc, atomic::AtomicBool};
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -14,12 +14,19 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Verifies session JWTs (HS256 secret or a cached JWKS).
     pub sessions: Arc<crate::session::SessionVerifier>,
+    /// Sends webhooks (no redirects; public addresses only unless allowed).
+    pub webhook_client: reqwest::Client,
+    /// Some stored key was imported: a key that fails our checksum may still
+    /// be one of them, so verify looks it up by hash instead of answering
+    /// MALFORMED without I/O. Set at start and by imports.
+    pub imported_keys: Arc<AtomicBool>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> Self {
         let keys = KeyCache::new(store.clone(), config.cache_capacity, config.cache_ttl);
         let sessions = Arc::new(crate::session::SessionVerifier::new(&config));
+        let webhook_client = crate::webhooks::delivery::client(config.webhook_allow_private, config.webhook_timeout);
         Self {
             store,
             config: Arc::new(config),
@@ -28,6 +35,8 @@ impl AppState {
             usage: Arc::default(),
             metrics: Arc::default(),
             sessions,
+            webhook_client,
+            imported_keys: Arc::default(),
         }
     }
 }

@@ -8,7 +8,8 @@ use crate::{
     extract::{ApiJson, ApiQuery, IdPath, OptionalJson},
     keyfmt,
     state::AppState,
-    store::{self, KeyRecord, ProjectRecord, now_ms},
+    store::{self, AuditRecord, KeyRecord, ProjectRecord, Warning, now_ms},
+    webhooks::{self, WebhookEventType},
 };
 use axum::{
     extract::State,
@@ -323,7 +324,7 @@ impl From<&KeyRecord> for ApiKey {
 }
 
 /// A non-secret summary of a key for audit events.
-fn audit_summary(k: &KeyRecord) -> Value {
+pub fn audit_summary(k: &KeyRecord) -> Value {
     json!({
         "name": k.name, "key_prefix": k.key_prefix, "last4": k.last4, "project_id": k.project_id,
         "environment": k.environment, "scopes": json_list(&k.scopes), "allowed_ips": json_list(&k.allowed_ips),
@@ -374,6 +375,47 @@ fn apply_rotation(k: &mut KeyRecord, days: Option<u32>, now: i64) -> ApiResult<(
 
 // ---------------------------------------------------------------- lifecycle (shared with the org family)
 
+/// Who changes a key: a caller of the API, or the server itself (the
+/// rotation scheduler, a leak report).
+#[derive(Clone, Copy)]
+pub enum ChangedBy<'a> {
+    Caller(&'a Caller),
+    /// `actor_id` names the mechanism in the audit log, e.g. `scheduler`.
+    System { organization_id: &'a str, actor_id: &'static str },
+}
+
+impl ChangedBy<'_> {
+    pub fn audit(&self, action: &str, key_id: &str, changes: Value) -> AuditRecord {
+        match self {
+            ChangedBy::Caller(caller) => caller.audit(action, "api_key", key_id, changes),
+            ChangedBy::System { organization_id, actor_id } => {
+                AuditRecord::new(*organization_id, "system", *actor_id, action, "api_key", key_id).changes(changes)
+            }
+        }
+    }
+
+    fn user_id(&self) -> Option<String> {
+        match self {
+            ChangedBy::Caller(caller) => caller.user_id().map(str::to_string),
+            ChangedBy::System { .. } => None,
+        }
+    }
+}
+
+/// The audit event and the webhook event of one key change, on the change's transaction.
+pub async fn record_change(
+    conn: &mut store::Conn,
+    by: ChangedBy<'_>,
+    event: WebhookEventType,
+    key: &KeyRecord,
+    audit_changes: Value,
+    webhook_extra: Value,
+) -> ApiResult<()> {
+    store::insert_audit(conn, &by.audit(event.as_str(), &key.id, audit_changes)).await?;
+    webhooks::enqueue(conn, event, key, webhook_extra).await?;
+    Ok(())
+}
+
 /// Loads a key the caller may see, or answers 404 (never 403: no enumeration).
 pub async fn load_visible_key(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<KeyRecord> {
     let mut conn = state.store.pool().acquire().await?;
@@ -396,19 +438,44 @@ async fn load_project(conn: &mut store::Conn, caller: &Caller, id: Uuid) -> ApiR
 
 pub async fn create_key(state: &AppState, caller: &Caller, req: CreateApiKeyRequest) -> ApiResult<(KeyRecord, String)> {
     caller.require(Permission::KeysWrite)?;
-    let now = now_ms();
-    let project_id = req.project_id.or_else(|| caller.project_id.as_deref().and_then(|p| Uuid::parse_str(p).ok()));
     let mut tx = state.store.begin().await?;
+    let (key, minted) = prepare_key(state, &mut tx, caller, req, now_ms()).await?;
+    store::insert_key(&mut tx, &key).await?;
+    record_change(
+        &mut tx,
+        ChangedBy::Caller(caller),
+        WebhookEventType::ApiKeyCreated,
+        &key,
+        json!({"after": audit_summary(&key)}),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    state.keys.invalidate(&key.key_hash).await;
+    tracing::info!(key_id = %key.id, key_prefix = %key.key_prefix, "api key created");
+    Ok((key, minted.into_plaintext()))
+}
+
+/// A new key as `req` describes it, validated, with the project's defaults
+/// applied and a fresh secret minted; nothing is written.
+pub async fn prepare_key(
+    state: &AppState,
+    tx: &mut store::Conn,
+    caller: &Caller,
+    req: CreateApiKeyRequest,
+    now: i64,
+) -> ApiResult<(KeyRecord, keyfmt::NewKey)> {
+    let project_id = req.project_id.or_else(|| caller.project_id.as_deref().and_then(|p| Uuid::parse_str(p).ok()));
     let project = match project_id {
-        Some(id) => Some(load_project(&mut tx, caller, id).await?),
+        Some(id) => Some(load_project(&mut *tx, caller, id).await?),
         None => None,
     };
-    let org = store::get_org(&mut tx, &caller.organization_id).await?.ok_or(ApiError::NotFound("organization"))?;
+    let org = store::get_org(&mut *tx, &caller.organization_id).await?.ok_or(ApiError::NotFound("organization"))?;
     let environment_name = match &req.environment {
         Some(e) => validate::environment_name("environment", e)?,
         None => DEFAULT_ENVIRONMENT.to_string(),
     };
-    let environment = store::find_environment(&mut tx, &org.id, &environment_name)
+    let environment = store::find_environment(&mut *tx, &org.id, &environment_name)
         .await?
         .ok_or_else(|| ApiError::invalid_field("environment", format!("no environment named `{environment_name}`")))?;
 
@@ -446,20 +513,13 @@ pub async fn create_key(state: &AppState, caller: &Caller, req: CreateApiKeyRequ
         rotation_webhook_url: req
             .rotation_webhook_url
             .as_deref()
-            .map(|u| validate::webhook_url("rotation_webhook_url", u))
+            .map(|u| super::webhook_endpoints::webhook_target(state, "rotation_webhook_url", u))
             .transpose()?,
         ..KeyRecord::fresh(&org.id, &environment, &minted, now)
     };
     apply_usage_limit(&mut key, "usage_limit", req.usage_limit.as_ref(), now)?;
     apply_rotation(&mut key, req.rotation_interval_days, now)?;
-
-    store::insert_key(&mut tx, &key).await?;
-    store::insert_audit(&mut tx, &caller.audit("api_key.created", "api_key", &key.id, json!({"after": audit_summary(&key)})))
-        .await?;
-    tx.commit().await?;
-    state.keys.invalidate(&key.key_hash).await;
-    tracing::info!(key_id = %key.id, key_prefix = %key.key_prefix, "api key created");
-    Ok((key, minted.into_plaintext()))
+    Ok((key, minted))
 }
 
 pub async fn update_key(state: &AppState, caller: &Caller, id: Uuid, req: UpdateApiKeyRequest) -> ApiResult<KeyRecord> {
@@ -500,7 +560,8 @@ pub async fn update_key(state: &AppState, caller: &Caller, id: Uuid, req: Update
         apply_rotation(&mut key, days, now)?;
     }
     if let Some(url) = req.rotation_webhook_url {
-        key.rotation_webhook_url = url.as_deref().map(|u| validate::webhook_url("rotation_webhook_url", u)).transpose()?;
+        key.rotation_webhook_url =
+            url.as_deref().map(|u| super::webhook_endpoints::webhook_target(state, "rotation_webhook_url", u)).transpose()?;
     }
     if let Some(usage_limit) = &req.usage_limit {
         apply_usage_limit(&mut key, "usage_limit", usage_limit.as_ref(), now)?;
@@ -512,9 +573,20 @@ pub async fn update_key(state: &AppState, caller: &Caller, id: Uuid, req: Update
     if req.usage_limit.is_some() {
         store::set_usage_limit(&mut tx, &key).await?;
     }
-    store::insert_audit(
+    // A moved date gets its own warning.
+    if key.expires_at != before.expires_at {
+        store::reset_warning(&mut tx, Warning::Expiring, &key.id).await?;
+    }
+    if key.next_rotation_at != before.next_rotation_at {
+        store::reset_warning(&mut tx, Warning::RotationDue, &key.id).await?;
+    }
+    record_change(
         &mut tx,
-        &caller.audit("api_key.updated", "api_key", &key.id, json!({"before": audit_summary(&before), "after": audit_summary(&key)})),
+        ChangedBy::Caller(caller),
+        WebhookEventType::ApiKeyUpdated,
+        &key,
+        json!({"before": audit_summary(&before), "after": audit_summary(&key)}),
+        json!({}),
     )
     .await?;
     tx.commit().await?;
@@ -527,15 +599,35 @@ pub async fn revoke_key(state: &AppState, caller: &Caller, id: Uuid) -> ApiResul
     caller.require(Permission::KeysWrite)?;
     let key = load_visible_key(state, caller, id).await?;
     caller.require_key_manage(key.created_by_user_id.as_deref())?;
+    revoke_record(state, ChangedBy::Caller(caller), &key, WebhookEventType::ApiKeyRevoked, json!({}), json!({})).await?;
+    Ok(())
+}
+
+/// Revokes `key` now (a no-op when it already is), announcing it as `event`
+/// with `extra` in the audit changes and the webhook data.
+pub async fn revoke_record(
+    state: &AppState,
+    by: ChangedBy<'_>,
+    key: &KeyRecord,
+    event: WebhookEventType,
+    audit_extra: Value,
+    webhook_extra: Value,
+) -> ApiResult<bool> {
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    if store::revoke_key(&mut tx, &key.id, now).await? {
-        store::insert_audit(&mut tx, &caller.audit("api_key.revoked", "api_key", &key.id, json!({"before": audit_summary(&key)})))
-            .await?;
+    let revoked = store::revoke_key(&mut tx, &key.id, now).await?;
+    if revoked {
+        let mut after = key.clone();
+        (after.revoked_at, after.is_active, after.updated_at) = (Some(now), 0, now);
+        let mut changes = json!({"before": audit_summary(key)});
+        if let (Some(c), Value::Object(extra)) = (changes.as_object_mut(), audit_extra) {
+            c.extend(extra);
+        }
+        record_change(&mut tx, by, event, &after, changes, webhook_extra).await?;
     }
     tx.commit().await?;
     state.keys.invalidate(&key.key_hash).await;
-    Ok(())
+    Ok(revoked)
 }
 
 fn base_prefix(key: &KeyRecord) -> &str {
@@ -568,14 +660,13 @@ pub async fn regenerate_key(state: &AppState, caller: &Caller, id: Uuid) -> ApiR
     if !store::replace_secret(&mut tx, &key).await? {
         return Err(ApiError::conflict("api key was revoked or rotated concurrently"));
     }
-    store::insert_audit(
+    record_change(
         &mut tx,
-        &caller.audit(
-            "api_key.regenerated",
-            "api_key",
-            &key.id,
-            json!({"before": {"key_prefix": before.key_prefix, "last4": before.last4}, "after": {"key_prefix": key.key_prefix, "last4": key.last4}}),
-        ),
+        ChangedBy::Caller(caller),
+        WebhookEventType::ApiKeyRegenerated,
+        &key,
+        json!({"before": {"key_prefix": before.key_prefix, "last4": before.last4}, "after": {"key_prefix": key.key_prefix, "last4": key.last4}}),
+        json!({}),
     )
     .await?;
     tx.commit().await?;
@@ -590,17 +681,31 @@ pub async fn rotate_key(state: &AppState, caller: &Caller, id: Uuid, grace_secon
     caller.require(Permission::KeysWrite)?;
     let old = load_visible_key(state, caller, id).await?;
     caller.require_key_manage(old.created_by_user_id.as_deref())?;
-    ensure_rotatable(&old, "rotate")?;
+    let grace_seconds = grace_seconds.map(|g| validate::in_range("grace_period_seconds", g, 0, MAX_GRACE_SECONDS)).transpose()?;
+    rotate_record(state, ChangedBy::Caller(caller), &old, grace_seconds, 0).await
+}
+
+/// Rotates `old`: a new key (new id, same settings, the schedule carried
+/// over) replaces it; `old` keeps verifying for `grace_seconds`, else the
+/// project's default grace period, else `fallback_grace_seconds`.
+pub async fn rotate_record(
+    state: &AppState,
+    by: ChangedBy<'_>,
+    old: &KeyRecord,
+    grace_seconds: Option<i64>,
+    fallback_grace_seconds: i64,
+) -> ApiResult<RotatedApiKey> {
+    ensure_rotatable(old, "rotate")?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let grace_seconds = match grace_seconds {
-        Some(g) => validate::in_range("grace_period_seconds", g, 0, MAX_GRACE_SECONDS)?,
+        Some(g) => g,
         None => match &old.project_id {
             Some(pid) => store::get_project(&mut tx, &old.organization_id, pid)
                 .await?
                 .and_then(|p| p.default_grace_period_seconds)
-                .unwrap_or(0),
-            None => 0,
+                .unwrap_or(fallback_grace_seconds),
+            None => fallback_grace_seconds,
         },
     };
     let grace_expires_at = (grace_seconds > 0).then(|| now + grace_seconds * 1000);
@@ -612,7 +717,7 @@ pub async fn rotate_key(state: &AppState, caller: &Caller, id: Uuid, grace_secon
     new.last4 = minted.last4.clone();
     (new.created_at, new.updated_at, new.last_used_at, new.usage_count) = (now, now, None, 0);
     new.source = KeySource::Rotation.as_str().to_string();
-    new.created_by_user_id = caller.user_id().map(str::to_string);
+    new.created_by_user_id = by.user_id();
     (new.replaced_by_key_id, new.grace_expires_at, new.revoked_at) = (None, None, None);
     new.next_rotation_at = new.rotation_interval_days.map(|d| now + d * 86_400_000);
 
@@ -620,14 +725,17 @@ pub async fn rotate_key(state: &AppState, caller: &Caller, id: Uuid, grace_secon
         return Err(ApiError::conflict("api key was revoked or rotated concurrently"));
     }
     store::insert_key(&mut tx, &new).await?;
-    store::insert_audit(
+    let mut replaced = old.clone();
+    (replaced.replaced_by_key_id, replaced.revoked_at, replaced.grace_expires_at) =
+        (Some(new.id.clone()), Some(grace_expires_at.unwrap_or(now)), grace_expires_at);
+    (replaced.next_rotation_at, replaced.updated_at) = (None, now);
+    record_change(
         &mut tx,
-        &caller.audit(
-            "api_key.rotated",
-            "api_key",
-            &old.id,
-            json!({"new_key_id": new.id, "grace_expires_at": grace_expires_at, "after": audit_summary(&new)}),
-        ),
+        by,
+        WebhookEventType::ApiKeyRotated,
+        &replaced,
+        json!({"new_key_id": new.id, "grace_expires_at": grace_expires_at, "after": audit_summary(&new)}),
+        json!({"new_api_key": ApiKey::from(&new), "scheduled": matches!(by, ChangedBy::System { .. })}),
     )
     .await?;
     tx.commit().await?;

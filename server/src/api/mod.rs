@@ -5,12 +5,16 @@ pub mod api_keys;
 pub mod audit;
 pub mod environments;
 pub mod health;
+pub mod key_import;
+pub mod leaks;
 pub mod org_api_keys;
 pub mod organizations;
 pub mod projects;
 pub mod usage;
 pub mod validate;
 pub mod verify;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;
 
 use crate::{error::ApiError, state::AppState};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -41,6 +45,8 @@ pub const MAX_PAGE_SIZE: u32 = 200;
         (name = "environments", description = "Organization environments (`live`, `test`, …) that keys carry"),
         (name = "audit", description = "The append-only audit log"),
         (name = "verification", description = "The hot path: verify a presented key"),
+        (name = "webhooks", description = "Signed webhooks (Standard Webhooks): endpoints, deliveries, redelivery"),
+        (name = "leaks", description = "Leaked-key reports from secret scanners (GitHub's partner format)"),
         (name = "system", description = "Health and readiness"),
     )
 )]
@@ -70,6 +76,7 @@ impl Modify for SecuritySchemes {
 /// Every documented route with its OpenAPI operation.
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(key_import::router())
         .merge(api_keys::router())
         .merge(usage::router())
         .merge(org_api_keys::router())
@@ -78,6 +85,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(environments::router())
         .merge(audit::router())
         .merge(verify::router())
+        .merge(webhook_endpoints::router())
+        .merge(webhook_deliveries::router())
+        .merge(leaks::router())
         .merge(health::router())
 }
 

@@ -42,8 +42,38 @@ pub struct Project {
     pub default_ttl_seconds: Option<u64>,
     /// Grace period used by rotations that do not give one.
     pub default_grace_period_seconds: Option<u64>,
+    /// Days before a key's `expires_at` / `next_rotation_at` that `api_key.expiring` /
+    /// `api_key.rotation_due` go out (0: never).
+    pub expiry_warning_days: u32,
+    pub leak_policy: LeakPolicy,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// What a leak report does to a matching key of the project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LeakPolicy {
+    /// Revoke the key at once (the default).
+    #[default]
+    Revoke,
+    /// Only record it: audit event and `api_key.leaked` webhook.
+    Flag,
+}
+
+impl LeakPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Revoke => "revoke",
+            Self::Flag => "flag",
+        }
+    }
+    pub fn of(p: Option<&ProjectRecord>) -> Self {
+        match p.and_then(|p| p.leak_policy.as_deref()) {
+            Some("flag") => Self::Flag,
+            _ => Self::Revoke,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -57,6 +87,10 @@ pub struct CreateProjectRequest {
     pub default_rate_limit: Option<RateLimit>,
     pub default_ttl_seconds: Option<u64>,
     pub default_grace_period_seconds: Option<u64>,
+    /// 0-365 (default 7; 0 turns the warnings off).
+    pub expiry_warning_days: Option<u32>,
+    /// Default `revoke`.
+    pub leak_policy: Option<LeakPolicy>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -78,6 +112,9 @@ pub struct UpdateProjectRequest {
     #[serde(default, deserialize_with = "nullable::deserialize")]
     #[schema(value_type = Option<u64>)]
     pub default_grace_period_seconds: Option<Option<u64>>,
+    /// 0-365; 0 turns the warnings off.
+    pub expiry_warning_days: Option<u32>,
+    pub leak_policy: Option<LeakPolicy>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -101,6 +138,8 @@ impl From<&ProjectRecord> for Project {
             default_rate_limit: p.default_rate_limit.as_deref().and_then(|t| serde_json::from_str(t).ok()),
             default_ttl_seconds: p.default_ttl_seconds.map(|v| v as u64),
             default_grace_period_seconds: p.default_grace_period_seconds.map(|v| v as u64),
+            expiry_warning_days: p.expiry_warning_days.map_or(crate::scheduler::DEFAULT_WARNING_DAYS as u32, |d| d as u32),
+            leak_policy: LeakPolicy::of(Some(p)),
             created_at: ms_to_time(p.created_at),
             updated_at: ms_to_time(p.updated_at),
         }
@@ -109,6 +148,16 @@ impl From<&ProjectRecord> for Project {
 
 const MAX_TTL_SECONDS: u64 = 10 * 365 * 86_400;
 const MAX_GRACE_SECONDS: u64 = 365 * 86_400;
+
+fn set_policies(p: &mut ProjectRecord, warning_days: Option<u32>, leak_policy: Option<LeakPolicy>) -> ApiResult<()> {
+    if let Some(days) = warning_days {
+        p.expiry_warning_days = Some(validate::in_range("expiry_warning_days", days.into(), 0, 365)?);
+    }
+    if let Some(policy) = leak_policy {
+        p.leak_policy = Some(policy.as_str().to_string());
+    }
+    Ok(())
+}
 
 fn set_defaults(
     p: &mut ProjectRecord,
@@ -218,7 +267,10 @@ pub async fn create_project(
         created_at: now,
         updated_at: now,
         deleted_at: None,
+        expiry_warning_days: None,
+        leak_policy: None,
     };
+    set_policies(&mut project, req.expiry_warning_days, req.leak_policy)?;
     set_defaults(
         &mut project,
         Some(req.default_scopes.as_ref()),
@@ -285,6 +337,7 @@ pub async fn update_project(
         req.default_ttl_seconds,
         req.default_grace_period_seconds,
     )?;
+    set_policies(&mut project, req.expiry_warning_days, req.leak_policy)?;
     project.updated_at = now_ms();
     let mut tx = state.store.begin().await?;
     ensure_prefix_free(&mut tx, &project).await?;

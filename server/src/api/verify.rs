@@ -1,7 +1,7 @@
 //! `POST /v1/keys/verify`: the hot path (DESIGN §5, §7). A well-formed request
 //! always answers 200; the outcome is in `valid` and `code`.
 
-use super::api_keys::ms_to_time;
+use super::api_keys::{ChangedBy, ms_to_time, record_change};
 use crate::{
     auth::{Caller, Permission, key_unusable_reason, scope_granted},
     cache::CachedKey,
@@ -12,6 +12,7 @@ use crate::{
     state::AppState,
     store::now_ms,
     usage::{self, Spend},
+    webhooks::WebhookEventType,
 };
 use axum::{
     Json,
@@ -20,8 +21,8 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, value::RawValue};
-use std::net::IpAddr;
+use serde_json::{Map, Value, json, value::RawValue};
+use std::{net::IpAddr, sync::atomic::Ordering};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -219,12 +220,19 @@ pub async fn verify_key(
         Ok(Json(out).into_response())
     };
 
-    // Shape and checksum: no I/O for typos and random strings.
-    let Some(parsed) = keyfmt::parse(req.key.trim()) else {
-        return answer(VerifyOut::unknown(VerifyCode::Malformed));
+    // Shape and checksum: no I/O for typos and random strings — unless
+    // imported keys exist, whose format may lack our checksum.
+    let presented = req.key.trim();
+    let hash = match keyfmt::parse(presented) {
+        Some(parsed) => keyfmt::hash_key(parsed.full),
+        None if state.imported_keys.load(Ordering::Relaxed) && keyfmt::plausible_foreign_key(presented) => {
+            keyfmt::hash_key(presented)
+        }
+        None => return answer(VerifyOut::unknown(VerifyCode::Malformed)),
     };
-    let Some(key) = state.keys.lookup(&keyfmt::hash_key(parsed.full)).await? else {
-        return answer(VerifyOut::unknown(VerifyCode::NotFound));
+    let Some(key) = state.keys.lookup(&hash).await? else {
+        let code = if keyfmt::parse(presented).is_some() { VerifyCode::NotFound } else { VerifyCode::Malformed };
+        return answer(VerifyOut::unknown(code));
     };
     let record = &key.record;
     if record.organization_id != caller.organization_id || !caller.can_see_project(record.project_id.as_deref()) {
@@ -256,6 +264,7 @@ pub async fn verify_key(
             Spend::Exceeded(left) => {
                 code = VerifyCode::UsageExceeded;
                 remaining = Some(left as u64);
+                announce_usage_exceeded(&state, record, now).await?;
             }
             Spend::NoQuota => {}
         }
@@ -266,6 +275,18 @@ pub async fn verify_key(
     out.ratelimit = ratelimit;
     out.remaining = remaining;
     answer(out)
+}
+
+/// `api_key.usage_exceeded`, once per quota period: the first refusal claims
+/// the marker (off the hot path: only refused verifies get here).
+async fn announce_usage_exceeded(state: &AppState, key: &crate::store::KeyRecord, now: i64) -> ApiResult<()> {
+    let mut tx = state.store.begin().await?;
+    if crate::store::claim_usage_exceeded(&mut tx, &key.id, now).await? {
+        let by = ChangedBy::System { organization_id: &key.organization_id, actor_id: "verify" };
+        record_change(&mut tx, by, WebhookEventType::ApiKeyUsageExceeded, key, json!({}), json!({})).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -4,9 +4,11 @@
 
 mod records;
 mod tenancy;
+mod webhooks;
 
 pub use records::*;
 pub use tenancy::*;
+pub use webhooks::*;
 
 use anyhow::Context;
 use sqlx::{

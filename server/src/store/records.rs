@@ -38,6 +38,10 @@ pub struct ProjectRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
+    /// Days before `expires_at`/`next_rotation_at` that warnings go out (NULL: 7).
+    pub expiry_warning_days: Option<i64>,
+    /// `revoke` (NULL) or `flag`: what a leak report does to a key.
+    pub leak_policy: Option<String>,
 }
 
 /// A stored key. Holds the hash, never a plaintext.
@@ -229,10 +233,11 @@ pub async fn find_environment(conn: &mut Conn, org_id: &str, name: &str) -> sqlx
 // ---------------------------------------------------------------- projects
 
 const PROJECT_COLUMNS: &str = "id, organization_id, name, key_prefix, default_scopes, default_rate_limit, \
-    default_ttl_seconds, default_grace_period_seconds, created_at, updated_at, deleted_at";
+    default_ttl_seconds, default_grace_period_seconds, created_at, updated_at, deleted_at, expiry_warning_days, \
+    leak_policy";
 
 pub async fn insert_project(conn: &mut Conn, p: &ProjectRecord) -> sqlx::Result<()> {
-    sqlx::query(AssertSqlSafe(format!("INSERT INTO projects ({PROJECT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)")))
+    sqlx::query(AssertSqlSafe(format!("INSERT INTO projects ({PROJECT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12)")))
         .bind(&p.id)
         .bind(&p.organization_id)
         .bind(&p.name)
@@ -243,6 +248,8 @@ pub async fn insert_project(conn: &mut Conn, p: &ProjectRecord) -> sqlx::Result<
         .bind(p.default_grace_period_seconds)
         .bind(p.created_at)
         .bind(p.updated_at)
+        .bind(p.expiry_warning_days)
+        .bind(&p.leak_policy)
         .execute(conn)
         .await
         .map(|_| ())
@@ -251,7 +258,8 @@ pub async fn insert_project(conn: &mut Conn, p: &ProjectRecord) -> sqlx::Result<
 pub async fn update_project(conn: &mut Conn, p: &ProjectRecord) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE projects SET name = $2, key_prefix = $3, default_scopes = $4, default_rate_limit = $5, \
-         default_ttl_seconds = $6, default_grace_period_seconds = $7, updated_at = $8, deleted_at = $9 WHERE id = $1",
+         default_ttl_seconds = $6, default_grace_period_seconds = $7, updated_at = $8, deleted_at = $9, \
+         expiry_warning_days = $10, leak_policy = $11 WHERE id = $1",
     )
     .bind(&p.id)
     .bind(&p.name)
@@ -262,6 +270,8 @@ pub async fn update_project(conn: &mut Conn, p: &ProjectRecord) -> sqlx::Result<
     .bind(p.default_grace_period_seconds)
     .bind(p.updated_at)
     .bind(p.deleted_at)
+    .bind(p.expiry_warning_days)
+    .bind(&p.leak_policy)
     .execute(conn)
     .await
     .map(|_| ())

@@ -1,0 +1,171 @@
+//! `POST /v1/api-keys/import`: bring keys over from a hand-rolled key table
+//! without re-issuing them. A key arrives as the SHA-256 of its full text
+//! (what such tables usually store) plus how to display it; it then lists,
+//! verifies, rotates and revokes like a native key. Its format need not
+//! carry our checksum: verify finds it by hash.
+
+use super::api_keys::{
+    ApiKey, ChangedBy, CreateApiKeyRequest, KeySource, RateLimit, UsageLimit, audit_summary, prepare_key, record_change,
+};
+use crate::{
+    auth::{Caller, Permission},
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::ApiJson,
+    state::AppState,
+    store::{self, now_ms},
+    webhooks::WebhookEventType,
+};
+use axum::{Json, extract::State, http::StatusCode};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::sync::atomic::Ordering;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+/// Keys one import request may carry.
+pub const MAX_IMPORT: usize = 100;
+
+/// An existing key, known by its hash.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"key_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "key_prefix": "sk_live_ab12", "last4": "x9Qz", "name": "legacy billing key", "scopes": ["billing:*"]}))]
+pub struct ImportedApiKey {
+    /// SHA-256 of the full key text, 64 hex characters.
+    pub key_hash: String,
+    /// What people see of the key, e.g. `sk_live_ab12` (1-32 printable characters).
+    pub key_prefix: String,
+    /// The key's last 4 characters, if known.
+    pub last4: Option<String>,
+    pub name: String,
+    /// Defaults to the calling key's project (none: an org-wide key).
+    pub project_id: Option<Uuid>,
+    /// Environment name (default `live`).
+    pub environment: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub allowed_ips: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<Map<String, Value>>,
+    pub rate_limit: Option<RateLimit>,
+    pub usage_limit: Option<UsageLimit>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportApiKeysRequest {
+    /// 1-100 keys; all are imported or none.
+    pub keys: Vec<ImportedApiKey>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ImportApiKeysResponse {
+    /// The imported keys, in request order (`source` = `import`).
+    pub imported: Vec<ApiKey>,
+}
+
+fn sha256_hex(field: &str, value: &str) -> ApiResult<String> {
+    let hex = value.trim().to_ascii_lowercase();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::invalid_field(field, "must be the SHA-256 of the key as 64 hex characters"));
+    }
+    Ok(hex)
+}
+
+fn display_text(field: &str, value: &str, max: usize) -> ApiResult<String> {
+    if value.is_empty() || value.chars().count() > max || !value.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::invalid_field(field, format!("must be 1-{max} printable ASCII characters")));
+    }
+    Ok(value.to_string())
+}
+
+/// Errors of item `i` name their field as `keys[i].field`.
+fn in_item(i: usize, err: ApiError) -> ApiError {
+    match err {
+        ApiError::BadRequest(message) => ApiError::BadRequest(format!("keys[{i}].{message}")),
+        ApiError::NotFound(what) => ApiError::BadRequest(format!("keys[{i}].project_id: {what} not found")),
+        other => other,
+    }
+}
+
+/// Import API keys
+///
+/// Imports existing keys by the SHA-256 of their full text, so clients keep
+/// using the keys they have. All or nothing; a hash already stored answers 409.
+#[utoipa::path(post, path = "/v1/api-keys/import", tag = "api-keys", operation_id = "import_api_keys",
+    request_body = ImportApiKeysRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h when repeated with the same body")),
+    responses(
+        (status = 201, description = "Imported", body = ImportApiKeysResponse),
+        (status = 400, description = "Invalid field (named as `keys[i].field`)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Missing the `keys:write` scope", body = ErrorBody),
+        (status = 409, description = "A key with this hash already exists", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn import_api_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ImportApiKeysRequest>,
+) -> ApiResult<(StatusCode, Json<ImportApiKeysResponse>)> {
+    caller.require(Permission::KeysWrite)?;
+    if req.keys.is_empty() || req.keys.len() > MAX_IMPORT {
+        return Err(ApiError::invalid_field("keys", format!("must hold 1-{MAX_IMPORT} keys")));
+    }
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let mut imported = Vec::with_capacity(req.keys.len());
+    for (i, item) in req.keys.into_iter().enumerate() {
+        let key_hash = sha256_hex(&format!("keys[{i}].key_hash"), &item.key_hash)?;
+        let key_prefix = display_text(&format!("keys[{i}].key_prefix"), &item.key_prefix, 32)?;
+        let last4 = match &item.last4 {
+            Some(l) => display_text(&format!("keys[{i}].last4"), l, 4)?,
+            None => String::new(),
+        };
+        let create = CreateApiKeyRequest {
+            project_id: item.project_id,
+            name: item.name,
+            scopes: item.scopes,
+            expires_at: item.expires_at,
+            allowed_ips: item.allowed_ips,
+            meta: item.meta,
+            rate_limit: item.rate_limit,
+            usage_limit: item.usage_limit,
+            environment: item.environment,
+            source: Some(KeySource::Import),
+            ..Default::default()
+        };
+        let (mut key, _unused_secret) = prepare_key(&state, &mut tx, &caller, create, now).await.map_err(|e| in_item(i, e))?;
+        (key.key_hash, key.key_prefix, key.last4) = (key_hash, key_prefix, last4);
+        if let Err(err) = store::insert_key(&mut tx, &key).await {
+            return Err(if store::is_unique_violation(&err) {
+                ApiError::conflict(format!("keys[{i}].key_hash: a key with this hash already exists"))
+            } else {
+                err.into()
+            });
+        }
+        record_change(
+            &mut tx,
+            ChangedBy::Caller(&caller),
+            WebhookEventType::ApiKeyCreated,
+            &key,
+            json!({"after": audit_summary(&key), "imported": true}),
+            json!({}),
+        )
+        .await?;
+        imported.push(key);
+    }
+    tx.commit().await?;
+    state.imported_keys.store(true, Ordering::Relaxed);
+    for key in &imported {
+        // A verify before the import may have cached the hash as unknown.
+        state.keys.invalidate(&key.key_hash).await;
+    }
+    tracing::info!(count = imported.len(), "api keys imported");
+    Ok((StatusCode::CREATED, Json(ImportApiKeysResponse { imported: imported.iter().map(ApiKey::from).collect() })))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(import_api_keys))
+}

@@ -1,0 +1,376 @@
+//! `/v1/webhook-endpoints`: where an organization's key events are delivered,
+//! with event filters and a signing secret shown once; and
+//! `/v1/webhook-signing-secret`, the organization's secret for deliveries to
+//! keys' own `rotation_webhook_url`.
+
+use super::{Page, PageQuery, api_keys::ms_to_time, nullable, pagination_headers, validate};
+use crate::{
+    auth::{Caller, Permission},
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::{ApiJson, ApiQuery, IdPath},
+    state::AppState,
+    store::{self, WebhookEndpointRecord, now_ms},
+    webhooks::{self, WebhookEventType, ssrf},
+};
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+pub const TAG: &str = "webhooks";
+
+/// A destination for the organization's key events. The signing secret is
+/// not shown again after creation (rotate it to get a new one).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WebhookEndpoint {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub url: String,
+    pub description: Option<String>,
+    /// Event types delivered here; empty: every event.
+    pub event_types: Vec<WebhookEventType>,
+    /// False pauses deliveries (events are not queued for it meanwhile).
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An endpoint with its signing `secret`, returned once by create and rotate-secret.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedWebhookEndpoint {
+    #[serde(flatten)]
+    pub endpoint: WebhookEndpoint,
+    /// `whsec_…`: verifies the `webhook-signature` header (Standard Webhooks). Shown once.
+    pub secret: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"url": "https://hooks.example.com/keyward", "description": "key events to ops", "event_types": ["api_key.rotated", "api_key.leaked"]}))]
+pub struct CreateWebhookEndpointRequest {
+    /// Absolute http(s) URL; private, loopback and link-local targets are refused.
+    pub url: String,
+    pub description: Option<String>,
+    /// Only these events (default: every event).
+    pub event_types: Option<Vec<WebhookEventType>>,
+    /// Default true.
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhookEndpointRequest {
+    pub url: Option<String>,
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// Replaces the filter; `[]` means every event.
+    pub event_types: Option<Vec<WebhookEventType>>,
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListWebhookEndpointsQuery {
+    /// Page size, 1-200 (default 50).
+    pub limit: Option<u32>,
+    /// Cursor from `X-Next-Cursor`.
+    pub starting_after: Option<Uuid>,
+}
+
+/// The organization's secret for deliveries to keys' `rotation_webhook_url`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WebhookSigningSecret {
+    /// `whsec_…`. Shown once; the previous secret stops signing at once.
+    pub secret: String,
+}
+
+impl From<&WebhookEndpointRecord> for WebhookEndpoint {
+    fn from(e: &WebhookEndpointRecord) -> Self {
+        let types: Vec<String> = serde_json::from_str(&e.event_types).unwrap_or_default();
+        WebhookEndpoint {
+            id: Uuid::parse_str(&e.id).unwrap_or_default(),
+            organization_id: Uuid::parse_str(&e.organization_id).unwrap_or_default(),
+            url: e.url.clone(),
+            description: e.description.clone(),
+            event_types: types.iter().filter_map(|t| WebhookEventType::parse(t)).collect(),
+            is_active: e.is_active != 0,
+            created_at: ms_to_time(e.created_at),
+            updated_at: ms_to_time(e.updated_at),
+        }
+    }
+}
+
+/// A webhook URL as saved: absolute http(s), and not a private target unless allowed.
+pub fn webhook_target(state: &AppState, field: &str, url: &str) -> ApiResult<String> {
+    let url = validate::webhook_url(field, url)?;
+    let parsed = url::Url::parse(&url).map_err(|e| ApiError::invalid_field(field, e))?;
+    if let Some(why) = ssrf::refuse_url(&parsed, state.config.webhook_allow_private) {
+        return Err(ApiError::invalid_field(field, why));
+    }
+    Ok(url)
+}
+
+fn event_types_json(types: &[WebhookEventType]) -> String {
+    let mut names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+    names.dedup();
+    json!(names).to_string()
+}
+
+fn require_admin(caller: &Caller) -> ApiResult<()> {
+    caller.require(Permission::OrgsAdmin)?;
+    caller.require_org_level("manage webhooks")
+}
+
+async fn load_endpoint(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<WebhookEndpointRecord> {
+    let mut conn = state.store.pool().acquire().await?;
+    store::get_webhook_endpoint(&mut conn, &caller.organization_id, &id.to_string())
+        .await?
+        .ok_or(ApiError::NotFound("webhook endpoint"))
+}
+
+fn summary(e: &WebhookEndpointRecord) -> serde_json::Value {
+    json!(WebhookEndpoint::from(e))
+}
+
+/// List webhook endpoints
+#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = TAG, operation_id = "list_webhook_endpoints",
+    params(ListWebhookEndpointsQuery),
+    responses(
+        (status = 200, description = "A page of endpoints, newest first", body = Vec<WebhookEndpoint>,
+            headers(("X-Next-Cursor" = String, description = "Cursor for the next page; absent on the last page"),
+                    ("Link" = String, description = "RFC 8288 link to the next page"))),
+        (status = 400, description = "Invalid query parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Missing the `orgs:admin` scope (owner/admin role)", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn list_webhook_endpoints(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListWebhookEndpointsQuery>,
+) -> ApiResult<Response> {
+    require_admin(&caller)?;
+    let page_query = PageQuery { limit: q.limit, starting_after: q.starting_after };
+    let limit = page_query.limit()?;
+    let after = q.starting_after.map(|u| u.to_string());
+    let mut conn = state.store.pool().acquire().await?;
+    let rows = store::list_webhook_endpoints(&mut conn, &caller.organization_id, after.as_deref(), limit + 1).await?;
+    let page = Page::from_rows(rows.iter().map(WebhookEndpoint::from).collect(), limit, |e| e.id.to_string());
+    let headers = pagination_headers("/v1/webhook-endpoints", page.next_cursor.as_deref(), q.limit, &[]);
+    Ok((headers, Json(page.items)).into_response())
+}
+
+/// Create a webhook endpoint
+///
+/// Returns the endpoint with its signing `secret`, shown once.
+#[utoipa::path(post, path = "/v1/webhook-endpoints", tag = TAG, operation_id = "create_webhook_endpoint",
+    request_body = CreateWebhookEndpointRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h when repeated with the same body")),
+    responses(
+        (status = 201, description = "Created; `secret` is shown once", body = CreatedWebhookEndpoint),
+        (status = 400, description = "Invalid field (e.g. a private or malformed `url`)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Missing the `orgs:admin` scope (owner/admin role)", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn create_webhook_endpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateWebhookEndpointRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedWebhookEndpoint>)> {
+    require_admin(&caller)?;
+    let now = now_ms();
+    let endpoint = WebhookEndpointRecord {
+        id: Uuid::now_v7().to_string(),
+        organization_id: caller.organization_id.clone(),
+        url: webhook_target(&state, "url", &req.url)?,
+        description: validate::optional_text("description", req.description.as_deref(), 500)?,
+        event_types: event_types_json(req.event_types.as_deref().unwrap_or_default()),
+        secret: webhooks::new_secret(),
+        is_active: i64::from(req.is_active.unwrap_or(true)),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    let mut tx = state.store.begin().await?;
+    store::insert_webhook_endpoint(&mut tx, &endpoint).await?;
+    store::insert_audit(
+        &mut tx,
+        &caller.audit("webhook_endpoint.created", "webhook_endpoint", &endpoint.id, json!({"after": summary(&endpoint)})),
+    )
+    .await?;
+    tx.commit().await?;
+    let secret = endpoint.secret.clone();
+    Ok((StatusCode::CREATED, Json(CreatedWebhookEndpoint { endpoint: WebhookEndpoint::from(&endpoint), secret })))
+}
+
+/// Get a webhook endpoint
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = TAG, operation_id = "get_webhook_endpoint",
+    params(("id" = Uuid, Path, description = "Webhook endpoint id")),
+    responses(
+        (status = 200, description = "The endpoint (without its secret)", body = WebhookEndpoint),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Missing the `orgs:admin` scope (owner/admin role)", body = ErrorBody),
+        (status = 404, description = "No such endpoint in this organization", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn get_webhook_endpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<WebhookEndpoint>> {
+    require_admin(&caller)?;
+    Ok(Json(WebhookEndpoint::from(&load_endpoint(&state, &caller, id).await?)))
+}
+
+/// Update a webhook endpoint
+#[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", tag = TAG, operation_id = "update_webhook_endpoint",
+    params(("id" = Uuid, Path, description = "Webhook endpoint id")),
+    request_body = UpdateWebhookEndpointRequest,
+    responses(
+        (status = 200, description = "The updated endpoint", body = WebhookEndpoint),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Missing the `orgs:admin` scope (owner/admin role)", body = ErrorBody),
+        (status = 404, description = "No such endpoint in this organization", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn update_webhook_endpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+    ApiJson(req): ApiJson<UpdateWebhookEndpointRequest>,
+) -> ApiResult<Json<WebhookEndpoint>> {
+    require_admin(&caller)?;
+    let before = load_endpoint(&state, &caller, id).await?;
+    let mut endpoint = before.clone();
+    if let Some(url) = &req.url {
+        endpoint.url = webhook_target(&state, "url", url)?;
+    }
+    if let Some(description) = &req.description {
+        endpoint.description = validate::optional_text("description", description.as_deref(), 500)?;
+    }
+    if let Some(types) = &req.event_types {
+        endpoint.event_types = event_types_json(types);
+    }
+    if let Some(active) = req.is_active {
+        endpoint.is_active = i64::from(active);
+    }
+    endpoint.updated_at = now_ms();
+    let mut tx = state.store.begin().await?;
+    store::update_webhook_endpoint(&mut tx, &endpoint).await?;
+    store::insert_audit(
+        &mut tx,
+        &caller.audit(
+            "webhook_endpoint.updated",
+            "webhook_endpoint",
+            &endpoint.id,
+            json!({"before": summary(&before), "after": summary(&endpoint)}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(WebhookEndpoint::from(&endpoint)))
+}
+
+/// Delete a webhook endpoint
+///
+/// Stops new deliveries to it; deliveries already queued still go out.
+#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", tag = TAG, operation_id = "delete_webhook_endpoint",
+    params(("id" = Uuid, Path, description = "Webhook endpoint id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Missing the `orgs:admin` scope (owner/admin role)", body = ErrorBody),
+        (status = 404, description = "No such endpoint in this organization", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn delete_webhook_endpoint(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+    require_admin(&caller)?;
+    let mut endpoint = load_endpoint(&state, &caller, id).await?;
+    let now = now_ms();
+    (endpoint.deleted_at, endpoint.is_active, endpoint.updated_at) = (Some(now), 0, now);
+    let mut tx = state.store.begin().await?;
+    store::update_webhook_endpoint(&mut tx, &endpoint).await?;
+    store::insert_audit(
+        &mut tx,
+        &caller.audit("webhook_endpoint.deleted", "webhook_endpoint", &endpoint.id, json!({"before": summary(&endpoint)})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Rotate a webhook endpoint's signing secret
+///
+/// The old secret stops signing at once; the new one is shown once.
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = TAG, operation_id = "rotate_webhook_endpoint_secret",
+    params(("id" = Uuid, Path, description = "Webhook endpoint id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    responses(
+        (status = 200, description = "The endpoint with its new `secret`, shown once", body = CreatedWebhookEndpoint),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Missing the `orgs:admin` scope (owner/admin role)", body = ErrorBody),
+        (status = 404, description = "No such endpoint in this organization", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn rotate_webhook_endpoint_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<CreatedWebhookEndpoint>> {
+    require_admin(&caller)?;
+    let mut endpoint = load_endpoint(&state, &caller, id).await?;
+    (endpoint.secret, endpoint.updated_at) = (webhooks::new_secret(), now_ms());
+    let mut tx = state.store.begin().await?;
+    store::update_webhook_endpoint(&mut tx, &endpoint).await?;
+    store::insert_audit(&mut tx, &caller.audit("webhook_endpoint.secret_rotated", "webhook_endpoint", &endpoint.id, json!({})))
+        .await?;
+    tx.commit().await?;
+    let secret = endpoint.secret.clone();
+    Ok(Json(CreatedWebhookEndpoint { endpoint: WebhookEndpoint::from(&endpoint), secret }))
+}
+
+/// Rotate the signing secret for keys' rotation webhooks
+///
+/// Deliveries to a key's `rotation_webhook_url` are signed with this
+/// organization-wide secret. Call once to learn it (it exists from the first
+/// such delivery, unseen); each call replaces it and shows the new one once.
+#[utoipa::path(post, path = "/v1/webhook-signing-secret", tag = TAG, operation_id = "rotate_webhook_signing_secret",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    responses(
+        (status = 200, description = "The new secret, shown once", body = WebhookSigningSecret),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
+        (status = 403, description = "Missing the `orgs:admin` scope (owner/admin role)", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn rotate_webhook_signing_secret(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<WebhookSigningSecret>> {
+    require_admin(&caller)?;
+    let mut tx = state.store.begin().await?;
+    let secret = store::set_key_webhook_secret(&mut tx, &caller.organization_id, &webhooks::new_secret(), true).await?;
+    store::insert_audit(
+        &mut tx,
+        &caller.audit("organization.webhook_secret_rotated", "organization", &caller.organization_id, json!({})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(WebhookSigningSecret { secret }))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_webhook_endpoints, create_webhook_endpoint))
+        .routes(routes!(get_webhook_endpoint, update_webhook_endpoint, delete_webhook_endpoint))
+        .routes(routes!(rotate_webhook_endpoint_secret))
+        .routes(routes!(rotate_webhook_signing_secret))
+}

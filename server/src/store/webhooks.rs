@@ -1,0 +1,422 @@
+//! Webhook endpoints, the event outbox and its deliveries, and the once-only
+//! claims the scheduler makes. Every claim is a conditional UPDATE whose
+//! `rows_affected` says who won, so several server processes on one database
+//! never deliver, rotate or announce the same thing twice.
+
+use super::Conn;
+use sqlx::{AnyPool, AssertSqlSafe, FromRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct WebhookEndpointRecord {
+    pub id: String,
+    pub organization_id: String,
+    pub url: String,
+    pub description: Option<String>,
+    /// JSON array of event types; empty means every event.
+    pub event_types: String,
+    /// `whsec_…`; shown once at creation and on rotation.
+    pub secret: String,
+    pub is_active: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct WebhookEventRecord {
+    pub id: String,
+    pub organization_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct WebhookDeliveryRecord {
+    pub id: String,
+    pub organization_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub endpoint_id: Option<String>,
+    pub api_key_id: Option<String>,
+    pub url: String,
+    pub status: String,
+    pub attempts: i64,
+    pub retry_step: i64,
+    pub next_attempt_at: Option<i64>,
+    pub locked_until: Option<i64>,
+    pub last_attempt_at: Option<i64>,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub const DELIVERY_PENDING: &str = "pending";
+pub const DELIVERY_SUCCEEDED: &str = "succeeded";
+pub const DELIVERY_FAILED: &str = "failed";
+
+const ENDPOINT_COLUMNS: &str =
+    "id, organization_id, url, description, event_types, secret, is_active, created_at, updated_at, deleted_at";
+const DELIVERY_COLUMNS: &str = "id, organization_id, event_id, event_type, endpoint_id, api_key_id, url, status, \
+    attempts, retry_step, next_attempt_at, locked_until, last_attempt_at, last_status_code, last_error, delivered_at, \
+    created_at, updated_at";
+
+// ---------------------------------------------------------------- endpoints
+
+pub async fn insert_webhook_endpoint(conn: &mut Conn, e: &WebhookEndpointRecord) -> sqlx::Result<()> {
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)"
+    )))
+    .bind(&e.id)
+    .bind(&e.organization_id)
+    .bind(&e.url)
+    .bind(&e.description)
+    .bind(&e.event_types)
+    .bind(&e.secret)
+    .bind(e.is_active)
+    .bind(e.created_at)
+    .bind(e.updated_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn update_webhook_endpoint(conn: &mut Conn, e: &WebhookEndpointRecord) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE webhook_endpoints SET url = $2, description = $3, event_types = $4, secret = $5, is_active = $6, \
+         updated_at = $7, deleted_at = $8 WHERE id = $1",
+    )
+    .bind(&e.id)
+    .bind(&e.url)
+    .bind(&e.description)
+    .bind(&e.event_types)
+    .bind(&e.secret)
+    .bind(e.is_active)
+    .bind(e.updated_at)
+    .bind(e.deleted_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn get_webhook_endpoint(conn: &mut Conn, org_id: &str, id: &str) -> sqlx::Result<Option<WebhookEndpointRecord>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL"
+    )))
+    .bind(org_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Newest first.
+pub async fn list_webhook_endpoints(
+    conn: &mut Conn,
+    org_id: &str,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<WebhookEndpointRecord>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE organization_id = $1 AND deleted_at IS NULL \
+         AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3"
+    )))
+    .bind(org_id)
+    .bind(starting_after.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// The active endpoints an event of `org_id` fans out to (filtered by type by the caller).
+pub async fn active_webhook_endpoints(conn: &mut Conn, org_id: &str) -> sqlx::Result<Vec<WebhookEndpointRecord>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE organization_id = $1 AND deleted_at IS NULL \
+         AND is_active = 1 ORDER BY id"
+    )))
+    .bind(org_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// The secret that signs an endpoint's deliveries (also a deleted endpoint's,
+/// for deliveries still queued).
+pub async fn webhook_endpoint_secret(conn: &mut Conn, id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT secret FROM webhook_endpoints WHERE id = $1").bind(id).fetch_optional(conn).await
+}
+
+/// The organization's secret for keys' `rotation_webhook_url` deliveries.
+pub async fn key_webhook_secret(conn: &mut Conn, org_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar::<_, Option<String>>("SELECT key_webhook_secret FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .fetch_optional(conn)
+        .await
+        .map(Option::flatten)
+}
+
+/// Sets the secret when `replace`, or only when none is set yet; returns the one in force.
+pub async fn set_key_webhook_secret(conn: &mut Conn, org_id: &str, secret: &str, replace: bool) -> sqlx::Result<String> {
+    let sql = if replace {
+        "UPDATE organizations SET key_webhook_secret = $2 WHERE id = $1"
+    } else {
+        "UPDATE organizations SET key_webhook_secret = $2 WHERE id = $1 AND key_webhook_secret IS NULL"
+    };
+    sqlx::query(sql).bind(org_id).bind(secret).execute(&mut *conn).await?;
+    Ok(key_webhook_secret(conn, org_id).await?.unwrap_or_else(|| secret.to_string()))
+}
+
+// ---------------------------------------------------------------- outbox
+
+pub async fn insert_webhook_event(conn: &mut Conn, e: &WebhookEventRecord) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO webhook_events (id, organization_id, event_type, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&e.id)
+    .bind(&e.organization_id)
+    .bind(&e.event_type)
+    .bind(&e.payload)
+    .bind(e.created_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn webhook_event_payload(conn: &mut Conn, id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT payload FROM webhook_events WHERE id = $1").bind(id).fetch_optional(conn).await
+}
+
+pub async fn insert_webhook_delivery(conn: &mut Conn, d: &WebhookDeliveryRecord) -> sqlx::Result<()> {
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    )))
+    .bind(&d.id)
+    .bind(&d.organization_id)
+    .bind(&d.event_id)
+    .bind(&d.event_type)
+    .bind(&d.endpoint_id)
+    .bind(&d.api_key_id)
+    .bind(&d.url)
+    .bind(&d.status)
+    .bind(d.attempts)
+    .bind(d.retry_step)
+    .bind(d.next_attempt_at)
+    .bind(d.locked_until)
+    .bind(d.last_attempt_at)
+    .bind(d.last_status_code)
+    .bind(&d.last_error)
+    .bind(d.delivered_at)
+    .bind(d.created_at)
+    .bind(d.updated_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn get_webhook_delivery(conn: &mut Conn, org_id: &str, id: &str) -> sqlx::Result<Option<WebhookDeliveryRecord>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE organization_id = $1 AND id = $2"
+    )))
+    .bind(org_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub struct DeliveryFilter<'a> {
+    pub organization_id: &'a str,
+    pub endpoint_id: Option<&'a str>,
+    pub api_key_id: Option<&'a str>,
+    pub event_type: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub starting_after: Option<&'a str>,
+    pub limit: i64,
+}
+
+/// Newest first.
+pub async fn list_webhook_deliveries(conn: &mut Conn, f: &DeliveryFilter<'_>) -> sqlx::Result<Vec<WebhookDeliveryRecord>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE organization_id = $1 \
+         AND ($2 = '' OR endpoint_id = $2) AND ($3 = '' OR api_key_id = $3) AND ($4 = '' OR event_type = $4) \
+         AND ($5 = '' OR status = $5) AND ($6 = '' OR id < $6) ORDER BY id DESC LIMIT $7"
+    )))
+    .bind(f.organization_id)
+    .bind(f.endpoint_id.unwrap_or(""))
+    .bind(f.api_key_id.unwrap_or(""))
+    .bind(f.event_type.unwrap_or(""))
+    .bind(f.status.unwrap_or(""))
+    .bind(f.starting_after.unwrap_or(""))
+    .bind(f.limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Pending deliveries whose time has come and that no worker holds.
+pub async fn due_webhook_deliveries(pool: &AnyPool, now: i64, limit: i64) -> sqlx::Result<Vec<WebhookDeliveryRecord>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
+         AND (locked_until IS NULL OR locked_until <= $1) ORDER BY next_attempt_at, id LIMIT $2"
+    )))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Takes a lease on a due delivery; false when another worker (in this or
+/// another process) took it first.
+pub async fn claim_webhook_delivery(pool: &AnyPool, id: &str, now: i64, lease_until: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE webhook_deliveries SET locked_until = $3 WHERE id = $1 AND status = 'pending' \
+         AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2)",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(lease_until)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The outcome of one attempt: `status` and `next_attempt_at` say what comes next.
+pub async fn record_webhook_attempt(pool: &AnyPool, d: &WebhookDeliveryRecord) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE webhook_deliveries SET status = $2, attempts = $3, retry_step = $4, next_attempt_at = $5, \
+         locked_until = NULL, last_attempt_at = $6, last_status_code = $7, last_error = $8, delivered_at = $9, \
+         updated_at = $10 WHERE id = $1",
+    )
+    .bind(&d.id)
+    .bind(&d.status)
+    .bind(d.attempts)
+    .bind(d.retry_step)
+    .bind(d.next_attempt_at)
+    .bind(d.last_attempt_at)
+    .bind(d.last_status_code)
+    .bind(&d.last_error)
+    .bind(d.delivered_at)
+    .bind(d.updated_at)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+/// Queue a delivery again now with a fresh retry budget (keeps its attempt count).
+pub async fn requeue_webhook_delivery(conn: &mut Conn, id: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE webhook_deliveries SET status = 'pending', retry_step = 0, next_attempt_at = $2, locked_until = NULL, \
+         updated_at = $2 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+// ---------------------------------------------------------------- scheduler claims
+
+/// Ids of keys whose scheduled rotation is due.
+pub async fn keys_due_for_rotation(pool: &AnyPool, now: i64, limit: i64) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT organization_id, id FROM api_keys WHERE next_rotation_at IS NOT NULL AND next_rotation_at <= $1 \
+         AND revoked_at IS NULL AND replaced_by_key_id IS NULL ORDER BY next_rotation_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Which once-only warning a scheduler pass looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warning {
+    /// `api_key.expiring`, before `expires_at`.
+    Expiring,
+    /// `api_key.rotation_due`, before `next_rotation_at`.
+    RotationDue,
+}
+
+impl Warning {
+    fn columns(self) -> (&'static str, &'static str) {
+        match self {
+            Warning::Expiring => ("expires_at", "expiry_warned_at"),
+            Warning::RotationDue => ("next_rotation_at", "rotation_due_warned_at"),
+        }
+    }
+}
+
+/// Live keys whose warning window (the project's `expiry_warning_days`,
+/// default `default_days`) has begun and that were not warned yet.
+pub async fn keys_to_warn(
+    pool: &AnyPool,
+    warning: Warning,
+    now: i64,
+    default_days: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, String)>> {
+    let (at, warned) = warning.columns();
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT k.organization_id, k.id FROM api_keys k LEFT JOIN projects p ON p.id = k.project_id \
+         WHERE k.{at} IS NOT NULL AND k.{at} > $1 AND k.{warned} IS NULL AND k.revoked_at IS NULL \
+         AND k.replaced_by_key_id IS NULL \
+         AND k.{at} - $1 <= COALESCE(p.expiry_warning_days, $2) * 86400000 ORDER BY k.{at} LIMIT $3"
+    )))
+    .bind(now)
+    .bind(default_days)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Marks the warning sent; false when another process already did.
+pub async fn claim_warning(conn: &mut Conn, warning: Warning, key_id: &str, now: i64) -> sqlx::Result<bool> {
+    let (_, warned) = warning.columns();
+    let done = sqlx::query(AssertSqlSafe(format!("UPDATE api_keys SET {warned} = $2 WHERE id = $1 AND {warned} IS NULL")))
+        .bind(key_id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Clears a warning marker when the date it warned about moves.
+pub async fn reset_warning(conn: &mut Conn, warning: Warning, key_id: &str) -> sqlx::Result<()> {
+    let (_, warned) = warning.columns();
+    sqlx::query(AssertSqlSafe(format!("UPDATE api_keys SET {warned} = NULL WHERE id = $1")))
+        .bind(key_id)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// First quota rejection since the last refill (or ever): announce it once.
+pub async fn claim_usage_exceeded(conn: &mut Conn, key_id: &str, now: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE api_keys SET usage_exceeded_notified_at = $2 WHERE id = $1 AND (usage_exceeded_notified_at IS NULL \
+         OR (usage_refilled_at IS NOT NULL AND usage_exceeded_notified_at < usage_refilled_at))",
+    )
+    .bind(key_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn mark_leaked(conn: &mut Conn, key_id: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE api_keys SET leaked_at = $2, updated_at = $2 WHERE id = $1")
+        .bind(key_id)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Whether any key was imported (imported keys may lack our checksum, so
+/// verify must look them up by hash).
+pub async fn has_imported_keys(pool: &AnyPool) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM api_keys WHERE source = 'import' LIMIT 1) t")
+        .fetch_one(pool)
+        .await?;
+    Ok(n > 0)
+}
