@@ -260,14 +260,41 @@ pub mod types {
         pub default_scopes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub default_ttl_seconds: ::std::option::Option<i64>,
+        ///0-365 (default 7; 0 turns the warnings off).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expiry_warning_days: ::std::option::Option<i32>,
         ///2-8 lowercase letters or digits, unique in the organization.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub key_prefix: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub leak_policy: ::std::option::Option<LeakPolicy>,
         pub name: ::std::string::String,
     }
 
     impl CreateProjectRequest {
         pub fn builder() -> builder::CreateProjectRequest {
+            Default::default()
+        }
+    }
+
+    ///`CreateWebhookEndpointRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateWebhookEndpointRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///Only these events (default: every event).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_types: ::std::option::Option<::std::vec::Vec<WebhookEventType>>,
+        ///Default true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_active: ::std::option::Option<bool>,
+        ///Absolute http(s) URL; private, loopback and link-local targets are refused.
+        pub url: ::std::string::String,
+    }
+
+    impl CreateWebhookEndpointRequest {
+        pub fn builder() -> builder::CreateWebhookEndpointRequest {
             Default::default()
         }
     }
@@ -331,6 +358,30 @@ pub mod types {
 
     impl CreatedApiKey {
         pub fn builder() -> builder::CreatedApiKey {
+            Default::default()
+        }
+    }
+
+    ///An endpoint with its signing `secret`, returned once by create and rotate-secret.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct CreatedWebhookEndpoint {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///Event types delivered here; empty: every event.
+        pub event_types: ::std::vec::Vec<WebhookEventType>,
+        pub id: ::uuid::Uuid,
+        ///False pauses deliveries (events are not queued for it meanwhile).
+        pub is_active: bool,
+        pub organization_id: ::uuid::Uuid,
+        ///`whsec_…`: verifies the `webhook-signature` header (Standard Webhooks). Shown once.
+        pub secret: ::std::string::String,
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub url: ::std::string::String,
+    }
+
+    impl CreatedWebhookEndpoint {
+        pub fn builder() -> builder::CreatedWebhookEndpoint {
             Default::default()
         }
     }
@@ -437,6 +488,72 @@ pub mod types {
         }
     }
 
+    ///`ImportApiKeysRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct ImportApiKeysRequest {
+        ///1-100 keys; all are imported or none.
+        pub keys: ::std::vec::Vec<ImportedApiKey>,
+    }
+
+    impl ImportApiKeysRequest {
+        pub fn builder() -> builder::ImportApiKeysRequest {
+            Default::default()
+        }
+    }
+
+    ///`ImportApiKeysResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ImportApiKeysResponse {
+        ///The imported keys, in request order (`source` = `import`).
+        pub imported: ::std::vec::Vec<ApiKey>,
+    }
+
+    impl ImportApiKeysResponse {
+        pub fn builder() -> builder::ImportApiKeysResponse {
+            Default::default()
+        }
+    }
+
+    ///An existing key, known by its hash.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct ImportedApiKey {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub allowed_ips: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        ///Environment name (default `live`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub environment: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///SHA-256 of the full key text, 64 hex characters.
+        pub key_hash: ::std::string::String,
+        ///What people see of the key, e.g. `sk_live_ab12` (1-32 printable characters).
+        pub key_prefix: ::std::string::String,
+        ///The key's last 4 characters, if known.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last4: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meta:
+            ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        pub name: ::std::string::String,
+        ///Defaults to the calling key's project (none: an org-wide key).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub project_id: ::std::option::Option<::uuid::Uuid>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub rate_limit: ::std::option::Option<RateLimit>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub scopes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub usage_limit: ::std::option::Option<UsageLimit>,
+    }
+
+    impl ImportedApiKey {
+        pub fn builder() -> builder::ImportedApiKey {
+            Default::default()
+        }
+    }
+
     ///How a key came to be; recorded by the server.
     #[derive(
         ::serde::Deserialize,
@@ -502,6 +619,100 @@ pub mod types {
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
+        }
+    }
+
+    ///One match, as GitHub secret scanning sends it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct LeakMatch {
+        ///e.g. `content`, `commit`, `issue_comment`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source: ::std::option::Option<::std::string::String>,
+        ///The leaked token, in full.
+        pub token: ::std::string::String,
+        ///The scanner's name for the token's pattern.
+        #[serde(
+            rename = "type",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub type_: ::std::option::Option<::std::string::String>,
+        ///Where it was found.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+
+    impl LeakMatch {
+        pub fn builder() -> builder::LeakMatch {
+            Default::default()
+        }
+    }
+
+    ///What a leak report does to a matching key of the project.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum LeakPolicy {
+        #[serde(rename = "revoke")]
+        Revoke,
+        #[serde(rename = "flag")]
+        Flag,
+    }
+
+    impl ::std::fmt::Display for LeakPolicy {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Revoke => f.write_str("revoke"),
+                Self::Flag => f.write_str("flag"),
+            }
+        }
+    }
+
+    impl ::std::str::FromStr for LeakPolicy {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "revoke" => Ok(Self::Revoke),
+                "flag" => Ok(Self::Flag),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+
+    impl ::std::convert::TryFrom<&str> for LeakPolicy {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl ::std::convert::TryFrom<::std::string::String> for LeakPolicy {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    ///`LeakReportReceipt`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct LeakReportReceipt {
+        ///How many matches the report carried (not how many were keys).
+        pub received: i32,
+    }
+
+    impl LeakReportReceipt {
+        pub fn builder() -> builder::LeakReportReceipt {
+            Default::default()
         }
     }
 
@@ -585,10 +796,14 @@ pub mod types {
         ///New keys expire this many seconds after creation unless they say otherwise.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub default_ttl_seconds: ::std::option::Option<i64>,
+        ///Days before a key's `expires_at` / `next_rotation_at` that `api_key.expiring` /
+        ///`api_key.rotation_due` go out (0: never).
+        pub expiry_warning_days: i32,
         pub id: ::uuid::Uuid,
         ///Overrides the organization's key prefix for this project's keys.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub key_prefix: ::std::option::Option<::std::string::String>,
+        pub leak_policy: LeakPolicy,
         pub name: ::std::string::String,
         pub organization_id: ::uuid::Uuid,
         pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -826,14 +1041,40 @@ pub mod types {
         pub default_scopes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub default_ttl_seconds: ::std::option::Option<i64>,
+        ///0-365; 0 turns the warnings off.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expiry_warning_days: ::std::option::Option<i32>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub key_prefix: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub leak_policy: ::std::option::Option<LeakPolicy>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
     }
 
     impl UpdateProjectRequest {
         pub fn builder() -> builder::UpdateProjectRequest {
+            Default::default()
+        }
+    }
+
+    ///`UpdateWebhookEndpointRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdateWebhookEndpointRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///Replaces the filter; `[]` means every event.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_types: ::std::option::Option<::std::vec::Vec<WebhookEventType>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_active: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+
+    impl UpdateWebhookEndpointRequest {
+        pub fn builder() -> builder::UpdateWebhookEndpointRequest {
             Default::default()
         }
     }
@@ -1032,6 +1273,226 @@ pub mod types {
 
     impl VerifyKeyResponse {
         pub fn builder() -> builder::VerifyKeyResponse {
+            Default::default()
+        }
+    }
+
+    ///One event on its way to one destination.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct WebhookDelivery {
+        ///The key whose `rotation_webhook_url` this goes to, for such deliveries.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub api_key_id: ::std::option::Option<::uuid::Uuid>,
+        ///Attempts made so far.
+        pub attempts: i32,
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub delivered_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///The endpoint, or null for a key's own `rotation_webhook_url`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub endpoint_id: ::std::option::Option<::uuid::Uuid>,
+        ///The `webhook-id` header: the same on every attempt (receivers deduplicate by it).
+        pub event_id: ::std::string::String,
+        pub event_type: WebhookEventType,
+        pub id: ::uuid::Uuid,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_attempt_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///Why the last attempt failed.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_error: ::std::option::Option<::std::string::String>,
+        ///HTTP status of the last attempt; null when it got no answer.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_status_code: ::std::option::Option<i32>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_attempt_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///The signed body: `{type, timestamp, data}`.
+        pub payload: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        pub status: WebhookDeliveryStatus,
+        pub url: ::std::string::String,
+    }
+
+    impl WebhookDelivery {
+        pub fn builder() -> builder::WebhookDelivery {
+            Default::default()
+        }
+    }
+
+    ///`WebhookDeliveryStatus`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum WebhookDeliveryStatus {
+        #[serde(rename = "pending")]
+        Pending,
+        #[serde(rename = "succeeded")]
+        Succeeded,
+        #[serde(rename = "failed")]
+        Failed,
+    }
+
+    impl ::std::fmt::Display for WebhookDeliveryStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Pending => f.write_str("pending"),
+                Self::Succeeded => f.write_str("succeeded"),
+                Self::Failed => f.write_str("failed"),
+            }
+        }
+    }
+
+    impl ::std::str::FromStr for WebhookDeliveryStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "pending" => Ok(Self::Pending),
+                "succeeded" => Ok(Self::Succeeded),
+                "failed" => Ok(Self::Failed),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+
+    impl ::std::convert::TryFrom<&str> for WebhookDeliveryStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookDeliveryStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    ///A destination for the organization's key events. The signing secret is
+    ///not shown again after creation (rotate it to get a new one).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct WebhookEndpoint {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///Event types delivered here; empty: every event.
+        pub event_types: ::std::vec::Vec<WebhookEventType>,
+        pub id: ::uuid::Uuid,
+        ///False pauses deliveries (events are not queued for it meanwhile).
+        pub is_active: bool,
+        pub organization_id: ::uuid::Uuid,
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub url: ::std::string::String,
+    }
+
+    impl WebhookEndpoint {
+        pub fn builder() -> builder::WebhookEndpoint {
+            Default::default()
+        }
+    }
+
+    ///What happened to a key.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum WebhookEventType {
+        #[serde(rename = "api_key.created")]
+        ApiKeyCreated,
+        #[serde(rename = "api_key.updated")]
+        ApiKeyUpdated,
+        #[serde(rename = "api_key.revoked")]
+        ApiKeyRevoked,
+        #[serde(rename = "api_key.regenerated")]
+        ApiKeyRegenerated,
+        #[serde(rename = "api_key.rotated")]
+        ApiKeyRotated,
+        #[serde(rename = "api_key.expiring")]
+        ApiKeyExpiring,
+        #[serde(rename = "api_key.rotation_due")]
+        ApiKeyRotationDue,
+        #[serde(rename = "api_key.leaked")]
+        ApiKeyLeaked,
+        #[serde(rename = "api_key.usage_exceeded")]
+        ApiKeyUsageExceeded,
+    }
+
+    impl ::std::fmt::Display for WebhookEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::ApiKeyCreated => f.write_str("api_key.created"),
+                Self::ApiKeyUpdated => f.write_str("api_key.updated"),
+                Self::ApiKeyRevoked => f.write_str("api_key.revoked"),
+                Self::ApiKeyRegenerated => f.write_str("api_key.regenerated"),
+                Self::ApiKeyRotated => f.write_str("api_key.rotated"),
+                Self::ApiKeyExpiring => f.write_str("api_key.expiring"),
+                Self::ApiKeyRotationDue => f.write_str("api_key.rotation_due"),
+                Self::ApiKeyLeaked => f.write_str("api_key.leaked"),
+                Self::ApiKeyUsageExceeded => f.write_str("api_key.usage_exceeded"),
+            }
+        }
+    }
+
+    impl ::std::str::FromStr for WebhookEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "api_key.created" => Ok(Self::ApiKeyCreated),
+                "api_key.updated" => Ok(Self::ApiKeyUpdated),
+                "api_key.revoked" => Ok(Self::ApiKeyRevoked),
+                "api_key.regenerated" => Ok(Self::ApiKeyRegenerated),
+                "api_key.rotated" => Ok(Self::ApiKeyRotated),
+                "api_key.expiring" => Ok(Self::ApiKeyExpiring),
+                "api_key.rotation_due" => Ok(Self::ApiKeyRotationDue),
+                "api_key.leaked" => Ok(Self::ApiKeyLeaked),
+                "api_key.usage_exceeded" => Ok(Self::ApiKeyUsageExceeded),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+
+    impl ::std::convert::TryFrom<&str> for WebhookEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    ///The organization's secret for deliveries to keys' `rotation_webhook_url`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct WebhookSigningSecret {
+        ///`whsec_…`. Shown once; the previous secret stops signing at once.
+        pub secret: ::std::string::String,
+    }
+
+    impl WebhookSigningSecret {
+        pub fn builder() -> builder::WebhookSigningSecret {
             Default::default()
         }
     }
@@ -2401,8 +2862,14 @@ pub mod types {
             >,
             default_ttl_seconds:
                 ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            expiry_warning_days:
+                ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
             key_prefix: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            leak_policy: ::std::result::Result<
+                ::std::option::Option<super::LeakPolicy>,
                 ::std::string::String,
             >,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2415,7 +2882,9 @@ pub mod types {
                     default_rate_limit: Ok(Default::default()),
                     default_scopes: Ok(Default::default()),
                     default_ttl_seconds: Ok(Default::default()),
+                    expiry_warning_days: Ok(Default::default()),
                     key_prefix: Ok(Default::default()),
+                    leak_policy: Ok(Default::default()),
                     name: Err("no value supplied for name".to_string()),
                 }
             }
@@ -2464,6 +2933,16 @@ pub mod types {
                 });
                 self
             }
+            pub fn expiry_warning_days<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expiry_warning_days = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for expiry_warning_days: {e}")
+                });
+                self
+            }
             pub fn key_prefix<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2472,6 +2951,16 @@ pub mod types {
                 self.key_prefix = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for key_prefix: {e}"));
+                self
+            }
+            pub fn leak_policy<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::LeakPolicy>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.leak_policy = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for leak_policy: {e}"));
                 self
             }
             pub fn name<T>(mut self, value: T) -> Self
@@ -2496,7 +2985,9 @@ pub mod types {
                     default_rate_limit: value.default_rate_limit?,
                     default_scopes: value.default_scopes?,
                     default_ttl_seconds: value.default_ttl_seconds?,
+                    expiry_warning_days: value.expiry_warning_days?,
                     key_prefix: value.key_prefix?,
+                    leak_policy: value.leak_policy?,
                     name: value.name?,
                 })
             }
@@ -2509,8 +3000,105 @@ pub mod types {
                     default_rate_limit: Ok(value.default_rate_limit),
                     default_scopes: Ok(value.default_scopes),
                     default_ttl_seconds: Ok(value.default_ttl_seconds),
+                    expiry_warning_days: Ok(value.expiry_warning_days),
                     key_prefix: Ok(value.key_prefix),
+                    leak_policy: Ok(value.leak_policy),
                     name: Ok(value.name),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct CreateWebhookEndpointRequest {
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_types: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<super::WebhookEventType>>,
+                ::std::string::String,
+            >,
+            is_active: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for CreateWebhookEndpointRequest {
+            fn default() -> Self {
+                Self {
+                    description: Ok(Default::default()),
+                    event_types: Ok(Default::default()),
+                    is_active: Ok(Default::default()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+
+        impl CreateWebhookEndpointRequest {
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn event_types<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::vec::Vec<super::WebhookEventType>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_types = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for event_types: {e}"));
+                self
+            }
+            pub fn is_active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_active = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for is_active: {e}"));
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for url: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<CreateWebhookEndpointRequest> for super::CreateWebhookEndpointRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateWebhookEndpointRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    description: value.description?,
+                    event_types: value.event_types?,
+                    is_active: value.is_active?,
+                    url: value.url?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::CreateWebhookEndpointRequest> for CreateWebhookEndpointRequest {
+            fn from(value: super::CreateWebhookEndpointRequest) -> Self {
+                Self {
+                    description: Ok(value.description),
+                    event_types: Ok(value.event_types),
+                    is_active: Ok(value.is_active),
+                    url: Ok(value.url),
                 }
             }
         }
@@ -3013,6 +3601,175 @@ pub mod types {
         }
 
         #[derive(Clone, Debug)]
+        pub struct CreatedWebhookEndpoint {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_types: ::std::result::Result<
+                ::std::vec::Vec<super::WebhookEventType>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            is_active: ::std::result::Result<bool, ::std::string::String>,
+            organization_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            secret: ::std::result::Result<::std::string::String, ::std::string::String>,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for CreatedWebhookEndpoint {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    description: Ok(Default::default()),
+                    event_types: Err("no value supplied for event_types".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    is_active: Err("no value supplied for is_active".to_string()),
+                    organization_id: Err("no value supplied for organization_id".to_string()),
+                    secret: Err("no value supplied for secret".to_string()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+
+        impl CreatedWebhookEndpoint {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn event_types<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::WebhookEventType>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_types = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for event_types: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn is_active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_active = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for is_active: {e}"));
+                self
+            }
+            pub fn organization_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.organization_id = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for organization_id: {e}")
+                });
+                self
+            }
+            pub fn secret<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.secret = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for secret: {e}"));
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for updated_at: {e}"));
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for url: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<CreatedWebhookEndpoint> for super::CreatedWebhookEndpoint {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreatedWebhookEndpoint,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    description: value.description?,
+                    event_types: value.event_types?,
+                    id: value.id?,
+                    is_active: value.is_active?,
+                    organization_id: value.organization_id?,
+                    secret: value.secret?,
+                    updated_at: value.updated_at?,
+                    url: value.url?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::CreatedWebhookEndpoint> for CreatedWebhookEndpoint {
+            fn from(value: super::CreatedWebhookEndpoint) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    description: Ok(value.description),
+                    event_types: Ok(value.event_types),
+                    id: Ok(value.id),
+                    is_active: Ok(value.is_active),
+                    organization_id: Ok(value.organization_id),
+                    secret: Ok(value.secret),
+                    updated_at: Ok(value.updated_at),
+                    url: Ok(value.url),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
         pub struct Environment {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -3216,6 +3973,474 @@ pub mod types {
             fn from(value: super::HealthStatus) -> Self {
                 Self {
                     status: Ok(value.status),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct ImportApiKeysRequest {
+            keys: ::std::result::Result<
+                ::std::vec::Vec<super::ImportedApiKey>,
+                ::std::string::String,
+            >,
+        }
+
+        impl ::std::default::Default for ImportApiKeysRequest {
+            fn default() -> Self {
+                Self {
+                    keys: Err("no value supplied for keys".to_string()),
+                }
+            }
+        }
+
+        impl ImportApiKeysRequest {
+            pub fn keys<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ImportedApiKey>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.keys = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for keys: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<ImportApiKeysRequest> for super::ImportApiKeysRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ImportApiKeysRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { keys: value.keys? })
+            }
+        }
+
+        impl ::std::convert::From<super::ImportApiKeysRequest> for ImportApiKeysRequest {
+            fn from(value: super::ImportApiKeysRequest) -> Self {
+                Self {
+                    keys: Ok(value.keys),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct ImportApiKeysResponse {
+            imported: ::std::result::Result<::std::vec::Vec<super::ApiKey>, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for ImportApiKeysResponse {
+            fn default() -> Self {
+                Self {
+                    imported: Err("no value supplied for imported".to_string()),
+                }
+            }
+        }
+
+        impl ImportApiKeysResponse {
+            pub fn imported<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ApiKey>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.imported = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for imported: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<ImportApiKeysResponse> for super::ImportApiKeysResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ImportApiKeysResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    imported: value.imported?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::ImportApiKeysResponse> for ImportApiKeysResponse {
+            fn from(value: super::ImportApiKeysResponse) -> Self {
+                Self {
+                    imported: Ok(value.imported),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct ImportedApiKey {
+            allowed_ips: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            environment: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            key_hash: ::std::result::Result<::std::string::String, ::std::string::String>,
+            key_prefix: ::std::result::Result<::std::string::String, ::std::string::String>,
+            last4: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meta: ::std::result::Result<
+                ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            project_id:
+                ::std::result::Result<::std::option::Option<::uuid::Uuid>, ::std::string::String>,
+            rate_limit: ::std::result::Result<
+                ::std::option::Option<super::RateLimit>,
+                ::std::string::String,
+            >,
+            scopes: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            usage_limit: ::std::result::Result<
+                ::std::option::Option<super::UsageLimit>,
+                ::std::string::String,
+            >,
+        }
+
+        impl ::std::default::Default for ImportedApiKey {
+            fn default() -> Self {
+                Self {
+                    allowed_ips: Ok(Default::default()),
+                    environment: Ok(Default::default()),
+                    expires_at: Ok(Default::default()),
+                    key_hash: Err("no value supplied for key_hash".to_string()),
+                    key_prefix: Err("no value supplied for key_prefix".to_string()),
+                    last4: Ok(Default::default()),
+                    meta: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                    project_id: Ok(Default::default()),
+                    rate_limit: Ok(Default::default()),
+                    scopes: Ok(Default::default()),
+                    usage_limit: Ok(Default::default()),
+                }
+            }
+        }
+
+        impl ImportedApiKey {
+            pub fn allowed_ips<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allowed_ips = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for allowed_ips: {e}"));
+                self
+            }
+            pub fn environment<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.environment = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for environment: {e}"));
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for expires_at: {e}"));
+                self
+            }
+            pub fn key_hash<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key_hash = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for key_hash: {e}"));
+                self
+            }
+            pub fn key_prefix<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key_prefix = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for key_prefix: {e}"));
+                self
+            }
+            pub fn last4<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last4 = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for last4: {e}"));
+                self
+            }
+            pub fn meta<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<
+                            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                        >,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meta = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for meta: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn project_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.project_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for project_id: {e}"));
+                self
+            }
+            pub fn rate_limit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::RateLimit>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limit = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for rate_limit: {e}"));
+                self
+            }
+            pub fn scopes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scopes = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for scopes: {e}"));
+                self
+            }
+            pub fn usage_limit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::UsageLimit>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.usage_limit = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for usage_limit: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<ImportedApiKey> for super::ImportedApiKey {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ImportedApiKey,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    allowed_ips: value.allowed_ips?,
+                    environment: value.environment?,
+                    expires_at: value.expires_at?,
+                    key_hash: value.key_hash?,
+                    key_prefix: value.key_prefix?,
+                    last4: value.last4?,
+                    meta: value.meta?,
+                    name: value.name?,
+                    project_id: value.project_id?,
+                    rate_limit: value.rate_limit?,
+                    scopes: value.scopes?,
+                    usage_limit: value.usage_limit?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::ImportedApiKey> for ImportedApiKey {
+            fn from(value: super::ImportedApiKey) -> Self {
+                Self {
+                    allowed_ips: Ok(value.allowed_ips),
+                    environment: Ok(value.environment),
+                    expires_at: Ok(value.expires_at),
+                    key_hash: Ok(value.key_hash),
+                    key_prefix: Ok(value.key_prefix),
+                    last4: Ok(value.last4),
+                    meta: Ok(value.meta),
+                    name: Ok(value.name),
+                    project_id: Ok(value.project_id),
+                    rate_limit: Ok(value.rate_limit),
+                    scopes: Ok(value.scopes),
+                    usage_limit: Ok(value.usage_limit),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct LeakMatch {
+            source: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            token: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+
+        impl ::std::default::Default for LeakMatch {
+            fn default() -> Self {
+                Self {
+                    source: Ok(Default::default()),
+                    token: Err("no value supplied for token".to_string()),
+                    type_: Ok(Default::default()),
+                    url: Ok(Default::default()),
+                }
+            }
+        }
+
+        impl LeakMatch {
+            pub fn source<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for source: {e}"));
+                self
+            }
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for token: {e}"));
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for url: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<LeakMatch> for super::LeakMatch {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: LeakMatch,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    source: value.source?,
+                    token: value.token?,
+                    type_: value.type_?,
+                    url: value.url?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::LeakMatch> for LeakMatch {
+            fn from(value: super::LeakMatch) -> Self {
+                Self {
+                    source: Ok(value.source),
+                    token: Ok(value.token),
+                    type_: Ok(value.type_),
+                    url: Ok(value.url),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct LeakReportReceipt {
+            received: ::std::result::Result<i32, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for LeakReportReceipt {
+            fn default() -> Self {
+                Self {
+                    received: Err("no value supplied for received".to_string()),
+                }
+            }
+        }
+
+        impl LeakReportReceipt {
+            pub fn received<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.received = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for received: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<LeakReportReceipt> for super::LeakReportReceipt {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: LeakReportReceipt,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    received: value.received?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::LeakReportReceipt> for LeakReportReceipt {
+            fn from(value: super::LeakReportReceipt) -> Self {
+                Self {
+                    received: Ok(value.received),
                 }
             }
         }
@@ -3570,11 +4795,13 @@ pub mod types {
             >,
             default_ttl_seconds:
                 ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            expiry_warning_days: ::std::result::Result<i32, ::std::string::String>,
             id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             key_prefix: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            leak_policy: ::std::result::Result<super::LeakPolicy, ::std::string::String>,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
             organization_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             updated_at: ::std::result::Result<
@@ -3591,8 +4818,12 @@ pub mod types {
                     default_rate_limit: Ok(Default::default()),
                     default_scopes: Ok(Default::default()),
                     default_ttl_seconds: Ok(Default::default()),
+                    expiry_warning_days: Err(
+                        "no value supplied for expiry_warning_days".to_string()
+                    ),
                     id: Err("no value supplied for id".to_string()),
                     key_prefix: Ok(Default::default()),
+                    leak_policy: Err("no value supplied for leak_policy".to_string()),
                     name: Err("no value supplied for name".to_string()),
                     organization_id: Err("no value supplied for organization_id".to_string()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
@@ -3653,6 +4884,16 @@ pub mod types {
                 });
                 self
             }
+            pub fn expiry_warning_days<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expiry_warning_days = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for expiry_warning_days: {e}")
+                });
+                self
+            }
             pub fn id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::uuid::Uuid>,
@@ -3671,6 +4912,16 @@ pub mod types {
                 self.key_prefix = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for key_prefix: {e}"));
+                self
+            }
+            pub fn leak_policy<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::LeakPolicy>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.leak_policy = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for leak_policy: {e}"));
                 self
             }
             pub fn name<T>(mut self, value: T) -> Self
@@ -3716,8 +4967,10 @@ pub mod types {
                     default_rate_limit: value.default_rate_limit?,
                     default_scopes: value.default_scopes?,
                     default_ttl_seconds: value.default_ttl_seconds?,
+                    expiry_warning_days: value.expiry_warning_days?,
                     id: value.id?,
                     key_prefix: value.key_prefix?,
+                    leak_policy: value.leak_policy?,
                     name: value.name?,
                     organization_id: value.organization_id?,
                     updated_at: value.updated_at?,
@@ -3733,8 +4986,10 @@ pub mod types {
                     default_rate_limit: Ok(value.default_rate_limit),
                     default_scopes: Ok(value.default_scopes),
                     default_ttl_seconds: Ok(value.default_ttl_seconds),
+                    expiry_warning_days: Ok(value.expiry_warning_days),
                     id: Ok(value.id),
                     key_prefix: Ok(value.key_prefix),
+                    leak_policy: Ok(value.leak_policy),
                     name: Ok(value.name),
                     organization_id: Ok(value.organization_id),
                     updated_at: Ok(value.updated_at),
@@ -4503,8 +5758,14 @@ pub mod types {
             >,
             default_ttl_seconds:
                 ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            expiry_warning_days:
+                ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
             key_prefix: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            leak_policy: ::std::result::Result<
+                ::std::option::Option<super::LeakPolicy>,
                 ::std::string::String,
             >,
             name: ::std::result::Result<
@@ -4520,7 +5781,9 @@ pub mod types {
                     default_rate_limit: Ok(Default::default()),
                     default_scopes: Ok(Default::default()),
                     default_ttl_seconds: Ok(Default::default()),
+                    expiry_warning_days: Ok(Default::default()),
                     key_prefix: Ok(Default::default()),
+                    leak_policy: Ok(Default::default()),
                     name: Ok(Default::default()),
                 }
             }
@@ -4569,6 +5832,16 @@ pub mod types {
                 });
                 self
             }
+            pub fn expiry_warning_days<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expiry_warning_days = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for expiry_warning_days: {e}")
+                });
+                self
+            }
             pub fn key_prefix<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -4577,6 +5850,16 @@ pub mod types {
                 self.key_prefix = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for key_prefix: {e}"));
+                self
+            }
+            pub fn leak_policy<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::LeakPolicy>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.leak_policy = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for leak_policy: {e}"));
                 self
             }
             pub fn name<T>(mut self, value: T) -> Self
@@ -4601,7 +5884,9 @@ pub mod types {
                     default_rate_limit: value.default_rate_limit?,
                     default_scopes: value.default_scopes?,
                     default_ttl_seconds: value.default_ttl_seconds?,
+                    expiry_warning_days: value.expiry_warning_days?,
                     key_prefix: value.key_prefix?,
+                    leak_policy: value.leak_policy?,
                     name: value.name?,
                 })
             }
@@ -4614,8 +5899,108 @@ pub mod types {
                     default_rate_limit: Ok(value.default_rate_limit),
                     default_scopes: Ok(value.default_scopes),
                     default_ttl_seconds: Ok(value.default_ttl_seconds),
+                    expiry_warning_days: Ok(value.expiry_warning_days),
                     key_prefix: Ok(value.key_prefix),
+                    leak_policy: Ok(value.leak_policy),
                     name: Ok(value.name),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct UpdateWebhookEndpointRequest {
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_types: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<super::WebhookEventType>>,
+                ::std::string::String,
+            >,
+            is_active: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+
+        impl ::std::default::Default for UpdateWebhookEndpointRequest {
+            fn default() -> Self {
+                Self {
+                    description: Ok(Default::default()),
+                    event_types: Ok(Default::default()),
+                    is_active: Ok(Default::default()),
+                    url: Ok(Default::default()),
+                }
+            }
+        }
+
+        impl UpdateWebhookEndpointRequest {
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn event_types<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::vec::Vec<super::WebhookEventType>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_types = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for event_types: {e}"));
+                self
+            }
+            pub fn is_active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_active = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for is_active: {e}"));
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for url: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<UpdateWebhookEndpointRequest> for super::UpdateWebhookEndpointRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateWebhookEndpointRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    description: value.description?,
+                    event_types: value.event_types?,
+                    is_active: value.is_active?,
+                    url: value.url?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::UpdateWebhookEndpointRequest> for UpdateWebhookEndpointRequest {
+            fn from(value: super::UpdateWebhookEndpointRequest) -> Self {
+                Self {
+                    description: Ok(value.description),
+                    event_types: Ok(value.event_types),
+                    is_active: Ok(value.is_active),
+                    url: Ok(value.url),
                 }
             }
         }
@@ -5163,6 +6548,476 @@ pub mod types {
                 }
             }
         }
+
+        #[derive(Clone, Debug)]
+        pub struct WebhookDelivery {
+            api_key_id:
+                ::std::result::Result<::std::option::Option<::uuid::Uuid>, ::std::string::String>,
+            attempts: ::std::result::Result<i32, ::std::string::String>,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            delivered_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            endpoint_id:
+                ::std::result::Result<::std::option::Option<::uuid::Uuid>, ::std::string::String>,
+            event_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            event_type: ::std::result::Result<super::WebhookEventType, ::std::string::String>,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            last_attempt_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            last_error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            last_status_code:
+                ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            next_attempt_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            payload: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<super::WebhookDeliveryStatus, ::std::string::String>,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for WebhookDelivery {
+            fn default() -> Self {
+                Self {
+                    api_key_id: Ok(Default::default()),
+                    attempts: Err("no value supplied for attempts".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    delivered_at: Ok(Default::default()),
+                    endpoint_id: Ok(Default::default()),
+                    event_id: Err("no value supplied for event_id".to_string()),
+                    event_type: Err("no value supplied for event_type".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    last_attempt_at: Ok(Default::default()),
+                    last_error: Ok(Default::default()),
+                    last_status_code: Ok(Default::default()),
+                    next_attempt_at: Ok(Default::default()),
+                    payload: Err("no value supplied for payload".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+
+        impl WebhookDelivery {
+            pub fn api_key_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.api_key_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for api_key_id: {e}"));
+                self
+            }
+            pub fn attempts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attempts = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for attempts: {e}"));
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn delivered_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.delivered_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for delivered_at: {e}"));
+                self
+            }
+            pub fn endpoint_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.endpoint_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for endpoint_id: {e}"));
+                self
+            }
+            pub fn event_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for event_id: {e}"));
+                self
+            }
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for event_type: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn last_attempt_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_attempt_at = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for last_attempt_at: {e}")
+                });
+                self
+            }
+            pub fn last_error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_error = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for last_error: {e}"));
+                self
+            }
+            pub fn last_status_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_status_code = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for last_status_code: {e}")
+                });
+                self
+            }
+            pub fn next_attempt_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_attempt_at = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for next_attempt_at: {e}")
+                });
+                self
+            }
+            pub fn payload<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payload = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for payload: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookDeliveryStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for url: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<WebhookDelivery> for super::WebhookDelivery {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookDelivery,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    api_key_id: value.api_key_id?,
+                    attempts: value.attempts?,
+                    created_at: value.created_at?,
+                    delivered_at: value.delivered_at?,
+                    endpoint_id: value.endpoint_id?,
+                    event_id: value.event_id?,
+                    event_type: value.event_type?,
+                    id: value.id?,
+                    last_attempt_at: value.last_attempt_at?,
+                    last_error: value.last_error?,
+                    last_status_code: value.last_status_code?,
+                    next_attempt_at: value.next_attempt_at?,
+                    payload: value.payload?,
+                    status: value.status?,
+                    url: value.url?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::WebhookDelivery> for WebhookDelivery {
+            fn from(value: super::WebhookDelivery) -> Self {
+                Self {
+                    api_key_id: Ok(value.api_key_id),
+                    attempts: Ok(value.attempts),
+                    created_at: Ok(value.created_at),
+                    delivered_at: Ok(value.delivered_at),
+                    endpoint_id: Ok(value.endpoint_id),
+                    event_id: Ok(value.event_id),
+                    event_type: Ok(value.event_type),
+                    id: Ok(value.id),
+                    last_attempt_at: Ok(value.last_attempt_at),
+                    last_error: Ok(value.last_error),
+                    last_status_code: Ok(value.last_status_code),
+                    next_attempt_at: Ok(value.next_attempt_at),
+                    payload: Ok(value.payload),
+                    status: Ok(value.status),
+                    url: Ok(value.url),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct WebhookEndpoint {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_types: ::std::result::Result<
+                ::std::vec::Vec<super::WebhookEventType>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            is_active: ::std::result::Result<bool, ::std::string::String>,
+            organization_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for WebhookEndpoint {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    description: Ok(Default::default()),
+                    event_types: Err("no value supplied for event_types".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    is_active: Err("no value supplied for is_active".to_string()),
+                    organization_id: Err("no value supplied for organization_id".to_string()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+
+        impl WebhookEndpoint {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn event_types<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::WebhookEventType>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_types = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for event_types: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn is_active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_active = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for is_active: {e}"));
+                self
+            }
+            pub fn organization_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.organization_id = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for organization_id: {e}")
+                });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for updated_at: {e}"));
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for url: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<WebhookEndpoint> for super::WebhookEndpoint {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookEndpoint,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    description: value.description?,
+                    event_types: value.event_types?,
+                    id: value.id?,
+                    is_active: value.is_active?,
+                    organization_id: value.organization_id?,
+                    updated_at: value.updated_at?,
+                    url: value.url?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::WebhookEndpoint> for WebhookEndpoint {
+            fn from(value: super::WebhookEndpoint) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    description: Ok(value.description),
+                    event_types: Ok(value.event_types),
+                    id: Ok(value.id),
+                    is_active: Ok(value.is_active),
+                    organization_id: Ok(value.organization_id),
+                    updated_at: Ok(value.updated_at),
+                    url: Ok(value.url),
+                }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct WebhookSigningSecret {
+            secret: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for WebhookSigningSecret {
+            fn default() -> Self {
+                Self {
+                    secret: Err("no value supplied for secret".to_string()),
+                }
+            }
+        }
+
+        impl WebhookSigningSecret {
+            pub fn secret<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.secret = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for secret: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<WebhookSigningSecret> for super::WebhookSigningSecret {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookSigningSecret,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    secret: value.secret?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::WebhookSigningSecret> for WebhookSigningSecret {
+            fn from(value: super::WebhookSigningSecret) -> Self {
+                Self {
+                    secret: Ok(value.secret),
+                }
+            }
+        }
     }
 
     /// Error types.
@@ -5300,6 +7155,24 @@ pub trait ClientApiKeysExt {
     ///    .await;
     ///```
     fn create_api_key(&self) -> builder::CreateApiKey<'_>;
+    ///Import API keys
+    ///
+    ///Imports existing keys by the SHA-256 of their full text, so clients keep
+    ///using the keys they have. All or nothing; a hash already stored answers 409.
+    ///
+    ///Sends a `POST` request to `/v1/api-keys/import`
+    ///
+    ///Arguments:
+    ///- `idempotency_key`: Replays the first response for 24 h when repeated with the same body
+    ///- `body`
+    ///```ignore
+    ///let response = client.import_api_keys()
+    ///    .idempotency_key(idempotency_key)
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn import_api_keys(&self) -> builder::ImportApiKeys<'_>;
     ///Get an API key
     ///
     ///The key is masked: only `key_prefix` and `last4` of the secret are shown.
@@ -5417,6 +7290,10 @@ impl ClientApiKeysExt for Client {
         builder::CreateApiKey::new(self)
     }
 
+    fn import_api_keys(&self) -> builder::ImportApiKeys<'_> {
+        builder::ImportApiKeys::new(self)
+    }
+
     fn get_api_key(&self) -> builder::GetApiKey<'_> {
         builder::GetApiKey::new(self)
     }
@@ -5529,6 +7406,39 @@ impl ClientEnvironmentsExt for Client {
 
     fn create_environment(&self) -> builder::CreateEnvironment<'_> {
         builder::CreateEnvironment::new(self)
+    }
+}
+
+///Leaked-key reports from secret scanners (GitHub's partner format)
+pub trait ClientLeaksExt {
+    ///Report leaked keys
+    ///
+    ///GitHub secret-scanning partner format: a JSON array of `{token, type, url,
+    ///source}`, signed with ECDSA P-256/SHA-256 over the raw body
+    ///(`Github-Public-Key-Signature`, base64 DER) by a key configured in
+    ///`KEYWARD_LEAK_REPORT_PUBLIC_KEYS`. No API key is needed: the signature is
+    ///the credential.
+    ///
+    ///Sends a `POST` request to `/v1/leaks/report`
+    ///
+    ///Arguments:
+    ///- `github_public_key_identifier`: Which public key signed the body
+    ///- `github_public_key_signature`: Base64 ASN.1 DER ECDSA P-256/SHA-256 signature of the raw body
+    ///- `body`: The matches
+    ///```ignore
+    ///let response = client.report_leaked_keys()
+    ///    .github_public_key_identifier(github_public_key_identifier)
+    ///    .github_public_key_signature(github_public_key_signature)
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn report_leaked_keys(&self) -> builder::ReportLeakedKeys<'_>;
+}
+
+impl ClientLeaksExt for Client {
+    fn report_leaked_keys(&self) -> builder::ReportLeakedKeys<'_> {
+        builder::ReportLeakedKeys::new(self)
     }
 }
 
@@ -5965,6 +7875,215 @@ impl ClientVerificationExt for Client {
     }
 }
 
+///Signed webhooks (Standard Webhooks): endpoints, deliveries, redelivery
+pub trait ClientWebhooksExt {
+    ///List webhook deliveries
+    ///
+    ///Sends a `GET` request to `/v1/webhook-deliveries`
+    ///
+    ///Arguments:
+    ///- `api_key_id`
+    ///- `endpoint_id`
+    ///- `event_type`
+    ///- `limit`: Page size, 1-200 (default 50).
+    ///- `starting_after`: Cursor from `X-Next-Cursor`.
+    ///- `status`
+    ///```ignore
+    ///let response = client.list_webhook_deliveries()
+    ///    .api_key_id(api_key_id)
+    ///    .endpoint_id(endpoint_id)
+    ///    .event_type(event_type)
+    ///    .limit(limit)
+    ///    .starting_after(starting_after)
+    ///    .status(status)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn list_webhook_deliveries(&self) -> builder::ListWebhookDeliveries<'_>;
+    ///Get a webhook delivery
+    ///
+    ///Sends a `GET` request to `/v1/webhook-deliveries/{id}`
+    ///
+    ///Arguments:
+    ///- `id`: Webhook delivery id
+    ///```ignore
+    ///let response = client.get_webhook_delivery()
+    ///    .id(id)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn get_webhook_delivery(&self) -> builder::GetWebhookDelivery<'_>;
+    ///Redeliver a webhook
+    ///
+    ///Queues the delivery again now, with the same `webhook-id` and a fresh
+    ///retry schedule. A delivery still pending is simply attempted now.
+    ///
+    ///Sends a `POST` request to `/v1/webhook-deliveries/{id}/redeliver`
+    ///
+    ///Arguments:
+    ///- `id`: Webhook delivery id
+    ///- `idempotency_key`: Replays the first response for 24 h
+    ///```ignore
+    ///let response = client.redeliver_webhook()
+    ///    .id(id)
+    ///    .idempotency_key(idempotency_key)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn redeliver_webhook(&self) -> builder::RedeliverWebhook<'_>;
+    ///List webhook endpoints
+    ///
+    ///Sends a `GET` request to `/v1/webhook-endpoints`
+    ///
+    ///Arguments:
+    ///- `limit`: Page size, 1-200 (default 50).
+    ///- `starting_after`: Cursor from `X-Next-Cursor`.
+    ///```ignore
+    ///let response = client.list_webhook_endpoints()
+    ///    .limit(limit)
+    ///    .starting_after(starting_after)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn list_webhook_endpoints(&self) -> builder::ListWebhookEndpoints<'_>;
+    ///Create a webhook endpoint
+    ///
+    ///Returns the endpoint with its signing `secret`, shown once.
+    ///
+    ///Sends a `POST` request to `/v1/webhook-endpoints`
+    ///
+    ///Arguments:
+    ///- `idempotency_key`: Replays the first response for 24 h when repeated with the same body
+    ///- `body`
+    ///```ignore
+    ///let response = client.create_webhook_endpoint()
+    ///    .idempotency_key(idempotency_key)
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn create_webhook_endpoint(&self) -> builder::CreateWebhookEndpoint<'_>;
+    ///Get a webhook endpoint
+    ///
+    ///Sends a `GET` request to `/v1/webhook-endpoints/{id}`
+    ///
+    ///Arguments:
+    ///- `id`: Webhook endpoint id
+    ///```ignore
+    ///let response = client.get_webhook_endpoint()
+    ///    .id(id)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn get_webhook_endpoint(&self) -> builder::GetWebhookEndpoint<'_>;
+    ///Delete a webhook endpoint
+    ///
+    ///Stops new deliveries to it; deliveries already queued still go out.
+    ///
+    ///Sends a `DELETE` request to `/v1/webhook-endpoints/{id}`
+    ///
+    ///Arguments:
+    ///- `id`: Webhook endpoint id
+    ///```ignore
+    ///let response = client.delete_webhook_endpoint()
+    ///    .id(id)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn delete_webhook_endpoint(&self) -> builder::DeleteWebhookEndpoint<'_>;
+    ///Update a webhook endpoint
+    ///
+    ///Sends a `PATCH` request to `/v1/webhook-endpoints/{id}`
+    ///
+    ///Arguments:
+    ///- `id`: Webhook endpoint id
+    ///- `body`
+    ///```ignore
+    ///let response = client.update_webhook_endpoint()
+    ///    .id(id)
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn update_webhook_endpoint(&self) -> builder::UpdateWebhookEndpoint<'_>;
+    ///Rotate a webhook endpoint's signing secret
+    ///
+    ///The old secret stops signing at once; the new one is shown once.
+    ///
+    ///Sends a `POST` request to `/v1/webhook-endpoints/{id}/rotate-secret`
+    ///
+    ///Arguments:
+    ///- `id`: Webhook endpoint id
+    ///- `idempotency_key`: Replays the first response for 24 h
+    ///```ignore
+    ///let response = client.rotate_webhook_endpoint_secret()
+    ///    .id(id)
+    ///    .idempotency_key(idempotency_key)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn rotate_webhook_endpoint_secret(&self) -> builder::RotateWebhookEndpointSecret<'_>;
+    ///Rotate the signing secret for keys' rotation webhooks
+    ///
+    ///Deliveries to a key's `rotation_webhook_url` are signed with this
+    ///organization-wide secret. Call once to learn it (it exists from the first
+    ///such delivery, unseen); each call replaces it and shows the new one once.
+    ///
+    ///Sends a `POST` request to `/v1/webhook-signing-secret`
+    ///
+    ///Arguments:
+    ///- `idempotency_key`: Replays the first response for 24 h
+    ///```ignore
+    ///let response = client.rotate_webhook_signing_secret()
+    ///    .idempotency_key(idempotency_key)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn rotate_webhook_signing_secret(&self) -> builder::RotateWebhookSigningSecret<'_>;
+}
+
+impl ClientWebhooksExt for Client {
+    fn list_webhook_deliveries(&self) -> builder::ListWebhookDeliveries<'_> {
+        builder::ListWebhookDeliveries::new(self)
+    }
+
+    fn get_webhook_delivery(&self) -> builder::GetWebhookDelivery<'_> {
+        builder::GetWebhookDelivery::new(self)
+    }
+
+    fn redeliver_webhook(&self) -> builder::RedeliverWebhook<'_> {
+        builder::RedeliverWebhook::new(self)
+    }
+
+    fn list_webhook_endpoints(&self) -> builder::ListWebhookEndpoints<'_> {
+        builder::ListWebhookEndpoints::new(self)
+    }
+
+    fn create_webhook_endpoint(&self) -> builder::CreateWebhookEndpoint<'_> {
+        builder::CreateWebhookEndpoint::new(self)
+    }
+
+    fn get_webhook_endpoint(&self) -> builder::GetWebhookEndpoint<'_> {
+        builder::GetWebhookEndpoint::new(self)
+    }
+
+    fn delete_webhook_endpoint(&self) -> builder::DeleteWebhookEndpoint<'_> {
+        builder::DeleteWebhookEndpoint::new(self)
+    }
+
+    fn update_webhook_endpoint(&self) -> builder::UpdateWebhookEndpoint<'_> {
+        builder::UpdateWebhookEndpoint::new(self)
+    }
+
+    fn rotate_webhook_endpoint_secret(&self) -> builder::RotateWebhookEndpointSecret<'_> {
+        builder::RotateWebhookEndpointSecret::new(self)
+    }
+
+    fn rotate_webhook_signing_secret(&self) -> builder::RotateWebhookSigningSecret<'_> {
+        builder::RotateWebhookSigningSecret::new(self)
+    }
+}
+
 /// Types for composing operation parameters.
 #[allow(clippy::all)]
 pub mod builder {
@@ -6307,6 +8426,118 @@ pub mod builder {
                     ResponseValue::from_response(response).await?,
                 )),
                 404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                409u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientApiKeysExt::import_api_keys`]
+    ///
+    ///[`ClientApiKeysExt::import_api_keys`]: super::ClientApiKeysExt::import_api_keys
+    #[derive(Debug, Clone)]
+    pub struct ImportApiKeys<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::ImportApiKeysRequest, String>,
+    }
+
+    impl<'a> ImportApiKeys<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for idempotency_key failed".to_string()
+            });
+            self
+        }
+
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ImportApiKeysRequest>,
+            <V as std::convert::TryInto<types::ImportApiKeysRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `ImportApiKeysRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::ImportApiKeysRequest,
+                ) -> types::builder::ImportApiKeysRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+
+        ///Sends a `POST` request to `/v1/api-keys/import`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ImportApiKeysResponse>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                idempotency_key,
+                body,
+            } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::ImportApiKeysRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/api-keys/import", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "import_api_keys",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
                 409u16 => Err(Error::ErrorResponse(
@@ -7185,6 +9416,126 @@ pub mod builder {
                     ResponseValue::from_response(response).await?,
                 )),
                 403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientLeaksExt::report_leaked_keys`]
+    ///
+    ///[`ClientLeaksExt::report_leaked_keys`]: super::ClientLeaksExt::report_leaked_keys
+    #[derive(Debug, Clone)]
+    pub struct ReportLeakedKeys<'a> {
+        client: &'a super::Client,
+        github_public_key_identifier: Result<Option<::std::string::String>, String>,
+        github_public_key_signature: Result<::std::string::String, String>,
+        body: Result<::std::vec::Vec<types::LeakMatch>, String>,
+    }
+
+    impl<'a> ReportLeakedKeys<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                github_public_key_identifier: Ok(None),
+                github_public_key_signature: Err(
+                    "github_public_key_signature was not initialized".to_string()
+                ),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+
+        pub fn github_public_key_identifier<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.github_public_key_identifier = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for github_public_key_identifier failed"
+                    .to_string()
+            });
+            self
+        }
+
+        pub fn github_public_key_signature<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.github_public_key_signature = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for github_public_key_signature failed"
+                    .to_string()
+            });
+            self
+        }
+
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::vec::Vec<types::LeakMatch>>,
+        {
+            self.body = value.try_into().map_err(|_| {
+                "conversion to `:: std :: vec :: Vec < LeakMatch >` for body failed".to_string()
+            });
+            self
+        }
+
+        ///Sends a `POST` request to `/v1/leaks/report`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::LeakReportReceipt>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                github_public_key_identifier,
+                github_public_key_signature,
+                body,
+            } = self;
+            let github_public_key_identifier =
+                github_public_key_identifier.map_err(Error::InvalidRequest)?;
+            let github_public_key_signature =
+                github_public_key_signature.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/leaks/report", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            if let Some(value) = github_public_key_identifier {
+                header_map.append(
+                    "Github-Public-Key-Identifier",
+                    value.to_string().try_into()?,
+                );
+            }
+            header_map.append(
+                "Github-Public-Key-Signature",
+                github_public_key_signature.to_string().try_into()?,
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "report_leaked_keys",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                413u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -9218,6 +11569,988 @@ pub mod builder {
             }
         }
     }
+
+    ///Builder for [`ClientWebhooksExt::list_webhook_deliveries`]
+    ///
+    ///[`ClientWebhooksExt::list_webhook_deliveries`]: super::ClientWebhooksExt::list_webhook_deliveries
+    #[derive(Debug, Clone)]
+    pub struct ListWebhookDeliveries<'a> {
+        client: &'a super::Client,
+        api_key_id: Result<Option<::uuid::Uuid>, String>,
+        endpoint_id: Result<Option<::uuid::Uuid>, String>,
+        event_type: Result<Option<types::WebhookEventType>, String>,
+        limit: Result<Option<i32>, String>,
+        starting_after: Result<Option<::uuid::Uuid>, String>,
+        status: Result<Option<types::WebhookDeliveryStatus>, String>,
+    }
+
+    impl<'a> ListWebhookDeliveries<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                api_key_id: Ok(None),
+                endpoint_id: Ok(None),
+                event_type: Ok(None),
+                limit: Ok(None),
+                starting_after: Ok(None),
+                status: Ok(None),
+            }
+        }
+
+        pub fn api_key_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.api_key_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for api_key_id failed".to_string());
+            self
+        }
+
+        pub fn endpoint_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.endpoint_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for endpoint_id failed".to_string());
+            self
+        }
+
+        pub fn event_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::WebhookEventType>,
+        {
+            self.event_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `WebhookEventType` for event_type failed".to_string());
+            self
+        }
+
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for limit failed".to_string());
+            self
+        }
+
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: uuid :: Uuid` for starting_after failed".to_string()
+            });
+            self
+        }
+
+        pub fn status<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::WebhookDeliveryStatus>,
+        {
+            self.status = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `WebhookDeliveryStatus` for status failed".to_string());
+            self
+        }
+
+        ///Sends a `GET` request to `/v1/webhook-deliveries`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::std::vec::Vec<types::WebhookDelivery>>, Error<types::ErrorBody>>
+        {
+            let Self {
+                client,
+                api_key_id,
+                endpoint_id,
+                event_type,
+                limit,
+                starting_after,
+                status,
+            } = self;
+            let api_key_id = api_key_id.map_err(Error::InvalidRequest)?;
+            let endpoint_id = endpoint_id.map_err(Error::InvalidRequest)?;
+            let event_type = event_type.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let status = status.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/webhook-deliveries", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new(
+                    "api_key_id",
+                    &api_key_id,
+                ))
+                .query(&progenitor_client::QueryParam::new(
+                    "endpoint_id",
+                    &endpoint_id,
+                ))
+                .query(&progenitor_client::QueryParam::new(
+                    "event_type",
+                    &event_type,
+                ))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .query(&progenitor_client::QueryParam::new("status", &status))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_webhook_deliveries",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientWebhooksExt::get_webhook_delivery`]
+    ///
+    ///[`ClientWebhooksExt::get_webhook_delivery`]: super::ClientWebhooksExt::get_webhook_delivery
+    #[derive(Debug, Clone)]
+    pub struct GetWebhookDelivery<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+    }
+
+    impl<'a> GetWebhookDelivery<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
+            self
+        }
+
+        ///Sends a `GET` request to `/v1/webhook-deliveries/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::WebhookDelivery>, Error<types::ErrorBody>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook-deliveries/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_webhook_delivery",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientWebhooksExt::redeliver_webhook`]
+    ///
+    ///[`ClientWebhooksExt::redeliver_webhook`]: super::ClientWebhooksExt::redeliver_webhook
+    #[derive(Debug, Clone)]
+    pub struct RedeliverWebhook<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+    }
+
+    impl<'a> RedeliverWebhook<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+            }
+        }
+
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
+            self
+        }
+
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for idempotency_key failed".to_string()
+            });
+            self
+        }
+
+        ///Sends a `POST` request to `/v1/webhook-deliveries/{id}/redeliver`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::WebhookDelivery>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                id,
+                idempotency_key,
+            } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook-deliveries/{}/redeliver",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "redeliver_webhook",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                202u16 => ResponseValue::from_response(response).await,
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientWebhooksExt::list_webhook_endpoints`]
+    ///
+    ///[`ClientWebhooksExt::list_webhook_endpoints`]: super::ClientWebhooksExt::list_webhook_endpoints
+    #[derive(Debug, Clone)]
+    pub struct ListWebhookEndpoints<'a> {
+        client: &'a super::Client,
+        limit: Result<Option<i32>, String>,
+        starting_after: Result<Option<::uuid::Uuid>, String>,
+    }
+
+    impl<'a> ListWebhookEndpoints<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for limit failed".to_string());
+            self
+        }
+
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: uuid :: Uuid` for starting_after failed".to_string()
+            });
+            self
+        }
+
+        ///Sends a `GET` request to `/v1/webhook-endpoints`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::std::vec::Vec<types::WebhookEndpoint>>, Error<types::ErrorBody>>
+        {
+            let Self {
+                client,
+                limit,
+                starting_after,
+            } = self;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/webhook-endpoints", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_webhook_endpoints",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientWebhooksExt::create_webhook_endpoint`]
+    ///
+    ///[`ClientWebhooksExt::create_webhook_endpoint`]: super::ClientWebhooksExt::create_webhook_endpoint
+    #[derive(Debug, Clone)]
+    pub struct CreateWebhookEndpoint<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::CreateWebhookEndpointRequest, String>,
+    }
+
+    impl<'a> CreateWebhookEndpoint<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for idempotency_key failed".to_string()
+            });
+            self
+        }
+
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateWebhookEndpointRequest>,
+            <V as std::convert::TryInto<types::CreateWebhookEndpointRequest>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreateWebhookEndpointRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreateWebhookEndpointRequest,
+                ) -> types::builder::CreateWebhookEndpointRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+
+        ///Sends a `POST` request to `/v1/webhook-endpoints`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CreatedWebhookEndpoint>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                idempotency_key,
+                body,
+            } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreateWebhookEndpointRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/webhook-endpoints", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_webhook_endpoint",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientWebhooksExt::get_webhook_endpoint`]
+    ///
+    ///[`ClientWebhooksExt::get_webhook_endpoint`]: super::ClientWebhooksExt::get_webhook_endpoint
+    #[derive(Debug, Clone)]
+    pub struct GetWebhookEndpoint<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+    }
+
+    impl<'a> GetWebhookEndpoint<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
+            self
+        }
+
+        ///Sends a `GET` request to `/v1/webhook-endpoints/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::WebhookEndpoint>, Error<types::ErrorBody>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook-endpoints/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_webhook_endpoint",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientWebhooksExt::delete_webhook_endpoint`]
+    ///
+    ///[`ClientWebhooksExt::delete_webhook_endpoint`]: super::ClientWebhooksExt::delete_webhook_endpoint
+    #[derive(Debug, Clone)]
+    pub struct DeleteWebhookEndpoint<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+    }
+
+    impl<'a> DeleteWebhookEndpoint<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
+            self
+        }
+
+        ///Sends a `DELETE` request to `/v1/webhook-endpoints/{id}`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::ErrorBody>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook-endpoints/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_webhook_endpoint",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientWebhooksExt::update_webhook_endpoint`]
+    ///
+    ///[`ClientWebhooksExt::update_webhook_endpoint`]: super::ClientWebhooksExt::update_webhook_endpoint
+    #[derive(Debug, Clone)]
+    pub struct UpdateWebhookEndpoint<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+        body: Result<types::builder::UpdateWebhookEndpointRequest, String>,
+    }
+
+    impl<'a> UpdateWebhookEndpoint<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
+            self
+        }
+
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateWebhookEndpointRequest>,
+            <V as std::convert::TryInto<types::UpdateWebhookEndpointRequest>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `UpdateWebhookEndpointRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::UpdateWebhookEndpointRequest,
+                ) -> types::builder::UpdateWebhookEndpointRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+
+        ///Sends a `PATCH` request to `/v1/webhook-endpoints/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::WebhookEndpoint>, Error<types::ErrorBody>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::UpdateWebhookEndpointRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook-endpoints/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "update_webhook_endpoint",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientWebhooksExt::rotate_webhook_endpoint_secret`]
+    ///
+    ///[`ClientWebhooksExt::rotate_webhook_endpoint_secret`]: super::ClientWebhooksExt::rotate_webhook_endpoint_secret
+    #[derive(Debug, Clone)]
+    pub struct RotateWebhookEndpointSecret<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+    }
+
+    impl<'a> RotateWebhookEndpointSecret<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+            }
+        }
+
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
+            self
+        }
+
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for idempotency_key failed".to_string()
+            });
+            self
+        }
+
+        ///Sends a `POST` request to `/v1/webhook-endpoints/{id}/rotate-secret`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CreatedWebhookEndpoint>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                id,
+                idempotency_key,
+            } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook-endpoints/{}/rotate-secret",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "rotate_webhook_endpoint_secret",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientWebhooksExt::rotate_webhook_signing_secret`]
+    ///
+    ///[`ClientWebhooksExt::rotate_webhook_signing_secret`]: super::ClientWebhooksExt::rotate_webhook_signing_secret
+    #[derive(Debug, Clone)]
+    pub struct RotateWebhookSigningSecret<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+    }
+
+    impl<'a> RotateWebhookSigningSecret<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+            }
+        }
+
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for idempotency_key failed".to_string()
+            });
+            self
+        }
+
+        ///Sends a `POST` request to `/v1/webhook-signing-secret`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::WebhookSigningSecret>, Error<types::ErrorBody>> {
+            let Self {
+                client,
+                idempotency_key,
+            } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/webhook-signing-secret", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "rotate_webhook_signing_secret",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
 }
 
 /// Items consumers will typically use such as the Client and
@@ -9228,10 +12561,12 @@ pub mod prelude {
     pub use super::ClientApiKeysExt;
     pub use super::ClientAuditExt;
     pub use super::ClientEnvironmentsExt;
+    pub use super::ClientLeaksExt;
     pub use super::ClientMembersExt;
     pub use super::ClientOrganizationApiKeysExt;
     pub use super::ClientOrganizationsExt;
     pub use super::ClientProjectsExt;
     pub use super::ClientSystemExt;
     pub use super::ClientVerificationExt;
+    pub use super::ClientWebhooksExt;
 }
