@@ -202,10 +202,14 @@ fn error_info(err: &CallError) -> Value {
 }
 
 fn to_pyerr(py: Python<'_>, err: CallError) -> PyErr {
-    let info = error_info(&err);
+    info_to_pyerr(py, &error_info(&err))
+}
+
+/// The exception `keyward._exceptions._from_native` builds for `info`.
+fn info_to_pyerr(py: Python<'_>, info: &Value) -> PyErr {
     let build = || -> PyResult<PyErr> {
         let module = py.import("keyward._exceptions")?;
-        let exc = module.call_method1("_from_native", (json_to_py(py, &info)?,))?;
+        let exc = module.call_method1("_from_native", (json_to_py(py, info)?,))?;
         Ok(PyErr::from_value(exc))
     };
     build().unwrap_or_else(|e| e)
@@ -735,9 +739,65 @@ impl NativeClient {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Webhooks: Standard Webhooks signature verification (`keyward::webhooks`).
+// Pure computation, no client and no I/O; `keyward/webhooks.py` is the typed
+// surface.
+// ---------------------------------------------------------------------------
+
+/// `WebhookVerificationError` (kind `webhook`, with the Rust error's stable
+/// `code`), or `ValueError` (kind `argument`) for a malformed secret: that is
+/// the caller's configuration, not a message to reject.
+fn webhook_pyerr(py: Python<'_>, error: &keyward::webhooks::WebhookError) -> PyErr {
+    let info = match error {
+        keyward::webhooks::WebhookError::InvalidSecret => json!({"kind": "argument", "message": error.to_string()}),
+        _ => json!({"kind": "webhook", "code": error.code(), "message": error.to_string()}),
+    };
+    info_to_pyerr(py, &info)
+}
+
+/// One webhook endpoint's secret and timestamp tolerance. The secret is decoded
+/// once here and never returned or printed.
+#[pyclass(frozen, module = "keyward._native")]
+struct NativeWebhook {
+    webhook: keyward::webhooks::Webhook,
+}
+
+#[pymethods]
+impl NativeWebhook {
+    #[new]
+    #[pyo3(signature = (secret, tolerance_seconds=300))]
+    fn new(py: Python<'_>, secret: &str, tolerance_seconds: u64) -> PyResult<Self> {
+        let webhook = keyward::webhooks::Webhook::new(secret).map_err(|e| webhook_pyerr(py, &e))?;
+        Ok(NativeWebhook { webhook: webhook.with_tolerance(Duration::from_secs(tolerance_seconds)) })
+    }
+
+    /// Verify `payload` (the raw body) against `headers` (name/value pairs,
+    /// any case) and return the body parsed as JSON. The GIL is released for
+    /// the HMAC and the parse.
+    fn verify(&self, py: Python<'_>, payload: &[u8], headers: Vec<(String, String)>) -> PyResult<Py<PyAny>> {
+        let result = py.detach(|| self.webhook.verify(payload, &headers));
+        match result {
+            Ok(value) => json_to_py(py, &value),
+            Err(e) => Err(webhook_pyerr(py, &e)),
+        }
+    }
+
+    /// The `webhook-signature` value (`v1,<base64>`) for a message.
+    fn sign(&self, msg_id: &str, timestamp: i64, payload: &[u8]) -> String {
+        self.webhook.sign(msg_id, timestamp, payload)
+    }
+
+    #[getter]
+    fn tolerance_seconds(&self) -> u64 {
+        self.webhook.tolerance().as_secs()
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeClient>()?;
+    m.add_class::<NativeWebhook>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -8,6 +8,7 @@ True
 
 ``AsyncKeyward`` has the same surface for asyncio. Both run one Rust client
 (``keyward._native``, the same core as the Rust and Node SDKs).
+``keyward.webhooks.verify`` checks the signature of a webhook keyward sent.
 """
 
 from ._async import AsyncKeyward
@@ -25,6 +26,7 @@ from ._exceptions import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    WebhookVerificationError,
 )
 from ._models import (
     ApiKey,
@@ -46,6 +48,7 @@ from ._models import (
 )
 from ._secret import SecretKey
 from ._sync import Keyward
+from . import webhooks
 
 __version__ = "0.1.0"
 
@@ -83,4 +86,6 @@ __all__ = [
     "ConflictError",
     "RateLimitError",
     "InternalServerError",
+    "WebhookVerificationError",
+    "webhooks",
 ]

@@ -6,14 +6,15 @@ Hierarchy::
     ├── APIConnectionError          the request never got an HTTP answer
     │   └── APITimeoutError
     ├── APIResponseValidationError  the answer could not be decoded
-    └── APIStatusError              the server answered 4xx/5xx
-        ├── BadRequestError         400, 422
-        ├── AuthenticationError     401
-        ├── PermissionDeniedError   403
-        ├── NotFoundError           404
-        ├── ConflictError           409
-        ├── RateLimitError          429
-        └── InternalServerError     >= 500
+    ├── APIStatusError              the server answered 4xx/5xx
+    │   ├── BadRequestError         400, 422
+    │   ├── AuthenticationError     401
+    │   ├── PermissionDeniedError   403
+    │   ├── NotFoundError           404
+    │   ├── ConflictError           409
+    │   ├── RateLimitError          429
+    │   └── InternalServerError     >= 500
+    └── WebhookVerificationError    a received webhook failed verification
 
 The native module (Rust) raises these through :func:`_from_native`, so the
 classes live here, in Python, and can be caught and subclassed normally.
@@ -36,6 +37,7 @@ __all__ = [
     "ConflictError",
     "RateLimitError",
     "InternalServerError",
+    "WebhookVerificationError",
 ]
 
 
@@ -126,6 +128,31 @@ class InternalServerError(APIStatusError):
     """5xx: the server failed (after retries)."""
 
 
+class WebhookVerificationError(KeywardError):
+    """A received webhook is not authentic, or not current: answer 400 and drop it.
+
+    Raised by :func:`keyward.webhooks.verify` and
+    :meth:`keyward.webhooks.Webhook.verify`. ``code`` is the stable reason, the
+    same in every keyward SDK: ``missing_header``, ``invalid_timestamp``,
+    ``timestamp_too_old``, ``timestamp_too_new``, ``no_matching_signature`` or
+    ``invalid_payload`` (signed, but not JSON). The message never contains the
+    secret. A malformed *secret* raises ``ValueError`` instead (configuration,
+    not a forged message).
+    """
+
+    code: str
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(message={self.message!r}, code={self.code!r})"
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.message, self.code))
+
+
 _STATUS_CLASSES: Dict[int, Type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -147,7 +174,7 @@ def _from_native(info: Dict[str, Any]) -> BaseException:
     """Build the exception for an error dict from ``keyward._native``.
 
     ``info["kind"]`` is one of ``api``, ``timeout``, ``connection``,
-    ``decode``, ``config``, ``argument``.
+    ``decode``, ``config``, ``argument``, ``webhook``.
     """
     kind = info.get("kind")
     message = str(info.get("message") or "")
@@ -163,4 +190,6 @@ def _from_native(info: Dict[str, Any]) -> BaseException:
         return APIResponseValidationError(message)
     if kind == "argument":
         return ValueError(message)
+    if kind == "webhook":
+        return WebhookVerificationError(message, str(info.get("code") or ""))
     return KeywardError(message)

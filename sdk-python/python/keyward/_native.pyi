@@ -5,7 +5,7 @@ results are JSON-shaped (dict/list/str/int/float/bool/None); errors are raised
 as the classes in ``keyward._exceptions``.
 """
 
-from typing import Any, Awaitable, Dict, Optional
+from typing import Any, Awaitable, Dict, List, Optional, Tuple
 
 __version__: str
 
@@ -40,3 +40,13 @@ class NativeClient:
         max_retries: Optional[int] = None,
     ) -> Awaitable[Any]:
         """An awaitable for ``op``; call from a coroutine (needs a running loop)."""
+
+class NativeWebhook:
+    """Standard Webhooks verification (``keyward::webhooks``); use ``keyward.webhooks``."""
+
+    def __init__(self, secret: str, tolerance_seconds: int = 300) -> None: ...
+    @property
+    def tolerance_seconds(self) -> int: ...
+    def verify(self, payload: bytes, headers: List[Tuple[str, str]]) -> Any:
+        """The body parsed as JSON; raises ``WebhookVerificationError``."""
+    def sign(self, msg_id: str, timestamp: int, payload: bytes) -> str: ...
