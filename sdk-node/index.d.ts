@@ -583,3 +583,71 @@ export declare class ConflictError extends APIError {}
 export declare class RateLimitError extends APIError {}
 /** 5xx. */
 export declare class InternalServerError extends APIError {}
+
+/**
+ * Why a received webhook was rejected (`WebhookVerificationError.code`); the
+ * same strings in every keyward SDK.
+ */
+export type WebhookVerificationCode =
+  | 'missing_header'
+  | 'invalid_timestamp'
+  | 'timestamp_too_old'
+  | 'timestamp_too_new'
+  | 'no_matching_signature'
+  | 'invalid_payload';
+
+/** A received webhook is not authentic or not current: answer 400 and drop it. */
+export declare class WebhookVerificationError extends KeywardError {
+  constructor(message: string, code: WebhookVerificationCode);
+  readonly code: WebhookVerificationCode;
+}
+
+// ---------------------------------------------------------------------------
+// Webhooks (Standard Webhooks signatures)
+
+/** The raw request body, exactly as received (a string is taken as UTF-8). */
+export type WebhookPayload = string | Buffer | Uint8Array | ArrayBuffer;
+
+/**
+ * Request headers: Node's `req.headers`, a fetch `Headers`, a `Map` or
+ * `[name, value]` pairs. Names match case-insensitively; a repeated header's
+ * values form one list.
+ */
+export type WebhookHeaders =
+  | Record<string, string | string[] | undefined>
+  | Headers
+  | Map<string, string | string[]>
+  | Iterable<readonly [string, string]>;
+
+export interface WebhookOptions {
+  /** How far `webhook-timestamp` may be from now, into the past or the future, in seconds (default 300). */
+  toleranceSeconds?: number;
+}
+
+/**
+ * One webhook endpoint's secret (`whsec_…`, the bare base64 works too). A
+ * malformed secret throws a `KeywardError` (`type: 'invalid_argument'`).
+ */
+export declare class Webhook {
+  constructor(secret: string, options?: WebhookOptions);
+  readonly toleranceSeconds: number;
+  /**
+   * Checks the headers, the timestamp (within the tolerance) and that one `v1`
+   * signature matches (constant time; other versions are ignored), then returns
+   * the body parsed as JSON (typed as `T`, not validated). Throws
+   * `WebhookVerificationError`.
+   */
+  verify<T = unknown>(payload: WebhookPayload, headers: WebhookHeaders): T;
+  /** The `webhook-signature` value (`v1,<base64>`); `timestamp` in Unix seconds or a Date. */
+  sign(msgId: string, timestamp: number | Date, payload: WebhookPayload): string;
+}
+
+/** `webhooks.verify(body, headers, secret)`: verify one webhook keyward sent. */
+export declare const webhooks: {
+  /** `new Webhook(secret, options).verify(payload, headers)`. */
+  verify<T = unknown>(payload: WebhookPayload, headers: WebhookHeaders, secret: string, options?: WebhookOptions): T;
+  readonly Webhook: typeof Webhook;
+  readonly WebhookVerificationError: typeof WebhookVerificationError;
+  /** 300. */
+  readonly DEFAULT_TOLERANCE_SECONDS: number;
+};

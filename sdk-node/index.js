@@ -6,6 +6,7 @@
 const { Keyward, PageIterator } = require('./lib/client.js');
 const { SecretKey } = require('./lib/secret.js');
 const errors = require('./lib/errors.js');
+const webhooks = require('./lib/webhooks.js');
 
 exports.Keyward = Keyward;
 exports.PageIterator = PageIterator;
@@ -22,3 +23,7 @@ exports.NotFoundError = errors.NotFoundError;
 exports.ConflictError = errors.ConflictError;
 exports.RateLimitError = errors.RateLimitError;
 exports.InternalServerError = errors.InternalServerError;
+exports.WebhookVerificationError = errors.WebhookVerificationError;
+// Standard Webhooks verification of the webhooks keyward sends.
+exports.webhooks = webhooks;
+exports.Webhook = webhooks.Webhook;

@@ -21,6 +21,11 @@ import {
   type AuditEvent,
   type Role,
   ConflictError,
+  webhooks,
+  Webhook,
+  WebhookVerificationError,
+  KeywardError,
+  type WebhookVerificationCode,
 } from 'keyward';
 import { requireKey } from 'keyward/express';
 
@@ -121,6 +126,31 @@ async function tour(client: Keyward): Promise<void> {
   // @ts-expect-error unknown option
   new Keyward({ apiKey: 'k', baseUrl: 'http://x' });
 }
+
+// Webhooks keyward sends: verify the raw body against the request's headers.
+interface KeyEvent { type: string; data: { id: string } }
+const hook = new Webhook('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', { toleranceSeconds: 60 });
+const tolerance: number = hook.toleranceSeconds;
+const signature: string = hook.sign('msg_1', new Date(), '{"type":"x"}');
+const viaFetch: unknown = webhooks.verify(Buffer.from('{}'), new Headers({ 'webhook-id': 'msg_1' }), 'whsec_x');
+const typed: KeyEvent = hook.verify<KeyEvent>('{}', { 'webhook-id': 'msg_1', 'webhook-signature': [signature], host: undefined });
+const fromPairs = new webhooks.Webhook('whsec_x').verify(new Uint8Array(2), [['webhook-id', 'msg_1']]);
+try {
+  webhooks.verify('{}', new Map([['webhook-id', 'msg_1']]), 'whsec_x', { toleranceSeconds: 10 });
+} catch (error) {
+  if (error instanceof WebhookVerificationError) {
+    const why: WebhookVerificationCode = error.code;
+    const base: KeywardError = error;
+    void [why, base];
+  }
+}
+void [tolerance, viaFetch, typed.data.id, fromPairs, webhooks.DEFAULT_TOLERANCE_SECONDS];
+// @ts-expect-error the timestamp is seconds or a Date
+hook.sign('msg_1', '1614265330', '{}');
+// @ts-expect-error headers are an object, Headers, Map or pairs
+webhooks.verify('{}', 'webhook-id: msg_1', 'whsec_x');
+// @ts-expect-error the option is toleranceSeconds
+new Webhook('whsec_x', { tolerance: 5 });
 
 const app = express();
 app.get('/reports', requireKey({ scopes: ['reports:read'], client: new Keyward({ apiKey: 'k' }) }), (req, res) => {

@@ -1,7 +1,7 @@
 'use strict';
-// Error classes. The native layer rejects with an Error whose message is a JSON
-// object {type, status?, code?, message, request_id?}; fromNative() turns it
-// into the matching class below.
+// Error classes. The native layer rejects (or throws) with an Error whose
+// message is a JSON object {type, status?, code?, message, request_id?};
+// fromNative() turns it into the matching class below.
 
 class KeywardError extends Error {
   constructor(message, options) {
@@ -54,6 +54,20 @@ class ConflictError extends APIError {}
 class RateLimitError extends APIError {}
 class InternalServerError extends APIError {}
 
+/**
+ * A received webhook is not authentic or not current: answer 400 and drop it.
+ * `code` is the stable reason, the same in every keyward SDK: `missing_header`,
+ * `invalid_timestamp`, `timestamp_too_old`, `timestamp_too_new`,
+ * `no_matching_signature` or `invalid_payload` (signed, but not JSON).
+ */
+class WebhookVerificationError extends KeywardError {
+  constructor(message, code, options) {
+    super(message, options);
+    /** Why the message was rejected, e.g. `no_matching_signature`. */
+    this.code = code;
+  }
+}
+
 function apiErrorClass(status) {
   if (status === 400 || status === 422) return BadRequestError;
   if (status === 401) return AuthenticationError;
@@ -94,6 +108,8 @@ function fromNative(error) {
       return new APIConnectionError(info.message || undefined);
     case 'aborted':
       return new APIUserAbortError();
+    case 'webhook':
+      return new WebhookVerificationError(info.message, info.code);
     default:
       // invalid_config, invalid_argument, decode, unknown
       return Object.assign(new KeywardError(info.message), { type: info.type });
@@ -113,6 +129,7 @@ module.exports = {
   ConflictError,
   RateLimitError,
   InternalServerError,
+  WebhookVerificationError,
   fromNative,
   apiErrorClass,
 };

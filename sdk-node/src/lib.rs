@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use napi::{Error as NapiError, Result, Status};
+use napi::{Error as NapiError, Result, Status, bindgen_prelude::Buffer};
 use napi_derive::napi;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -625,5 +625,58 @@ impl NativeClient {
         let request: types::VerifyKeyRequest = required(params, "params")?;
         cancellable(options.cancel_id, async move { to_json(&client.keys().verify(request).await.map_err(sdk_error)?) })
             .await
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Webhooks: Standard Webhooks signature verification (`keyward::webhooks`).
+// Synchronous and client-free (an HMAC and a JSON parse); `lib/webhooks.js`
+// normalizes payloads and headers and maps the errors.
+
+/// `{"type": "webhook", "code", "message"}` → `WebhookVerificationError`; a
+/// malformed secret is the caller's configuration → `invalid_argument`.
+fn webhook_error(error: keyward::webhooks::WebhookError) -> NapiError {
+    match error {
+        keyward::webhooks::WebhookError::InvalidSecret => invalid(error.to_string()),
+        _ => to_napi_error(json!({ "type": "webhook", "code": error.code(), "message": error.to_string() })),
+    }
+}
+
+/// One webhook endpoint's secret and timestamp tolerance. JS:
+/// `new NativeWebhook(secret, toleranceSeconds?)`. The decoded key stays in
+/// Rust memory; nothing returns or prints it.
+#[napi]
+pub struct NativeWebhook {
+    webhook: keyward::webhooks::Webhook,
+}
+
+#[napi]
+impl NativeWebhook {
+    #[napi(constructor)]
+    pub fn new(secret: String, tolerance_seconds: Option<u32>) -> Result<Self> {
+        let webhook = keyward::webhooks::Webhook::new(&secret).map_err(webhook_error)?;
+        let tolerance = tolerance_seconds
+            .map(|seconds| Duration::from_secs(u64::from(seconds)))
+            .unwrap_or(keyward::webhooks::DEFAULT_TOLERANCE);
+        Ok(Self { webhook: webhook.with_tolerance(tolerance) })
+    }
+
+    /// Verifies `payload` (the raw body) against `headers` (`[[name, value], …]`,
+    /// names in any case) and returns the body parsed as JSON.
+    #[napi]
+    pub fn verify(&self, payload: Buffer, headers: Value) -> Result<Value> {
+        let headers: Vec<(String, String)> = parse(headers, "headers")?;
+        self.webhook.verify(&payload, &headers).map_err(webhook_error)
+    }
+
+    /// The `webhook-signature` value (`v1,<base64>`) of a message.
+    #[napi]
+    pub fn sign(&self, msg_id: String, timestamp: i64, payload: Buffer) -> String {
+        self.webhook.sign(&msg_id, timestamp, &payload)
+    }
+
+    #[napi(getter)]
+    pub fn tolerance_seconds(&self) -> f64 {
+        self.webhook.tolerance().as_secs() as f64
     }
 }

@@ -177,7 +177,7 @@ impl std::error::Error for WebhookError {}
 ///
 /// Names match case-insensitively. When a header occurs more than once its
 /// values are joined with a space (so several `webhook-signature` headers act
-/// as one list).
+/// as one list; a list some framework already joined with `", "` works too).
 pub trait Headers {
     /// The value of header `name` (given in lower case), if present.
     fn header(&self, name: &str) -> Option<Cow<'_, str>>;
@@ -400,7 +400,9 @@ impl Webhook {
             .split_ascii_whitespace()
             .filter_map(|entry| entry.split_once(','))
             .filter(|(version, _)| *version == SIGNATURE_VERSION)
-            .filter_map(|(_, signature)| STANDARD.decode(signature).ok())
+            // A trailing comma is what joining repeated headers with ", " (fetch's
+            // `Headers`, Node's http) leaves behind; base64 never contains one.
+            .filter_map(|(_, signature)| STANDARD.decode(signature.trim_end_matches(',')).ok())
             // `verify_slice` compares in constant time.
             .any(|signature| mac.clone().verify_slice(&signature).is_ok());
         if matched { Ok(()) } else { Err(WebhookError::NoMatchingSignature) }
@@ -583,10 +585,12 @@ mod tests {
             webhook.verify_at(PAYLOAD, &headers(MSG_ID, TIMESTAMP, &only_wrong), at(TIMESTAMP)),
             Err(WebhookError::NoMatchingSignature)
         );
-        // A repeated header counts as one list.
+        // A repeated header counts as one list, also when a framework joined it with ", ".
         let mut repeated = headers(MSG_ID, TIMESTAMP, wrong);
         repeated.push(("webhook-signature".into(), SIGNATURE.into()));
         assert!(webhook.verify_at(PAYLOAD, &repeated, at(TIMESTAMP)).is_ok());
+        let comma_joined = format!("{SIGNATURE}, {wrong}");
+        assert!(webhook.verify_at(PAYLOAD, &headers(MSG_ID, TIMESTAMP, &comma_joined), at(TIMESTAMP)).is_ok());
     }
 
     #[test]
