@@ -87,8 +87,18 @@ pub struct TestServer {
     task: Option<JoinHandle<()>>,
 }
 
+/// Test servers send webhooks to loopback receivers (the SSRF guard is on by
+/// default; a test that checks it turns it back on), poll the outbox often and
+/// retry after 100 ms instead of the 24-hour schedule.
 pub fn test_config(database_url: &str) -> Config {
-    Config { database_url: database_url.to_string(), bootstrap_on_empty: false, ..Config::default() }
+    Config {
+        database_url: database_url.to_string(),
+        bootstrap_on_empty: false,
+        webhook_allow_private: true,
+        webhook_poll_interval: Duration::from_millis(50),
+        webhook_retry_delays: vec![Duration::from_millis(100); 4],
+        ..Config::default()
+    }
 }
 
 impl TestServer {
@@ -205,6 +215,16 @@ impl TestServer {
         TestServer { base_url, state, shutdown: Some(shutdown), task: Some(task), ..self }
     }
 
+    /// Runs one SQL statement on the server's database (to set up a state the
+    /// API cannot, such as a rotation that fell due); returns rows affected.
+    pub async fn sql(&self, statement: &str) -> u64 {
+        sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
+            .execute(self.state.store.pool())
+            .await
+            .expect("test SQL statement")
+            .rows_affected()
+    }
+
     /// Stop serving, then drop the Postgres test database.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -261,6 +281,105 @@ impl Response {
         assert!(self.body["code"].is_string(), "error body has a code: {}", self.body);
         assert!(self.body["request_id"].is_string(), "error body has a request_id: {}", self.body);
         self.body["error"].as_str().expect("error body has an error message")
+    }
+}
+
+// ---------------------------------------------------------------- webhook receiver
+
+/// One request a [`WebhookReceiver`] got.
+#[derive(Debug, Clone)]
+pub struct ReceivedWebhook {
+    pub id: String,
+    pub timestamp: String,
+    pub signature: String,
+    pub raw_body: String,
+    pub body: Value,
+}
+
+impl ReceivedWebhook {
+    pub fn event_type(&self) -> &str {
+        self.body["type"].as_str().unwrap_or_default()
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    /// Status codes to answer, in order; 200 once they run out.
+    script: std::sync::Mutex<std::collections::VecDeque<u16>>,
+    received: std::sync::Mutex<Vec<ReceivedWebhook>>,
+}
+
+/// A real HTTP webhook receiver on 127.0.0.1 that records every request and
+/// answers with a scripted sequence of status codes.
+pub struct WebhookReceiver {
+    pub url: String,
+    state: std::sync::Arc<ReceiverState>,
+    task: JoinHandle<()>,
+}
+
+impl WebhookReceiver {
+    /// Answers `script` in order, then 200 for ever.
+    pub async fn start(script: &[u16]) -> WebhookReceiver {
+        use axum::{body::Bytes, extract::State, http::HeaderMap, routing::post};
+        let state = std::sync::Arc::new(ReceiverState::default());
+        state.script.lock().unwrap().extend(script.iter().copied());
+        let app = axum::Router::new().route(
+            "/hook",
+            post(|State(st): State<std::sync::Arc<ReceiverState>>, headers: HeaderMap, body: Bytes| async move {
+                let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                let raw_body = String::from_utf8_lossy(&body).into_owned();
+                st.received.lock().unwrap().push(ReceivedWebhook {
+                    id: header("webhook-id"),
+                    timestamp: header("webhook-timestamp"),
+                    signature: header("webhook-signature"),
+                    body: serde_json::from_str(&raw_body).unwrap_or(Value::Null),
+                    raw_body,
+                });
+                let code = st.script.lock().unwrap().pop_front().unwrap_or(200);
+                axum::http::StatusCode::from_u16(code).unwrap()
+            }),
+        );
+        let app = app.with_state(state.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        WebhookReceiver { url, state, task }
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<ReceivedWebhook> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded by `within`) until at least `n` requests arrived.
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<ReceivedWebhook> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {n} webhook requests within {within:?}, got {}: {:?}",
+                got.len(),
+                got.iter().map(|r| r.event_type().to_string()).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Requests whose event type is `event_type`.
+    pub fn of_type(&self, event_type: &str) -> Vec<ReceivedWebhook> {
+        self.received().into_iter().filter(|r| r.event_type() == event_type).collect()
+    }
+}
+
+impl Drop for WebhookReceiver {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
