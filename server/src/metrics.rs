@@ -46,6 +46,8 @@ pub struct Metrics {
     rate_limit_buckets: IntGauge,
     pool_size: IntGauge,
     pool_idle: IntGauge,
+    /// Webhook attempts by outcome: `delivered`, `retry`, `dead_lettered`.
+    webhook_attempts: IntCounterVec,
     /// Serializes renders (the cache counters are synced from atomics).
     render: Mutex<()>,
 }
@@ -100,6 +102,11 @@ impl Metrics {
             rate_limit_buckets: gauge("rate_limit_buckets", "Rate-limit buckets held in memory"),
             pool_size: gauge("db_pool_connections", "Open database connections"),
             pool_idle: gauge("db_pool_idle_connections", "Idle database connections"),
+            webhook_attempts: register(
+                &r,
+                IntCounterVec::new(Opts::new("webhook_attempts_total", "Webhook delivery attempts by outcome"), &["outcome"])
+                    .expect("valid metric"),
+            ),
             registry: r,
             requests,
             latency,
@@ -112,6 +119,11 @@ impl Metrics {
         if let Some(i) = CODES.iter().position(|c| *c == code) {
             self.verify[i].inc();
         }
+    }
+
+    /// One webhook attempt ended: `delivered`, `retry` or `dead_lettered`.
+    pub fn webhook_attempt(&self, outcome: &str) {
+        self.webhook_attempts.with_label_values(&[outcome]).inc();
     }
 
     fn observe(&self, method: &str, route: &str, status: &str, seconds: f64) {

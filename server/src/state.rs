@@ -20,6 +20,8 @@ pub struct AppState {
     /// be one of them, so verify looks it up by hash instead of answering
     /// MALFORMED without I/O. Set at start and by imports.
     pub imported_keys: Arc<AtomicBool>,
+    /// Throttles the `api_key.usage_exceeded` claim on refused verifies.
+    pub usage_exceeded_claims: Arc<crate::webhooks::RecentClaims>,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl AppState {
             sessions,
             webhook_client,
             imported_keys: Arc::default(),
+            usage_exceeded_claims: Arc::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::{
     extract::{ApiJson, ApiQuery, IdPath},
     state::AppState,
     store::{self, ProjectRecord, now_ms},
+    webhooks::{self, WebhookEventType},
 };
 use axum::{
     Json,
@@ -369,7 +370,12 @@ pub async fn delete_project(State(state): State<AppState>, caller: Caller, IdPat
     let before = load_visible_project(&state, &caller, id).await?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
+    let live = store::live_keys_of_project(&mut tx, &caller.organization_id, &before.id, now).await?;
     let (hashes, revoked) = store::revoke_keys_of(&mut tx, &caller.organization_id, Some(&before.id), now).await?;
+    for key in live {
+        let after = store::KeyRecord { revoked_at: Some(now), is_active: 0, updated_at: now, ..key };
+        webhooks::enqueue(&mut tx, WebhookEventType::ApiKeyRevoked, &after, json!({"reason": "project_deleted"})).await?;
+    }
     if !store::soft_delete_project(&mut tx, &caller.organization_id, &before.id, now).await? {
         return Err(ApiError::NotFound("project"));
     }

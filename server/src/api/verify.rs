@@ -277,9 +277,15 @@ pub async fn verify_key(
     answer(out)
 }
 
+/// How often one process re-checks an exhausted key's once-per-period marker.
+const USAGE_EXCEEDED_CLAIM_WINDOW_MS: i64 = 10_000;
+
 /// `api_key.usage_exceeded`, once per quota period: the first refusal claims
 /// the marker (off the hot path: only refused verifies get here).
 async fn announce_usage_exceeded(state: &AppState, key: &crate::store::KeyRecord, now: i64) -> ApiResult<()> {
+    if !state.usage_exceeded_claims.should_try(&key.id, now, USAGE_EXCEEDED_CLAIM_WINDOW_MS) {
+        return Ok(());
+    }
     let mut tx = state.store.begin().await?;
     if crate::store::claim_usage_exceeded(&mut tx, &key.id, now).await? {
         let by = ChangedBy::System { organization_id: &key.organization_id, actor_id: "verify" };

@@ -314,6 +314,25 @@ pub async fn requeue_webhook_delivery(conn: &mut Conn, id: &str, now: i64) -> sq
     .map(|_| ())
 }
 
+/// Deletes finished deliveries last touched before `before`, then events
+/// left without deliveries. Returns how many deliveries went.
+pub async fn purge_webhook_history(pool: &AnyPool, before: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND updated_at < $1")
+        .bind(before)
+        .execute(pool)
+        .await?;
+    if done.rows_affected() > 0 {
+        sqlx::query(
+            "DELETE FROM webhook_events WHERE created_at < $1 AND NOT EXISTS \
+             (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
+        )
+        .bind(before)
+        .execute(pool)
+        .await?;
+    }
+    Ok(done.rows_affected())
+}
+
 // ---------------------------------------------------------------- scheduler claims
 
 /// Ids of keys whose scheduled rotation is due.

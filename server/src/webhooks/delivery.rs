@@ -78,6 +78,7 @@ async fn attempt(state: &AppState, mut d: WebhookDeliveryRecord) -> anyhow::Resu
             (d.status, d.delivered_at, d.next_attempt_at) = (DELIVERY_SUCCEEDED.into(), Some(now), None);
             (d.last_status_code, d.last_error) = (Some(code.into()), None);
             tracing::info!(delivery_id = %d.id, event_id = %d.event_id, event_type = %d.event_type, status = code, attempts = d.attempts, "webhook delivered");
+            state.metrics.webhook_attempt("delivered");
             return Ok(store::record_webhook_attempt(state.store.pool(), &d).await?);
         }
         Ok(code) => (d.last_status_code, d.last_error) = (Some(code.into()), Some(format!("receiver answered HTTP {code}"))),
@@ -87,10 +88,12 @@ async fn attempt(state: &AppState, mut d: WebhookDeliveryRecord) -> anyhow::Resu
         Some(delay) => {
             d.retry_step += 1;
             d.next_attempt_at = Some(now + delay.as_millis() as i64);
+            state.metrics.webhook_attempt("retry");
             tracing::info!(delivery_id = %d.id, event_id = %d.event_id, attempts = d.attempts, retry_in_ms = delay.as_millis() as u64, error = d.last_error.as_deref().unwrap_or(""), "webhook attempt failed; will retry");
         }
         None => {
             (d.status, d.next_attempt_at) = (DELIVERY_FAILED.into(), None);
+            state.metrics.webhook_attempt("dead_lettered");
             tracing::warn!(delivery_id = %d.id, event_id = %d.event_id, attempts = d.attempts, error = d.last_error.as_deref().unwrap_or(""), "webhook retries exhausted; delivery dead-lettered");
         }
     }

@@ -84,6 +84,29 @@ impl WebhookEventType {
     }
 }
 
+/// Keys this process recently tried to claim a once-only event for, so a key
+/// refused on every verify costs one store write per `window`, not one per
+/// request. The store's marker still decides who announces, and only once.
+#[derive(Default)]
+pub struct RecentClaims {
+    seen: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+}
+
+impl RecentClaims {
+    /// True when `key_id` was not tried within `window_ms` (and records this try).
+    pub fn should_try(&self, key_id: &str, now: i64, window_ms: i64) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.get(key_id).is_some_and(|&at| now - at < window_ms) {
+            return false;
+        }
+        if seen.len() > 100_000 {
+            seen.retain(|_, at| now - *at < window_ms);
+        }
+        seen.insert(key_id.to_string(), now);
+        true
+    }
+}
+
 /// A new signing secret: `whsec_` + base64 of 32 bytes from the OS CSPRNG.
 pub fn new_secret() -> String {
     let mut raw = [0u8; 32];
