@@ -199,7 +199,7 @@ async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Resp
 /// rather than on every request.
 async fn purge_expired_now_and_then(state: &AppState, now: i64) {
     static WRITES: AtomicU64 = AtomicU64::new(0);
-    if WRITES.fetch_add(1, Ordering::Relaxed) % 256 != 0 {
+    if !WRITES.fetch_add(1, Ordering::Relaxed).is_multiple_of(256) {
         return;
     }
     if let Err(err) = sqlx::query("DELETE FROM idempotency_records WHERE created_at < $1")

@@ -307,7 +307,7 @@ impl From<&KeyRecord> for ApiKey {
             created_at: ms_to_time(k.created_at),
             updated_at: ms_to_time(k.updated_at),
             revoked_at: opt_time(k.revoked_at),
-            is_active: k.is_active != 0 && !k.revoked_at.is_some_and(|at| at <= now),
+            is_active: k.is_active != 0 && k.revoked_at.is_none_or(|at| at > now),
             created_by_user_id: k.created_by_user_id.clone(),
             device_name: k.device_name.clone(),
             source: KeySource::parse(&k.source),
@@ -709,7 +709,7 @@ pub async fn rotate_record(
         },
     };
     let grace_expires_at = (grace_seconds > 0).then(|| now + grace_seconds * 1000);
-    let minted = keyfmt::generate(base_prefix(&old), &old.environment);
+    let minted = keyfmt::generate(base_prefix(old), &old.environment);
     let mut new = old.clone();
     new.id = Uuid::now_v7().to_string();
     new.key_hash = minted.hash.clone();

@@ -188,10 +188,10 @@ fn set_defaults(
 }
 
 async fn ensure_prefix_free(conn: &mut store::Conn, p: &ProjectRecord) -> ApiResult<()> {
-    if let Some(prefix) = &p.key_prefix {
-        if store::project_prefix_taken(conn, &p.organization_id, prefix, &p.id).await? {
-            return Err(ApiError::conflict(format!("key_prefix: `{prefix}` is already used by another project")));
-        }
+    if let Some(prefix) = &p.key_prefix
+        && store::project_prefix_taken(conn, &p.organization_id, prefix, &p.id).await?
+    {
+        return Err(ApiError::conflict(format!("key_prefix: `{prefix}` is already used by another project")));
     }
     Ok(())
 }
