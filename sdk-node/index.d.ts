@@ -192,6 +192,9 @@ export interface RotatedApiKey {
   graceExpiresAt: Timestamp | null;
 }
 
+/** What a leak report does to a matching key: revoke it at once, or only flag it (audit + webhook). */
+export type LeakPolicy = 'revoke' | 'flag';
+
 export interface Project {
   id: Uuid;
   organizationId: Uuid;
@@ -202,6 +205,13 @@ export interface Project {
   defaultRateLimit: RateLimit | null;
   defaultTtlSeconds: number | null;
   defaultGracePeriodSeconds: number | null;
+  /**
+   * Days before a key's `expiresAt` / `nextRotationAt` that `api_key.expiring` /
+   * `api_key.rotation_due` go out, once (default 7; 0: never).
+   */
+  expiryWarningDays: number;
+  /** What a leak report does to a matching key of the project (default `revoke`). */
+  leakPolicy: LeakPolicy;
   createdAt: Timestamp;
   updatedAt: Timestamp;
 }
@@ -369,6 +379,10 @@ export interface ProjectCreateParams {
   defaultRateLimit?: RateLimit | null;
   defaultTtlSeconds?: number | null;
   defaultGracePeriodSeconds?: number | null;
+  /** 0-365 (default 7; 0 turns the expiry and rotation-due warnings off). */
+  expiryWarningDays?: number | null;
+  /** Default `revoke`. */
+  leakPolicy?: LeakPolicy | null;
 }
 
 export interface ProjectUpdateParams {
@@ -378,6 +392,9 @@ export interface ProjectUpdateParams {
   defaultRateLimit?: RateLimit | null;
   defaultTtlSeconds?: number | null;
   defaultGracePeriodSeconds?: number | null;
+  /** 0-365; 0 turns the expiry and rotation-due warnings off. */
+  expiryWarningDays?: number | null;
+  leakPolicy?: LeakPolicy | null;
 }
 
 export interface ProjectListParams {

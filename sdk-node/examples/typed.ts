@@ -12,6 +12,7 @@ import {
   type CreatedApiKey,
   type RotatedApiKey,
   type Project,
+  type LeakPolicy,
   type Page,
   type VerifyKeyResult,
   type VerifyCode,
@@ -58,7 +59,12 @@ async function tour(client: Keyward): Promise<void> {
   const cursor: string | null = page.nextCursor;
 
   const project: Project = await client.projects.create({ name: 'p', keyPrefix: 'pp', defaultScopes: ['a'] });
-  await client.projects.update(project.id, { defaultTtlSeconds: 3600 });
+  await client.projects.update(project.id, { defaultTtlSeconds: 3600, expiryWarningDays: 14, leakPolicy: 'flag' });
+  const warningDays: number = project.expiryWarningDays;
+  const leakPolicy: LeakPolicy = project.leakPolicy;
+  void [warningDays, leakPolicy];
+  // @ts-expect-error leakPolicy is 'revoke' or 'flag'
+  await client.projects.update(project.id, { leakPolicy: 'delete' });
   const projects: Project[] = await client.projects.list().toArray({ max: 10 });
 
   const org = await client.organizationApiKeys.create(project.organizationId, { name: 'o', scopes: ['keys:read'] });

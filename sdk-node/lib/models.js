@@ -22,6 +22,7 @@ const NULLABLE = {
   ],
   UsageLimit: ['refill'],
   RotatedApiKey: ['project_id', 'expires_at', 'grace_expires_at'],
+  // expiry_warning_days and leak_policy are required: always present.
   Project: ['key_prefix', 'default_scopes', 'default_rate_limit', 'default_ttl_seconds', 'default_grace_period_seconds'],
   Organization: ['role'],
   Member: [],
