@@ -115,12 +115,11 @@ fn delivery(d: &WebhookDeliveryRecord, payload: Option<&str>) -> WebhookDelivery
 }
 
 async fn with_payloads(conn: &mut store::Conn, rows: &[WebhookDeliveryRecord]) -> ApiResult<Vec<WebhookDelivery>> {
-    let mut out = Vec::with_capacity(rows.len());
-    for d in rows {
-        let payload = store::webhook_event_payload(conn, &d.event_id).await?;
-        out.push(delivery(d, payload.as_deref()));
-    }
-    Ok(out)
+    let mut ids: Vec<&str> = rows.iter().map(|d| d.event_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let payloads = store::webhook_event_payloads(conn, &ids).await?;
+    Ok(rows.iter().map(|d| delivery(d, payloads.get(&d.event_id).map(String::as_str))).collect())
 }
 
 async fn load_delivery(conn: &mut store::Conn, caller: &Caller, id: Uuid) -> ApiResult<WebhookDeliveryRecord> {

@@ -186,6 +186,24 @@ pub async fn webhook_event_payload(conn: &mut Conn, id: &str) -> sqlx::Result<Op
     sqlx::query_scalar("SELECT payload FROM webhook_events WHERE id = $1").bind(id).fetch_optional(conn).await
 }
 
+/// Payloads of several events at once, by event id.
+pub async fn webhook_event_payloads(
+    conn: &mut Conn,
+    ids: &[&str],
+) -> sqlx::Result<std::collections::HashMap<String, String>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let placeholders = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let mut query = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(format!(
+        "SELECT id, payload FROM webhook_events WHERE id IN ({placeholders})"
+    )));
+    for id in ids {
+        query = query.bind(*id);
+    }
+    Ok(query.fetch_all(conn).await?.into_iter().collect())
+}
+
 pub async fn insert_webhook_delivery(conn: &mut Conn, d: &WebhookDeliveryRecord) -> sqlx::Result<()> {
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) VALUES \
