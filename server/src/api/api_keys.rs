@@ -143,7 +143,8 @@ pub struct ApiKey {
 }
 
 /// An API key with its plaintext `key`, returned once by create and regenerate.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+// No `Debug`: it holds a secret shown once.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct CreatedApiKey {
     #[serde(flatten)]
     pub api_key: ApiKey,
@@ -221,7 +222,8 @@ pub struct RotateApiKeyRequest {
 }
 
 /// The result of a rotation: a new key (new id, same settings) replacing the old one.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+// No `Debug`: it holds a secret shown once.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"old_key_id": "0193a3c1-7d4e-7b7a-9f1e-2b8c4d5e6f70", "new_key_id": "0193a3c2-1111-7b7a-9f1e-2b8c4d5e6f71", "project_id": null, "name": "billing worker", "key": "kros_live_4f9QkZ1x8cVb2NmA7sLp0RtYw3EuHj6DgKq2Wx", "key_prefix": "kros_live_4f9Q", "scopes": ["keys:verify"], "expires_at": null, "created_at": "2026-11-23T12:00:00Z", "grace_expires_at": "2026-11-23T13:00:00Z"}))]
 pub struct RotatedApiKey {
     pub old_key_id: Uuid,

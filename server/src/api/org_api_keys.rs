@@ -31,7 +31,8 @@ pub struct OrganizationApiKeyList {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+// No `Debug`: it holds a secret shown once.
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct OrganizationCreatedApiKey {
     pub api_key: ApiKey,
     /// The full key. Shown exactly once: store it now.

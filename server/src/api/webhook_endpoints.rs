@@ -44,7 +44,8 @@ pub struct WebhookEndpoint {
 }
 
 /// An endpoint with its signing `secret`, returned once by create and rotate-secret.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+// No `Debug`: it holds a secret shown once.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct CreatedWebhookEndpoint {
     #[serde(flatten)]
     pub endpoint: WebhookEndpoint,
@@ -88,7 +89,8 @@ pub struct ListWebhookEndpointsQuery {
 }
 
 /// The organization's secret for deliveries to keys' `rotation_webhook_url`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+// No `Debug`: it holds a secret shown once.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct WebhookSigningSecret {
     /// `whsec_…`. Shown once; the previous secret stops signing at once.
     pub secret: String,

@@ -6,7 +6,8 @@
 use super::Conn;
 use sqlx::{AnyPool, AssertSqlSafe, FromRow};
 
-#[derive(Debug, Clone, FromRow)]
+/// `Debug` leaves the secret out.
+#[derive(Clone, FromRow)]
 pub struct WebhookEndpointRecord {
     pub id: String,
     pub organization_id: String,
@@ -20,6 +21,19 @@ pub struct WebhookEndpointRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
+}
+
+impl std::fmt::Debug for WebhookEndpointRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEndpointRecord")
+            .field("id", &self.id)
+            .field("organization_id", &self.organization_id)
+            .field("url", &self.url)
+            .field("event_types", &self.event_types)
+            .field("secret", &"***")
+            .field("is_active", &self.is_active)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, FromRow)]
