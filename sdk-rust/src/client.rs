@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::generated;
 use crate::resources::{ApiKeys, Keys, OrganizationApiKeys, Projects};
 use crate::tenancy::{AuditEvents, Environments, Members, Organizations};
+use crate::webhook_resources::{SigningSecret, WebhookDeliveries, WebhookEndpoints};
 use crate::retry::RetrySafety;
 use crate::secret::Secret;
 use crate::transport::{CallLimits, GeneratedError, send_with_retries};
@@ -161,7 +162,7 @@ impl Client {
     }
 
     /// Project-level API keys (`/v1/api-keys`): create, list, get, update,
-    /// revoke, regenerate, rotate.
+    /// revoke, regenerate, rotate, usage, import.
     pub fn api_keys(&self) -> ApiKeys {
         ApiKeys::new(self.clone())
     }
@@ -202,6 +203,24 @@ impl Client {
     /// The organization's append-only audit log (`/v1/audit-events`).
     pub fn audit_events(&self) -> AuditEvents {
         AuditEvents::new(self.clone())
+    }
+
+    /// Webhook endpoints (`/v1/webhook-endpoints`): where key events are
+    /// delivered; create, list, get, update, delete, rotate_secret.
+    pub fn webhook_endpoints(&self) -> WebhookEndpoints {
+        WebhookEndpoints::new(self.clone())
+    }
+
+    /// Webhook deliveries (`/v1/webhook-deliveries`): each event's delivery
+    /// to each destination; list, get, redeliver.
+    pub fn webhook_deliveries(&self) -> WebhookDeliveries {
+        WebhookDeliveries::new(self.clone())
+    }
+
+    /// The organization's signing secret for keys' own `rotation_webhook_url`
+    /// deliveries (`/v1/webhook-signing-secret`).
+    pub fn webhook_signing_secret(&self) -> SigningSecret {
+        SigningSecret::new(self.clone())
     }
 
     /// The organization sent as `X-Organization-Id` on every request, if set.

@@ -6,10 +6,12 @@
 //! through it — [`Client::api_keys`], [`Client::organization_api_keys`],
 //! [`Client::projects`], [`Client::keys`] (verification), and the tenancy
 //! resources [`Client::organizations`], [`Client::members`],
-//! [`Client::environments`] and [`Client::audit_events`]. Calls retry
+//! [`Client::environments`] and [`Client::audit_events`], and the webhook
+//! resources [`Client::webhook_endpoints`], [`Client::webhook_deliveries`]
+//! and [`Client::webhook_signing_secret`]. Calls retry
 //! transient failures, lists stream every page, errors are one typed
-//! [`Error`], and plaintext keys come wrapped in [`Secret`] so they never end
-//! up in logs.
+//! [`Error`], and plaintext keys and webhook secrets come wrapped in
+//! [`Secret`] so they never end up in logs.
 //!
 //! The request and response types in [`types`] are generated from the
 //! server's OpenAPI document (`cargo xtask codegen`), so they always match the
@@ -31,6 +33,7 @@ mod retry;
 mod secret;
 mod tenancy;
 mod transport;
+mod webhook_resources;
 
 #[cfg(feature = "axum")]
 pub mod middleware;
@@ -52,10 +55,13 @@ pub use generated::types;
 pub use pagination::Page;
 pub use resources::{
     ApiKeys, CreatedKey, KeyUsage, Keys, ListApiKeys, ListOrganizationApiKeys, ListProjects, OrganizationApiKeys, Projects,
-    RotatedKey,
+    RotatedKey, key_hash,
 };
 pub use tenancy::{
     AuditEvents, Environments, ListAuditEvents, ListEnvironments, ListMembers, ListOrganizations, Members, Organizations,
 };
 pub use secret::Secret;
 pub use uuid::Uuid;
+pub use webhook_resources::{
+    CreatedEndpoint, ListWebhookDeliveries, ListWebhookEndpoints, SigningSecret, WebhookDeliveries, WebhookEndpoints,
+};

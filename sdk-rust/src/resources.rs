@@ -1,25 +1,24 @@
-//! Resource handles: `client.api_keys()`, `client.organization_api_keys()`,
-//! `client.projects()`, `client.keys()`.
+//! Resource handles: `client.api_keys()` (including key import),
+//! `client.organization_api_keys()`, `client.projects()`, `client.keys()`.
 //!
 //! Each method builds the generated request anew for every attempt (so a
 //! retry re-sends the same body and the same `Idempotency-Key`) and runs it
 //! through [`Client::call`], which applies timeouts and retries.
 
 use futures::Stream;
-use progenitor_client::ResponseValue;
 use reqwest::header::HeaderMap;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::client::Client;
 use crate::error::Error;
 use crate::generated::types;
-use crate::generated::{
-    ClientApiKeysExt, ClientInfo, ClientOrganizationApiKeysExt, ClientProjectsExt, ClientVerificationExt,
-};
+use crate::generated::{ClientApiKeysExt, ClientOrganizationApiKeysExt, ClientProjectsExt, ClientVerificationExt};
 use crate::pagination::{Page, paginate};
 use crate::retry::RetrySafety;
 use crate::secret::Secret;
-use crate::transport::GeneratedError;
 
 /// A newly issued key: its stored (masked) record and the plaintext, which the
 /// server shows only this once.
@@ -34,20 +33,48 @@ pub struct CreatedKey {
 impl CreatedKey {
     /// Splits the server's flat "ApiKey + key" body into record and secret.
     fn from_flat(created: types::CreatedApiKey) -> Result<CreatedKey, Error> {
-        let mut fields = serde_json::to_value(created).map_err(|error| Error::Decode(error.to_string()))?;
-        // Going through JSON (rather than moving ~30 fields by hand) keeps this
-        // correct when the spec adds a field to ApiKey and codegen reruns.
-        let plaintext = fields
-            .as_object_mut()
-            .and_then(|object| object.remove("key"))
-            .and_then(|key| key.as_str().map(str::to_owned))
-            .ok_or_else(|| Error::Decode("created key without its plaintext `key`".into()))?;
-        let api_key = serde_json::from_value(fields).map_err(|error| Error::Decode(error.to_string()))?;
-        Ok(CreatedKey {
-            api_key,
-            key: Secret::new(plaintext),
-        })
+        let (api_key, key) = split_secret(created, "key")?;
+        Ok(CreatedKey { api_key, key })
     }
+}
+
+/// Splits a flat "record + secret" body (`CreatedApiKey`, `CreatedWebhookEndpoint`)
+/// into the record without the secret and the secret, wrapped.
+///
+/// Going through JSON (rather than moving every field by hand) keeps this
+/// correct when the spec adds a field to the record and codegen reruns.
+pub(crate) fn split_secret<Flat: Serialize, Record: DeserializeOwned>(
+    flat: Flat,
+    secret_field: &str,
+) -> Result<(Record, Secret), Error> {
+    let mut fields = serde_json::to_value(flat).map_err(|error| Error::Decode(error.to_string()))?;
+    let plaintext = fields
+        .as_object_mut()
+        .and_then(|object| object.remove(secret_field))
+        .and_then(|secret| secret.as_str().map(str::to_owned))
+        .ok_or_else(|| Error::Decode(format!("response without its `{secret_field}`")))?;
+    let record = serde_json::from_value(fields).map_err(|error| Error::Decode(error.to_string()))?;
+    Ok((record, Secret::new(plaintext)))
+}
+
+/// The `key_hash` of a key to import with [`ApiKeys::import`]: the SHA-256 of
+/// the key's full text, as 64 lower-case hex characters (what the server
+/// stores and what a hand-rolled key table usually holds already).
+///
+/// ```
+/// assert_eq!(
+///     keyward::key_hash("test"),
+///     "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+/// );
+/// ```
+pub fn key_hash(key: &str) -> String {
+    use std::fmt::Write as _;
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
 }
 
 /// The result of a rotation: the new key's plaintext and the rotation details.
@@ -307,6 +334,52 @@ impl ApiKeys {
     }
 }
 
+impl ApiKeys {
+    /// Imports existing keys (from a hand-rolled key table) by the SHA-256 of
+    /// their full text, so their holders keep using them: they then verify,
+    /// list (`source` = `import`), rotate and revoke like keys issued here.
+    /// 1–100 keys per call, all imported or none; returns them in request order.
+    ///
+    /// A hash already stored answers 409 ([`Error::is_conflict`]); an invalid
+    /// item answers 400 naming it, e.g. `keys[0].key_hash: …`. Needs
+    /// `keys:write`. Compute `key_hash` with [`key_hash`] (or take it from
+    /// your table), and never send the plaintext.
+    ///
+    /// ```no_run
+    /// # async fn run(client: keyward::Client) -> Result<(), keyward::Error> {
+    /// use keyward::types::ImportedApiKey;
+    /// let legacy = "sk_live_legacyABCDEFGH12345678";
+    /// let key: ImportedApiKey = ImportedApiKey::builder()
+    ///     .key_hash(keyward::key_hash(legacy)) // or the hex your table already stores
+    ///     .key_prefix("sk_live_lega")          // what people see of it
+    ///     .last4(Some("5678".to_string()))
+    ///     .name("legacy billing key")
+    ///     .scopes(Some(vec!["billing:read".to_string()]))
+    ///     .try_into()
+    ///     .expect("all required fields are set");
+    /// let imported = client.api_keys().import(vec![key]).await?;
+    /// assert_eq!(imported[0].source, keyward::types::KeySource::Import);
+    /// assert!(client.keys().verify_key(legacy).await?.valid);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn import(&self, keys: Vec<types::ImportedApiKey>) -> Result<Vec<types::ApiKey>, Error> {
+        let body = types::ImportApiKeysRequest { keys };
+        let api = self.client.api();
+        let idempotency_key = self.client.idempotency_key();
+        let response = self
+            .client
+            .call(RetrySafety::Idempotent, move || {
+                api.import_api_keys()
+                    .idempotency_key(idempotency_key.clone())
+                    .body(body.clone())
+                    .send()
+            })
+            .await?;
+        Ok(response.into_inner().imported)
+    }
+}
+
 /// Range and bucket size for [`ApiKeys::usage`].
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct KeyUsage {
@@ -425,31 +498,40 @@ impl Projects {
     }
 
     /// Creates a project (needs `orgs:admin`).
+    ///
+    /// Besides key defaults, a project sets its key-hygiene policies:
+    /// `expiry_warning_days` (0–365, default 7; 0 turns the `api_key.expiring`
+    /// and `api_key.rotation_due` warnings off) and `leak_policy` (`Revoke`,
+    /// the default, or `Flag`: what a leak report does to a matching key).
+    ///
+    /// ```no_run
+    /// # async fn run(client: keyward::Client) -> Result<(), keyward::Error> {
+    /// use keyward::types::{CreateProjectRequest, LeakPolicy};
+    /// let project = client
+    ///     .projects()
+    ///     .create(
+    ///         CreateProjectRequest::builder()
+    ///             .name("billing")
+    ///             .expiry_warning_days(Some(14))
+    ///             .leak_policy(Some(LeakPolicy::Flag))
+    ///             .try_into()
+    ///             .expect("all required fields are set"),
+    ///     )
+    ///     .await?;
+    /// assert_eq!((project.expiry_warning_days, project.leak_policy), (14, LeakPolicy::Flag));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn create(&self, body: types::CreateProjectRequest) -> Result<types::Project, Error> {
-        // The spec declares no `Idempotency-Key` parameter on create_project,
-        // so the generated builder cannot send one; this request is made by
-        // hand on the same connection pool, with the header every mutating
-        // POST carries. Switch to `api.create_project()` once the spec has it.
         let api = self.client.api();
-        let idempotency_key = reqwest::header::HeaderValue::from_str(&self.client.idempotency_key())
-            .map_err(|_| Error::InvalidConfig("the idempotency key is not a valid header value".into()))?;
-        let url = format!("{}/v1/projects", api.baseurl());
+        let idempotency_key = self.client.idempotency_key();
         let response = self
             .client
             .call(RetrySafety::Idempotent, move || {
-                let request = api
-                    .client()
-                    .post(url.clone())
-                    .header(reqwest::header::ACCEPT, "application/json")
-                    .header("Idempotency-Key", idempotency_key.clone())
-                    .json(&body);
-                async move {
-                    let response = request.send().await.map_err(GeneratedError::CommunicationError)?;
-                    match response.status().as_u16() {
-                        201 => ResponseValue::<types::Project>::from_response(response).await,
-                        _ => Err(GeneratedError::UnexpectedResponse(response)),
-                    }
-                }
+                api.create_project()
+                    .idempotency_key(idempotency_key.clone())
+                    .body(body.clone())
+                    .send()
             })
             .await?;
         Ok(response.into_inner())
@@ -506,7 +588,8 @@ impl Projects {
         Ok(response.into_inner())
     }
 
-    /// Changes the fields set in `request`.
+    /// Changes the fields set in `request`, including the key-hygiene
+    /// policies `expiry_warning_days` and `leak_policy`.
     pub async fn update(&self, id: Uuid, request: types::UpdateProjectRequest) -> Result<types::Project, Error> {
         let api = self.client.api();
         let response = self

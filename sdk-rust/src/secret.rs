@@ -1,21 +1,27 @@
-//! A plaintext API key that never prints itself.
+//! A plaintext secret (an API key or a webhook signing secret) that never
+//! prints itself.
 
 use std::fmt;
 
-/// A plaintext keyward API key, as returned once by create, regenerate and
-/// rotate.
+/// A plaintext secret shown once by the server: an API key (create,
+/// regenerate, rotate) or a webhook signing secret (`whsec_…`, from webhook
+/// endpoint create and rotate-secret, and the organization's signing secret).
 ///
-/// `Debug` and `Display` print only the key's public prefix
-/// (`{prefix}_{env}_` plus the first 4 secret characters, the same text the
-/// server stores as `key_prefix`) followed by `…`, so a secret that ends up in
-/// a log line or a panic message is not leaked. Call [`Secret::expose`] to
-/// read the key itself, e.g. to hand it to your customer.
+/// `Debug` and `Display` print only the public part followed by `…`, so a
+/// secret that ends up in a log line or a panic message is not leaked: for an
+/// API key its prefix (`{prefix}_{env}_` plus the first 4 secret characters,
+/// the same text the server stores as `key_prefix`), for a webhook secret
+/// just `whsec_`. Call [`Secret::expose`] to read the secret itself, e.g. to
+/// hand a key to your customer or to verify a webhook.
 ///
 /// ```
 /// let key = keyward::Secret::new("kw_live_abc1DEF2ghi3JKL4mno5PQR6stu7VWX8yz9A0b1c2d");
 /// assert_eq!(format!("{key}"), "kw_live_abc1…");
 /// assert_eq!(format!("{key:?}"), "Secret(\"kw_live_abc1…\")");
 /// assert!(key.expose().starts_with("kw_live_abc1DEF2"));
+///
+/// let webhook_secret = keyward::Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+/// assert_eq!(format!("{webhook_secret:?}"), "Secret(\"whsec_…\")");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -23,27 +29,33 @@ pub struct Secret(String);
 /// Secret characters shown after `{prefix}_{env}_`, matching the server's `key_prefix`.
 const VISIBLE_SECRET_CHARS: usize = 4;
 
+/// The prefix of a webhook signing secret; everything after it is key material.
+const WEBHOOK_SECRET_PREFIX: &str = "whsec_";
+
 impl Secret {
     /// Wraps a plaintext key.
     pub fn new(key: impl Into<String>) -> Secret {
         Secret(key.into())
     }
 
-    /// The plaintext key. Store it (or show it to its owner) now: the server
+    /// The plaintext. Store it (or show it to its owner) now: the server
     /// never returns it again.
     pub fn expose(&self) -> &str {
         &self.0
     }
 
-    /// Consumes the wrapper and returns the plaintext key.
+    /// Consumes the wrapper and returns the plaintext.
     pub fn into_exposed(self) -> String {
         self.0
     }
 
     /// The printable part: `{prefix}_{env}_` and 4 more characters, e.g.
-    /// `kw_live_abc1`. A string that is not in keyward's key format shows
-    /// nothing, since no part of it is known to be public.
+    /// `kw_live_abc1`; for a webhook secret only `whsec_`. A string in
+    /// neither format shows nothing, since no part of it is known to be public.
     pub fn masked_prefix(&self) -> &str {
+        if self.0.starts_with(WEBHOOK_SECRET_PREFIX) {
+            return WEBHOOK_SECRET_PREFIX;
+        }
         let mut underscores = 0;
         for (index, character) in self.0.char_indices() {
             if character == '_' {
@@ -101,5 +113,14 @@ mod tests {
         assert_eq!(Secret::new("kw_live_ab").to_string(), "kw_live_…");
         assert_eq!(Secret::new("").to_string(), "…");
         assert_eq!(Secret::new("kw_live_äöüßé").to_string(), "kw_live_äöüß…");
+    }
+
+    #[test]
+    fn webhook_secrets_show_only_their_prefix() {
+        // URL-safe base64 could contain `_`; the key rule must not apply to it.
+        let secret = Secret::new("whsec_ab_cdEFGH_ijklMNOPqrstUVWXyz0123456789");
+        assert_eq!(secret.to_string(), "whsec_…");
+        assert_eq!(format!("{secret:?}"), "Secret(\"whsec_…\")");
+        assert_eq!(secret.masked_prefix(), "whsec_");
     }
 }
