@@ -110,7 +110,8 @@ fn delivery(d: &WebhookDeliveryRecord, payload: Option<&str>) -> WebhookDelivery
         last_error: d.last_error.clone(),
         delivered_at: d.delivered_at.map(ms_to_time),
         created_at: ms_to_time(d.created_at),
-        payload: payload.and_then(|p| serde_json::from_str(p).ok()).unwrap_or(Value::Null),
+        // Events outlive their deliveries (the purge deletes deliveries first), so this is always found.
+        payload: payload.and_then(|p| serde_json::from_str(p).ok()).unwrap_or_else(|| json!({})),
     }
 }
 

@@ -124,6 +124,7 @@ pub fn webhook_target(state: &AppState, field: &str, url: &str) -> ApiResult<Str
 
 fn event_types_json(types: &[WebhookEventType]) -> String {
     let mut names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+    names.sort_unstable();
     names.dedup();
     json!(names).to_string()
 }
