@@ -1,9 +1,14 @@
 //! `/v1/webhook-deliveries`: every event's delivery to each destination, its
 //! attempts and outcome; dead-lettered (`failed`) deliveries can be sent again.
 
-use super::{Page, PageQuery, api_keys::ms_to_time, pagination_headers, webhook_endpoints::TAG};
+use super::{
+    Page, PageQuery,
+    api_keys::ms_to_time,
+    pagination_headers,
+    webhook_endpoints::{TAG, require_admin},
+};
 use crate::{
-    auth::{Caller, Permission},
+    auth::Caller,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiQuery, IdPath},
     state::AppState,
@@ -127,11 +132,6 @@ async fn load_delivery(conn: &mut store::Conn, caller: &Caller, id: Uuid) -> Api
     store::get_webhook_delivery(conn, &caller.organization_id, &id.to_string())
         .await?
         .ok_or(ApiError::NotFound("webhook delivery"))
-}
-
-fn require_admin(caller: &Caller) -> ApiResult<()> {
-    caller.require(Permission::OrgsAdmin)?;
-    caller.require_org_level("read webhook deliveries")
 }
 
 /// List webhook deliveries

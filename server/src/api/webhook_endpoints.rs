@@ -129,7 +129,8 @@ fn event_types_json(types: &[WebhookEventType]) -> String {
     json!(names).to_string()
 }
 
-fn require_admin(caller: &Caller) -> ApiResult<()> {
+/// Webhooks are organization administration: `orgs:admin` (owner/admin), not for a project key.
+pub fn require_admin(caller: &Caller) -> ApiResult<()> {
     caller.require(Permission::OrgsAdmin)?;
     caller.require_org_level("manage webhooks")
 }
