@@ -347,6 +347,19 @@ fn opt_time_arg<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Res
     }
 }
 
+/// An optional string enum (a delivery `status`, an `event_type`),
+/// deserialized into the generated type, so an unknown value is a
+/// `ValueError` naming the argument before anything is sent.
+fn opt_enum_arg<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Result<Option<T>, CallError> {
+    match field(args, name) {
+        None => Ok(None),
+        Some(v @ Value::String(_)) => serde_json::from_value(v.clone())
+            .map(Some)
+            .map_err(|e| arg_err(format!("invalid `{name}`: {e}"))),
+        Some(_) => Err(arg_err(format!("`{name}` must be a string"))),
+    }
+}
+
 fn opt_u64_arg(args: &Value, name: &str) -> Result<Option<u64>, CallError> {
     match field(args, name) {
         None => Ok(None),
@@ -379,6 +392,10 @@ fn page_json<T: serde::Serialize>(page: keyward::Page<T>) -> Result<Value, CallE
 
 fn created_json(created: keyward::CreatedKey) -> Result<Value, CallError> {
     Ok(json!({"api_key": to_json(&created.api_key)?, "key": created.key.expose()}))
+}
+
+fn created_endpoint_json(created: keyward::CreatedEndpoint) -> Result<Value, CallError> {
+    Ok(json!({"endpoint": to_json(&created.endpoint)?, "secret": created.secret.expose()}))
 }
 
 /// `client` with a fresh `Idempotency-Key` for one mutating POST (kept across
@@ -424,6 +441,11 @@ async fn dispatch(client: keyward::Client, op: String, args: Value) -> Result<Va
             let grace = opt_u64_arg(&args, "grace_period_seconds")?;
             let rotated = once(&client).api_keys().rotate(id, grace).await?;
             Ok(json!({"rotation": to_json(&rotated.rotation)?, "key": rotated.key.expose()}))
+        }
+        "api_keys.import" => {
+            let request: keyward::types::ImportApiKeysRequest = body(&args, "body")?;
+            let imported = once(&client).api_keys().import(request.keys).await?;
+            Ok(json!({"imported": to_json(&imported)?}))
         }
         // --- /v1/keys/verify ----------------------------------------------
         "keys.verify" => to_json(&client.keys().verify(body(&args, "body")?).await?),
@@ -532,6 +554,50 @@ async fn dispatch(client: keyward::Client, op: String, args: Value) -> Result<Va
                 starting_after: opt_uuid_arg(&args, "starting_after")?,
             };
             page_json(client.audit_events().list_page(params).await?)
+        }
+        // --- /v1/webhook-endpoints -----------------------------------------
+        "webhook_endpoints.create" => {
+            created_endpoint_json(once(&client).webhook_endpoints().create(body(&args, "body")?).await?)
+        }
+        "webhook_endpoints.list_page" => {
+            let params = keyward::ListWebhookEndpoints {
+                limit: opt_u32_arg(&args, "limit")?,
+                starting_after: opt_uuid_arg(&args, "starting_after")?,
+            };
+            page_json(client.webhook_endpoints().list_page(params).await?)
+        }
+        "webhook_endpoints.get" => to_json(&client.webhook_endpoints().get(uuid_arg(&args, "id")?).await?),
+        "webhook_endpoints.update" => {
+            let id = uuid_arg(&args, "id")?;
+            to_json(&client.webhook_endpoints().update(id, body(&args, "body")?).await?)
+        }
+        "webhook_endpoints.delete" => {
+            client.webhook_endpoints().delete(uuid_arg(&args, "id")?).await?;
+            Ok(Value::Null)
+        }
+        "webhook_endpoints.rotate_secret" => {
+            created_endpoint_json(once(&client).webhook_endpoints().rotate_secret(uuid_arg(&args, "id")?).await?)
+        }
+        // --- /v1/webhook-deliveries ---------------------------------------
+        "webhook_deliveries.list_page" => {
+            let params = keyward::ListWebhookDeliveries {
+                endpoint_id: opt_uuid_arg(&args, "endpoint_id")?,
+                api_key_id: opt_uuid_arg(&args, "api_key_id")?,
+                event_type: opt_enum_arg(&args, "event_type")?,
+                status: opt_enum_arg(&args, "status")?,
+                limit: opt_u32_arg(&args, "limit")?,
+                starting_after: opt_uuid_arg(&args, "starting_after")?,
+            };
+            page_json(client.webhook_deliveries().list_page(params).await?)
+        }
+        "webhook_deliveries.get" => to_json(&client.webhook_deliveries().get(uuid_arg(&args, "id")?).await?),
+        "webhook_deliveries.redeliver" => {
+            to_json(&once(&client).webhook_deliveries().redeliver(uuid_arg(&args, "id")?).await?)
+        }
+        // --- /v1/webhook-signing-secret -----------------------------------
+        "webhook_signing_secret.rotate" => {
+            let secret = once(&client).webhook_signing_secret().rotate().await?;
+            Ok(json!({"secret": secret.expose()}))
         }
         other => Err(arg_err(format!("unknown operation {other:?}"))),
     }
@@ -794,10 +860,18 @@ impl NativeWebhook {
     }
 }
 
+/// The `key_hash` of a key to import: SHA-256 of its full text, 64 lower-case
+/// hex characters (`keyward::key_hash`).
+#[pyfunction]
+fn key_hash(key: &str) -> String {
+    keyward::key_hash(key)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeClient>()?;
     m.add_class::<NativeWebhook>()?;
+    m.add_function(wrap_pyfunction!(key_hash, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

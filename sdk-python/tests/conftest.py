@@ -3,6 +3,11 @@
 The server is ``target/debug/keyward`` (``cargo build -p keyward-server``;
 override with ``KEYWARD_SERVER_BIN``). It prints the bootstrap admin key as its
 first stdout line, then listens; we poll ``/healthz``. Every wait is bounded.
+
+Webhooks (tests/test_key_hygiene.py): the server may deliver to loopback
+receivers (``KEYWARD_WEBHOOK_ALLOW_PRIVATE``), polls its outbox every 50 ms, and
+dead-letters a delivery after three attempts 200 ms apart, so retries and
+redelivery are observable within a test.
 """
 
 from __future__ import annotations
@@ -37,6 +42,14 @@ def free_port() -> int:
 JWT_SECRET = "keyward-python-test-session-secret"
 
 
+#: Server settings for the webhook tests (docs/key-hygiene.md).
+WEBHOOK_SERVER_ENV = {
+    "KEYWARD_WEBHOOK_ALLOW_PRIVATE": "true",
+    "KEYWARD_WEBHOOK_POLL_INTERVAL_MS": "50",
+    "KEYWARD_WEBHOOK_RETRY_DELAYS_MS": "200,200",
+}
+
+
 @dataclass
 class Server:
     base_url: str
@@ -55,6 +68,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     log = open(tmp / "server.log", "wb")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYWARD_")}
+    env.update(WEBHOOK_SERVER_ENV)
     proc = subprocess.Popen(
         [str(binary), "--listen", f"127.0.0.1:{port}", "--database-url", f"sqlite://{tmp}/kw.db",
          "--jwt-secret", JWT_SECRET],

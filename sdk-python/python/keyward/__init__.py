@@ -8,11 +8,13 @@ True
 
 ``AsyncKeyward`` has the same surface for asyncio. Both run one Rust client
 (``keyward._native``, the same core as the Rust and Node SDKs).
-``keyward.webhooks.verify`` checks the signature of a webhook keyward sent.
+``keyward.webhooks.verify`` checks the signature of a webhook keyward sent;
+``client.webhook_endpoints`` / ``client.webhook_deliveries`` manage where
+they go, and ``client.api_keys.import_keys`` brings existing keys over by hash.
 """
 
 from ._async import AsyncKeyward
-from ._base import AsyncPageIterator, PageIterator
+from ._base import AsyncPageIterator, PageIterator, key_hash
 from ._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
@@ -34,7 +36,10 @@ from ._models import (
     AuditEvent,
     AuditTarget,
     CreatedApiKey,
+    CreatedWebhookEndpoint,
     Environment,
+    ImportedApiKey,
+    LeakPolicy,
     Member,
     Organization,
     Project,
@@ -45,6 +50,10 @@ from ._models import (
     UsageLimit,
     UsageRefill,
     VerifyResult,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    WebhookEventType,
 )
 from ._secret import SecretKey
 from ._sync import Keyward
@@ -72,6 +81,14 @@ __all__ = [
     "AuditEvent",
     "AuditActor",
     "AuditTarget",
+    "LeakPolicy",
+    "WebhookEndpoint",
+    "CreatedWebhookEndpoint",
+    "WebhookDelivery",
+    "WebhookEventType",
+    "WebhookDeliveryStatus",
+    "ImportedApiKey",
+    "key_hash",
     "PageIterator",
     "AsyncPageIterator",
     "KeywardError",

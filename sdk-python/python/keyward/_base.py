@@ -12,8 +12,10 @@ from typing import (
     Callable,
     Dict,
     Generic,
+    Iterable,
     Iterator,
     List,
+    Mapping,
     Optional,
     Tuple,
     TypeVar,
@@ -28,6 +30,16 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 
 #: One page as the Rust facade's ``list_page`` returns it: items and the next cursor.
 Page = Tuple[List[T], Optional[str]]
+
+
+def key_hash(key: str) -> str:
+    """The ``key_hash`` of a key to import (``api_keys.import_keys``): the
+    SHA-256 of the key's full text as 64 lower-case hex characters, the same
+    as ``hashlib.sha256(key.encode()).hexdigest()``. Computed locally (in the
+    Rust core, ``keyward::key_hash``); the key itself is never sent."""
+    if not isinstance(key, str):
+        raise TypeError("key_hash takes the key as a str")
+    return _native.key_hash(key)
 
 
 def _encode(value: Any) -> Any:
@@ -48,6 +60,25 @@ def _encode(value: Any) -> Any:
 def _body(**fields: Any) -> Dict[str, Any]:
     """A request body from keyword arguments, leaving out the ones not given (None)."""
     return {k: _encode(v) for k, v in fields.items() if v is not None}
+
+
+def _import_items(keys: Any) -> List[Dict[str, Any]]:
+    """The ``keys`` of an import request: :class:`ImportedApiKey` dataclasses
+    or mappings with the same fields, fields left at None not sent."""
+    if isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):
+        raise TypeError("keys must be a list of ImportedApiKey (or dicts with the same fields)")
+    items: List[Dict[str, Any]] = []
+    for key in keys:
+        if dataclasses.is_dataclass(key) and not isinstance(key, type):
+            fields = {f.name: getattr(key, f.name) for f in dataclasses.fields(key)}
+        elif isinstance(key, Mapping):
+            fields = dict(key)
+        else:
+            raise TypeError(
+                f"cannot import a {type(key).__name__}: pass ImportedApiKey or a dict"
+            )
+        items.append(_body(**fields))
+    return items
 
 
 def _audit_filters(

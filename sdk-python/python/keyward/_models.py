@@ -32,6 +32,13 @@ __all__ = [
     "AuditActor",
     "AuditTarget",
     "AuditEvent",
+    "LeakPolicy",
+    "WebhookEventType",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
+    "CreatedWebhookEndpoint",
+    "WebhookDelivery",
+    "ImportedApiKey",
 ]
 
 _RFC3339 = re.compile(
@@ -72,6 +79,27 @@ _T = TypeVar("_T", bound="_Model")
 
 #: A member's role in an organization (docs/roles.md has what each may do).
 Role = Literal["owner", "admin", "member", "viewer"]
+
+#: What a leak report does to a matching key of the project: revoke it at
+#: once (the default), or only flag it (audited and announced as ``api_key.leaked``).
+LeakPolicy = Literal["revoke", "flag"]
+
+#: What happened to a key (docs/key-hygiene.md has when each is sent).
+WebhookEventType = Literal[
+    "api_key.created",
+    "api_key.updated",
+    "api_key.revoked",
+    "api_key.regenerated",
+    "api_key.rotated",
+    "api_key.expiring",
+    "api_key.rotation_due",
+    "api_key.leaked",
+    "api_key.usage_exceeded",
+]
+
+#: A delivery's state: still being attempted, delivered (a 2xx), or
+#: dead-lettered after its last retry (send it again with ``redeliver``).
+WebhookDeliveryStatus = Literal["pending", "succeeded", "failed"]
 
 
 class _Model:
@@ -298,6 +326,15 @@ class VerifyResult(_Model):
 
 @dataclasses.dataclass(frozen=True)
 class Project(_Model):
+    """A project: key defaults and its key-hygiene policies.
+
+    ``expiry_warning_days``: days before a key's ``expires_at`` /
+    ``next_rotation_at`` that ``api_key.expiring`` / ``api_key.rotation_due``
+    go out, once (0: never). ``leak_policy``: what a leak report does to a
+    matching key (``revoke`` or ``flag``). Both come last, with the server's
+    defaults, so code constructing a ``Project`` positionally keeps working.
+    """
+
     id: str
     organization_id: str
     name: str
@@ -308,6 +345,8 @@ class Project(_Model):
     default_grace_period_seconds: Optional[int]
     created_at: datetime
     updated_at: datetime
+    expiry_warning_days: int = 7
+    leak_policy: LeakPolicy = "revoke"
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Project:
@@ -324,6 +363,8 @@ class Project(_Model):
             default_grace_period_seconds=_opt_int(d.get("default_grace_period_seconds")),
             created_at=_dt(d["created_at"]),
             updated_at=_dt(d["updated_at"]),
+            expiry_warning_days=int(d["expiry_warning_days"]),
+            leak_policy=d["leak_policy"],
         )
 
 
@@ -444,3 +485,131 @@ class AuditEvent(_Model):
             request_id=_opt_str(d.get("request_id")),
             created_at=_dt(d["created_at"]),
         )
+
+
+def _webhook_endpoint_fields(d: Mapping[str, Any]) -> Dict[str, Any]:
+    return dict(
+        id=str(d["id"]),
+        organization_id=str(d["organization_id"]),
+        url=str(d["url"]),
+        description=_opt_str(d.get("description")),
+        event_types=list(d.get("event_types") or []),
+        is_active=bool(d["is_active"]),
+        created_at=_dt(d["created_at"]),
+        updated_at=_dt(d["updated_at"]),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhookEndpoint(_Model):
+    """A destination for the organization's key events (its secret is not
+    shown again after creation: rotate it to get a new one).
+
+    ``event_types`` empty means every event; ``is_active=False`` pauses
+    deliveries (events are not queued for it meanwhile)."""
+
+    id: str
+    organization_id: str
+    url: str
+    description: Optional[str]
+    event_types: List[WebhookEventType]
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> WebhookEndpoint:
+        return cls(**_webhook_endpoint_fields(d))
+
+
+@dataclasses.dataclass(frozen=True)
+class CreatedWebhookEndpoint(WebhookEndpoint):
+    """A :class:`WebhookEndpoint` plus its signing ``secret`` (``whsec_…``, a
+    :class:`SecretKey`), returned only by create and ``rotate_secret``.
+    Pass ``secret.get_secret_value()`` to :func:`keyward.webhooks.verify` in
+    your receiver."""
+
+    secret: SecretKey
+
+    @classmethod
+    def from_native(cls, d: Mapping[str, Any]) -> CreatedWebhookEndpoint:
+        return cls(**_webhook_endpoint_fields(d["endpoint"]), secret=SecretKey(str(d["secret"])))
+
+    @property
+    def endpoint(self) -> WebhookEndpoint:
+        """The endpoint without its secret."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(WebhookEndpoint)}
+        return WebhookEndpoint(**fields)
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhookDelivery(_Model):
+    """One event on its way to one destination: an endpoint (``endpoint_id``)
+    or a key's own ``rotation_webhook_url`` (``api_key_id``).
+
+    ``event_id`` is the ``webhook-id`` header, the same on every attempt and
+    redelivery (receivers deduplicate on it); ``payload`` is the signed body,
+    ``{"type", "timestamp", "data"}``; ``last_status_code`` is ``None`` when
+    the last attempt got no answer (``last_error`` says why)."""
+
+    id: str
+    event_id: str
+    event_type: WebhookEventType
+    endpoint_id: Optional[str]
+    api_key_id: Optional[str]
+    url: str
+    status: WebhookDeliveryStatus
+    attempts: int
+    next_attempt_at: Optional[datetime]
+    last_attempt_at: Optional[datetime]
+    last_status_code: Optional[int]
+    last_error: Optional[str]
+    delivered_at: Optional[datetime]
+    created_at: datetime
+    payload: Dict[str, Any]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> WebhookDelivery:
+        return cls(
+            id=str(d["id"]),
+            event_id=str(d["event_id"]),
+            event_type=d["event_type"],
+            endpoint_id=_opt_str(d.get("endpoint_id")),
+            api_key_id=_opt_str(d.get("api_key_id")),
+            url=str(d["url"]),
+            status=d["status"],
+            attempts=int(d["attempts"]),
+            next_attempt_at=_opt_dt(d.get("next_attempt_at")),
+            last_attempt_at=_opt_dt(d.get("last_attempt_at")),
+            last_status_code=_opt_int(d.get("last_status_code")),
+            last_error=_opt_str(d.get("last_error")),
+            delivered_at=_opt_dt(d.get("delivered_at")),
+            created_at=_dt(d["created_at"]),
+            payload=dict(d.get("payload") or {}),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportedApiKey(_Model):
+    """An existing key to import with ``api_keys.import_keys``, known by its
+    hash: the plaintext is never sent.
+
+    ``key_hash`` is the SHA-256 of the key's full text as 64 hex characters
+    (:func:`keyward.key_hash`, or what your own key table stores);
+    ``key_prefix`` is what people see of it (e.g. ``sk_live_ab12``, 1-32
+    printable characters) and ``last4`` its last 4 characters, if known.
+    ``project_id`` defaults to the calling key's project, ``environment`` to
+    ``live``. A plain dict with these keys works too."""
+
+    key_hash: str
+    key_prefix: str
+    name: str
+    last4: Optional[str] = None
+    project_id: Optional[str] = None
+    environment: Optional[str] = None
+    scopes: Optional[List[str]] = None
+    expires_at: Optional[datetime] = None
+    allowed_ips: Optional[List[str]] = None
+    meta: Optional[Dict[str, Any]] = None
+    rate_limit: Optional[RateLimit] = None
+    usage_limit: Optional[UsageLimit] = None

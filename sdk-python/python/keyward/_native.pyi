@@ -50,3 +50,6 @@ class NativeWebhook:
     def verify(self, payload: bytes, headers: List[Tuple[str, str]]) -> Any:
         """The body parsed as JSON; raises ``WebhookVerificationError``."""
     def sign(self, msg_id: str, timestamp: int, payload: bytes) -> str: ...
+
+def key_hash(key: str) -> str:
+    """SHA-256 of ``key`` as 64 lower-case hex characters (``keyward::key_hash``)."""

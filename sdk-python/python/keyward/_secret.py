@@ -1,4 +1,4 @@
-"""``SecretKey``: a plaintext API key that does not leak into logs."""
+"""``SecretKey``: a plaintext API key or webhook secret that does not leak into logs."""
 
 from __future__ import annotations
 
@@ -7,13 +7,20 @@ from typing import Any
 
 __all__ = ["SecretKey"]
 
+#: Everything after it in a webhook signing secret is key material.
+_WEBHOOK_SECRET_PREFIX = "whsec_"
+
 
 class SecretKey:
-    """A plaintext keyward key, returned once by create/regenerate/rotate.
+    """A plaintext secret the server shows once: an API key (create,
+    regenerate, rotate, …) or a webhook signing secret (``whsec_…``: webhook
+    endpoint create and ``rotate_secret``, ``webhook_signing_secret.rotate``).
 
-    ``str()`` and ``repr()`` show only the key prefix (``kw_live_abc1…``), the
-    same part the server stores and lists; call :meth:`get_secret_value` to
-    read the key itself, once, to hand it to your customer.
+    ``str()`` and ``repr()`` show only the public part: the key prefix
+    (``kw_live_abc1…``), the same part the server stores and lists, or just
+    ``whsec_…`` for a webhook secret. Call :meth:`get_secret_value` to read
+    the secret itself, once, to hand it to your customer or configure a
+    webhook receiver.
     """
 
     __slots__ = ("_value",)
@@ -31,7 +38,10 @@ class SecretKey:
 
     @property
     def prefix(self) -> str:
-        """``{prefix}_{env}_`` plus the first 4 secret characters (the stored ``key_prefix``)."""
+        """``{prefix}_{env}_`` plus the first 4 secret characters (the stored
+        ``key_prefix``); ``whsec_`` for a webhook secret; else empty."""
+        if self._value.startswith(_WEBHOOK_SECRET_PREFIX):
+            return _WEBHOOK_SECRET_PREFIX
         parts = self._value.split("_", 2)
         if len(parts) == 3 and parts[2]:
             return f"{parts[0]}_{parts[1]}_{parts[2][:4]}"

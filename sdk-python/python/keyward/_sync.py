@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Dict, Mapping, Optional, Sequence, Type, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Type, Union
 
-from ._base import Page, PageIterator, _audit_filters, _body, _Config
+from ._base import Page, PageIterator, _audit_filters, _body, _Config, _import_items
 from ._models import (
     ApiKey,
     AuditEvent,
     CreatedApiKey,
+    CreatedWebhookEndpoint,
     Environment,
+    ImportedApiKey,
+    LeakPolicy,
     Member,
     Organization,
     Project,
@@ -24,13 +27,19 @@ from ._models import (
     RotatedApiKey,
     UsageLimit,
     VerifyResult,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    WebhookEventType,
 )
+from ._secret import SecretKey
 
 __all__ = ["Keyward"]
 
 RateLimitArg = Union[RateLimit, Mapping[str, Any]]
 UsageLimitArg = Union[UsageLimit, Mapping[str, Any]]
 Timestamp = Union[datetime, str]
+ImportedApiKeyArg = Union[ImportedApiKey, Mapping[str, Any]]
 
 
 class ApiKeys:
@@ -125,6 +134,20 @@ class ApiKeys:
         args = {"id": id, "grace_period_seconds": grace_period_seconds}
         return RotatedApiKey.from_native(self._client._call("api_keys.rotate", args))
 
+    def import_keys(self, keys: Sequence[ImportedApiKeyArg]) -> List[ApiKey]:
+        """Import existing keys (from your own key table) by the SHA-256 of
+        their full text, so their holders keep using them: they then verify,
+        list (``source="import"``), rotate and revoke like keys issued here.
+
+        1-100 keys per call, all imported or none; returns them in request
+        order. A hash already stored is a :class:`ConflictError`; an invalid
+        item a :class:`BadRequestError` naming it (``keys[0].key_hash: …``).
+        Needs ``keys:write``. Never send the plaintext: ``key_hash`` is
+        :func:`keyward.key_hash` of it."""
+        body = {"keys": _import_items(keys)}
+        result = self._client._call("api_keys.import", {"body": body})
+        return [ApiKey.from_dict(d) for d in result["imported"]]
+
 
 class Keys:
     """``/v1/keys/verify``: the hot path."""
@@ -213,11 +236,18 @@ class Projects:
         default_rate_limit: Optional[RateLimitArg] = None,
         default_ttl_seconds: Optional[int] = None,
         default_grace_period_seconds: Optional[int] = None,
+        expiry_warning_days: Optional[int] = None,
+        leak_policy: Optional[LeakPolicy] = None,
     ) -> Project:
+        """Create a project. ``expiry_warning_days`` (0-365, default 7; 0 turns
+        the ``api_key.expiring`` / ``api_key.rotation_due`` warnings off) and
+        ``leak_policy`` (``"revoke"``, the default, or ``"flag"``) are its
+        key-hygiene policies."""
         body = _body(
             name=name, key_prefix=key_prefix, default_scopes=default_scopes,
             default_rate_limit=default_rate_limit, default_ttl_seconds=default_ttl_seconds,
             default_grace_period_seconds=default_grace_period_seconds,
+            expiry_warning_days=expiry_warning_days, leak_policy=leak_policy,
         )
         return Project.from_dict(self._client._call("projects.create", {"body": body}))
 
@@ -243,11 +273,15 @@ class Projects:
         default_rate_limit: Optional[RateLimitArg] = None,
         default_ttl_seconds: Optional[int] = None,
         default_grace_period_seconds: Optional[int] = None,
+        expiry_warning_days: Optional[int] = None,
+        leak_policy: Optional[LeakPolicy] = None,
     ) -> Project:
+        """Partial update: arguments left out (None) are left alone."""
         body = _body(
             name=name, key_prefix=key_prefix, default_scopes=default_scopes,
             default_rate_limit=default_rate_limit, default_ttl_seconds=default_ttl_seconds,
             default_grace_period_seconds=default_grace_period_seconds,
+            expiry_warning_days=expiry_warning_days, leak_policy=leak_policy,
         )
         return Project.from_dict(self._client._call("projects.update", {"id": id, "body": body}))
 
@@ -381,6 +415,130 @@ class AuditEvents:
         return PageIterator(fetch)
 
 
+class WebhookEndpoints:
+    """``/v1/webhook-endpoints``: where the organization's key events are
+    delivered (owners and admins, or an ``orgs:admin`` key)."""
+
+    def __init__(self, client: Keyward) -> None:
+        self._client = client
+
+    def create(
+        self,
+        *,
+        url: str,
+        description: Optional[str] = None,
+        event_types: Optional[Sequence[WebhookEventType]] = None,
+        is_active: Optional[bool] = None,
+    ) -> CreatedWebhookEndpoint:
+        """Create an endpoint; the result's ``secret`` (``whsec_…``, a
+        :class:`SecretKey`) is shown only now. ``event_types`` left out (or
+        empty) subscribes to every event. The URL must be absolute http(s);
+        private, loopback and link-local targets are a :class:`BadRequestError`
+        unless the server allows them."""
+        body = _body(url=url, description=description, event_types=event_types, is_active=is_active)
+        return CreatedWebhookEndpoint.from_native(
+            self._client._call("webhook_endpoints.create", {"body": body})
+        )
+
+    def list(self, *, limit: Optional[int] = None) -> PageIterator[WebhookEndpoint]:
+        """Every endpoint of the organization, newest first (without secrets)."""
+
+        def fetch(cursor: Optional[str]) -> Page[WebhookEndpoint]:
+            page = self._client._call(
+                "webhook_endpoints.list_page", {"limit": limit, "starting_after": cursor}
+            )
+            return [WebhookEndpoint.from_dict(d) for d in page["items"]], page.get("next_cursor")
+
+        return PageIterator(fetch)
+
+    def get(self, id: str) -> WebhookEndpoint:
+        return WebhookEndpoint.from_dict(self._client._call("webhook_endpoints.get", {"id": id}))
+
+    def update(
+        self,
+        id: str,
+        *,
+        url: Optional[str] = None,
+        description: Optional[str] = None,
+        event_types: Optional[Sequence[WebhookEventType]] = None,
+        is_active: Optional[bool] = None,
+    ) -> WebhookEndpoint:
+        """Partial update: ``event_types=[]`` subscribes to every event again,
+        ``is_active=False`` pauses deliveries; None leaves a field alone."""
+        body = _body(url=url, description=description, event_types=event_types, is_active=is_active)
+        return WebhookEndpoint.from_dict(
+            self._client._call("webhook_endpoints.update", {"id": id, "body": body})
+        )
+
+    def delete(self, id: str) -> None:
+        """Delete the endpoint: no new deliveries go to it."""
+        self._client._call("webhook_endpoints.delete", {"id": id})
+
+    def rotate_secret(self, id: str) -> CreatedWebhookEndpoint:
+        """A new signing secret, shown only now; the old one stops signing at
+        once (deliveries from now on, redeliveries included, use the new one)."""
+        return CreatedWebhookEndpoint.from_native(
+            self._client._call("webhook_endpoints.rotate_secret", {"id": id})
+        )
+
+
+class WebhookDeliveries:
+    """``/v1/webhook-deliveries``: each event's delivery to each destination,
+    with its attempts and outcome (owners and admins, or an ``orgs:admin`` key)."""
+
+    def __init__(self, client: Keyward) -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        endpoint_id: Optional[str] = None,
+        api_key_id: Optional[str] = None,
+        event_type: Optional[WebhookEventType] = None,
+        status: Optional[WebhookDeliveryStatus] = None,
+        limit: Optional[int] = None,
+    ) -> PageIterator[WebhookDelivery]:
+        """Deliveries matching every filter given, newest first: to one
+        endpoint, to one key's own ``rotation_webhook_url`` (``api_key_id``),
+        of one ``event_type``, or in one ``status`` (``"failed"``: dead-lettered)."""
+        filters: Dict[str, Any] = {
+            "endpoint_id": endpoint_id, "api_key_id": api_key_id,
+            "event_type": event_type, "status": status,
+        }
+
+        def fetch(cursor: Optional[str]) -> Page[WebhookDelivery]:
+            page = self._client._call(
+                "webhook_deliveries.list_page", {**filters, "limit": limit, "starting_after": cursor}
+            )
+            return [WebhookDelivery.from_dict(d) for d in page["items"]], page.get("next_cursor")
+
+        return PageIterator(fetch)
+
+    def get(self, id: str) -> WebhookDelivery:
+        return WebhookDelivery.from_dict(self._client._call("webhook_deliveries.get", {"id": id}))
+
+    def redeliver(self, id: str) -> WebhookDelivery:
+        """Queue the delivery again now (returned as queued, ``status="pending"``):
+        same ``webhook-id``, a fresh retry schedule, the destination's current secret."""
+        return WebhookDelivery.from_dict(
+            self._client._call("webhook_deliveries.redeliver", {"id": id})
+        )
+
+
+class WebhookSigningSecret:
+    """``/v1/webhook-signing-secret``: the organization's secret for deliveries
+    to keys' own ``rotation_webhook_url`` (endpoints have their own secrets)."""
+
+    def __init__(self, client: Keyward) -> None:
+        self._client = client
+
+    def rotate(self) -> SecretKey:
+        """Replace the secret and return the new one (``whsec_…``), shown only
+        now; the previous one stops signing at once. Call it once before
+        relying on ``rotation_webhook_url`` deliveries, to learn the secret."""
+        return SecretKey(str(self._client._call("webhook_signing_secret.rotate", {})["secret"]))
+
+
 class Keyward(_Config):
     """Synchronous keyward client.
 
@@ -408,6 +566,9 @@ class Keyward(_Config):
     members: Members
     environments: Environments
     audit_events: AuditEvents
+    webhook_endpoints: WebhookEndpoints
+    webhook_deliveries: WebhookDeliveries
+    webhook_signing_secret: WebhookSigningSecret
 
     def __init__(
         self,
@@ -431,6 +592,9 @@ class Keyward(_Config):
         self.members = Members(self)
         self.environments = Environments(self)
         self.audit_events = AuditEvents(self)
+        self.webhook_endpoints = WebhookEndpoints(self)
+        self.webhook_deliveries = WebhookDeliveries(self)
+        self.webhook_signing_secret = WebhookSigningSecret(self)
 
     def with_options(
         self, *, timeout: Optional[float] = None, max_retries: Optional[int] = None
