@@ -63,22 +63,29 @@ export declare class Keyward {
   readonly environments: Environments;
   /** `/v1/audit-events`. */
   readonly auditEvents: AuditEvents;
+  /** `/v1/webhook-endpoints`: where the organization's key events are delivered. */
+  readonly webhookEndpoints: WebhookEndpoints;
+  /** `/v1/webhook-deliveries`: each event's delivery to each destination. */
+  readonly webhookDeliveries: WebhookDeliveries;
+  /** `/v1/webhook-signing-secret`: the secret of deliveries to keys' own `rotationWebhookUrl`. */
+  readonly webhookSigningSecret: WebhookSigningSecret;
 }
 
 // ---------------------------------------------------------------------------
 // Secrets and pagination
 
 /**
- * A plaintext API key. `.value` returns it; `toString()`, template strings,
- * `console.log`, `util.inspect` and `JSON.stringify` show only its prefix.
+ * A plaintext secret: an API key, or a webhook signing secret (`whsec_…`).
+ * `.value` returns it; `toString()`, template strings, `console.log`,
+ * `util.inspect` and `JSON.stringify` show only its prefix.
  */
 export declare class SecretKey {
   constructor(value: string);
-  /** The full plaintext key. */
+  /** The full plaintext. */
   readonly value: string;
-  /** `{prefix}_{env}_` plus the first 4 secret characters, e.g. `kw_live_abc1`. */
+  /** `{prefix}_{env}_` plus the first 4 secret characters, e.g. `kw_live_abc1`; `whsec_` for a webhook secret. */
   readonly prefix: string;
-  /** The masked form, e.g. `kw_live_abc1…`. */
+  /** The masked form, e.g. `kw_live_abc1…` or `whsec_…`. */
   toString(): string;
   toJSON(): string;
 }
@@ -280,6 +287,81 @@ export interface AuditEvent {
   changes: { [key: string]: unknown };
 }
 
+/** What happened to a key: the `type` of a webhook event. */
+export type WebhookEventType =
+  | 'api_key.created'
+  | 'api_key.updated'
+  | 'api_key.revoked'
+  | 'api_key.regenerated'
+  | 'api_key.rotated'
+  | 'api_key.expiring'
+  | 'api_key.rotation_due'
+  | 'api_key.leaked'
+  | 'api_key.usage_exceeded';
+
+/** `failed`: dead-lettered after its last retry (send it again with `redeliver`). */
+export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+/** A destination for the organization's key events. Its secret is not shown again after creation. */
+export interface WebhookEndpoint {
+  id: Uuid;
+  organizationId: Uuid;
+  url: string;
+  description: string | null;
+  /** Event types delivered here; empty: every event. */
+  eventTypes: WebhookEventType[];
+  /** False pauses deliveries (events are not queued for it meanwhile). */
+  isActive: boolean;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+}
+
+/** An endpoint with its signing secret, returned once by create and rotateSecret. */
+export interface CreatedWebhookEndpoint extends WebhookEndpoint {
+  /** `whsec_…`: pass `secret.value` to `webhooks.verify` / `new Webhook()` in your receiver. */
+  secret: SecretKey;
+}
+
+/** One event on its way to one destination. */
+export interface WebhookDelivery {
+  id: Uuid;
+  /** The `webhook-id` header: the same on every attempt (receivers deduplicate by it). */
+  eventId: string;
+  eventType: WebhookEventType;
+  /** The endpoint, or null for a key's own `rotationWebhookUrl`. */
+  endpointId: Uuid | null;
+  /** The key whose `rotationWebhookUrl` this goes to, for such deliveries. */
+  apiKeyId: Uuid | null;
+  url: string;
+  status: WebhookDeliveryStatus;
+  /** Attempts made so far. */
+  attempts: number;
+  nextAttemptAt: Timestamp | null;
+  lastAttemptAt: Timestamp | null;
+  /** HTTP status of the last attempt; null when it got no answer. */
+  lastStatusCode: number | null;
+  /** Why the last attempt failed. */
+  lastError: string | null;
+  deliveredAt: Timestamp | null;
+  createdAt: Timestamp;
+  /**
+   * The signed body, `{type, timestamp, data: {api_key, …}}`, exactly as sent
+   * (snake_case keys, not converted: what `webhooks.verify` returns to a receiver).
+   */
+  payload: { [key: string]: unknown };
+}
+
+/** The organization's new secret for deliveries to keys' own `rotationWebhookUrl`. */
+export interface WebhookSigningSecretResult {
+  /** `whsec_…`, shown once; the previous secret stops signing at once. */
+  secret: SecretKey;
+}
+
+export interface ImportApiKeysResult {
+  /** The imported keys, in request order (`source` = `'import'`). */
+  imported: ApiKey[];
+}
+
 export interface RateLimitState {
   limit: number;
   remaining: number;
@@ -468,6 +550,71 @@ export interface AuditEventListParams {
   startingAfter?: string;
 }
 
+export interface WebhookEndpointCreateParams {
+  /** Absolute http(s) URL; private, loopback and link-local targets are refused (400). */
+  url: string;
+  description?: string | null;
+  /** Only these events (default: every event). */
+  eventTypes?: WebhookEventType[] | null;
+  /** Default true. */
+  isActive?: boolean | null;
+}
+
+export interface WebhookEndpointUpdateParams {
+  url?: string | null;
+  description?: string | null;
+  /** Replaces the filter; `[]` means every event. */
+  eventTypes?: WebhookEventType[] | null;
+  /** `false` pauses deliveries. */
+  isActive?: boolean | null;
+}
+
+export interface WebhookEndpointListParams {
+  /** Page size, 1-200 (default 50). */
+  limit?: number;
+  /** Start after this endpoint id (a previous page's `nextCursor`). */
+  startingAfter?: string;
+}
+
+export interface WebhookDeliveryListParams {
+  /** Only deliveries to this endpoint. */
+  endpointId?: Uuid;
+  /** Only deliveries to this key's own `rotationWebhookUrl`. */
+  apiKeyId?: Uuid;
+  eventType?: WebhookEventType;
+  status?: WebhookDeliveryStatus;
+  /** Page size, 1-200 (default 50). */
+  limit?: number;
+  /** Start after this delivery id (a previous page's `nextCursor`). */
+  startingAfter?: string;
+}
+
+/** An existing key, known by its hash (its plaintext is never sent). */
+export interface ApiKeyImportItem {
+  /** SHA-256 of the key's full text, 64 hex characters: `keyHash(key)`. */
+  keyHash: string;
+  /** What people see of the key, e.g. `sk_live_ab12` (1-32 printable characters). */
+  keyPrefix: string;
+  /** The key's last 4 characters, if known. */
+  last4?: string | null;
+  name: string;
+  /** Defaults to the calling key's project (none: an org-wide key). */
+  projectId?: Uuid | null;
+  /** Environment name (default `live`). */
+  environment?: string | null;
+  scopes?: string[] | null;
+  expiresAt?: TimestampInput | null;
+  allowedIps?: string[] | null;
+  meta?: Meta | null;
+  rateLimit?: RateLimit | null;
+  usageLimit?: UsageLimit | null;
+}
+
+export interface ApiKeyImportParams {
+  /** 1-100 keys; all are imported or none. */
+  keys: ApiKeyImportItem[];
+}
+
 export interface VerifyKeyParams {
   /** The key presented to your service (a SecretKey is accepted too). */
   key: string | SecretKey;
@@ -493,6 +640,12 @@ export declare class ApiKeys {
   /** Same id, new secret; the old secret stops working at once. */
   regenerate(id: Uuid, options?: RequestOptions): Promise<CreatedApiKey>;
   rotate(id: Uuid, params?: ApiKeyRotateParams, options?: RequestOptions): Promise<RotatedApiKey>;
+  /**
+   * Imports existing keys by their SHA-256 (all or none); they then verify, list,
+   * rotate and revoke like keys issued here. A hash already stored rejects with a
+   * ConflictError; an invalid item with a BadRequestError naming it (`keys[0].key_hash`).
+   */
+  import(params: ApiKeyImportParams, options?: RequestOptions): Promise<ImportApiKeysResult>;
 }
 
 export declare class OrganizationApiKeys {
@@ -553,6 +706,37 @@ export declare class AuditEvents {
   list(params?: AuditEventListParams, options?: RequestOptions): PageIterator<AuditEvent>;
   listPage(params?: AuditEventListParams, options?: RequestOptions): Promise<Page<AuditEvent>>;
 }
+
+export declare class WebhookEndpoints {
+  /** Owners and admins, or an `orgs:admin` key. The result's `secret` is shown only this once. */
+  create(params: WebhookEndpointCreateParams, options?: RequestOptions): Promise<CreatedWebhookEndpoint>;
+  list(params?: WebhookEndpointListParams, options?: RequestOptions): PageIterator<WebhookEndpoint>;
+  listPage(params?: WebhookEndpointListParams, options?: RequestOptions): Promise<Page<WebhookEndpoint>>;
+  /** Without its secret; a deleted (or another tenant's) endpoint rejects with a NotFoundError. */
+  get(id: Uuid, options?: RequestOptions): Promise<WebhookEndpoint>;
+  update(id: Uuid, params: WebhookEndpointUpdateParams, options?: RequestOptions): Promise<WebhookEndpoint>;
+  /** No new deliveries go to it (those already queued still do). */
+  delete(id: Uuid, options?: RequestOptions): Promise<void>;
+  /** A new secret, shown this once; the old one stops signing at once. */
+  rotateSecret(id: Uuid, options?: RequestOptions): Promise<CreatedWebhookEndpoint>;
+}
+
+export declare class WebhookDeliveries {
+  /** Newest first. */
+  list(params?: WebhookDeliveryListParams, options?: RequestOptions): PageIterator<WebhookDelivery>;
+  listPage(params?: WebhookDeliveryListParams, options?: RequestOptions): Promise<Page<WebhookDelivery>>;
+  get(id: Uuid, options?: RequestOptions): Promise<WebhookDelivery>;
+  /** Sends it again now: same `webhook-id`, a fresh retry schedule, the destination's current secret. */
+  redeliver(id: Uuid, options?: RequestOptions): Promise<WebhookDelivery>;
+}
+
+export declare class WebhookSigningSecret {
+  /** Replaces the organization's secret for keys' `rotationWebhookUrl` deliveries; shown this once. */
+  rotate(options?: RequestOptions): Promise<WebhookSigningSecretResult>;
+}
+
+/** SHA-256 of a key's full text as 64 lower-case hex characters: the `keyHash` to import it by. */
+export declare function keyHash(key: string | SecretKey): string;
 
 export declare class Keys {
   /** Resolves for every well-formed request: check `valid` and `code`. */

@@ -3,13 +3,15 @@
 // The HTTP work happens in the Rust SDK (native addon); this layer gives it a
 // camelCase, Promise-based surface with typed errors.
 
-const { Keyward, PageIterator } = require('./lib/client.js');
+const { Keyward, PageIterator, keyHash } = require('./lib/client.js');
 const { SecretKey } = require('./lib/secret.js');
 const errors = require('./lib/errors.js');
 const webhooks = require('./lib/webhooks.js');
 
 exports.Keyward = Keyward;
 exports.PageIterator = PageIterator;
+// SHA-256 hex of a key's full text: the `keyHash` of `client.apiKeys.import`.
+exports.keyHash = keyHash;
 exports.SecretKey = SecretKey;
 exports.KeywardError = errors.KeywardError;
 exports.APIConnectionError = errors.APIConnectionError;

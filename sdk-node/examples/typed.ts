@@ -27,6 +27,15 @@ import {
   WebhookVerificationError,
   KeywardError,
   type WebhookVerificationCode,
+  type WebhookEndpoint,
+  type CreatedWebhookEndpoint,
+  type WebhookDelivery,
+  type WebhookDeliveryStatus,
+  type WebhookEventType,
+  type ImportApiKeysResult,
+  type ApiKeyImportItem,
+  BadRequestError,
+  keyHash,
 } from 'keyward';
 import { requireKey } from 'keyward/express';
 
@@ -133,6 +142,60 @@ async function tour(client: Keyward): Promise<void> {
   new Keyward({ apiKey: 'k', baseUrl: 'http://x' });
 }
 
+// Key hygiene: webhook endpoints and deliveries, the signing secret, key import.
+async function hygiene(client: Keyward): Promise<void> {
+  const endpoint: CreatedWebhookEndpoint = await client.webhookEndpoints.create({
+    url: 'https://hooks.example.com/keyward',
+    description: 'key events to ops',
+    eventTypes: ['api_key.rotated', 'api_key.leaked'],
+  });
+  const endpointSecret: SecretKey = endpoint.secret;
+  const receiver = new Webhook(endpointSecret.value);
+  const fetchedEndpoint: WebhookEndpoint = await client.webhookEndpoints.get(endpoint.id, { timeout: 5_000 });
+  const types: WebhookEventType[] = fetchedEndpoint.eventTypes;
+  const description: string | null = fetchedEndpoint.description;
+  await client.webhookEndpoints.update(endpoint.id, { eventTypes: [], isActive: false, description: null });
+  for await (const e of client.webhookEndpoints.list({ limit: 10 })) void e.url;
+  const endpointPage: Page<WebhookEndpoint> = await client.webhookEndpoints.listPage({ startingAfter: endpoint.id });
+  const rotatedSecret: SecretKey = (await client.webhookEndpoints.rotateSecret(endpoint.id)).secret;
+  await client.webhookEndpoints.delete(endpoint.id, { signal: AbortSignal.timeout(1000) });
+
+  const status: WebhookDeliveryStatus = 'failed';
+  for await (const delivery of client.webhookDeliveries.list({ endpointId: endpoint.id, eventType: 'api_key.rotated', status })) {
+    const d: WebhookDelivery = delivery;
+    const lastStatus: number | null = d.lastStatusCode;
+    const payloadType: unknown = d.payload.type;
+    if (d.status === 'failed') await client.webhookDeliveries.redeliver(d.id, { idempotencyKey: 'redeliver-1' });
+    void [lastStatus, payloadType, d.eventId, d.apiKeyId];
+  }
+  const deliveries: Page<WebhookDelivery> = await client.webhookDeliveries.listPage({ apiKeyId: 'k', limit: 5 });
+  const one: WebhookDelivery = await client.webhookDeliveries.get('d');
+
+  const signing: SecretKey = (await client.webhookSigningSecret.rotate()).secret;
+
+  const legacy = 'sk_live_legacyABCDEFGH12345678';
+  const item: ApiKeyImportItem = { keyHash: keyHash(legacy), keyPrefix: 'sk_live_lega', last4: '5678', name: 'legacy', expiresAt: new Date() };
+  try {
+    const result: ImportApiKeysResult = await client.apiKeys.import({ keys: [item, { keyHash: keyHash(new SecretKey(legacy)), keyPrefix: 'x', name: 'y', meta: { a: 1 } }] });
+    const imported: ApiKey[] = result.imported;
+    void imported[0]?.source;
+  } catch (error) {
+    if (error instanceof ConflictError || error instanceof BadRequestError) void error.message;
+  }
+  void [receiver, types, description, endpointPage, rotatedSecret, deliveries, one, signing];
+
+  // @ts-expect-error not an event type
+  await client.webhookEndpoints.create({ url: 'https://x', eventTypes: ['api_key.exploded'] });
+  // @ts-expect-error url is required
+  await client.webhookEndpoints.create({ description: 'no url' });
+  // @ts-expect-error not a delivery status
+  client.webhookDeliveries.list({ status: 'done' });
+  // @ts-expect-error import takes { keys }, with keyHash (never the plaintext)
+  await client.apiKeys.import({ keys: [{ key: legacy, keyPrefix: 'x', name: 'y' }] });
+  // @ts-expect-error results are camelCase
+  void one.event_type;
+}
+
 // Webhooks keyward sends: verify the raw body against the request's headers.
 interface KeyEvent { type: string; data: { id: string } }
 const hook = new Webhook('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', { toleranceSeconds: 60 });
@@ -165,3 +228,4 @@ app.get('/reports', requireKey({ scopes: ['reports:read'], client: new Keyward({
 });
 
 void tour;
+void hygiene;

@@ -1,9 +1,11 @@
 'use strict';
 // camelCase ↔ snake_case at the native boundary. The values under `meta` are
-// the user's own JSON, and an audit event's `changes` is the server's
-// before/after record of it: both pass through untouched in both directions.
+// the user's own JSON, an audit event's `changes` is the server's
+// before/after record of it, and a webhook delivery's `payload` is the body
+// as signed and sent (what a receiver's `webhooks.verify` returns): all pass
+// through untouched in both directions.
 
-const OPAQUE = new Set(['meta', 'changes']);
+const OPAQUE = new Set(['meta', 'changes', 'payload']);
 
 function snakeKey(key) {
   return key.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());

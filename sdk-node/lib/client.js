@@ -51,6 +51,13 @@ const verifyResult = (raw) => toCamel(fill(raw, 'VerifyKeyResponse'));
 const organization = (raw) => toCamel(fill(raw, 'Organization'));
 const member = (raw) => toCamel(fill(raw, 'Member'));
 const environment = (raw) => toCamel(fill(raw, 'Environment'));
+const webhookEndpoint = (raw) => toCamel(fill(raw, 'WebhookEndpoint'));
+const webhookDelivery = (raw) => toCamel(fill(raw, 'WebhookDelivery'));
+
+/** An endpoint with its signing `secret` (shown once) as a SecretKey. */
+function createdEndpoint(raw) {
+  return secretify(webhookEndpoint(raw), 'secret');
+}
 
 function pageOf(model) {
   return (raw) => ({ data: raw.items.map((item) => toCamel(fill(item, model))), nextCursor: raw.next_cursor ?? null });
@@ -160,6 +167,25 @@ class ApiKeys extends Resource {
   /** New key with the same settings; the old one verifies until the grace period ends. */
   rotate(id, params = {}, options) {
     return this._client._call('apiKeysRotate', () => [requireId(id), toSnake(requireObject(params ?? {}))], options, rotatedKey);
+  }
+
+  /**
+   * Imports existing keys by the SHA-256 of their full text (`keyHash(key)`):
+   * `{ keys: [{ keyHash, keyPrefix, name, … }] }` (1-100, all or none) →
+   * `{ imported: ApiKey[] }` in request order. A hash already stored rejects
+   * with a ConflictError; an invalid item with a BadRequestError naming it.
+   */
+  import(params, options) {
+    return this._client._call(
+      'apiKeysImport',
+      () => {
+        const { keys, ...rest } = requireObject(params);
+        if (!Array.isArray(keys)) throw new KeywardError('keyward: import needs { keys: [...] }');
+        return [{ ...toSnake(rest), keys: keys.map((key) => toSnake(requireObject(key, 'keys[]'))) }];
+      },
+      options,
+      (raw) => ({ imported: raw.imported.map(apiKey) }),
+    );
   }
 }
 
@@ -378,6 +404,97 @@ class AuditEvents extends Resource {
   }
 }
 
+class WebhookEndpoints extends Resource {
+  /**
+   * Creates an endpoint; the result's `secret` (`whsec_…`, a SecretKey) signs
+   * its deliveries and is shown only this once.
+   */
+  create(params, options) {
+    return this._client._call('webhookEndpointsCreate', () => [toSnake(requireObject(params))], options, createdEndpoint);
+  }
+
+  /** Every endpoint of the organization, newest first, fetched page by page. */
+  list(params = {}, options) {
+    const { startingAfter, ...rest } = requireObject(params ?? {});
+    return new PageIterator((cursor) => this.listPage({ ...rest, startingAfter: cursor }, options), startingAfter);
+  }
+
+  /** One page: `{ data, nextCursor }` (pass `nextCursor` as `startingAfter`). */
+  listPage(params = {}, options) {
+    return this._client._call(
+      'webhookEndpointsListPage',
+      () => [toSnake(requireObject(params ?? {}))],
+      options,
+      pageOf('WebhookEndpoint'),
+    );
+  }
+
+  /** The endpoint, without its secret. */
+  get(id, options) {
+    return this._client._call('webhookEndpointsGet', () => [requireId(id)], options, webhookEndpoint);
+  }
+
+  /** `eventTypes: []` subscribes to every event again; `isActive: false` pauses deliveries. */
+  update(id, params, options) {
+    return this._client._call(
+      'webhookEndpointsUpdate',
+      () => [requireId(id), toSnake(requireObject(params))],
+      options,
+      webhookEndpoint,
+    );
+  }
+
+  /** Deletes the endpoint (deliveries already queued still go out). Resolves to undefined. */
+  delete(id, options) {
+    return this._client._call('webhookEndpointsDelete', () => [requireId(id)], options, () => undefined);
+  }
+
+  /** A new signing secret, shown this once; the old one stops signing at once. */
+  rotateSecret(id, options) {
+    return this._client._call('webhookEndpointsRotateSecret', () => [requireId(id)], options, createdEndpoint);
+  }
+}
+
+class WebhookDeliveries extends Resource {
+  /**
+   * Deliveries newest first, fetched page by page. Filters: `endpointId`,
+   * `apiKeyId`, `eventType`, `status` (`pending`, `succeeded`, `failed`).
+   */
+  list(params = {}, options) {
+    const { startingAfter, ...rest } = requireObject(params ?? {});
+    return new PageIterator((cursor) => this.listPage({ ...rest, startingAfter: cursor }, options), startingAfter);
+  }
+
+  /** One page: `{ data, nextCursor }` (pass `nextCursor` as `startingAfter`). */
+  listPage(params = {}, options) {
+    return this._client._call(
+      'webhookDeliveriesListPage',
+      () => [toSnake(requireObject(params ?? {}))],
+      options,
+      pageOf('WebhookDelivery'),
+    );
+  }
+
+  get(id, options) {
+    return this._client._call('webhookDeliveriesGet', () => [requireId(id)], options, webhookDelivery);
+  }
+
+  /** Queues the delivery again now (same `webhook-id`, fresh retry schedule, current secret). */
+  redeliver(id, options) {
+    return this._client._call('webhookDeliveriesRedeliver', () => [requireId(id)], options, webhookDelivery);
+  }
+}
+
+class WebhookSigningSecret extends Resource {
+  /**
+   * Replaces the organization's secret for deliveries to keys' own
+   * `rotationWebhookUrl` and resolves to `{ secret }` (a SecretKey, shown once).
+   */
+  rotate(options) {
+    return this._client._call('webhookSigningSecretRotate', () => [], options, (raw) => secretify({ secret: raw.secret }, 'secret'));
+  }
+}
+
 class Keys extends Resource {
   /**
    * Verifies a key presented to your service. Resolves for every well-formed
@@ -449,6 +566,9 @@ class Keyward {
     this.members = new Members(this);
     this.environments = new Environments(this);
     this.auditEvents = new AuditEvents(this);
+    this.webhookEndpoints = new WebhookEndpoints(this);
+    this.webhookDeliveries = new WebhookDeliveries(this);
+    this.webhookSigningSecret = new WebhookSigningSecret(this);
   }
 
   /**
@@ -512,4 +632,11 @@ class Keyward {
   }
 }
 
-module.exports = { Keyward, PageIterator, DEFAULT_BASE_URL };
+/** The `keyHash` of a key to import: SHA-256 of its full text, 64 lower-case hex characters. */
+function keyHash(key) {
+  const plain = key instanceof SecretKey ? key.value : key;
+  if (typeof plain !== 'string' || plain.length === 0) throw new TypeError('keyHash needs a non-empty string');
+  return native.keyHash(plain);
+}
+
+module.exports = { Keyward, PageIterator, DEFAULT_BASE_URL, keyHash };

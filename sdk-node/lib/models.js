@@ -28,6 +28,16 @@ const NULLABLE = {
   Member: [],
   Environment: [],
   AuditEvent: ['ip', 'user_agent', 'request_id'],
+  WebhookEndpoint: ['description'],
+  WebhookDelivery: [
+    'endpoint_id',
+    'api_key_id',
+    'next_attempt_at',
+    'last_attempt_at',
+    'last_status_code',
+    'last_error',
+    'delivered_at',
+  ],
   VerifyKeyResponse: [
     'key_id',
     'organization_id',

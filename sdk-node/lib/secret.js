@@ -1,10 +1,15 @@
 'use strict';
 const util = require('node:util');
 
+const WEBHOOK_SECRET_PREFIX = 'whsec_';
+
 /**
- * A plaintext API key, shown once by create/regenerate/rotate. `.value` returns
+ * A plaintext secret shown once: an API key (create, regenerate, rotate) or a
+ * webhook signing secret (`whsec_…`: endpoint create and rotateSecret, the
+ * organization's signing secret). `.value` returns
  * it; every printed form (toString, template strings, console.log,
- * util.inspect, JSON.stringify) shows only the key prefix, e.g. `kw_live_abc1…`.
+ * util.inspect, JSON.stringify) shows only the public prefix, e.g.
+ * `kw_live_abc1…` or `whsec_…`.
  */
 class SecretKey {
   #value;
@@ -22,9 +27,13 @@ class SecretKey {
     return this.#value;
   }
 
-  /** `{prefix}_{env}_` plus the first 4 secret characters, e.g. `kw_live_abc1`. */
+  /**
+   * `{prefix}_{env}_` plus the first 4 secret characters, e.g. `kw_live_abc1`;
+   * for a webhook secret only `whsec_` (everything after it is key material).
+   */
   get prefix() {
     const value = this.#value;
+    if (value.startsWith(WEBHOOK_SECRET_PREFIX)) return WEBHOOK_SECRET_PREFIX;
     const cut = value.lastIndexOf('_');
     if (cut < 0) return value.slice(0, 4);
     return value.slice(0, Math.min(value.length, cut + 5));

@@ -103,6 +103,15 @@ fn created_key(created: keyward::CreatedKey) -> Result<Value> {
     Ok(value)
 }
 
+/// The endpoint JSON with its `secret` put back (the wrapper makes it a SecretKey).
+fn created_endpoint(created: keyward::CreatedEndpoint) -> Result<Value> {
+    let mut value = to_json(&created.endpoint)?;
+    if let Value::Object(map) = &mut value {
+        map.insert("secret".into(), Value::String(created.secret.expose().to_owned()));
+    }
+    Ok(value)
+}
+
 fn page<T: serde::Serialize>(page: keyward::Page<T>) -> Result<Value> {
     Ok(json!({ "items": to_json(&page.items)?, "next_cursor": page.next_cursor }))
 }
@@ -616,6 +625,156 @@ impl NativeClient {
         .await
     }
 
+    // -- /v1/api-keys/import -------------------------------------------------
+
+    /// `{keys: [ImportedApiKey, …]}` → `{imported: [ApiKey, …]}` (request order).
+    #[napi]
+    pub async fn api_keys_import(&self, params: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let map = object(Some(params), "params")?;
+        let keys: Vec<types::ImportedApiKey> = match map.get("keys") {
+            None | Some(Value::Null) => return Err(invalid("keys is required")),
+            Some(keys) => parse(keys.clone(), "keys")?,
+        };
+        cancellable(options.cancel_id, async move {
+            let imported = client.api_keys().import(keys).await.map_err(sdk_error)?;
+            Ok(json!({ "imported": to_json(&imported)? }))
+        })
+        .await
+    }
+
+    // -- /v1/webhook-endpoints ----------------------------------------------
+
+    #[napi]
+    pub async fn webhook_endpoints_create(&self, params: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let request: types::CreateWebhookEndpointRequest = required(params, "params")?;
+        cancellable(options.cancel_id, async move {
+            created_endpoint(client.webhook_endpoints().create(request).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn webhook_endpoints_list_page(&self, params: Option<Value>, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let map = object(params, "params")?;
+        let params = keyward::ListWebhookEndpoints {
+            limit: field(&map, "limit")?,
+            starting_after: field(&map, "starting_after")?,
+        };
+        cancellable(options.cancel_id, async move {
+            page(client.webhook_endpoints().list_page(params).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn webhook_endpoints_get(&self, id: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let id = required(id, "id")?;
+        cancellable(options.cancel_id, async move {
+            to_json(&client.webhook_endpoints().get(id).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn webhook_endpoints_update(&self, id: Value, params: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let id = required(id, "id")?;
+        let request: types::UpdateWebhookEndpointRequest = required(params, "params")?;
+        cancellable(options.cancel_id, async move {
+            to_json(&client.webhook_endpoints().update(id, request).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn webhook_endpoints_delete(&self, id: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let id = required(id, "id")?;
+        cancellable(options.cancel_id, async move {
+            client.webhook_endpoints().delete(id).await.map_err(sdk_error)?;
+            Ok(Value::Null)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn webhook_endpoints_rotate_secret(&self, id: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let id = required(id, "id")?;
+        cancellable(options.cancel_id, async move {
+            created_endpoint(client.webhook_endpoints().rotate_secret(id).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    // -- /v1/webhook-deliveries ---------------------------------------------
+
+    #[napi]
+    pub async fn webhook_deliveries_list_page(&self, params: Option<Value>, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let map = object(params, "params")?;
+        let params = keyward::ListWebhookDeliveries {
+            endpoint_id: field(&map, "endpoint_id")?,
+            api_key_id: field(&map, "api_key_id")?,
+            event_type: field(&map, "event_type")?,
+            status: field(&map, "status")?,
+            limit: field(&map, "limit")?,
+            starting_after: field(&map, "starting_after")?,
+        };
+        cancellable(options.cancel_id, async move {
+            page(client.webhook_deliveries().list_page(params).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn webhook_deliveries_get(&self, id: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let id = required(id, "id")?;
+        cancellable(options.cancel_id, async move {
+            to_json(&client.webhook_deliveries().get(id).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn webhook_deliveries_redeliver(&self, id: Value, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        let id = required(id, "id")?;
+        cancellable(options.cancel_id, async move {
+            to_json(&client.webhook_deliveries().redeliver(id).await.map_err(sdk_error)?)
+        })
+        .await
+    }
+
+    // -- /v1/webhook-signing-secret -----------------------------------------
+
+    /// `{secret}`: the organization's new secret for keys' `rotation_webhook_url` deliveries.
+    #[napi]
+    pub async fn webhook_signing_secret_rotate(&self, options: Option<Value>) -> Result<Value> {
+        let options = call_options(options)?;
+        let client = self.client_for(&options);
+        cancellable(options.cancel_id, async move {
+            let secret = client.webhook_signing_secret().rotate().await.map_err(sdk_error)?;
+            Ok(json!({ "secret": secret.expose() }))
+        })
+        .await
+    }
+
     // -- /v1/keys/verify ----------------------------------------------------
 
     #[napi]
@@ -626,6 +785,13 @@ impl NativeClient {
         cancellable(options.cancel_id, async move { to_json(&client.keys().verify(request).await.map_err(sdk_error)?) })
             .await
     }
+}
+
+/// The `key_hash` of a key to import: SHA-256 of its full text, 64 lower-case
+/// hex characters (`keyward::key_hash`).
+#[napi]
+pub fn key_hash(key: String) -> String {
+    keyward::key_hash(&key)
 }
 
 // ---------------------------------------------------------------------------

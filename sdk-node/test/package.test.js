@@ -50,15 +50,19 @@ it('npm pack → npm install <tarball> in an empty project → require/import wo
     const esm = execFileSync(
       process.execPath,
       ['--input-type=module', '-e', `
-        import { Keyward, KeywardError, webhooks, Webhook, WebhookVerificationError } from 'keyward';
+        import { Keyward, KeywardError, webhooks, Webhook, WebhookVerificationError, keyHash } from 'keyward';
         import { requireKey } from 'keyward/express';
         try { new Keyward({ apiKey: '' }); } catch (error) { console.log(error instanceof KeywardError, typeof requireKey); }
         const signature = new Webhook('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw').sign('msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}');
         try { webhooks.verify('{}', {}, 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'); } catch (error) { console.log(signature, error instanceof WebhookVerificationError, error.code); }
+        console.log(keyHash('test'));
       `],
       { cwd: app, encoding: 'utf8', timeout: 30000, env: { ...process.env, KEYWARD_API_KEY: '' } },
     );
-    assert.equal(esm.trim(), 'true function\nv1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= true missing_header');
+    assert.equal(
+      esm.trim(),
+      'true function\nv1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= true missing_header\n9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

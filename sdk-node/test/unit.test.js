@@ -31,6 +31,15 @@ describe('SecretKey', () => {
     assert.equal(util.inspect({ nested: { secret } }, { depth: 5 }).includes(KEY), false);
     assert.deepEqual(Object.keys(secret), []);
   });
+  it('a webhook secret shows only whsec_ (its base64 may contain _)', () => {
+    const value = 'whsec_ab_cdEFGH_ijklMNOPqrstUVWXyz0123456789';
+    const webhookSecret = new keyward.SecretKey(value);
+    assert.equal(webhookSecret.value, value);
+    assert.equal(webhookSecret.prefix, 'whsec_');
+    assert.equal(String(webhookSecret), 'whsec_…');
+    assert.equal(util.inspect({ webhookSecret }), '{ webhookSecret: SecretKey(whsec_…) }');
+    assert.equal(JSON.stringify({ webhookSecret }), '{"webhookSecret":"whsec_…"}');
+  });
   it('is immutable', () => {
     assert.throws(() => {
       'use strict';
@@ -51,6 +60,12 @@ describe('case conversion', () => {
     assert.deepEqual(
       toCamel({ key_id: 'k', ratelimit: { reset_at: 'r' }, meta: { some_key: { inner_key: 1 } }, last4: 'abcd', items: [{ window_ms: 1 }] }),
       { keyId: 'k', ratelimit: { resetAt: 'r' }, meta: { some_key: { inner_key: 1 } }, last4: 'abcd', items: [{ windowMs: 1 }] },
+    );
+  });
+  it("a webhook delivery's payload passes through untouched (it is the signed body)", () => {
+    assert.deepEqual(
+      toCamel({ event_type: 'api_key.created', payload: { type: 'api_key.created', data: { api_key: { key_prefix: 'kw' } } } }),
+      { eventType: 'api_key.created', payload: { type: 'api_key.created', data: { api_key: { key_prefix: 'kw' } } } },
     );
   });
   it("an audit event's changes pass through untouched", () => {
@@ -109,7 +124,7 @@ describe('models match openapi/keyward.json', () => {
   it('index.d.ts declares every field of every model', () => {
     const dts = fs.readFileSync(path.join(__dirname, '..', 'index.d.ts'), 'utf8');
     const camel = (name) => name.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
-    const interfaces = { ApiKey: 'ApiKey', Project: 'Project', RotatedApiKey: 'RotatedApiKey', VerifyKeyResponse: 'VerifyKeyResult', CreateApiKeyRequest: 'ApiKeyCreateParams', UpdateApiKeyRequest: 'ApiKeyUpdateParams', CreateProjectRequest: 'ProjectCreateParams', UpdateProjectRequest: 'ProjectUpdateParams', VerifyKeyRequest: 'VerifyKeyParams', RateLimit: 'RateLimit', UsageLimit: 'UsageLimit', UsageRefill: 'UsageRefill', RateLimitState: 'RateLimitState', Organization: 'Organization', Member: 'Member', Environment: 'Environment', AuditEvent: 'AuditEvent', AuditActor: 'AuditActor', AuditTarget: 'AuditTarget', CreateOrganizationRequest: 'OrganizationCreateParams', UpdateOrganizationRequest: 'OrganizationUpdateParams', AddMemberRequest: 'MemberAddParams', UpdateMemberRequest: 'MemberUpdateParams', CreateEnvironmentRequest: 'EnvironmentCreateParams' };
+    const interfaces = { ApiKey: 'ApiKey', Project: 'Project', RotatedApiKey: 'RotatedApiKey', VerifyKeyResponse: 'VerifyKeyResult', CreateApiKeyRequest: 'ApiKeyCreateParams', UpdateApiKeyRequest: 'ApiKeyUpdateParams', CreateProjectRequest: 'ProjectCreateParams', UpdateProjectRequest: 'ProjectUpdateParams', VerifyKeyRequest: 'VerifyKeyParams', RateLimit: 'RateLimit', UsageLimit: 'UsageLimit', UsageRefill: 'UsageRefill', RateLimitState: 'RateLimitState', Organization: 'Organization', Member: 'Member', Environment: 'Environment', AuditEvent: 'AuditEvent', AuditActor: 'AuditActor', AuditTarget: 'AuditTarget', CreateOrganizationRequest: 'OrganizationCreateParams', UpdateOrganizationRequest: 'OrganizationUpdateParams', AddMemberRequest: 'MemberAddParams', UpdateMemberRequest: 'MemberUpdateParams', CreateEnvironmentRequest: 'EnvironmentCreateParams', WebhookEndpoint: 'WebhookEndpoint', WebhookDelivery: 'WebhookDelivery', CreateWebhookEndpointRequest: 'WebhookEndpointCreateParams', UpdateWebhookEndpointRequest: 'WebhookEndpointUpdateParams', WebhookSigningSecret: 'WebhookSigningSecretResult', ImportedApiKey: 'ApiKeyImportItem', ImportApiKeysRequest: 'ApiKeyImportParams', ImportApiKeysResponse: 'ImportApiKeysResult' };
     for (const [schemaName, iface] of Object.entries(interfaces)) {
       const match = new RegExp(`export interface ${iface} (?:extends \\w+ )?\\{([\\s\\S]*?)\\n\\}`).exec(dts);
       assert.ok(match, `interface ${iface} in index.d.ts`);

@@ -27,10 +27,15 @@ function freePort() {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * @param {{timeoutMs?: number, jwtSecret?: string}} [options] `jwtSecret` enables HS256 session JWTs
+ * The server may deliver webhooks to loopback receivers (SSRF guard off) and
+ * polls its outbox every 50 ms, so a delivery arrives within moments.
+ * `env` adds or overrides variables (e.g. `KEYWARD_WEBHOOK_RETRY_DELAYS_MS`).
+ *
+ * @param {{timeoutMs?: number, jwtSecret?: string, env?: Record<string, string>}} [options]
+ *   `jwtSecret` enables HS256 session JWTs
  * @returns {Promise<{baseURL: string, adminKey: string, organizationId: string, stop: () => Promise<void>, logs: () => string}>}
  */
-async function startServer({ timeoutMs = 30000, jwtSecret } = {}) {
+async function startServer({ timeoutMs = 30000, jwtSecret, env = {} } = {}) {
   if (!fs.existsSync(BINARY)) {
     throw new Error(`${BINARY} is missing: run \`cargo build -p keyward-server\` first`);
   }
@@ -47,7 +52,17 @@ async function startServer({ timeoutMs = 30000, jwtSecret } = {}) {
       // HS256 session JWTs (test/tenancy.test.js mints them).
       ...(jwtSecret ? ['--jwt-secret', jwtSecret] : []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KEYWARD_LOG: process.env.KEYWARD_LOG || 'warn' } },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        KEYWARD_LOG: process.env.KEYWARD_LOG || 'warn',
+        // Webhook deliveries to the tests' receivers on 127.0.0.1, picked up quickly.
+        KEYWARD_WEBHOOK_ALLOW_PRIVATE: 'true',
+        KEYWARD_WEBHOOK_POLL_INTERVAL_MS: '50',
+        ...env,
+      },
+    },
   );
   let stdout = '';
   let stderr = '';
