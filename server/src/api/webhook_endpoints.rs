@@ -123,9 +123,13 @@ pub fn webhook_target(state: &AppState, field: &str, url: &str) -> ApiResult<Str
 }
 
 fn event_types_json(types: &[WebhookEventType]) -> String {
-    let mut names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
+    // In the caller's order, each type once.
+    let mut names: Vec<&str> = Vec::with_capacity(types.len());
+    for name in types.iter().map(|t| t.as_str()) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
     json!(names).to_string()
 }
 
