@@ -31,6 +31,15 @@ pub enum Command {
     },
     /// Print the OpenAPI 3.1 document and exit.
     Openapi,
+    /// Benchmark set-up (`cargo xtask bench`): bootstrap an organization and
+    /// bulk-create `--keys` keys, writing their plaintexts to `--keys-file`.
+    #[command(hide = true)]
+    BenchSeed {
+        #[arg(long)]
+        keys: usize,
+        #[arg(long)]
+        keys_file: PathBuf,
+    },
 }
 
 #[derive(Debug, Default, Args)]

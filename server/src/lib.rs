@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod background;
+pub mod bench_seed;
 pub mod bootstrap;
 pub mod cache;
 pub mod config;

@@ -52,6 +52,12 @@ async fn main() -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
+        Some(Command::BenchSeed { keys, keys_file }) => {
+            let admin_key = keyward_server::bench_seed::seed(&store, keys, &keys_file).await?;
+            print_key_once(&admin_key)?;
+            store.close().await;
+            Ok(())
+        }
         Some(Command::Openapi) => unreachable!("handled above"),
         Some(Command::Serve) | None => {
             if config.bootstrap_on_empty && store.count_organizations().await? == 0 {

@@ -3,18 +3,23 @@
 //!
 //! 1. `cargo build --release -p keyward-server`;
 //! 2. a fresh database (SQLite file under `target/bench/`, or a new Postgres
-//!    database next to `--postgres-url`), seeded directly through
-//!    `keyward_server::store` with `--keys` keys in batched multi-row inserts;
-//! 3. the release server on 127.0.0.1, a warm-up pass over every key, then wrk
-//!    at each `--connections` count against `/healthz` and verify (a Lua script
+//!    database next to `--postgres-url`), seeded by the release binary's
+//!    hidden `bench-seed` command (the API's own key rows, bulk-inserted);
+//! 3. the release server on 127.0.0.1, a warm-up pass over every key (its
+//!    RSS and cache entry count read afterwards), then wrk at each
+//!    `--connections` count against `/healthz` and verify (a Lua script
 //!    picking random seeded keys), and a cold-cache server
 //!    (`KEYWARD_CACHE_CAPACITY=0`) for verify;
 //! 4. a table of req/s, p50, p99, errors and verify ÷ healthz, printed and
 //!    written to `target/bench/`.
+//!
+//! `--scaling` instead runs the cached scenario at 10 000 and 1 000 000 keys
+//! (a fresh database each) and reports the throughput drop and the RSS with
+//! every key cached (`bench-scaling-<db>.md`).
 
 use anyhow::{Context, bail, ensure};
 use clap::{Args, ValueEnum};
-use keyward_server::{Store, bootstrap::bootstrap, keyfmt, store};
+use keyward_server::store;
 use std::{
     fmt::Write as _,
     io::{Read, Write},
@@ -60,6 +65,13 @@ pub struct BenchArgs {
     /// Do not rebuild the release server first.
     #[arg(long)]
     no_build: bool,
+    /// Scaling mode: the cached scenario only, at each of `--scaling-keys`
+    /// (a fresh database each), with the server's RSS after warming every key.
+    #[arg(long)]
+    scaling: bool,
+    /// Key counts of the scaling mode.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![10_000, 1_000_000])]
+    scaling_keys: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -72,6 +84,7 @@ struct WrkResult {
 }
 
 struct Row {
+    keys: usize,
     scenario: String,
     connections: u32,
     result: WrkResult,
@@ -96,19 +109,53 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     let server_bin = target.join("release/keyward");
     ensure!(server_bin.exists(), "{} is missing (drop --no-build)", server_bin.display());
+    write_scripts(&out_dir)?;
+    eprintln!("bench: load average {}", load_average());
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let db = runtime.block_on(BenchDb::create(args, &out_dir))?;
-    let result = (|| -> anyhow::Result<()> {
+    if args.scaling {
+        let mut runs = Vec::new();
+        for &keys in &args.scaling_keys {
+            ensure!(keys > 0, "--scaling-keys must be at least 1");
+            let (rows, warm) = with_seeded_db(&runtime, args, &server_bin, &out_dir, keys, |url, admin_key| {
+                measure(args, &wrk, &server_bin, url, admin_key, &out_dir, keys, true)
+            })?;
+            runs.push((keys, rows, warm));
+        }
+        report_scaling(args, &runs, &out_dir)
+    } else {
+        let (rows, warm) = with_seeded_db(&runtime, args, &server_bin, &out_dir, args.keys, |url, admin_key| {
+            measure(args, &wrk, &server_bin, url, admin_key, &out_dir, args.keys, false)
+        })?;
+        report(args, &rows, &warm, &out_dir)
+    }
+}
+
+/// A fresh database with `keys` seeded keys for the duration of `f`.
+fn with_seeded_db<T>(
+    runtime: &tokio::runtime::Runtime,
+    args: &BenchArgs,
+    server_bin: &Path,
+    out_dir: &Path,
+    keys: usize,
+    f: impl FnOnce(&str, &str) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let db = runtime.block_on(BenchDb::create(args, out_dir))?;
+    let result = (|| {
         let started = Instant::now();
-        let admin_key = runtime.block_on(seed(&db.url, args.keys, &out_dir.join("keys.txt")))?;
-        eprintln!("bench: seeded {} keys in {:.1?}", args.keys, started.elapsed());
-        write_scripts(&out_dir)?;
-        let rows = measure(args, &wrk, &server_bin, &db.url, &admin_key, &out_dir)?;
-        report(args, &rows, &out_dir)
+        let admin_key = seed(server_bin, &db.url, keys, &out_dir.join("keys.txt"))?;
+        eprintln!("bench: seeded {keys} keys in {:.1?}", started.elapsed());
+        f(&db.url, &admin_key)
     })();
     runtime.block_on(db.drop_database());
     result
+}
+
+/// The 1-, 5- and 15-minute load averages.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn find_wrk() -> anyhow::Result<PathBuf> {
@@ -160,69 +207,24 @@ impl BenchDb {
     }
 }
 
-const SEED_COLUMNS: &str = "id, organization_id, environment_id, environment, name, key_hash, key_prefix, last4, \
-    scopes, allowed_ips, meta, created_at, updated_at, is_active, source, usage_count";
-const SEED_BINDS: usize = 16;
-const SEED_ROWS_PER_INSERT: usize = 1000;
-
-/// Creates the organization and its admin key, then `n` plain keys in batched
-/// multi-row inserts; writes the plaintexts (admin key first) to `keys_file`.
-async fn seed(url: &str, n: usize, keys_file: &Path) -> anyhow::Result<String> {
-    let store = Store::connect(url, 4).await?;
-    let made = bootstrap(&store, "Bench organization").await?;
-    let org = made.organization.clone();
-    let mut conn = store.pool().acquire().await?;
-    let env = store::find_environment(&mut conn, &org.id, "live").await?.context("the live environment")?;
-    drop(conn);
-    let mut plaintexts = String::with_capacity(n * 56);
-    writeln!(plaintexts, "{}", made.admin_key)?;
-    let now = store::now_ms();
-    let mut done = 0;
-    while done < n {
-        let mut tx = store.begin().await?;
-        for _ in 0..10 {
-            let rows = SEED_ROWS_PER_INSERT.min(n - done);
-            if rows == 0 {
-                break;
-            }
-            let values = (0..rows)
-                .map(|r| {
-                    let cols = (1..=SEED_BINDS).map(|c| format!("${}", r * SEED_BINDS + c)).collect::<Vec<_>>();
-                    format!("({})", cols.join(", "))
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!("INSERT INTO api_keys ({SEED_COLUMNS}) VALUES {values}");
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for i in 0..rows {
-                let minted = keyfmt::generate(&org.key_prefix, &env.name);
-                writeln!(plaintexts, "{}", minted.plaintext())?;
-                q = q
-                    .bind(uuid::Uuid::now_v7().to_string())
-                    .bind(org.id.clone())
-                    .bind(env.id.clone())
-                    .bind(env.name.clone())
-                    .bind(format!("bench key {}", done + i))
-                    .bind(minted.hash.clone())
-                    .bind(minted.key_prefix.clone())
-                    .bind(minted.last4.clone())
-                    .bind("[\"read\",\"write\"]")
-                    .bind("[]")
-                    .bind("{\"plan\":\"bench\"}")
-                    .bind(now)
-                    .bind(now)
-                    .bind(1i64)
-                    .bind("import")
-                    .bind(0i64);
-            }
-            q.execute(&mut *tx).await?;
-            done += rows;
-        }
-        tx.commit().await?;
-    }
-    store.close().await;
-    std::fs::write(keys_file, plaintexts)?;
-    Ok(made.admin_key)
+/// Bootstraps an organization and seeds `n` keys with the release binary's
+/// hidden `bench-seed` command (optimised minting and hashing, the API's own
+/// key rows, multi-row inserts in large transactions); the plaintexts land in
+/// `keys_file` (admin key first). Returns the admin key.
+fn seed(bin: &Path, url: &str, n: usize, keys_file: &Path) -> anyhow::Result<String> {
+    let out = Command::new(bin)
+        .args(["bench-seed", "--keys", &n.to_string(), "--keys-file"])
+        .arg(keys_file)
+        .env("DATABASE_URL", url)
+        .env("KEYWARD_LOG", "warn")
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running keyward bench-seed")?;
+    ensure!(out.status.success(), "keyward bench-seed failed ({})", out.status);
+    let admin = String::from_utf8(out.stdout)?.trim().to_string();
+    ensure!(!admin.is_empty(), "keyward bench-seed printed no admin key");
+    Ok(admin)
 }
 
 // ---------------------------------------------------------------- wrk
@@ -267,8 +269,25 @@ request = function()
 end
 "#;
 
+/// The warm-up: [`VERIFY_LUA`] in `sequential` mode, each thread stopping
+/// once every key of its stripe has been answered.
+const WARM_LUA_TAIL: &str = r#"
+local answered = 0
+local stripe_len = nil
+response = function(status, headers, body)
+  if stripe_len == nil then
+    local first = (id or 0) + 1
+    stripe_len = 0
+    if first <= #keys then stripe_len = math.floor((#keys - first) / stride) + 1 end
+  end
+  answered = answered + 1
+  if answered >= stripe_len then wrk.thread:stop() end
+end
+"#;
+
 fn write_scripts(out_dir: &Path) -> anyhow::Result<()> {
     std::fs::write(out_dir.join("verify.lua"), VERIFY_LUA)?;
+    std::fs::write(out_dir.join("warm.lua"), format!("{VERIFY_LUA}{WARM_LUA_TAIL}"))?;
     Ok(())
 }
 
@@ -415,88 +434,217 @@ fn sanity_check(server: &Server, admin_key: &str, keys_file: &Path) -> anyhow::R
     Ok(())
 }
 
-fn measure(args: &BenchArgs, wrk: &Path, bin: &Path, url: &str, admin_key: &str, out_dir: &Path) -> anyhow::Result<Vec<Row>> {
+/// The cached server after its warm-up pass.
+#[derive(Debug, Clone, Default)]
+struct Warm {
+    secs: f64,
+    /// VmRSS of the server process, MiB.
+    rss_mib: f64,
+    /// `keyward_key_cache_entries` from `/metrics`.
+    cache_entries: u64,
+}
+
+/// VmRSS of `pid` in MiB.
+fn rss_mib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("no VmRSS")?;
+    Ok(kb / 1024.0)
+}
+
+fn cache_entries(server: &Server) -> anyhow::Result<u64> {
+    let (status, body) = http(server.addr, "GET", "/metrics", None, None)?;
+    ensure!(status == 200, "/metrics answered {status}");
+    body.lines()
+        .find_map(|l| l.strip_prefix("keyward_key_cache_entries "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .context("no keyward_key_cache_entries in /metrics")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    args: &BenchArgs,
+    wrk: &Path,
+    bin: &Path,
+    url: &str,
+    admin_key: &str,
+    out_dir: &Path,
+    keys: usize,
+    cached_only: bool,
+) -> anyhow::Result<(Vec<Row>, Warm)> {
     let script = out_dir.join("verify.lua");
+    let warm_script = out_dir.join("warm.lua");
     let keys_file = out_dir.join("keys.txt");
     let keys_arg = keys_file.display().to_string();
     let mut rows = Vec::new();
+    let mut warm = Warm::default();
+    let connections: Vec<u32> = if cached_only {
+        vec![args.connections.iter().copied().max().unwrap_or(128)]
+    } else {
+        args.connections.clone()
+    };
 
     let cached_env = [("KEYWARD_CACHE_TTL_SECS", args.cache_ttl_secs.to_string())];
     let server = Server::start(bin, url, &cached_env, &out_dir.join("server-cached.log"))?;
     let outcome = (|| -> anyhow::Result<()> {
         sanity_check(&server, admin_key, &keys_file)?;
-        // Warm-up: every key once (each wrk thread walks its own stripe), then a short random pass.
-        let warm_secs = (args.keys as u64 / 4000).clamp(3, 30);
-        eprintln!("bench: warming up ({warm_secs} s over every key)");
+        // Warm-up: every key once (each wrk thread walks its own stripe and
+        // stops at its end; bounded in time all the same).
+        let bound = (keys as u64 / 1000).clamp(30, 900);
+        eprintln!("bench: warming up every key (at most {bound} s)");
         let threads = args.threads.max(1).to_string();
-        wrk_run(wrk, args, 32, warm_secs, &server.url("/"), Some((&script, &[&keys_arg, "sequential", &threads])))?;
+        let started = Instant::now();
+        // wrk keeps its connections open until -d even after every thread
+        // stopped: watch the cache fill up instead and end wrk then.
+        let mut child = Command::new(wrk)
+            .args([format!("-t{}", args.threads.max(1)), "-c32".into(), format!("-d{bound}s"), "--timeout".into(), "5s".into()])
+            .arg("-s")
+            .arg(&warm_script)
+            .arg(server.url("/"))
+            .args(["--", keys_arg.as_str(), "sequential", threads.as_str()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("running wrk")?;
+        loop {
+            std::thread::sleep(Duration::from_millis(250));
+            if child.try_wait()?.is_some() {
+                break;
+            }
+            if cache_entries(&server)? > keys as u64 || started.elapsed() > Duration::from_secs(bound + 10) {
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+        }
+        warm.secs = started.elapsed().as_secs_f64();
         wrk_run(wrk, args, 32, 2, &server.url("/healthz"), None)?;
-        for &c in &args.connections {
-            eprintln!("bench: /healthz at {c} connections, {} s", args.duration);
+        warm.rss_mib = rss_mib(server.child.id())?;
+        warm.cache_entries = cache_entries(&server)?;
+        eprintln!(
+            "bench: warmed in {:.1} s: {} cache entries, server RSS {:.0} MiB",
+            warm.secs, warm.cache_entries, warm.rss_mib
+        );
+        for &c in &connections {
+            eprintln!("bench: /healthz at {c} connections, {} s (load average {})", args.duration, load_average());
             let health = wrk_run(wrk, args, c, args.duration, &server.url("/healthz"), None)?;
             eprintln!("bench: verify (cached) at {c} connections, {} s", args.duration);
             let verify = wrk_run(wrk, args, c, args.duration, &server.url("/"), Some((&script, &[&keys_arg, "random"])))?;
             let baseline = Some((health.rps, health.p99_ms));
-            rows.push(Row { scenario: "GET /healthz".into(), connections: c, result: health, baseline: None });
-            rows.push(Row { scenario: "POST /v1/keys/verify (cached)".into(), connections: c, result: verify, baseline });
+            rows.push(Row { keys, scenario: "GET /healthz".into(), connections: c, result: health, baseline: None });
+            rows.push(Row { keys, scenario: "POST /v1/keys/verify (cached)".into(), connections: c, result: verify, baseline });
         }
+        let after = rss_mib(server.child.id())?;
+        eprintln!("bench: server RSS after the runs {after:.0} MiB");
+        warm.rss_mib = warm.rss_mib.max(after);
         Ok(())
     })();
     server.stop();
     outcome?;
 
-    if !args.no_cold {
+    if !args.no_cold && !cached_only {
         let cold_env = [("KEYWARD_CACHE_CAPACITY", "0".to_string())];
         let server = Server::start(bin, url, &cold_env, &out_dir.join("server-cold.log"))?;
         let outcome = (|| -> anyhow::Result<()> {
             sanity_check(&server, admin_key, &keys_file)?;
-            for &c in &args.connections {
+            for &c in &connections {
                 eprintln!("bench: verify (cold cache) at {c} connections, {} s", args.duration);
                 let verify = wrk_run(wrk, args, c, args.duration, &server.url("/"), Some((&script, &[&keys_arg, "random"])))?;
                 let baseline = rows
                     .iter()
                     .find(|r| r.connections == c && r.scenario.starts_with("GET"))
                     .map(|r| (r.result.rps, r.result.p99_ms));
-                rows.push(Row { scenario: "POST /v1/keys/verify (cold cache)".into(), connections: c, result: verify, baseline });
+                rows.push(Row { keys, scenario: "POST /v1/keys/verify (cold cache)".into(), connections: c, result: verify, baseline });
             }
             Ok(())
         })();
         server.stop();
         outcome?;
     }
-    Ok(rows)
+    Ok((rows, warm))
 }
 
-fn report(args: &BenchArgs, rows: &[Row], out_dir: &Path) -> anyhow::Result<()> {
-    let db = match args.db {
+fn db_name(args: &BenchArgs) -> &'static str {
+    match args.db {
         Db::Sqlite => "sqlite",
         Db::Postgres => "postgres",
-    };
-    let mut table = String::new();
-    writeln!(
-        table,
-        "keyward bench — {db}, {} keys, wrk -t{} {} s per run, cached runs with a {} s cache TTL, all on 127.0.0.1 (wrk shares the cores)\n",
-        args.keys, args.threads, args.duration, args.cache_ttl_secs
-    )?;
-    writeln!(table, "| scenario | conns | req/s | p50 ms | p99 ms | errors | req/s vs /healthz | p99 vs /healthz |")?;
-    writeln!(table, "|---|---:|---:|---:|---:|---:|---:|---:|")?;
+    }
+}
+
+fn table_rows(table: &mut String, rows: &[Row], with_keys: bool) -> anyhow::Result<()> {
+    let keys_col = if with_keys { "| keys " } else { "" };
+    writeln!(table, "{keys_col}| scenario | conns | req/s | p50 ms | p99 ms | errors | req/s vs /healthz | p99 vs /healthz |")?;
+    writeln!(table, "{}|---|---:|---:|---:|---:|---:|---:|---:|", if with_keys { "|---:" } else { "" })?;
     for row in rows {
         let r = &row.result;
         let (ratio, p99_ratio) = match row.baseline {
             Some((rps, p99)) if rps > 0.0 && p99 > 0.0 => (format!("{:.0} %", 100.0 * r.rps / rps), format!("{:.2}×", r.p99_ms / p99)),
             _ => ("—".into(), "—".into()),
         };
+        let keys = if with_keys { format!("| {} ", row.keys) } else { String::new() };
         writeln!(
             table,
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} |",
+            "{keys}| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} |",
             row.scenario, row.connections, r.rps, r.p50_ms, r.p99_ms, r.errors, ratio, p99_ratio
         )?;
     }
+    Ok(())
+}
+
+fn report(args: &BenchArgs, rows: &[Row], warm: &Warm, out_dir: &Path) -> anyhow::Result<()> {
+    let db = db_name(args);
+    let mut table = String::new();
+    writeln!(
+        table,
+        "keyward bench — {db}, {} keys, wrk -t{} {} s per run, cached runs with a {} s cache TTL, all on 127.0.0.1 (wrk shares the cores); load average at the end {}\n",
+        args.keys, args.threads, args.duration, args.cache_ttl_secs, load_average()
+    )?;
+    table_rows(&mut table, rows, false)?;
+    writeln!(
+        table,
+        "\ncached server: warmed {} keys in {:.1} s, {} cache entries, peak sampled RSS {:.0} MiB",
+        args.keys, warm.secs, warm.cache_entries, warm.rss_mib
+    )?;
     print!("{table}");
     let path = out_dir.join(format!("bench-{db}.md"));
     std::fs::write(&path, &table)?;
     eprintln!("bench: wrote {}", path.display());
     Ok(())
+}
+
+fn report_scaling(args: &BenchArgs, runs: &[(usize, Vec<Row>, Warm)], out_dir: &Path) -> anyhow::Result<()> {
+    let db = db_name(args);
+    let mut table = String::new();
+    writeln!(
+        table,
+        "keyward bench --scaling — {db}, wrk -t{} {} s per run, cached verify with every key warmed, {} s cache TTL; load average at the end {}\n",
+        args.threads, args.duration, args.cache_ttl_secs, load_average()
+    )?;
+    let rows: Vec<Row> = runs.iter().flat_map(|(_, rows, _)| rows.iter().map(clone_row)).collect();
+    table_rows(&mut table, &rows, true)?;
+    writeln!(table, "\n| keys | cache entries | server RSS MiB | warm-up s | cached verify req/s | change vs first |")?;
+    writeln!(table, "|---:|---:|---:|---:|---:|---:|")?;
+    let verify_rps = |rows: &[Row]| rows.iter().find(|r| r.scenario.contains("cached")).map_or(0.0, |r| r.result.rps);
+    let first = runs.first().map_or(0.0, |(_, rows, _)| verify_rps(rows));
+    for (keys, rows, warm) in runs {
+        let rps = verify_rps(rows);
+        let change = if first > 0.0 { format!("{:+.1} %", 100.0 * (rps - first) / first) } else { "—".into() };
+        writeln!(table, "| {keys} | {} | {:.0} | {:.1} | {rps:.0} | {change} |", warm.cache_entries, warm.rss_mib, warm.secs)?;
+    }
+    print!("{table}");
+    let path = out_dir.join(format!("bench-scaling-{db}.md"));
+    std::fs::write(&path, &table)?;
+    eprintln!("bench: wrote {}", path.display());
+    Ok(())
+}
+
+fn clone_row(r: &Row) -> Row {
+    Row { keys: r.keys, scenario: r.scenario.clone(), connections: r.connections, result: r.result.clone(), baseline: r.baseline }
 }
 
 #[cfg(test)]

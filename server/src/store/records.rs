@@ -319,10 +319,11 @@ pub async fn list_projects(
 
 // ---------------------------------------------------------------- api keys
 
-pub async fn insert_key(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result<()> {
-    let placeholders = (1..=33).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-    sqlx::query(AssertSqlSafe(format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES ({placeholders})")))
-        .bind(&k.id)
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds the 33 `KEY_COLUMNS` of `k`, in order.
+fn bind_key<'q>(q: AnyQuery<'q>, k: &KeyRecord) -> AnyQuery<'q> {
+    q.bind(&k.id)
         .bind(&k.organization_id)
         .bind(&k.project_id)
         .bind(&k.environment_id)
@@ -355,9 +356,43 @@ pub async fn insert_key(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result<()> {
         .bind(k.rotation_interval_days)
         .bind(k.next_rotation_at)
         .bind(&k.rotation_webhook_url)
-        .execute(conn)
-        .await
-        .map(|_| ())
+}
+
+const KEY_COLUMN_COUNT: usize = 33;
+
+fn key_values_sql(rows: usize) -> String {
+    let values = (0..rows)
+        .map(|r| {
+            let cols = (1..=KEY_COLUMN_COUNT).map(|c| format!("${}", r * KEY_COLUMN_COUNT + c)).collect::<Vec<_>>();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES {values}")
+}
+
+pub async fn insert_key(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result<()> {
+    bind_key(sqlx::query(AssertSqlSafe(key_values_sql(1))), k).execute(conn).await.map(|_| ())
+}
+
+/// Rows per statement of [`insert_keys`]. Small on purpose: sqlx resolves
+/// each bind parameter by name, so a statement costs O(binds²) to bind.
+pub const INSERT_KEYS_CHUNK: usize = 16;
+
+/// [`insert_key`] for many keys: multi-row INSERTs of up to
+/// [`INSERT_KEYS_CHUNK`] rows with exactly the columns and values
+/// `insert_key` writes (bulk seeding for the benchmark).
+pub async fn insert_keys(conn: &mut Conn, keys: &[KeyRecord]) -> sqlx::Result<()> {
+    let full_sql = key_values_sql(INSERT_KEYS_CHUNK);
+    for chunk in keys.chunks(INSERT_KEYS_CHUNK) {
+        let sql = if chunk.len() == INSERT_KEYS_CHUNK { full_sql.clone() } else { key_values_sql(chunk.len()) };
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for k in chunk {
+            q = bind_key(q, k);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// A key of one organization (another tenant's id is simply not found).
