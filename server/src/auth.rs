@@ -181,13 +181,44 @@ pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
+/// The lifecycle fields of a stored key (a [`KeyRecord`] or its cached view).
+pub trait KeyLifecycle {
+    fn revoked_at(&self) -> Option<i64>;
+    fn is_active(&self) -> bool;
+    fn expires_at(&self) -> Option<i64>;
+}
+
+impl KeyLifecycle for KeyRecord {
+    fn revoked_at(&self) -> Option<i64> {
+        self.revoked_at
+    }
+    fn is_active(&self) -> bool {
+        self.is_active != 0
+    }
+    fn expires_at(&self) -> Option<i64> {
+        self.expires_at
+    }
+}
+
+impl KeyLifecycle for crate::cache::KeyView {
+    fn revoked_at(&self) -> Option<i64> {
+        self.revoked_at
+    }
+    fn is_active(&self) -> bool {
+        self.is_active != 0
+    }
+    fn expires_at(&self) -> Option<i64> {
+        self.expires_at
+    }
+}
+
 /// Why a stored key cannot be used right now, if it cannot.
-pub fn key_unusable_reason(key: &KeyRecord, now: i64) -> Option<&'static str> {
-    if key.revoked_at.is_some_and(|at| at <= now) {
+pub fn key_unusable_reason(key: &impl KeyLifecycle, now: i64) -> Option<&'static str> {
+    if key.revoked_at().is_some_and(|at| at <= now) {
         Some("revoked")
-    } else if key.is_active == 0 {
+    } else if !key.is_active() {
         Some("disabled")
-    } else if key.expires_at.is_some_and(|at| at <= now) {
+    } else if key.expires_at().is_some_and(|at| at <= now) {
         Some("expired")
     } else {
         None
@@ -249,9 +280,9 @@ impl FromRequestParts<AppState> for Caller {
         }
         state.usage.record_use(record.id, now);
         Ok(Caller {
-            organization_id: record.record.organization_id.clone(),
-            project_id: record.record.project_id.clone(),
-            actor: Actor::ApiKey { key_id: record.record.id.clone(), scopes: record.scopes.clone() },
+            organization_id: record.record.organization_id.to_string(),
+            project_id: record.record.project_id.as_deref().map(str::to_string),
+            actor: Actor::ApiKey { key_id: record.record.id.to_string(), scopes: record.scopes.clone() },
             meta: request_meta(parts),
         })
     }

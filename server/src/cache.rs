@@ -3,9 +3,18 @@
 //! lookup each per TTL. Every write to a key invalidates its old and new hash
 //! before the response is sent.
 //!
-//! Entries are stored pre-parsed ([`CachedKey`]): scopes, CIDRs and meta are
-//! decoded once per load, not once per verify. Concurrent misses for the same
-//! hash share one database read (`try_get_with`).
+//! Sized for millions of keys: entries are keyed by the raw 32-byte SHA-256
+//! digest in sharded hash maps (the digest is already uniform, so it is its
+//! own hash), and hold a compact, pre-parsed [`CachedKey`]: only the fields
+//! verify and caller authentication read, with scopes, CIDRs and meta decoded
+//! once per load, and the strings many keys share (organization, project,
+//! environment, scope lists, meta) interned. Concurrent misses for the same
+//! hash share one database read.
+//!
+//! Capacity is approximate (per shard, with a little statistical slack); a
+//! full shard drops expired entries first, then entries not hit since the
+//! last eviction pass (second chance). Expired entries are also swept in the
+//! background ([`KeyCache::sweep_expired`]).
 //!
 //! A load that raced with a write (it read the row before the write committed
 //! and finished after the invalidation) must not serve the old row: each entry
@@ -17,45 +26,145 @@ use crate::{
     store::{KeyRecord, Store, find_key_by_hash},
 };
 use chrono::{DateTime, Utc};
+use futures::{FutureExt, future::Shared};
 use ipnet::IpNet;
-use moka::future::Cache;
 use serde_json::value::RawValue;
 use std::{
+    collections::HashMap,
+    fmt,
+    future::Future,
+    hash::{BuildHasherDefault, Hash, Hasher},
+    ops::Deref,
+    pin::Pin,
     sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, RwLock,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
+
+// ---------------------------------------------------------------- the cached record
+
+/// A string many cached keys share (organization id, project id, environment
+/// name), interned. Compares equal to the `String`s and `str`s it holds.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct IStr(Arc<str>);
+
+impl Deref for IStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for IStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for IStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<String> for IStr {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<str> for IStr {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for IStr {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+/// The fields of a [`KeyRecord`] that verify and caller authentication read,
+/// under the same names.
+#[derive(Debug)]
+pub struct KeyView {
+    pub id: Box<str>,
+    pub organization_id: IStr,
+    pub project_id: Option<IStr>,
+    pub environment: IStr,
+    pub name: Box<str>,
+    pub key_prefix: Box<str>,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub is_active: i64,
+    pub rate_limit_limit: Option<i64>,
+    pub rate_limit_window_ms: Option<i64>,
+    pub usage_remaining: Option<i64>,
+    pub grace_expires_at: Option<i64>,
+}
 
 /// A key record with the fields verify reads already decoded.
 #[derive(Debug)]
 pub struct CachedKey {
-    pub record: KeyRecord,
+    pub record: KeyView,
     /// The id as a number (rate-limit buckets and usage counters are keyed by it).
     pub id: u128,
     pub scopes: Arc<Vec<String>>,
-    pub allowed_ips: Vec<IpNet>,
+    pub allowed_ips: Box<[IpNet]>,
     /// Whether the key has any `allowed_ips` rule at all.
     pub ip_restricted: bool,
     /// The `meta` JSON object, validated once and re-emitted verbatim.
-    pub meta: Box<RawValue>,
+    pub meta: Arc<RawValue>,
     pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl CachedKey {
+    /// Decode `record` on its own (nothing shared with other keys).
     pub fn new(record: KeyRecord) -> Self {
+        Self::decode(record, &Interners::default())
+    }
+
+    fn decode(record: KeyRecord, interners: &Interners) -> Self {
         let id = uuid::Uuid::parse_str(&record.id).map(|u| u.as_u128()).unwrap_or_default();
-        let scopes: Vec<String> = serde_json::from_str(&record.scopes).unwrap_or_default();
+        let scopes = interners.json.intern(&record.scopes, |text| {
+            Interned::Scopes(Arc::new(serde_json::from_str::<Vec<String>>(text).unwrap_or_default()))
+        });
+        let Interned::Scopes(scopes) = scopes else { unreachable!("scopes interned as scopes") };
         let ips: Vec<String> = serde_json::from_str(&record.allowed_ips).unwrap_or_default();
         let allowed_ips = ips.iter().filter_map(|r| parse_ip_rule(r.trim())).collect();
         let ip_restricted = !ips.is_empty();
-        let meta = serde_json::from_str::<Box<RawValue>>(&record.meta)
-            .ok()
-            .filter(|raw| raw.get().trim_start().starts_with('{'))
-            .unwrap_or_else(|| RawValue::from_string("{}".into()).expect("valid JSON"));
+        let meta = interners.json.intern(&format!("meta:{}", record.meta), |_| {
+            let raw = serde_json::from_str::<Box<RawValue>>(&record.meta)
+                .ok()
+                .filter(|raw| raw.get().trim_start().starts_with('{'))
+                .unwrap_or_else(|| RawValue::from_string("{}".into()).expect("valid JSON"));
+            Interned::Meta(Arc::from(raw))
+        });
+        let Interned::Meta(meta) = meta else { unreachable!("meta interned as meta") };
         let expires_at = record.expires_at.map(crate::api::api_keys::ms_to_time);
-        CachedKey { record, id, scopes: Arc::new(scopes), allowed_ips, ip_restricted, meta, expires_at }
+        let text = |s: &str| IStr(match interners.strings.intern(s, |s| Interned::Str(Arc::from(s))) {
+            Interned::Str(s) => s,
+            _ => unreachable!("strings interned as strings"),
+        });
+        let view = KeyView {
+            organization_id: text(&record.organization_id),
+            project_id: record.project_id.as_deref().map(text),
+            environment: text(&record.environment),
+            id: record.id.into_boxed_str(),
+            name: record.name.into_boxed_str(),
+            key_prefix: record.key_prefix.into_boxed_str(),
+            expires_at: record.expires_at,
+            revoked_at: record.revoked_at,
+            is_active: record.is_active,
+            rate_limit_limit: record.rate_limit_limit,
+            rate_limit_window_ms: record.rate_limit_window_ms,
+            usage_remaining: record.usage_remaining,
+            grace_expires_at: record.grace_expires_at,
+        };
+        CachedKey { record: view, id, scopes, allowed_ips, ip_restricted, meta, expires_at }
     }
 
     /// Whether `allowed_ips` lets `ip` present the key (an empty list allows all).
@@ -68,18 +177,127 @@ impl CachedKey {
     }
 }
 
-struct Entry {
+#[derive(Clone)]
+enum Interned {
+    Str(Arc<str>),
+    Scopes(Arc<Vec<String>>),
+    Meta(Arc<RawValue>),
+}
+
+impl Interned {
+    fn shared_elsewhere(&self) -> bool {
+        match self {
+            Interned::Str(a) => Arc::strong_count(a) > 1,
+            Interned::Scopes(a) => Arc::strong_count(a) > 1,
+            Interned::Meta(a) => Arc::strong_count(a) > 1,
+        }
+    }
+}
+
+/// Values by their text. Values no cached key holds any more are dropped
+/// whenever the table has doubled since the last sweep.
+#[derive(Default)]
+struct Interner {
+    table: Mutex<(HashMap<Box<str>, Interned>, usize)>,
+}
+
+impl Interner {
+    fn intern(&self, text: &str, make: impl FnOnce(&str) -> Interned) -> Interned {
+        let mut guard = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let (table, sweep_at) = &mut *guard;
+        if let Some(v) = table.get(text) {
+            return v.clone();
+        }
+        if table.len() >= *sweep_at {
+            table.retain(|_, v| v.shared_elsewhere());
+            *sweep_at = (table.len() * 2).max(1024);
+        }
+        let v = make(text);
+        table.insert(text.into(), v.clone());
+        v
+    }
+}
+
+#[derive(Default)]
+struct Interners {
+    strings: Interner,
+    json: Interner,
+}
+
+// ---------------------------------------------------------------- the map
+
+/// A SHA-256 digest; uniformly distributed, so its first 8 bytes are its hash.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Digest([u8; 32]);
+
+impl Hash for Digest {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(u64::from_le_bytes(self.0[..8].try_into().expect("8 bytes")));
+    }
+}
+
+impl Digest {
+    fn from_hex(hex_hash: &str) -> Option<Digest> {
+        let mut d = [0u8; 32];
+        hex::decode_to_slice(hex_hash, &mut d).ok()?;
+        Some(Digest(d))
+    }
+
+    fn shard(&self) -> usize {
+        self.0[8] as usize % SHARDS
+    }
+}
+
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `Digest`; a plain FNV-1a for completeness.
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+}
+
+const SHARDS: usize = 64;
+
+struct Slot {
+    key: Option<Arc<CachedKey>>,
     /// Invalidation generation when the load that produced this entry started.
     loaded_at_gen: u64,
-    key: Option<Arc<CachedKey>>,
+    /// Milliseconds since the cache's epoch.
+    expires_at: u64,
+    /// Hit since the last eviction pass.
+    referenced: AtomicBool,
+}
+
+type Map = HashMap<Digest, Slot, BuildHasherDefault<DigestHasher>>;
+
+type Load = Shared<Pin<Box<dyn Future<Output = Result<(Option<Arc<CachedKey>>, u64), Arc<sqlx::Error>>> + Send>>>;
+
+struct Inner {
+    shards: Vec<RwLock<Map>>,
+    shard_capacity: usize,
+    ttl_ms: u64,
+    epoch: Instant,
+    inflight: Mutex<HashMap<Digest, Load>>,
+    interners: Interners,
+    next_sweep: AtomicUsize,
 }
 
 #[derive(Clone)]
 pub struct KeyCache {
     store: Store,
-    entries: Option<Cache<String, Arc<Entry>>>,
+    inner: Option<Arc<Inner>>,
     /// Hashes invalidated recently, with the generation of their last invalidation.
-    recent: Option<Cache<String, u64>>,
+    recent: Option<moka::future::Cache<Digest, u64>>,
     stats: Arc<CacheStats>,
 }
 
@@ -95,74 +313,195 @@ fn recent_ttl(ttl: Duration) -> Duration {
     ttl.saturating_mul(2).max(Duration::from_secs(60))
 }
 
+fn read(lock: &RwLock<Map>) -> std::sync::RwLockReadGuard<'_, Map> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write(lock: &RwLock<Map>) -> std::sync::RwLockWriteGuard<'_, Map> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
 impl KeyCache {
     pub fn new(store: Store, capacity: u64, ttl: Duration) -> Self {
-        let entries = (capacity > 0).then(|| Cache::builder().max_capacity(capacity).time_to_live(ttl).build());
-        let recent =
-            (capacity > 0).then(|| Cache::builder().max_capacity(capacity.max(10_000)).time_to_live(recent_ttl(ttl)).build());
-        Self { store, entries, recent, stats: Arc::default() }
+        let per_shard = capacity as f64 / SHARDS as f64;
+        // Digests spread evenly, but not exactly: leave room for ~4 standard deviations.
+        let shard_capacity = (per_shard + 4.0 * per_shard.sqrt()).ceil() as usize + 8;
+        let inner = (capacity > 0).then(|| {
+            Arc::new(Inner {
+                shards: (0..SHARDS).map(|_| RwLock::new(Map::default())).collect(),
+                shard_capacity,
+                ttl_ms: ttl.as_millis().min(u128::from(u64::MAX / 4)) as u64,
+                epoch: Instant::now(),
+                inflight: Mutex::default(),
+                interners: Interners::default(),
+                next_sweep: AtomicUsize::new(0),
+            })
+        });
+        let recent = (capacity > 0).then(|| {
+            moka::future::Cache::builder().max_capacity(capacity.max(10_000)).time_to_live(recent_ttl(ttl)).build()
+        });
+        Self { store, inner, recent, stats: Arc::default() }
     }
 
-    /// The record for `hash`, from memory when possible.
+    /// The record for `hash` (hex SHA-256), from memory when possible.
     pub async fn lookup(&self, hash: &str) -> Result<Option<Arc<CachedKey>>, sqlx::Error> {
-        let (Some(entries), Some(recent)) = (&self.entries, &self.recent) else {
+        let (Some(inner), Some(digest)) = (&self.inner, Digest::from_hex(hash)) else {
             self.stats.misses.fetch_add(1, Ordering::Relaxed);
-            return self.load(hash).await;
+            return load(&self.store, hash, None).await;
         };
-        if let Some(hit) = entries.get(hash).await {
-            if !self.is_stale(recent, hash, &hit).await {
+        let now = inner.now_ms();
+        let hit = {
+            let map = read(&inner.shards[digest.shard()]);
+            map.get(&digest).filter(|s| s.expires_at > now).map(|s| {
+                if !s.referenced.load(Ordering::Relaxed) {
+                    s.referenced.store(true, Ordering::Relaxed);
+                }
+                (s.key.clone(), s.loaded_at_gen)
+            })
+        };
+        if let Some((key, generation)) = hit {
+            if !self.is_stale(digest, generation).await {
                 self.stats.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(hit.key.clone());
+                return Ok(key);
             }
-            entries.invalidate(hash).await;
+            inner.remove(digest);
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
         for _ in 0..3 {
-            let loaded = entries
-                .try_get_with_by_ref(hash, async {
-                    let loaded_at_gen = self.stats.generation.load(Ordering::Acquire);
-                    let key = self.load(hash).await?;
-                    Ok::<_, sqlx::Error>(Arc::new(Entry { loaded_at_gen, key }))
-                })
-                .await
-                .map_err(unshare)?;
-            if !self.is_stale(recent, hash, &loaded).await {
-                return Ok(loaded.key.clone());
+            let (key, generation) = self.load_shared(inner, digest, hash).await.map_err(unshare)?;
+            if !self.is_stale(digest, generation).await {
+                return Ok(key);
             }
-            entries.invalidate(hash).await;
+            inner.remove(digest);
         }
         // Writes keep racing with this hash: answer from the database, uncached.
-        self.load(hash).await
+        load(&self.store, hash, None).await
     }
 
-    async fn is_stale(&self, recent: &Cache<String, u64>, hash: &str, entry: &Entry) -> bool {
-        entry.loaded_at_gen < self.stats.generation.load(Ordering::Acquire)
-            && recent.get(hash).await.is_some_and(|g| g > entry.loaded_at_gen)
+    /// One database read per hash at a time; the result is cached by the read itself.
+    fn load_shared(
+        &self,
+        inner: &Arc<Inner>,
+        digest: Digest,
+        hash: &str,
+    ) -> Load {
+        let mut inflight = inner.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        inflight
+            .entry(digest)
+            .or_insert_with(|| {
+                let (inner, store, stats, hash) = (inner.clone(), self.store.clone(), self.stats.clone(), hash.to_string());
+                let fut: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(async move {
+                    let generation = stats.generation.load(Ordering::Acquire);
+                    let loaded = load(&store, &hash, Some(&inner.interners)).await;
+                    if let Ok(key) = &loaded {
+                        inner.insert(digest, key.clone(), generation);
+                    }
+                    inner.inflight.lock().unwrap_or_else(|p| p.into_inner()).remove(&digest);
+                    loaded.map(|key| (key, generation)).map_err(Arc::new)
+                });
+                fut.shared()
+            })
+            .clone()
     }
 
-    async fn load(&self, hash: &str) -> Result<Option<Arc<CachedKey>>, sqlx::Error> {
-        let mut conn = self.store.pool().acquire().await?;
-        Ok(find_key_by_hash(&mut conn, hash).await?.map(|r| Arc::new(CachedKey::new(r))))
+    async fn is_stale(&self, digest: Digest, loaded_at_gen: u64) -> bool {
+        if loaded_at_gen >= self.stats.generation.load(Ordering::Acquire) {
+            return false;
+        }
+        match &self.recent {
+            Some(recent) => recent.get(&digest).await.is_some_and(|g| g > loaded_at_gen),
+            None => false,
+        }
     }
 
     /// Drop `hash`; call after the write commits and before answering.
     pub async fn invalidate(&self, hash: &str) {
         let generation = self.stats.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let Some(digest) = Digest::from_hex(hash) else { return };
         if let Some(recent) = &self.recent {
-            recent.insert(hash.to_string(), generation).await;
+            recent.insert(digest, generation).await;
         }
-        if let Some(entries) = &self.entries {
-            entries.invalidate(hash).await;
+        if let Some(inner) = &self.inner {
+            inner.remove(digest);
+        }
+    }
+
+    /// Drop the expired entries of one shard (call periodically: each call
+    /// takes the next shard).
+    pub fn sweep_expired(&self) {
+        if let Some(inner) = &self.inner {
+            let i = inner.next_sweep.fetch_add(1, Ordering::Relaxed) % SHARDS;
+            let now = inner.now_ms();
+            write(&inner.shards[i]).retain(|_, s| s.expires_at > now);
         }
     }
 
     pub fn entry_count(&self) -> u64 {
-        self.entries.as_ref().map_or(0, |e| e.entry_count())
+        self.inner.as_ref().map_or(0, |inner| inner.shards.iter().map(|s| read(s).len() as u64).sum())
     }
 
     pub fn stats(&self) -> &CacheStats {
         &self.stats
     }
+}
+
+impl Inner {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn remove(&self, digest: Digest) {
+        write(&self.shards[digest.shard()]).remove(&digest);
+    }
+
+    fn insert(&self, digest: Digest, key: Option<Arc<CachedKey>>, loaded_at_gen: u64) {
+        let now = self.now_ms();
+        let mut map = write(&self.shards[digest.shard()]);
+        if map.len() >= self.shard_capacity && !map.contains_key(&digest) {
+            self.evict(&mut map, now);
+        }
+        map.insert(digest, Slot { key, loaded_at_gen, expires_at: now + self.ttl_ms, referenced: AtomicBool::new(false) });
+    }
+
+    /// Make room for about 1/8 of the shard: expired entries, then entries
+    /// not hit since the last pass, then any.
+    fn evict(&self, map: &mut Map, now: u64) {
+        map.retain(|_, s| s.expires_at > now);
+        let target = self.shard_capacity - self.shard_capacity / 8 - 1;
+        if map.len() <= target {
+            return;
+        }
+        let mut excess = map.len() - target;
+        map.retain(|_, s| {
+            if excess > 0 && !*s.referenced.get_mut() {
+                excess -= 1;
+                return false;
+            }
+            *s.referenced.get_mut() = false;
+            true
+        });
+        if excess > 0 {
+            map.retain(|_, _| {
+                if excess > 0 {
+                    excess -= 1;
+                    return false;
+                }
+                true
+            });
+        }
+    }
+}
+
+async fn load(store: &Store, hash: &str, interners: Option<&Interners>) -> Result<Option<Arc<CachedKey>>, sqlx::Error> {
+    let mut conn = store.pool().acquire().await?;
+    let record = find_key_by_hash(&mut conn, hash).await?;
+    drop(conn);
+    Ok(record.map(|r| {
+        Arc::new(match interners {
+            Some(i) => CachedKey::decode(r, i),
+            None => CachedKey::new(r),
+        })
+    }))
 }
 
 fn unshare(err: Arc<sqlx::Error>) -> sqlx::Error {
