@@ -8,9 +8,13 @@
 //!   in batches by [`spawn_flusher`] (every `usage_flush_interval`, and once
 //!   more on graceful shutdown).
 
-use crate::{api::verify::VerifyCode, state::AppState, store::Store};
+use crate::{
+    api::verify::VerifyCode,
+    state::AppState,
+    store::{Backend, Store},
+};
 use sqlx::{AssertSqlSafe, Row};
-use std::{collections::HashMap, sync::Mutex, time::Duration};
+use std::{collections::HashMap, fmt::Write as _, sync::Mutex, time::Duration};
 use tokio::{sync::oneshot, task::JoinHandle};
 
 pub const HOUR_MS: i64 = 3_600_000;
@@ -93,10 +97,6 @@ pub struct UsageRecorder {
     pending: Mutex<Pending>,
 }
 
-fn uuid_string(id: u128) -> String {
-    uuid::Uuid::from_u128(id).to_string()
-}
-
 impl UsageRecorder {
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -139,43 +139,88 @@ impl UsageRecorder {
     }
 }
 
-const CHUNK: usize = 500;
+/// Rows per statement: the whole batch goes in as one JSON array bound to a
+/// single parameter (SQLite `json_each`, Postgres `json_array_elements`), so
+/// a flush of tens of thousands of keys is two statements with one bind each
+/// instead of thousands of bind parameters.
+const CHUNK: usize = 20_000;
 
-async fn write_batch(store: &Store, batch: &Pending) -> sqlx::Result<()> {
-    let mut tx = store.begin().await?;
-    let counters: Vec<_> = batch.counters.iter().collect();
-    for chunk in counters.chunks(CHUNK) {
-        let values = (0..chunk.len())
-            .map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "INSERT INTO usage_counters (key_id, hour_start, code, count) VALUES {values} \
-             ON CONFLICT (key_id, hour_start, code) DO UPDATE SET count = usage_counters.count + excluded.count"
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for ((id, hour, code), n) in chunk {
-            q = q.bind(uuid_string(*id)).bind(*hour).bind(code.as_str()).bind(**n);
+/// `[[id, hour, "CODE", n], …]`
+fn counters_json(rows: &[(&(u128, i64, VerifyCode), &i64)]) -> String {
+    let mut out = String::with_capacity(rows.len() * 72 + 2);
+    out.push('[');
+    for (i, ((id, hour, code), n)) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        q.execute(&mut *tx).await?;
+        let _ = write!(out, "[\"{}\",{hour},\"{}\",{n}]", uuid::Uuid::from_u128(*id).hyphenated(), code.as_str());
     }
-    let keys: Vec<_> = batch.keys.iter().collect();
-    for chunk in keys.chunks(CHUNK) {
-        let values = (0..chunk.len())
-            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "WITH v (id, n, t) AS (VALUES {values}) \
+    out.push(']');
+    out
+}
+
+/// `[[id, count, last_used_at], …]`
+fn keys_json(rows: &[(&u128, &KeyUse)]) -> String {
+    let mut out = String::with_capacity(rows.len() * 64 + 2);
+    out.push('[');
+    for (i, (id, u)) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "[\"{}\",{},{}]", uuid::Uuid::from_u128(**id).hyphenated(), u.count, u.last_used_at);
+    }
+    out.push(']');
+    out
+}
+
+fn counters_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "INSERT INTO usage_counters (key_id, hour_start, code, count) \
+             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]') \
+             FROM json_each($1) WHERE true \
+             ON CONFLICT (key_id, hour_start, code) DO UPDATE SET count = usage_counters.count + excluded.count"
+        }
+        Backend::Postgres => {
+            "INSERT INTO usage_counters (key_id, hour_start, code, count) \
+             SELECT e->>0, (e->>1)::bigint, e->>2, (e->>3)::bigint FROM json_array_elements($1::json) AS e \
+             ON CONFLICT (key_id, hour_start, code) DO UPDATE SET count = usage_counters.count + excluded.count"
+        }
+    }
+}
+
+fn keys_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "WITH v (id, n, t) AS (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') \
+             FROM json_each($1)) \
              UPDATE api_keys SET usage_count = api_keys.usage_count + v.n, \
              last_used_at = CASE WHEN v.t > COALESCE(api_keys.last_used_at, 0) THEN v.t ELSE api_keys.last_used_at END \
              FROM v WHERE api_keys.id = v.id"
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (id, u) in chunk {
-            q = q.bind(uuid_string(**id)).bind(u.count).bind(u.last_used_at);
         }
-        q.execute(&mut *tx).await?;
+        Backend::Postgres => {
+            "UPDATE api_keys SET usage_count = api_keys.usage_count + v.n, \
+             last_used_at = CASE WHEN v.t > COALESCE(api_keys.last_used_at, 0) THEN v.t ELSE api_keys.last_used_at END \
+             FROM (SELECT e->>0 AS id, (e->>1)::bigint AS n, (e->>2)::bigint AS t FROM json_array_elements($1::json) AS e) AS v \
+             WHERE api_keys.id = v.id"
+        }
+    }
+}
+
+async fn write_batch(store: &Store, batch: &Pending) -> sqlx::Result<()> {
+    let backend = store.backend();
+    // A few milliseconds of formatting even for tens of thousands of rows.
+    let (counters, keys) = {
+        let counters: Vec<_> = batch.counters.iter().collect();
+        let keys: Vec<_> = batch.keys.iter().collect();
+        (counters.chunks(CHUNK).map(counters_json).collect::<Vec<_>>(), keys.chunks(CHUNK).map(keys_json).collect::<Vec<_>>())
+    };
+    let mut tx = store.begin().await?;
+    for json in counters {
+        sqlx::query(counters_sql(backend)).bind(json).execute(&mut *tx).await?;
+    }
+    for json in keys {
+        sqlx::query(keys_sql(backend)).bind(json).execute(&mut *tx).await?;
     }
     tx.commit().await
 }
@@ -224,6 +269,7 @@ pub fn spawn_flusher(state: AppState) -> Flusher {
                     tracing::warn!(error = %err, "usage flush failed; counts kept for the next attempt");
                 }
                 state.limiter.sweep(crate::store::now_ms());
+                state.keys.sweep_expired();
             }
         })
     };
