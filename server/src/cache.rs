@@ -23,8 +23,9 @@
 
 use crate::{
     api::validate::parse_ip_rule,
-    store::{KeyRecord, Store, find_key_by_hash},
+    store::{KeyRecord, Store},
 };
+use sqlx::Row;
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, future::Shared};
 use ipnet::IpNet;
@@ -87,16 +88,58 @@ impl PartialEq<&str> for IStr {
     }
 }
 
+/// A key id, inline when it is a UUID-sized string (it always is for keys
+/// keyward minted), so a cached key needs no allocation for it.
+#[derive(Clone)]
+pub enum KeyId {
+    Inline { len: u8, bytes: [u8; 36] },
+    Heap(Box<str>),
+}
+
+impl KeyId {
+    fn new(id: String) -> Self {
+        if id.len() <= 36 {
+            let mut bytes = [0u8; 36];
+            bytes[..id.len()].copy_from_slice(id.as_bytes());
+            KeyId::Inline { len: id.len() as u8, bytes }
+        } else {
+            KeyId::Heap(id.into_boxed_str())
+        }
+    }
+}
+
+impl Deref for KeyId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            // Copied from a `String`, so always UTF-8.
+            KeyId::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
+            KeyId::Heap(s) => s,
+        }
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
 /// The fields of a [`KeyRecord`] that verify and caller authentication read,
 /// under the same names.
 #[derive(Debug)]
 pub struct KeyView {
-    pub id: Box<str>,
+    pub id: KeyId,
     pub organization_id: IStr,
     pub project_id: Option<IStr>,
     pub environment: IStr,
     pub name: Box<str>,
-    pub key_prefix: Box<str>,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub is_active: i64,
@@ -127,6 +170,29 @@ impl CachedKey {
         Self::decode(record, &Interners::default())
     }
 
+    /// Read a row of [`VIEW_COLUMNS`].
+    fn from_row(row: &sqlx::any::AnyRow, interners: &Interners) -> Result<Self, sqlx::Error> {
+        let record = KeyRecord {
+            id: row.try_get(0)?,
+            organization_id: row.try_get(1)?,
+            project_id: row.try_get(2)?,
+            environment: row.try_get(3)?,
+            name: row.try_get(4)?,
+            scopes: row.try_get(5)?,
+            allowed_ips: row.try_get(6)?,
+            meta: row.try_get(7)?,
+            expires_at: row.try_get(8)?,
+            revoked_at: row.try_get(9)?,
+            is_active: row.try_get(10)?,
+            rate_limit_limit: row.try_get(11)?,
+            rate_limit_window_ms: row.try_get(12)?,
+            usage_remaining: row.try_get(13)?,
+            grace_expires_at: row.try_get(14)?,
+            ..KeyRecord::default()
+        };
+        Ok(Self::decode(record, interners))
+    }
+
     fn decode(record: KeyRecord, interners: &Interners) -> Self {
         let id = uuid::Uuid::parse_str(&record.id).map(|u| u.as_u128()).unwrap_or_default();
         let scopes = interners.json.intern(&record.scopes, |text| {
@@ -153,9 +219,8 @@ impl CachedKey {
             organization_id: text(&record.organization_id),
             project_id: record.project_id.as_deref().map(text),
             environment: text(&record.environment),
-            id: record.id.into_boxed_str(),
+            id: KeyId::new(record.id),
             name: record.name.into_boxed_str(),
-            key_prefix: record.key_prefix.into_boxed_str(),
             expires_at: record.expires_at,
             revoked_at: record.revoked_at,
             is_active: record.is_active,
@@ -268,37 +333,65 @@ impl Hasher for DigestHasher {
 
 const SHARDS: usize = 64;
 
-struct Slot {
-    key: Option<Arc<CachedKey>>,
+/// Expiry resolution: 1/16 s (a `u32` of ticks lasts 8 years).
+const TICK_MS: u64 = 1000 / 16;
+
+/// A cache entry: the key (none for an unknown hash) and its bookkeeping,
+/// in one allocation.
+pub struct Entry {
+    key: Option<CachedKey>,
     /// Invalidation generation when the load that produced this entry started.
     loaded_at_gen: u64,
-    /// Milliseconds since the cache's epoch.
-    expires_at: u64,
+    /// In [`TICK_MS`] ticks since the cache's epoch.
+    expires_at: u32,
     /// Hit since the last eviction pass.
     referenced: AtomicBool,
 }
 
-type Map = HashMap<Digest, Slot, BuildHasherDefault<DigestHasher>>;
+/// A key from the cache (a cheap reference-counted handle; derefs to [`CachedKey`]).
+#[derive(Clone)]
+pub struct KeyRef(Arc<Entry>);
 
-type Load = Shared<Pin<Box<dyn Future<Output = Result<(Option<Arc<CachedKey>>, u64), Arc<sqlx::Error>>> + Send>>>;
+impl Deref for KeyRef {
+    type Target = CachedKey;
+    fn deref(&self) -> &CachedKey {
+        self.0.key.as_ref().expect("a KeyRef always holds a key")
+    }
+}
+
+impl fmt::Debug for KeyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+fn key_ref(entry: &Arc<Entry>) -> Option<KeyRef> {
+    entry.key.is_some().then(|| KeyRef(entry.clone()))
+}
+
+type Map = HashMap<Digest, Arc<Entry>, BuildHasherDefault<DigestHasher>>;
+
+type Load = Shared<Pin<Box<dyn Future<Output = Result<Arc<Entry>, Arc<sqlx::Error>>> + Send>>>;
 
 struct Inner {
+    store: Store,
     shards: Vec<RwLock<Map>>,
     shard_capacity: usize,
-    ttl_ms: u64,
+    ttl_ticks: u32,
     epoch: Instant,
     inflight: Mutex<HashMap<Digest, Load>>,
     interners: Interners,
     next_sweep: AtomicUsize,
+    /// Hashes invalidated recently, with the generation of their last invalidation.
+    recent: moka::future::Cache<Digest, u64>,
+    stats: CacheStats,
+    enabled: bool,
 }
 
+/// Cheap to clone (one reference count).
 #[derive(Clone)]
 pub struct KeyCache {
-    store: Store,
-    inner: Option<Arc<Inner>>,
-    /// Hashes invalidated recently, with the generation of their last invalidation.
-    recent: Option<moka::future::Cache<Digest, u64>>,
-    stats: Arc<CacheStats>,
+    inner: Arc<Inner>,
 }
 
 #[derive(Default)]
@@ -322,82 +415,79 @@ fn write(lock: &RwLock<Map>) -> std::sync::RwLockWriteGuard<'_, Map> {
 }
 
 impl KeyCache {
+    /// `capacity` 0 disables caching (every lookup reads the database).
     pub fn new(store: Store, capacity: u64, ttl: Duration) -> Self {
         let per_shard = capacity as f64 / SHARDS as f64;
         // Digests spread evenly, but not exactly: leave room for ~4 standard deviations.
         let shard_capacity = (per_shard + 4.0 * per_shard.sqrt()).ceil() as usize + 8;
-        let inner = (capacity > 0).then(|| {
-            Arc::new(Inner {
-                shards: (0..SHARDS).map(|_| RwLock::new(Map::default())).collect(),
-                shard_capacity,
-                ttl_ms: ttl.as_millis().min(u128::from(u64::MAX / 4)) as u64,
-                epoch: Instant::now(),
-                inflight: Mutex::default(),
-                interners: Interners::default(),
-                next_sweep: AtomicUsize::new(0),
-            })
-        });
-        let recent = (capacity > 0).then(|| {
-            moka::future::Cache::builder().max_capacity(capacity.max(10_000)).time_to_live(recent_ttl(ttl)).build()
-        });
-        Self { store, inner, recent, stats: Arc::default() }
+        let enabled = capacity > 0;
+        let inner = Inner {
+            store,
+            shards: (0..if enabled { SHARDS } else { 0 }).map(|_| RwLock::new(Map::default())).collect(),
+            shard_capacity,
+            // Rounded up, so a TTL is never cut short.
+            ttl_ticks: (ttl.as_millis().div_ceil(u128::from(TICK_MS))).min(u128::from(u32::MAX / 4)) as u32,
+            epoch: Instant::now(),
+            inflight: Mutex::default(),
+            interners: Interners::default(),
+            next_sweep: AtomicUsize::new(0),
+            recent: moka::future::Cache::builder()
+                .max_capacity(if enabled { capacity.max(10_000) } else { 0 })
+                .time_to_live(recent_ttl(ttl))
+                .build(),
+            stats: CacheStats::default(),
+            enabled,
+        };
+        Self { inner: Arc::new(inner) }
     }
 
     /// The record for `hash` (hex SHA-256), from memory when possible.
-    pub async fn lookup(&self, hash: &str) -> Result<Option<Arc<CachedKey>>, sqlx::Error> {
-        let (Some(inner), Some(digest)) = (&self.inner, Digest::from_hex(hash)) else {
-            self.stats.misses.fetch_add(1, Ordering::Relaxed);
-            return load(&self.store, hash, None).await;
+    pub async fn lookup(&self, hash: &str) -> Result<Option<KeyRef>, sqlx::Error> {
+        let inner = &self.inner;
+        let digest = Digest::from_hex(hash).filter(|_| inner.enabled);
+        let Some(digest) = digest else {
+            inner.stats.misses.fetch_add(1, Ordering::Relaxed);
+            return Ok(key_ref(&load(inner, hash, 0, false).await?));
         };
-        let now = inner.now_ms();
-        let hit = {
-            let map = read(&inner.shards[digest.shard()]);
-            map.get(&digest).filter(|s| s.expires_at > now).map(|s| {
-                if !s.referenced.load(Ordering::Relaxed) {
-                    s.referenced.store(true, Ordering::Relaxed);
-                }
-                (s.key.clone(), s.loaded_at_gen)
-            })
-        };
-        if let Some((key, generation)) = hit {
-            if !self.is_stale(digest, generation).await {
-                self.stats.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(key);
+        let now = inner.now();
+        let hit = read(&inner.shards[digest.shard()]).get(&digest).filter(|e| e.expires_at > now).cloned();
+        if let Some(entry) = hit {
+            if !entry.referenced.load(Ordering::Relaxed) {
+                entry.referenced.store(true, Ordering::Relaxed);
+            }
+            if !self.is_stale(digest, entry.loaded_at_gen).await {
+                inner.stats.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(key_ref(&entry));
             }
             inner.remove(digest);
         }
-        self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        inner.stats.misses.fetch_add(1, Ordering::Relaxed);
         for _ in 0..3 {
-            let (key, generation) = self.load_shared(inner, digest, hash).await.map_err(unshare)?;
-            if !self.is_stale(digest, generation).await {
-                return Ok(key);
+            let entry = self.load_shared(digest, hash).await.map_err(unshare)?;
+            if !self.is_stale(digest, entry.loaded_at_gen).await {
+                return Ok(key_ref(&entry));
             }
             inner.remove(digest);
         }
         // Writes keep racing with this hash: answer from the database, uncached.
-        load(&self.store, hash, None).await
+        Ok(key_ref(&load(inner, hash, 0, false).await?))
     }
 
     /// One database read per hash at a time; the result is cached by the read itself.
-    fn load_shared(
-        &self,
-        inner: &Arc<Inner>,
-        digest: Digest,
-        hash: &str,
-    ) -> Load {
-        let mut inflight = inner.inflight.lock().unwrap_or_else(|p| p.into_inner());
+    fn load_shared(&self, digest: Digest, hash: &str) -> Load {
+        let mut inflight = self.inner.inflight.lock().unwrap_or_else(|p| p.into_inner());
         inflight
             .entry(digest)
             .or_insert_with(|| {
-                let (inner, store, stats, hash) = (inner.clone(), self.store.clone(), self.stats.clone(), hash.to_string());
+                let (inner, hash) = (self.inner.clone(), hash.to_string());
                 let fut: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(async move {
-                    let generation = stats.generation.load(Ordering::Acquire);
-                    let loaded = load(&store, &hash, Some(&inner.interners)).await;
-                    if let Ok(key) = &loaded {
-                        inner.insert(digest, key.clone(), generation);
+                    let generation = inner.stats.generation.load(Ordering::Acquire);
+                    let loaded = load(&inner, &hash, generation, true).await;
+                    if let Ok(entry) = &loaded {
+                        inner.insert(digest, entry.clone());
                     }
                     inner.inflight.lock().unwrap_or_else(|p| p.into_inner()).remove(&digest);
-                    loaded.map(|key| (key, generation)).map_err(Arc::new)
+                    loaded.map_err(Arc::new)
                 });
                 fut.shared()
             })
@@ -405,79 +495,73 @@ impl KeyCache {
     }
 
     async fn is_stale(&self, digest: Digest, loaded_at_gen: u64) -> bool {
-        if loaded_at_gen >= self.stats.generation.load(Ordering::Acquire) {
-            return false;
-        }
-        match &self.recent {
-            Some(recent) => recent.get(&digest).await.is_some_and(|g| g > loaded_at_gen),
-            None => false,
-        }
+        loaded_at_gen < self.inner.stats.generation.load(Ordering::Acquire)
+            && self.inner.recent.get(&digest).await.is_some_and(|g| g > loaded_at_gen)
     }
 
     /// Drop `hash`; call after the write commits and before answering.
     pub async fn invalidate(&self, hash: &str) {
-        let generation = self.stats.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        let Some(digest) = Digest::from_hex(hash) else { return };
-        if let Some(recent) = &self.recent {
-            recent.insert(digest, generation).await;
-        }
-        if let Some(inner) = &self.inner {
-            inner.remove(digest);
-        }
+        let inner = &self.inner;
+        let generation = inner.stats.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let Some(digest) = Digest::from_hex(hash).filter(|_| inner.enabled) else { return };
+        inner.recent.insert(digest, generation).await;
+        inner.remove(digest);
     }
 
     /// Drop the expired entries of one shard (call periodically: each call
     /// takes the next shard).
     pub fn sweep_expired(&self) {
-        if let Some(inner) = &self.inner {
+        let inner = &self.inner;
+        if inner.enabled {
             let i = inner.next_sweep.fetch_add(1, Ordering::Relaxed) % SHARDS;
-            let now = inner.now_ms();
-            write(&inner.shards[i]).retain(|_, s| s.expires_at > now);
+            let now = inner.now();
+            write(&inner.shards[i]).retain(|_, e| e.expires_at > now);
         }
     }
 
     pub fn entry_count(&self) -> u64 {
-        self.inner.as_ref().map_or(0, |inner| inner.shards.iter().map(|s| read(s).len() as u64).sum())
+        self.inner.shards.iter().map(|s| read(s).len() as u64).sum()
     }
 
     pub fn stats(&self) -> &CacheStats {
-        &self.stats
+        &self.inner.stats
     }
 }
 
 impl Inner {
-    fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+    /// Ticks since the epoch, rounded down.
+    fn now(&self) -> u32 {
+        (self.epoch.elapsed().as_millis() / u128::from(TICK_MS)).min(u128::from(u32::MAX / 2)) as u32
     }
 
     fn remove(&self, digest: Digest) {
         write(&self.shards[digest.shard()]).remove(&digest);
     }
 
-    fn insert(&self, digest: Digest, key: Option<Arc<CachedKey>>, loaded_at_gen: u64) {
-        let now = self.now_ms();
+    fn insert(&self, digest: Digest, entry: Arc<Entry>) {
+        let now = self.now();
         let mut map = write(&self.shards[digest.shard()]);
         if map.len() >= self.shard_capacity && !map.contains_key(&digest) {
             self.evict(&mut map, now);
         }
-        map.insert(digest, Slot { key, loaded_at_gen, expires_at: now + self.ttl_ms, referenced: AtomicBool::new(false) });
+        map.insert(digest, entry);
     }
 
     /// Make room for about 1/8 of the shard: expired entries, then entries
     /// not hit since the last pass, then any.
-    fn evict(&self, map: &mut Map, now: u64) {
-        map.retain(|_, s| s.expires_at > now);
+    fn evict(&self, map: &mut Map, now: u32) {
+        map.retain(|_, e| e.expires_at > now);
         let target = self.shard_capacity - self.shard_capacity / 8 - 1;
         if map.len() <= target {
             return;
         }
         let mut excess = map.len() - target;
-        map.retain(|_, s| {
-            if excess > 0 && !*s.referenced.get_mut() {
+        map.retain(|_, e| {
+            if excess > 0 && !e.referenced.load(Ordering::Relaxed) {
                 excess -= 1;
                 return false;
             }
-            *s.referenced.get_mut() = false;
+            e.referenced.store(false, Ordering::Relaxed);
             true
         });
         if excess > 0 {
@@ -492,16 +576,23 @@ impl Inner {
     }
 }
 
-async fn load(store: &Store, hash: &str, interners: Option<&Interners>) -> Result<Option<Arc<CachedKey>>, sqlx::Error> {
-    let mut conn = store.pool().acquire().await?;
-    let record = find_key_by_hash(&mut conn, hash).await?;
-    drop(conn);
-    Ok(record.map(|r| {
-        Arc::new(match interners {
-            Some(i) => CachedKey::decode(r, i),
-            None => CachedKey::new(r),
-        })
-    }))
+/// The columns a [`CachedKey`] keeps (see [`CachedKey::from_row`]).
+const VIEW_COLUMNS: &str = "id, organization_id, project_id, environment, name, scopes, allowed_ips, meta, \
+    expires_at, revoked_at, is_active, rate_limit_limit, rate_limit_window_ms, usage_remaining, grace_expires_at";
+
+/// Read `hash` from the database into an entry (interned when it is to be cached).
+async fn load(inner: &Inner, hash: &str, loaded_at_gen: u64, cached: bool) -> Result<Arc<Entry>, sqlx::Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {VIEW_COLUMNS} FROM api_keys WHERE key_hash = $1")))
+        .bind(hash)
+        .fetch_optional(inner.store.pool())
+        .await?;
+    let key = match row {
+        Some(row) if cached => Some(CachedKey::from_row(&row, &inner.interners)?),
+        Some(row) => Some(CachedKey::from_row(&row, &Interners::default())?),
+        None => None,
+    };
+    let expires_at = if cached { inner.now().saturating_add(inner.ttl_ticks) } else { 0 };
+    Ok(Arc::new(Entry { key, loaded_at_gen, expires_at, referenced: AtomicBool::new(false) }))
 }
 
 fn unshare(err: Arc<sqlx::Error>) -> sqlx::Error {

@@ -129,8 +129,12 @@ impl UsageRecorder {
             return Ok(0);
         }
         let rows = batch.counters.len() + batch.keys.len();
+        let started = std::time::Instant::now();
         match write_batch(store, &batch).await {
-            Ok(()) => Ok(rows),
+            Ok(()) => {
+                tracing::debug!(counters = batch.counters.len(), keys = batch.keys.len(), elapsed = ?started.elapsed(), "usage flushed");
+                Ok(rows)
+            }
             Err(err) => {
                 self.lock().merge(batch);
                 Err(err.into())
@@ -189,20 +193,27 @@ fn counters_sql(backend: Backend) -> &'static str {
     }
 }
 
+/// Adds to `key_usage` (see migration 0003): a narrow row per key, so the
+/// wide `api_keys` row is not rewritten every flush. A `last_used_at` of 0
+/// means none in this batch.
 fn keys_sql(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => {
-            "WITH v (id, n, t) AS (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') \
-             FROM json_each($1)) \
-             UPDATE api_keys SET usage_count = api_keys.usage_count + v.n, \
-             last_used_at = CASE WHEN v.t > COALESCE(api_keys.last_used_at, 0) THEN v.t ELSE api_keys.last_used_at END \
-             FROM v WHERE api_keys.id = v.id"
+            "INSERT INTO key_usage (key_id, usage_count, last_used_at) \
+             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), NULLIF(json_extract(value, '$[2]'), 0) \
+             FROM json_each($1) WHERE true \
+             ON CONFLICT (key_id) DO UPDATE SET usage_count = key_usage.usage_count + excluded.usage_count, \
+             last_used_at = CASE WHEN excluded.last_used_at IS NOT NULL \
+                AND (key_usage.last_used_at IS NULL OR excluded.last_used_at > key_usage.last_used_at) \
+                THEN excluded.last_used_at ELSE key_usage.last_used_at END"
         }
         Backend::Postgres => {
-            "UPDATE api_keys SET usage_count = api_keys.usage_count + v.n, \
-             last_used_at = CASE WHEN v.t > COALESCE(api_keys.last_used_at, 0) THEN v.t ELSE api_keys.last_used_at END \
-             FROM (SELECT e->>0 AS id, (e->>1)::bigint AS n, (e->>2)::bigint AS t FROM json_array_elements($1::json) AS e) AS v \
-             WHERE api_keys.id = v.id"
+            "INSERT INTO key_usage (key_id, usage_count, last_used_at) \
+             SELECT e->>0, (e->>1)::bigint, NULLIF((e->>2)::bigint, 0) FROM json_array_elements($1::json) AS e \
+             ON CONFLICT (key_id) DO UPDATE SET usage_count = key_usage.usage_count + excluded.usage_count, \
+             last_used_at = CASE WHEN excluded.last_used_at IS NOT NULL \
+                AND (key_usage.last_used_at IS NULL OR excluded.last_used_at > key_usage.last_used_at) \
+                THEN excluded.last_used_at ELSE key_usage.last_used_at END"
         }
     }
 }
@@ -215,7 +226,7 @@ async fn write_batch(store: &Store, batch: &Pending) -> sqlx::Result<()> {
         let keys: Vec<_> = batch.keys.iter().collect();
         (counters.chunks(CHUNK).map(counters_json).collect::<Vec<_>>(), keys.chunks(CHUNK).map(keys_json).collect::<Vec<_>>())
     };
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_usage_write().await?;
     for json in counters {
         sqlx::query(counters_sql(backend)).bind(json).execute(&mut *tx).await?;
     }

@@ -31,6 +31,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite: the usage write-behind's connection (see [`Store::begin_usage_write`]).
+    usage_pool: Option<AnyPool>,
 }
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -63,32 +65,42 @@ impl Store {
             Backend::Sqlite => normalize_sqlite_url(url),
             Backend::Postgres => url.to_string(),
         };
-        let mut options = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10));
-        if backend == Backend::Sqlite {
-            // Connect options cannot carry these under `Any`, so set them per connection.
-            options = options.after_connect(|conn, _| {
-                Box::pin(async move {
-                    for pragma in [
-                        "PRAGMA journal_mode = WAL",
-                        "PRAGMA synchronous = NORMAL",
-                        "PRAGMA busy_timeout = 5000",
-                        "PRAGMA foreign_keys = ON",
-                    ] {
-                        sqlx::query(pragma).execute(&mut *conn).await?;
-                    }
-                    Ok(())
-                })
-            });
-        }
+        let options = sqlite_pragmas(
+            AnyPoolOptions::new().max_connections(max_connections.max(1)).acquire_timeout(Duration::from_secs(10)),
+            backend,
+            &[],
+        );
         let pool = options.connect(&url).await.with_context(|| format!("connecting to {}", redact_url(&url)))?;
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&pool).await.context("running database migrations")?;
-        Ok(Store { pool, backend })
+        // The usage write-behind touches a page per key counted: on SQLite it
+        // gets a connection of its own with a page cache big enough to keep
+        // those pages in memory between flushes (pcache grows only as pages
+        // are used). An in-memory database cannot be shared that way.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let usage_pool = if backend == Backend::Sqlite && !in_memory {
+            let options = sqlite_pragmas(
+                AnyPoolOptions::new().max_connections(1).acquire_timeout(Duration::from_secs(30)),
+                backend,
+                &["PRAGMA cache_size = -131072"],
+            );
+            Some(options.connect(&url).await.with_context(|| format!("connecting to {}", redact_url(&url)))?)
+        } else {
+            None
+        };
+        Ok(Store { pool, backend, usage_pool })
+    }
+
+    /// A write transaction on the usage write-behind's own connection
+    /// (SQLite; the shared pool on Postgres).
+    pub async fn begin_usage_write(&self) -> Result<Tx, sqlx::Error> {
+        match (&self.usage_pool, self.backend) {
+            (Some(pool), _) => pool.begin_with("BEGIN IMMEDIATE").await,
+            (None, _) => self.begin().await,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -120,8 +132,37 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(pool) = &self.usage_pool {
+            pool.close().await;
+        }
         self.pool.close().await;
     }
+}
+
+/// SQLite: connect options cannot carry pragmas under `Any`, so set them per
+/// connection (the shared ones, then `extra`).
+fn sqlite_pragmas(options: AnyPoolOptions, backend: Backend, extra: &'static [&'static str]) -> AnyPoolOptions {
+    if backend != Backend::Sqlite {
+        return options;
+    }
+    options.after_connect(move |conn, _| {
+        Box::pin(async move {
+            for pragma in [
+                "PRAGMA journal_mode = WAL",
+                "PRAGMA synchronous = NORMAL",
+                "PRAGMA busy_timeout = 5000",
+                "PRAGMA foreign_keys = ON",
+                // Statement journals (multi-row writes) in memory, not temp files.
+                "PRAGMA temp_store = MEMORY",
+            ]
+            .iter()
+            .chain(extra)
+            {
+                sqlx::query(*pragma).execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
+    })
 }
 
 /// Hide a password in a database URL before it reaches a log or error.

@@ -45,7 +45,7 @@ pub struct ProjectRecord {
 }
 
 /// A stored key. Holds the hash, never a plaintext.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, Default, FromRow)]
 pub struct KeyRecord {
     pub id: String,
     pub organization_id: String,
@@ -189,6 +189,18 @@ const KEY_COLUMNS: &str = "id, organization_id, project_id, environment_id, envi
     created_by_user_id, device_name, source, rate_limit_limit, rate_limit_window_ms, usage_remaining, \
     usage_refill_amount, usage_refill_interval_ms, usage_refilled_at, usage_count, replaced_by_key_id, \
     grace_expires_at, rotation_interval_days, next_rotation_at, rotation_webhook_url";
+
+/// `KEY_COLUMNS` for reads, over `api_keys` LEFT JOIN `key_usage` (the
+/// write-behind's counts since migration 0003 are added to the column's).
+const KEY_SELECT: &str = "SELECT api_keys.id, organization_id, project_id, environment_id, environment, name, key_hash, \
+    key_prefix, last4, scopes, allowed_ips, meta, expires_at, \
+    CASE WHEN ku.last_used_at IS NOT NULL AND (api_keys.last_used_at IS NULL OR ku.last_used_at > api_keys.last_used_at) \
+    THEN ku.last_used_at ELSE api_keys.last_used_at END AS last_used_at, \
+    created_at, updated_at, revoked_at, is_active, created_by_user_id, device_name, source, rate_limit_limit, \
+    rate_limit_window_ms, usage_remaining, usage_refill_amount, usage_refill_interval_ms, usage_refilled_at, \
+    api_keys.usage_count + COALESCE(ku.usage_count, 0) AS usage_count, replaced_by_key_id, grace_expires_at, \
+    rotation_interval_days, next_rotation_at, rotation_webhook_url \
+    FROM api_keys LEFT JOIN key_usage ku ON ku.key_id = api_keys.id";
 
 // ---------------------------------------------------------------- organizations
 
@@ -397,7 +409,7 @@ pub async fn insert_keys(conn: &mut Conn, keys: &[KeyRecord]) -> sqlx::Result<()
 
 /// A key of one organization (another tenant's id is simply not found).
 pub async fn get_key(conn: &mut Conn, org_id: &str, id: &str) -> sqlx::Result<Option<KeyRecord>> {
-    sqlx::query_as(AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE organization_id = $1 AND id = $2")))
+    sqlx::query_as(AssertSqlSafe(format!("{KEY_SELECT} WHERE organization_id = $1 AND api_keys.id = $2")))
         .bind(org_id)
         .bind(id)
         .fetch_optional(conn)
@@ -405,7 +417,7 @@ pub async fn get_key(conn: &mut Conn, org_id: &str, id: &str) -> sqlx::Result<Op
 }
 
 pub async fn find_key_by_hash(conn: &mut Conn, hash: &str) -> sqlx::Result<Option<KeyRecord>> {
-    sqlx::query_as(AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1")))
+    sqlx::query_as(AssertSqlSafe(format!("{KEY_SELECT} WHERE key_hash = $1")))
         .bind(hash)
         .fetch_optional(conn)
         .await
@@ -435,9 +447,9 @@ pub struct KeyFilter<'a> {
 /// Newest first (ids are UUIDv7, so id order is creation order).
 pub async fn list_keys(conn: &mut Conn, f: &KeyFilter<'_>) -> sqlx::Result<Vec<KeyRecord>> {
     sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {KEY_COLUMNS} FROM api_keys WHERE organization_id = $1 \
-         AND ($2 = '' OR project_id = $2) AND ($3 = '' OR environment = $3) AND ($4 = '' OR id < $4) \
-         ORDER BY id DESC LIMIT $5"
+        "{KEY_SELECT} WHERE organization_id = $1 \
+         AND ($2 = '' OR project_id = $2) AND ($3 = '' OR environment = $3) AND ($4 = '' OR api_keys.id < $4) \
+         ORDER BY api_keys.id DESC LIMIT $5"
     )))
     .bind(f.organization_id)
     .bind(f.project_id.unwrap_or(""))
