@@ -602,3 +602,11 @@ fn unshare(err: Arc<sqlx::Error>) -> sqlx::Error {
         other => sqlx::Error::Protocol(other.to_string()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes() {
+        eprintln!("CachedKey {} KeyView {} Entry {} KeyId {}", size_of::<super::CachedKey>(), size_of::<super::KeyView>(), size_of::<super::Entry>(), size_of::<super::KeyId>());
+    }
+}

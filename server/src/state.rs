@@ -1,9 +1,20 @@
 use crate::{cache::KeyCache, config::Config, metrics::Metrics, ratelimit::RateLimiter, store::Store, usage::UsageRecorder};
 use std::sync::{Arc, atomic::AtomicBool};
 
-/// Shared by every handler; cheap to clone.
+/// Shared by every handler; cheap to clone: one reference count (axum clones
+/// the state for every `from_fn_with_state` middleware and `State` extractor
+/// of every request). Fields are reached through `Deref`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+pub struct AppStateInner {
     pub store: Store,
     pub config: Arc<Config>,
     pub keys: KeyCache,
@@ -29,7 +40,7 @@ impl AppState {
         let keys = KeyCache::new(store.clone(), config.cache_capacity, config.cache_ttl);
         let sessions = Arc::new(crate::session::SessionVerifier::new(&config));
         let webhook_client = crate::webhooks::delivery::client(config.webhook_allow_private, config.webhook_timeout);
-        Self {
+        Self(Arc::new(AppStateInner {
             store,
             config: Arc::new(config),
             keys,
@@ -40,6 +51,6 @@ impl AppState {
             webhook_client,
             imported_keys: Arc::default(),
             usage_exceeded_claims: Arc::default(),
-        }
+        }))
     }
 }

@@ -72,13 +72,57 @@ struct KeyUse {
     last_used_at: i64,
 }
 
+/// FxHash-style hashing for the in-memory counters: their keys are key ids
+/// (UUIDv7s the server minted) and hours, not attacker-chosen strings.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl IdHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.add(n as u64);
+        self.add((n >> 64) as u64);
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.add(n as u64);
+    }
+    fn write_isize(&mut self, n: isize) {
+        self.add(n as u64);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 #[derive(Default)]
 struct Pending {
-    counters: HashMap<(u128, i64, VerifyCode), i64>,
-    keys: HashMap<u128, KeyUse>,
+    counters: FastMap<(u128, i64, VerifyCode), i64>,
+    keys: FastMap<u128, KeyUse>,
 }
 
 impl Pending {
+
     fn merge(&mut self, other: Pending) {
         for (k, n) in other.counters {
             *self.counters.entry(k).or_default() += n;
@@ -95,9 +139,23 @@ impl Pending {
 #[derive(Default)]
 pub struct UsageRecorder {
     pending: Mutex<Pending>,
+    /// Entries of the last batch written (`counters`, `keys`): the next one is sized like it.
+    last_batch: Mutex<(usize, usize)>,
 }
 
 impl UsageRecorder {
+    fn last_batch_size(&self) -> Pending {
+        let (counters, keys) = *self.last_batch.lock().unwrap_or_else(|p| p.into_inner());
+        Pending {
+            counters: FastMap::with_capacity_and_hasher(counters, Default::default()),
+            keys: FastMap::with_capacity_and_hasher(keys, Default::default()),
+        }
+    }
+
+    fn remember_batch_size(&self, batch: &Pending) {
+        *self.last_batch.lock().unwrap_or_else(|p| p.into_inner()) = (batch.counters.len(), batch.keys.len());
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -124,10 +182,13 @@ impl UsageRecorder {
     /// Write everything counted so far in one transaction. On failure the
     /// counts are kept for the next flush (nothing is lost or counted twice).
     pub async fn flush(&self, store: &Store) -> anyhow::Result<usize> {
-        let batch = std::mem::take(&mut *self.lock());
+        // Allocated outside the lock, with room for a batch like the last one.
+        let fresh = self.last_batch_size();
+        let batch = std::mem::replace(&mut *self.lock(), fresh);
         if batch.counters.is_empty() && batch.keys.is_empty() {
             return Ok(0);
         }
+        self.remember_batch_size(&batch);
         let rows = batch.counters.len() + batch.keys.len();
         let started = std::time::Instant::now();
         match write_batch(store, &batch).await {
@@ -222,8 +283,11 @@ async fn write_batch(store: &Store, batch: &Pending) -> sqlx::Result<()> {
     let backend = store.backend();
     // A few milliseconds of formatting even for tens of thousands of rows.
     let (counters, keys) = {
-        let counters: Vec<_> = batch.counters.iter().collect();
-        let keys: Vec<_> = batch.keys.iter().collect();
+        // In key order: neighbouring rows share b-tree pages (and CPU caches).
+        let mut counters: Vec<_> = batch.counters.iter().collect();
+        counters.sort_unstable_by_key(|((id, hour, code), _)| (*id, *hour, code.as_str()));
+        let mut keys: Vec<_> = batch.keys.iter().collect();
+        keys.sort_unstable_by_key(|(id, _)| **id);
         (counters.chunks(CHUNK).map(counters_json).collect::<Vec<_>>(), keys.chunks(CHUNK).map(keys_json).collect::<Vec<_>>())
     };
     let mut tx = store.begin_usage_write().await?;

@@ -175,10 +175,11 @@ const MAX_ERROR_BODY: usize = 16 * 1024;
 /// learned the organization (a revoked key, a refused role or scope). The
 /// reason is the error message, which never holds a key or a token.
 pub async fn record_auth_failures(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_string();
+    let path = request.uri().path();
     if !path.starts_with("/v1/") || path == "/v1/keys/verify" {
         return next.run(request).await;
     }
+    let path = path.to_string();
     let slot = AuthSlot::default();
     request.extensions_mut().insert(slot.clone());
     let method = request.method().to_string();
