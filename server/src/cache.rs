@@ -170,7 +170,7 @@ impl CachedKey {
         Self::decode(record, &Interners::default())
     }
 
-    /// Read a row of [`VIEW_COLUMNS`].
+    /// Read a row of [`VIEW_BY_HASH`].
     fn from_row(row: &sqlx::any::AnyRow, interners: &Interners) -> Result<Self, sqlx::Error> {
         let record = KeyRecord {
             id: row.try_get(0)?,
@@ -576,21 +576,17 @@ impl Inner {
     }
 }
 
-/// The columns a [`CachedKey`] keeps (see [`CachedKey::from_row`]).
-const VIEW_COLUMNS: &str = "id, organization_id, project_id, environment, name, scopes, allowed_ips, meta, \
-    expires_at, revoked_at, is_active, rate_limit_limit, rate_limit_window_ms, usage_remaining, grace_expires_at";
+/// The columns a [`CachedKey`] keeps (see [`CachedKey::from_row`]), by hash.
+const VIEW_BY_HASH: &str = "SELECT id, organization_id, project_id, environment, name, scopes, allowed_ips, meta, \
+    expires_at, revoked_at, is_active, rate_limit_limit, rate_limit_window_ms, usage_remaining, grace_expires_at \
+    FROM api_keys WHERE key_hash = $1";
 
 /// Read `hash` from the database into an entry (interned when it is to be cached).
 async fn load(inner: &Inner, hash: &str, loaded_at_gen: u64, cached: bool) -> Result<Arc<Entry>, sqlx::Error> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {VIEW_COLUMNS} FROM api_keys WHERE key_hash = $1")))
-        .bind(hash)
-        .fetch_optional(inner.store.pool())
-        .await?;
-    let key = match row {
-        Some(row) if cached => Some(CachedKey::from_row(&row, &inner.interners)?),
-        Some(row) => Some(CachedKey::from_row(&row, &Interners::default())?),
-        None => None,
-    };
+    let row = sqlx::query(VIEW_BY_HASH).bind(hash).fetch_optional(inner.store.pool()).await?;
+    // Uncached loads share the interners too: what they intern lives only as
+    // long as the answer (the table drops unused values as it grows).
+    let key = row.map(|row| CachedKey::from_row(&row, &inner.interners)).transpose()?;
     let expires_at = if cached { inner.now().saturating_add(inner.ttl_ticks) } else { 0 };
     Ok(Arc::new(Entry { key, loaded_at_gen, expires_at, referenced: AtomicBool::new(false) }))
 }
@@ -603,10 +599,3 @@ fn unshare(err: Arc<sqlx::Error>) -> sqlx::Error {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sizes() {
-        eprintln!("CachedKey {} KeyView {} Entry {} KeyId {}", size_of::<super::CachedKey>(), size_of::<super::KeyView>(), size_of::<super::Entry>(), size_of::<super::KeyId>());
-    }
-}

@@ -79,7 +79,9 @@ impl Store {
         // The usage write-behind touches a page per key counted: on SQLite it
         // gets a connection of its own with a page cache big enough to keep
         // those pages in memory between flushes (pcache grows only as pages
-        // are used). An in-memory database cannot be shared that way.
+        // are used). Statement journals stay in (unlinked) temp files: in
+        // memory they would add a copy of every page a flush touches to the
+        // heap. An in-memory database cannot be shared that way.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let usage_pool = if backend == Backend::Sqlite && !in_memory {
             let options = sqlite_pragmas(
@@ -152,8 +154,6 @@ fn sqlite_pragmas(options: AnyPoolOptions, backend: Backend, extra: &'static [&'
                 "PRAGMA synchronous = NORMAL",
                 "PRAGMA busy_timeout = 5000",
                 "PRAGMA foreign_keys = ON",
-                // Statement journals (multi-row writes) in memory, not temp files.
-                "PRAGMA temp_store = MEMORY",
             ]
             .iter()
             .chain(extra)
