@@ -200,18 +200,6 @@ impl KeyLifecycle for KeyRecord {
     }
 }
 
-impl KeyLifecycle for crate::cache::KeyView {
-    fn revoked_at(&self) -> Option<i64> {
-        self.revoked_at
-    }
-    fn is_active(&self) -> bool {
-        self.is_active != 0
-    }
-    fn expires_at(&self) -> Option<i64> {
-        self.expires_at
-    }
-}
-
 /// Why a stored key cannot be used right now, if it cannot.
 pub fn key_unusable_reason(key: &impl KeyLifecycle, now: i64) -> Option<&'static str> {
     if key.revoked_at().is_some_and(|at| at <= now) {

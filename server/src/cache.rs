@@ -140,9 +140,11 @@ pub struct KeyView {
     pub project_id: Option<IStr>,
     pub environment: IStr,
     pub name: Box<str>,
-    pub expires_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-    pub is_active: i64,
+    /// `expires_at`, `revoked_at` (i64::MAX for none) and `is_active`, packed
+    /// (read through [`crate::auth::KeyLifecycle`]).
+    expires_at_ms: i64,
+    revoked_at_ms: i64,
+    active: bool,
     pub rate_limit_limit: Option<i64>,
     pub rate_limit_window_ms: Option<i64>,
     pub usage_remaining: Option<i64>,
@@ -221,9 +223,9 @@ impl CachedKey {
             environment: text(&record.environment),
             id: KeyId::new(record.id),
             name: record.name.into_boxed_str(),
-            expires_at: record.expires_at,
-            revoked_at: record.revoked_at,
-            is_active: record.is_active,
+            expires_at_ms: record.expires_at.unwrap_or(i64::MAX),
+            revoked_at_ms: record.revoked_at.unwrap_or(i64::MAX),
+            active: record.is_active != 0,
             rate_limit_limit: record.rate_limit_limit,
             rate_limit_window_ms: record.rate_limit_window_ms,
             usage_remaining: record.usage_remaining,
@@ -346,6 +348,18 @@ pub struct Entry {
     expires_at: u32,
     /// Hit since the last eviction pass.
     referenced: AtomicBool,
+}
+
+impl crate::auth::KeyLifecycle for KeyView {
+    fn revoked_at(&self) -> Option<i64> {
+        (self.revoked_at_ms != i64::MAX).then_some(self.revoked_at_ms)
+    }
+    fn is_active(&self) -> bool {
+        self.active
+    }
+    fn expires_at(&self) -> Option<i64> {
+        (self.expires_at_ms != i64::MAX).then_some(self.expires_at_ms)
+    }
 }
 
 /// A key from the cache (a cheap reference-counted handle; derefs to [`CachedKey`]).

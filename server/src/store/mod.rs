@@ -77,9 +77,11 @@ impl Store {
         };
         migrator.run(&pool).await.context("running database migrations")?;
         // The usage write-behind touches a page per key counted: on SQLite it
-        // gets a connection of its own with a page cache big enough to keep
-        // those pages in memory between flushes (pcache grows only as pages
-        // are used). Statement journals stay in (unlinked) temp files: in
+        // gets a connection of its own whose page cache (32 MiB; it grows
+        // only as pages are used) keeps those pages in memory between
+        // flushes for up to a few hundred thousand keys. Beyond that the
+        // pages come from the OS page cache: a bigger cache measured no
+        // faster at 1M keys and cost its full size in RSS. Statement journals stay in (unlinked) temp files: in
         // memory they would add a copy of every page a flush touches to the
         // heap. An in-memory database cannot be shared that way.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
@@ -87,7 +89,7 @@ impl Store {
             let options = sqlite_pragmas(
                 AnyPoolOptions::new().max_connections(1).acquire_timeout(Duration::from_secs(30)),
                 backend,
-                &["PRAGMA cache_size = -131072"],
+                &["PRAGMA cache_size = -32768"],
             );
             Some(options.connect(&url).await.with_context(|| format!("connecting to {}", redact_url(&url)))?)
         } else {
