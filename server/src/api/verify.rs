@@ -282,14 +282,18 @@ const USAGE_EXCEEDED_CLAIM_WINDOW_MS: i64 = 10_000;
 
 /// `api_key.usage_exceeded`, once per quota period: the first refusal claims
 /// the marker (off the hot path: only refused verifies get here).
-async fn announce_usage_exceeded(state: &AppState, key: &crate::store::KeyRecord, now: i64) -> ApiResult<()> {
+/// The cache holds only what verify reads: the event gets the full stored
+/// record, read in the claiming transaction.
+async fn announce_usage_exceeded(state: &AppState, key: &crate::cache::KeyView, now: i64) -> ApiResult<()> {
     if !state.usage_exceeded_claims.should_try(&key.id, now, USAGE_EXCEEDED_CLAIM_WINDOW_MS) {
         return Ok(());
     }
     let mut tx = state.store.begin().await?;
-    if crate::store::claim_usage_exceeded(&mut tx, &key.id, now).await? {
+    if crate::store::claim_usage_exceeded(&mut tx, &key.id, now).await?
+        && let Some(key) = crate::store::get_key(&mut tx, &key.organization_id, &key.id).await?
+    {
         let by = ChangedBy::System { organization_id: &key.organization_id, actor_id: "verify" };
-        record_change(&mut tx, by, WebhookEventType::ApiKeyUsageExceeded, key, json!({}), json!({})).await?;
+        record_change(&mut tx, by, WebhookEventType::ApiKeyUsageExceeded, &key, json!({}), json!({})).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -426,7 +426,7 @@ pub async fn find_key_by_hash(conn: &mut Conn, hash: &str) -> sqlx::Result<Optio
 /// Keys of a project still verifying at `at` (what deleting the project revokes).
 pub async fn live_keys_of_project(conn: &mut Conn, org_id: &str, project_id: &str, at: i64) -> sqlx::Result<Vec<KeyRecord>> {
     sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {KEY_COLUMNS} FROM api_keys WHERE organization_id = $1 AND project_id = $2 \
+        "{KEY_SELECT} WHERE organization_id = $1 AND project_id = $2 \
          AND (revoked_at IS NULL OR revoked_at > $3)"
     )))
     .bind(org_id)
