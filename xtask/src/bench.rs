@@ -158,13 +158,33 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-fn find_wrk() -> anyhow::Result<PathBuf> {
-    let found = std::env::var_os("PATH")
+fn wrk_on_path() -> Option<PathBuf> {
+    std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .map(|dir| dir.join("wrk"))
-        .find(|p| p.is_file());
-    found.context("`wrk` is not installed: install it (Debian/Ubuntu: `apt-get install -y wrk`) and run again")
+        .find(|p| p.is_file())
+}
+
+/// wrk, installed from Debian's packages when missing (as root: `apt-get`;
+/// otherwise through `sudo -n` if that needs no password).
+fn find_wrk() -> anyhow::Result<PathBuf> {
+    if let Some(found) = wrk_on_path() {
+        return Ok(found);
+    }
+    let as_root = std::process::Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let prefix: &[&str] = if as_root { &[] } else { &["sudo", "-n"] };
+    eprintln!("bench: `wrk` is not installed; installing it from Debian's packages (apt-get install -y wrk)");
+    for step in [&["apt-get", "update", "-qq"][..], &["apt-get", "install", "-y", "-qq", "wrk"][..]] {
+        let argv: Vec<&str> = prefix.iter().chain(step).copied().collect();
+        let status = std::process::Command::new(argv[0])
+            .args(&argv[1..])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .with_context(|| format!("running `{}`", argv.join(" ")))?;
+        anyhow::ensure!(status.success(), "`{}` failed; install wrk yourself (`apt-get install -y wrk`) and run again", argv.join(" "));
+    }
+    wrk_on_path().context("`wrk` is still not on PATH after installing it")
 }
 
 // ---------------------------------------------------------------- database and seeding
