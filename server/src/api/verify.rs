@@ -223,16 +223,16 @@ pub async fn verify_key(
     // Shape and checksum: no I/O for typos and random strings — unless
     // imported keys exist, whose format may lack our checksum.
     let presented = req.key.trim();
-    let hash = match keyfmt::parse(presented) {
-        Some(parsed) => keyfmt::hash_key(parsed.full),
+    // An unknown key in our format is NOT_FOUND; an unknown foreign one stays MALFORMED.
+    let (hash, unknown_code) = match keyfmt::parse(presented) {
+        Some(parsed) => (keyfmt::hash_key(parsed.full), VerifyCode::NotFound),
         None if state.imported_keys.load(Ordering::Relaxed) && keyfmt::plausible_foreign_key(presented) => {
-            keyfmt::hash_key(presented)
+            (keyfmt::hash_key(presented), VerifyCode::Malformed)
         }
         None => return answer(VerifyOut::unknown(VerifyCode::Malformed)),
     };
     let Some(key) = state.keys.lookup(&hash).await? else {
-        let code = if keyfmt::parse(presented).is_some() { VerifyCode::NotFound } else { VerifyCode::Malformed };
-        return answer(VerifyOut::unknown(code));
+        return answer(VerifyOut::unknown(unknown_code));
     };
     let record = &key.record;
     if record.organization_id != caller.organization_id || !caller.can_see_project(record.project_id.as_deref()) {
