@@ -383,6 +383,85 @@ impl Drop for WebhookReceiver {
     }
 }
 
+// ---------------------------------------------------------------- server processes
+
+/// The `keyward` binary running as an operator runs it, on a free loopback
+/// port, healthy. Killed (SIGKILL) when dropped.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub base_url: String,
+    /// What it printed on stdout before listening: the admin key, when this
+    /// start bootstrapped the database.
+    pub stdout_first_line: Option<String>,
+}
+
+impl ServerProcess {
+    /// Starts the binary on `database_url` with `env` (`KEYWARD_LOG` defaults to
+    /// `warn`; stderr is piped, see [`ServerProcess::stop_and_read_logs`]) and
+    /// waits (bounded) for `/healthz`.
+    pub async fn start(database_url: &str, env: &[(&str, &str)]) -> ServerProcess {
+        use std::io::{BufRead, BufReader};
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut command = std::process::Command::new(server_binary());
+        command
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--database-url", database_url])
+            .env("KEYWARD_LOG", "warn")
+            .env_remove("KEYWARD_CONFIG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("spawn keyward");
+        let base_url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !http.get(format!("{base_url}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            assert!(std::time::Instant::now() < deadline, "server did not become healthy in 30 s");
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("server exited early: {status}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Anything printed on stdout was printed before the listener bound;
+        // the line is in the pipe, EOF is not, so read with a bound.
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let n = BufReader::new(stdout).read_line(&mut line).unwrap_or(0);
+            let _ = tx.send((n > 0).then(|| line.trim().to_string()));
+        });
+        let stdout_first_line = rx.recv_timeout(Duration::from_millis(500)).ok().flatten();
+        ServerProcess { child, base_url, stdout_first_line }
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill_9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the process and returns everything it logged on stderr.
+    pub fn stop_and_read_logs(mut self) -> String {
+        use std::io::Read;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut out = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut out);
+        }
+        out
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// `target/debug/keyward` (or the release one when tests run in release).
 pub fn server_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");

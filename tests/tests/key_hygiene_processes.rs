@@ -2,68 +2,33 @@
 //! committed is delivered after a kill -9 that came before delivery, and two
 //! processes sharing one database rotate each due key exactly once.
 
-use keyward_tests::{Backend, TestDatabase, WebhookReceiver, backend_tests, json, server_binary};
+use keyward_tests::{Backend, ServerProcess, TestDatabase, WebhookReceiver, backend_tests, json};
 use serde_json::Value;
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
+/// A `keyward` process that delivers to loopback receivers quickly, with an HTTP client.
 struct Process {
-    child: Child,
-    base_url: String,
+    server: ServerProcess,
     http: reqwest::Client,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Process {
     /// Starts `keyward` on `database_url` with `env`; returns it and the admin
     /// key it printed if this start bootstrapped the database.
     async fn start(database_url: &str, env: &[(&str, &str)]) -> (Process, Option<String>) {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut command = Command::new(server_binary());
-        command
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--database-url", database_url])
-            .env("KEYWARD_LOG", "warn")
-            .env("KEYWARD_WEBHOOK_ALLOW_PRIVATE", "true")
-            .env("KEYWARD_WEBHOOK_POLL_INTERVAL_MS", "50")
-            .env("KEYWARD_WEBHOOK_RETRY_DELAYS_MS", "100,100,100")
-            .env_remove("KEYWARD_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let mut child = command.spawn().expect("spawn keyward");
-        let base_url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !http.get(format!("{base_url}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            assert!(Instant::now() < deadline, "server did not become healthy in 30 s");
-            assert!(child.try_wait().unwrap().is_none(), "server exited early");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        // The bootstrap key, if any, was printed before the listener bound.
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let n = BufReader::new(stdout).read_line(&mut line).unwrap_or(0);
-            let _ = tx.send((n > 0).then(|| line.trim().to_string()));
-        });
-        let admin = rx.recv_timeout(Duration::from_millis(500)).ok().flatten();
-        (Process { child, base_url, http }, admin)
+        let mut all = vec![
+            ("KEYWARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+            ("KEYWARD_WEBHOOK_POLL_INTERVAL_MS", "50"),
+            ("KEYWARD_WEBHOOK_RETRY_DELAYS_MS", "100,100,100"),
+        ];
+        all.extend_from_slice(env);
+        let server = ServerProcess::start(database_url, &all).await;
+        let admin = server.stdout_first_line.clone();
+        (Process { server, http: reqwest::Client::new() }, admin)
     }
 
     async fn send(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> Value {
-        let mut request = self.http.request(method, format!("{}{path}", self.base_url)).bearer_auth(key);
+        let mut request = self.http.request(method, format!("{}{path}", self.server.base_url)).bearer_auth(key);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -76,9 +41,8 @@ impl Process {
         self.send(reqwest::Method::POST, path, key, Some(body)).await
     }
 
-    fn kill_9(mut self) {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
+    fn kill_9(self) {
+        self.server.kill_9();
     }
 }
 

@@ -1,76 +1,12 @@
 //! The `keyward` binary as an operator runs it: first-start bootstrap printed
 //! once, `keyward bootstrap`, durability across kill -9, and logs free of secrets.
 
-use keyward_tests::{Backend, TestDatabase, backend_tests, json, server_binary};
-use std::{
-    io::{BufRead, BufReader, Read},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use keyward_tests::{Backend, ServerProcess, TestDatabase, backend_tests, json, server_binary};
+use std::process::Command;
 
-struct Running {
-    child: Child,
-    base_url: String,
-    stdout_first_line: Option<String>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Starts the binary, reads what it prints on stdout before listening, and
-/// waits (bounded) for `/healthz`.
-async fn start(database_url: &str, log: &str) -> Running {
-    let port = free_port();
-    let mut child = Command::new(server_binary())
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--database-url", database_url])
-        .env("KEYWARD_LOG", log)
-        .env_remove("KEYWARD_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn keyward");
-    let base_url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http.get(format!("{base_url}/healthz")).send().await {
-            if r.status().is_success() {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "server did not become healthy in 30 s");
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("server exited early: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // Anything printed on stdout was printed before the listener bound.
-    let stdout = child.stdout.take().unwrap();
-    let first_line = tokio::task::spawn_blocking(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        // The line (if any) is already in the pipe; EOF is not, so read with a bound.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let n = reader.read_line(&mut line).unwrap_or(0);
-            let _ = tx.send((n, line));
-        });
-        rx.recv_timeout(Duration::from_millis(500)).ok().filter(|(n, _)| *n > 0).map(|(_, l)| l.trim().to_string())
-    })
-    .await
-    .unwrap();
-    Running { child, base_url, stdout_first_line: first_line }
-}
-
-fn stderr_of(mut child: Child) -> String {
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut out = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut out);
-    }
-    out
+/// Starts the binary with `log` as its tracing filter.
+async fn start(database_url: &str, log: &str) -> ServerProcess {
+    ServerProcess::start(database_url, &[("KEYWARD_LOG", log)]).await
 }
 
 async fn first_start_bootstraps_once_and_kill_9_loses_nothing(backend: Backend) {
@@ -91,9 +27,7 @@ async fn first_start_bootstraps_once_and_kill_9_loses_nothing(backend: Backend) 
         r.json().await.unwrap()
     };
     // kill -9 right after the 201.
-    let mut child = first.child;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    first.kill_9();
 
     let second = start(&db.url, "info").await;
     assert_eq!(second.stdout_first_line, None, "the admin key is never printed again");
@@ -115,7 +49,7 @@ async fn first_start_bootstraps_once_and_kill_9_loses_nothing(backend: Backend) 
         .await
         .unwrap();
     assert_eq!(verified["code"], "VALID");
-    let logs = stderr_of(second.child);
+    let logs = second.stop_and_read_logs();
     assert!(!logs.contains(created["key"].as_str().unwrap()) && !logs.contains(&admin), "no plaintext in logs");
     db.drop_database().await;
 }
@@ -140,7 +74,7 @@ async fn bootstrap_command_prints_one_key_line(backend: Backend) {
     let keys: serde_json::Value = r.json().await.unwrap();
     assert_eq!(keys[0]["scopes"], json!(["*"]), "the bootstrap key is an ordinary key in lists");
     assert_eq!(keys[0]["source"], "bootstrap");
-    let logs = stderr_of(running.child);
+    let logs = running.stop_and_read_logs();
     assert!(!logs.contains(lines[0]), "debug logs hold no plaintext");
     db.drop_database().await;
 }
