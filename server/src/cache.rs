@@ -25,7 +25,6 @@ use crate::{
     api::validate::parse_ip_rule,
     store::{KeyRecord, Store},
 };
-use sqlx::Row;
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, future::Shared};
 use ipnet::IpNet;
@@ -170,29 +169,6 @@ impl CachedKey {
     /// Decode `record` on its own (nothing shared with other keys).
     pub fn new(record: KeyRecord) -> Self {
         Self::decode(record, &Interners::default())
-    }
-
-    /// Read a row of [`VIEW_BY_HASH`].
-    fn from_row(row: &sqlx::any::AnyRow, interners: &Interners) -> Result<Self, sqlx::Error> {
-        let record = KeyRecord {
-            id: row.try_get(0)?,
-            organization_id: row.try_get(1)?,
-            project_id: row.try_get(2)?,
-            environment: row.try_get(3)?,
-            name: row.try_get(4)?,
-            scopes: row.try_get(5)?,
-            allowed_ips: row.try_get(6)?,
-            meta: row.try_get(7)?,
-            expires_at: row.try_get(8)?,
-            revoked_at: row.try_get(9)?,
-            is_active: row.try_get(10)?,
-            rate_limit_limit: row.try_get(11)?,
-            rate_limit_window_ms: row.try_get(12)?,
-            usage_remaining: row.try_get(13)?,
-            grace_expires_at: row.try_get(14)?,
-            ..KeyRecord::default()
-        };
-        Ok(Self::decode(record, interners))
     }
 
     fn decode(record: KeyRecord, interners: &Interners) -> Self {
@@ -590,17 +566,12 @@ impl Inner {
     }
 }
 
-/// The columns a [`CachedKey`] keeps (see [`CachedKey::from_row`]), by hash.
-const VIEW_BY_HASH: &str = "SELECT id, organization_id, project_id, environment, name, scopes, allowed_ips, meta, \
-    expires_at, revoked_at, is_active, rate_limit_limit, rate_limit_window_ms, usage_remaining, grace_expires_at \
-    FROM api_keys WHERE key_hash = $1";
-
 /// Read `hash` from the database into an entry (interned when it is to be cached).
 async fn load(inner: &Inner, hash: &str, loaded_at_gen: u64, cached: bool) -> Result<Arc<Entry>, sqlx::Error> {
-    let row = sqlx::query(VIEW_BY_HASH).bind(hash).fetch_optional(inner.store.pool()).await?;
+    let record = inner.store.key_view_by_hash(hash).await?;
     // Uncached loads share the interners too: what they intern lives only as
     // long as the answer (the table drops unused values as it grows).
-    let key = row.map(|row| CachedKey::from_row(&row, &inner.interners)).transpose()?;
+    let key = record.map(|record| CachedKey::decode(record, &inner.interners));
     let expires_at = if cached { inner.now().saturating_add(inner.ttl_ticks) } else { 0 };
     Ok(Arc::new(Entry { key, loaded_at_gen, expires_at, referenced: AtomicBool::new(false) }))
 }

@@ -46,6 +46,8 @@ pub struct Metrics {
     rate_limit_buckets: IntGauge,
     pool_size: IntGauge,
     pool_idle: IntGauge,
+    in_place_reads: IntCounter,
+    in_place_read_failures: IntCounter,
     /// Webhook attempts by outcome: `delivered`, `retry`, `dead_lettered`.
     webhook_attempts: IntCounterVec,
     /// Serializes renders (the cache counters are synced from atomics).
@@ -102,6 +104,11 @@ impl Metrics {
             rate_limit_buckets: gauge("rate_limit_buckets", "Rate-limit buckets held in memory"),
             pool_size: gauge("db_pool_connections", "Open database connections"),
             pool_idle: gauge("db_pool_idle_connections", "Idle database connections"),
+            in_place_reads: counter("db_in_place_reads_total", "SQLite key reads run on the request's own thread"),
+            in_place_read_failures: counter(
+                "db_in_place_read_failures_total",
+                "SQLite key reads that failed in place and went through the pool",
+            ),
             webhook_attempts: register(
                 &r,
                 IntCounterVec::new(Opts::new("webhook_attempts_total", "Webhook delivery attempts by outcome"), &["outcome"])
@@ -145,6 +152,10 @@ impl Metrics {
         let pool = state.store.pool();
         self.pool_size.set(i64::from(pool.size()));
         self.pool_idle.set(pool.num_idle() as i64);
+        if let Some((reads, failures)) = state.store.in_place_reads() {
+            self.in_place_reads.inc_by(reads.saturating_sub(self.in_place_reads.get()));
+            self.in_place_read_failures.inc_by(failures.saturating_sub(self.in_place_read_failures.get()));
+        }
         let mut out = Vec::with_capacity(16 * 1024);
         if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
             tracing::warn!(error = %err, "encoding metrics failed");

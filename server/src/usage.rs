@@ -200,7 +200,9 @@ impl UsageRecorder {
         self.remember_batch_size(&batch);
         let (counters, keys) = (batch.counters.len(), batch.keys.len());
         let started = std::time::Instant::now();
-        let chunks = into_chunks(batch, KEYS_PER_TX);
+        // Sorting a batch of a million keys takes tens of milliseconds: off
+        // the request workers (dropping its maps too).
+        let chunks = tokio::task::spawn_blocking(move || into_chunks(batch, KEYS_PER_TX)).await?;
         let pause = if chunks.len() > 1 {
             (spread / chunks.len() as u32).min(Duration::from_millis(20))
         } else {
@@ -209,12 +211,12 @@ impl UsageRecorder {
         let total = chunks.len();
         let mut chunks = chunks.into_iter();
         while let Some(chunk) = chunks.next() {
-            if let Err(err) = write_chunk(store, &chunk).await {
+            if let Err((chunk, err)) = write_chunk(store, chunk).await {
                 let mut pending = self.lock();
                 for chunk in std::iter::once(chunk).chain(chunks) {
                     pending.merge(chunk.into_pending());
                 }
-                return Err(err.into());
+                return Err(err);
             }
             if !pause.is_zero() && chunks.len() > 0 {
                 tokio::time::sleep(pause).await;
@@ -229,6 +231,7 @@ impl UsageRecorder {
 const KEYS_PER_TX: usize = 2048;
 
 /// A key range of a batch: its keys and their counters, in key order.
+#[derive(Clone)]
 struct Chunk {
     counters: Vec<((u128, i64, VerifyCode), i64)>,
     keys: Vec<(u128, KeyUse)>,
@@ -251,7 +254,7 @@ fn into_chunks(batch: Pending, keys_per_chunk: usize) -> Vec<Chunk> {
     let mut counters: Vec<_> = batch.counters.into_iter().collect();
     counters.sort_unstable_by_key(|((id, hour, code), _)| (*id, *hour, code.as_str()));
     let mut counters = counters.into_iter().peekable();
-    let mut chunks: Vec<Chunk> = keys
+    let mut chunks: Vec<_> = keys
         .chunks(keys_per_chunk.max(1))
         .map(|ks| {
             let last = ks.last().map_or(0, |(id, _)| *id);
@@ -259,17 +262,17 @@ fn into_chunks(batch: Pending, keys_per_chunk: usize) -> Vec<Chunk> {
             while let Some(row) = counters.next_if(|((id, _, _), _)| *id <= last) {
                 cs.push(row);
             }
-            Chunk { counters: cs, keys: ks.to_vec() }
+            (cs, ks.to_vec())
         })
         .collect();
     let rest: Vec<_> = counters.collect();
     if !rest.is_empty() {
         match chunks.last_mut() {
-            Some(last) => last.counters.extend(rest),
-            None => chunks.push(Chunk { counters: rest, keys: Vec::new() }),
+            Some((cs, _)) => cs.extend(rest),
+            None => chunks.push((rest, Vec::new())),
         }
     }
-    chunks
+    chunks.into_iter().map(|(counters, keys)| Chunk { counters, keys }).collect()
 }
 
 // Each statement binds one JSON array of rows (SQLite `json_each`, Postgres
@@ -304,55 +307,80 @@ fn keys_json(rows: &[(u128, KeyUse)]) -> String {
     out
 }
 
-fn counters_sql(backend: Backend) -> &'static str {
-    match backend {
+const COUNTERS_UPSERT: &str = "ON CONFLICT (key_id, hour_start, code) DO UPDATE SET count = usage_counters.count + excluded.count";
+
+/// A `last_used_at` of 0 means none in this batch.
+const KEYS_UPSERT: &str = "ON CONFLICT (key_id) DO UPDATE SET usage_count = key_usage.usage_count + excluded.usage_count, \
+    last_used_at = CASE WHEN excluded.last_used_at IS NOT NULL \
+       AND (key_usage.last_used_at IS NULL OR excluded.last_used_at > key_usage.last_used_at) \
+       THEN excluded.last_used_at ELSE key_usage.last_used_at END";
+
+fn counters_sql(backend: Backend) -> String {
+    let rows = match backend {
         Backend::Sqlite => {
-            "INSERT INTO usage_counters (key_id, hour_start, code, count) \
-             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]') \
-             FROM json_each($1) WHERE true \
-             ON CONFLICT (key_id, hour_start, code) DO UPDATE SET count = usage_counters.count + excluded.count"
+            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]') \
+             FROM json_each($1) WHERE true"
         }
-        Backend::Postgres => {
-            "INSERT INTO usage_counters (key_id, hour_start, code, count) \
-             SELECT e->>0, (e->>1)::bigint, e->>2, (e->>3)::bigint FROM json_array_elements($1::json) AS e \
-             ON CONFLICT (key_id, hour_start, code) DO UPDATE SET count = usage_counters.count + excluded.count"
-        }
-    }
+        Backend::Postgres => "SELECT e->>0, (e->>1)::bigint, e->>2, (e->>3)::bigint FROM json_array_elements($1::json) AS e",
+    };
+    format!("INSERT INTO usage_counters (key_id, hour_start, code, count) {rows} {COUNTERS_UPSERT}")
 }
 
 /// Adds to `key_usage` (see migration 0003): a narrow row per key, so the
-/// wide `api_keys` row is not rewritten every flush. A `last_used_at` of 0
-/// means none in this batch.
-fn keys_sql(backend: Backend) -> &'static str {
-    match backend {
+/// wide `api_keys` row is not rewritten every flush.
+fn keys_sql(backend: Backend) -> String {
+    let rows = match backend {
         Backend::Sqlite => {
-            "INSERT INTO key_usage (key_id, usage_count, last_used_at) \
-             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), NULLIF(json_extract(value, '$[2]'), 0) \
-             FROM json_each($1) WHERE true \
-             ON CONFLICT (key_id) DO UPDATE SET usage_count = key_usage.usage_count + excluded.usage_count, \
-             last_used_at = CASE WHEN excluded.last_used_at IS NOT NULL \
-                AND (key_usage.last_used_at IS NULL OR excluded.last_used_at > key_usage.last_used_at) \
-                THEN excluded.last_used_at ELSE key_usage.last_used_at END"
+            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), NULLIF(json_extract(value, '$[2]'), 0) \
+             FROM json_each($1) WHERE true"
         }
-        Backend::Postgres => {
-            "INSERT INTO key_usage (key_id, usage_count, last_used_at) \
-             SELECT e->>0, (e->>1)::bigint, NULLIF((e->>2)::bigint, 0) FROM json_array_elements($1::json) AS e \
-             ON CONFLICT (key_id) DO UPDATE SET usage_count = key_usage.usage_count + excluded.usage_count, \
-             last_used_at = CASE WHEN excluded.last_used_at IS NOT NULL \
-                AND (key_usage.last_used_at IS NULL OR excluded.last_used_at > key_usage.last_used_at) \
-                THEN excluded.last_used_at ELSE key_usage.last_used_at END"
-        }
-    }
+        Backend::Postgres => "SELECT e->>0, (e->>1)::bigint, NULLIF((e->>2)::bigint, 0) FROM json_array_elements($1::json) AS e",
+    };
+    format!("INSERT INTO key_usage (key_id, usage_count, last_used_at) {rows} {KEYS_UPSERT}")
 }
 
-async fn write_chunk(store: &Store, chunk: &Chunk) -> sqlx::Result<()> {
+/// Write `chunk` in one transaction; on failure hand it back with the error.
+async fn write_chunk(store: &Store, chunk: Chunk) -> Result<(), (Chunk, anyhow::Error)> {
+    if let Some(writer) = store.background_writer() {
+        let chunk = std::sync::Arc::new(chunk);
+        let rows = chunk.clone();
+        return writer
+            .transaction(move |tx| write_rows_in_place(tx, &rows))
+            .await
+            .map_err(|err| (std::sync::Arc::unwrap_or_clone(chunk), err));
+    }
+    write_rows_pooled(store, &chunk).await.map_err(|err| (chunk, err.into()))
+}
+
+/// SQLite: one prepared upsert per row on the background writer's thread.
+fn write_rows_in_place(tx: &rusqlite::Transaction<'_>, chunk: &Chunk) -> rusqlite::Result<()> {
+    let mut id_text = uuid::Uuid::encode_buffer();
+    let mut counters = tx.prepare_cached(&format!(
+        "INSERT INTO usage_counters (key_id, hour_start, code, count) VALUES (?1, ?2, ?3, ?4) {COUNTERS_UPSERT}"
+    ))?;
+    for ((id, hour, code), n) in &chunk.counters {
+        let id: &str = uuid::Uuid::from_u128(*id).hyphenated().encode_lower(&mut id_text);
+        counters.execute(rusqlite::params![id, hour, code.as_str(), n])?;
+    }
+    let mut keys = tx.prepare_cached(&format!(
+        "INSERT INTO key_usage (key_id, usage_count, last_used_at) VALUES (?1, ?2, NULLIF(?3, 0)) {KEYS_UPSERT}"
+    ))?;
+    for (id, u) in &chunk.keys {
+        let id: &str = uuid::Uuid::from_u128(*id).hyphenated().encode_lower(&mut id_text);
+        keys.execute(rusqlite::params![id, u.count, u.last_used_at])?;
+    }
+    Ok(())
+}
+
+/// Postgres (and in-memory SQLite): each statement binds its rows as one JSON array.
+async fn write_rows_pooled(store: &Store, chunk: &Chunk) -> sqlx::Result<()> {
     let backend = store.backend();
-    let mut tx = store.begin_usage_write().await?;
+    let mut tx = store.begin().await?;
     if !chunk.counters.is_empty() {
-        sqlx::query(counters_sql(backend)).bind(counters_json(&chunk.counters)).execute(&mut *tx).await?;
+        sqlx::query(AssertSqlSafe(counters_sql(backend))).bind(counters_json(&chunk.counters)).execute(&mut *tx).await?;
     }
     if !chunk.keys.is_empty() {
-        sqlx::query(keys_sql(backend)).bind(keys_json(&chunk.keys)).execute(&mut *tx).await?;
+        sqlx::query(AssertSqlSafe(keys_sql(backend))).bind(keys_json(&chunk.keys)).execute(&mut *tx).await?;
     }
     tx.commit().await
 }

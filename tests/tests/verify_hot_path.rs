@@ -356,6 +356,38 @@ async fn writes_invalidate_a_warm_cache(backend: Backend) {
     s.stop().await;
 }
 
+/// With the cache off every verify reads the store (on SQLite in place, on
+/// the request's thread): each write is visible to the next verify.
+async fn uncached_reads_see_every_write(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| c.cache_capacity = 0).await;
+    let k = s.create_key(json!({"name": "cold", "scopes": ["a"]})).await;
+    let (id, key) = (id_of(&k), key_of(&k));
+    let v = verify_with(&s, json!({"key": key, "required_scopes": ["a"]})).await;
+    assert_eq!((v["code"].clone(), v["key_id"].clone(), v["name"].clone()), (json!("VALID"), json!(id), json!("cold")));
+    s.patch(&format!("/v1/api-keys/{id}"), &s.admin_key, json!({"is_active": false})).await;
+    assert_eq!(code(&s, json!({"key": key})).await, "DISABLED");
+    s.patch(&format!("/v1/api-keys/{id}"), &s.admin_key, json!({"is_active": true})).await;
+    let fresh = key_of(&s.post(&format!("/v1/api-keys/{id}/regenerate"), &s.admin_key, json!({})).await.body);
+    assert_eq!(code(&s, json!({"key": key})).await, "NOT_FOUND");
+    assert_eq!(code(&s, json!({"key": fresh})).await, "VALID");
+    assert_eq!(s.delete(&format!("/v1/api-keys/{id}"), &s.admin_key).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(code(&s, json!({"key": fresh})).await, "REVOKED");
+    assert_eq!(s.state.keys.entry_count(), 0, "nothing is cached");
+    let metrics = s.raw(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+    let metric = |name: &str| -> Option<u64> {
+        metrics.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    };
+    match backend {
+        Backend::Sqlite => {
+            // Every verify above and its caller's key: all read in place.
+            assert!(metric("keyward_db_in_place_reads_total").is_some_and(|n| n >= 12), "{metrics}");
+            assert_eq!(metric("keyward_db_in_place_read_failures_total"), Some(0));
+        }
+        Backend::Postgres => assert_eq!(metric("keyward_db_in_place_reads_total"), Some(0)),
+    }
+    s.stop().await;
+}
+
 async fn usage_is_written_behind(backend: Backend) {
     let s = TestServer::start_with(backend, |c| c.usage_flush_interval = Duration::from_millis(200)).await;
     let k = s.create_key(json!({"name": "counted", "scopes": ["a"]})).await;
@@ -523,6 +555,7 @@ backend_tests!(
     quota_is_exact_under_concurrency_and_restarts,
     quota_refills,
     writes_invalidate_a_warm_cache,
+    uncached_reads_see_every_write,
     usage_is_written_behind,
     usage_endpoint,
     metrics_endpoint,

@@ -49,6 +49,12 @@ pub struct BenchArgs {
     /// Seconds per wrk run.
     #[arg(long, default_value_t = 10)]
     duration: u64,
+    /// Rounds of /healthz then verify, alternating, per connection count; the
+    /// table shows each scenario's median round. Alternating on the same
+    /// server makes the ratio robust to the machine's speed drifting (on a
+    /// shared 2-core host /healthz alone moved by ±20 % between runs).
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
     /// Connection counts to measure at (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = vec![32, 128])]
     connections: Vec<u32>,
@@ -408,6 +414,40 @@ fn wrk_run(wrk: &Path, args: &BenchArgs, connections: u32, secs: u64, url: &str,
     parse_wrk(&text).with_context(|| format!("unexpected wrk output:\n{text}"))
 }
 
+/// `--rounds` rounds of `/healthz` then verify at `connections` on `server`;
+/// each scenario's median round (by req/s), with the errors of all rounds.
+fn alternate(
+    wrk: &Path,
+    args: &BenchArgs,
+    connections: u32,
+    server: &Server,
+    script: &Path,
+    keys_arg: &str,
+    label: &str,
+) -> anyhow::Result<(WrkResult, WrkResult)> {
+    let rounds = args.rounds.max(1);
+    let (mut health, mut verify) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        eprintln!(
+            "bench: round {round}/{rounds} at {connections} connections, {} s each: /healthz, then verify ({label}) (load average {})",
+            args.duration,
+            load_average()
+        );
+        health.push(wrk_run(wrk, args, connections, args.duration, &server.url("/healthz"), None)?);
+        verify.push(wrk_run(wrk, args, connections, args.duration, &server.url("/"), Some((script, &[keys_arg, "random"])))?);
+    }
+    Ok((median(health), median(verify)))
+}
+
+/// The round with the median req/s, carrying the errors of every round.
+fn median(mut runs: Vec<WrkResult>) -> WrkResult {
+    let errors = runs.iter().map(|r| r.errors).sum();
+    let requests = runs.iter().map(|r| r.requests).sum();
+    runs.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+    let mid = runs.swap_remove(runs.len() / 2);
+    WrkResult { errors, requests, ..mid }
+}
+
 fn parse_duration_ms(s: &str) -> Option<f64> {
     let s = s.trim();
     let (num, factor) = if let Some(v) = s.strip_suffix("us") {
@@ -551,10 +591,7 @@ fn measure(
             warm.secs, warm.cache_entries, warm.rss_mib
         );
         for &c in &connections {
-            eprintln!("bench: /healthz at {c} connections, {} s (load average {})", args.duration, load_average());
-            let health = wrk_run(wrk, args, c, args.duration, &server.url("/healthz"), None)?;
-            eprintln!("bench: verify (cached) at {c} connections, {} s", args.duration);
-            let verify = wrk_run(wrk, args, c, args.duration, &server.url("/"), Some((&script, &[&keys_arg, "random"])))?;
+            let (health, verify) = alternate(wrk, args, c, &server, &script, &keys_arg, "cached")?;
             let baseline = Some((health.rps, health.p99_ms));
             rows.push(Row { keys, scenario: "GET /healthz".into(), connections: c, result: health, baseline: None });
             rows.push(Row { keys, scenario: "POST /v1/keys/verify (cached)".into(), connections: c, result: verify, baseline });
@@ -573,12 +610,9 @@ fn measure(
         let outcome = (|| -> anyhow::Result<()> {
             sanity_check(&server, admin_key, &keys_file)?;
             for &c in &connections {
-                eprintln!("bench: verify (cold cache) at {c} connections, {} s", args.duration);
-                let verify = wrk_run(wrk, args, c, args.duration, &server.url("/"), Some((&script, &[&keys_arg, "random"])))?;
-                let baseline = rows
-                    .iter()
-                    .find(|r| r.connections == c && r.scenario.starts_with("GET"))
-                    .map(|r| (r.result.rps, r.result.p99_ms));
+                let (health, verify) = alternate(wrk, args, c, &server, &script, &keys_arg, "cold cache")?;
+                let baseline = Some((health.rps, health.p99_ms));
+                rows.push(Row { keys, scenario: "GET /healthz (cold-cache server)".into(), connections: c, result: health, baseline: None });
                 rows.push(Row { keys, scenario: "POST /v1/keys/verify (cold cache)".into(), connections: c, result: verify, baseline });
             }
             Ok(())
@@ -621,8 +655,8 @@ fn report(args: &BenchArgs, rows: &[Row], warm: &Warm, out_dir: &Path) -> anyhow
     let mut table = String::new();
     writeln!(
         table,
-        "keyward bench — {db}, {} keys, wrk -t{} {} s per run, cached runs with a {} s cache TTL, all on 127.0.0.1 (wrk shares the cores); load average at the end {}\n",
-        args.keys, args.threads, args.duration, args.cache_ttl_secs, load_average()
+        "keyward bench — {db}, {} keys, wrk -t{} {} s per run, median of {} alternating rounds (/healthz, verify) on the same server, cached runs with a {} s cache TTL, all on 127.0.0.1 (wrk shares the cores); load average at the end {}\n",
+        args.keys, args.threads, args.duration, args.rounds.max(1), args.cache_ttl_secs, load_average()
     )?;
     table_rows(&mut table, rows, false)?;
     writeln!(
@@ -642,19 +676,35 @@ fn report_scaling(args: &BenchArgs, runs: &[(usize, Vec<Row>, Warm)], out_dir: &
     let mut table = String::new();
     writeln!(
         table,
-        "keyward bench --scaling — {db}, wrk -t{} {} s per run, cached verify with every key warmed, {} s cache TTL; load average at the end {}\n",
-        args.threads, args.duration, args.cache_ttl_secs, load_average()
+        "keyward bench --scaling — {db}, wrk -t{} {} s per run, median of {} alternating rounds (/healthz, verify), cached verify with every key warmed, {} s cache TTL; load average at the end {}\n",
+        args.threads, args.duration, args.rounds.max(1), args.cache_ttl_secs, load_average()
     )?;
     let rows: Vec<Row> = runs.iter().flat_map(|(_, rows, _)| rows.iter().map(clone_row)).collect();
     table_rows(&mut table, &rows, true)?;
-    writeln!(table, "\n| keys | cache entries | server RSS MiB | warm-up s | cached verify req/s | change vs first |")?;
-    writeln!(table, "|---:|---:|---:|---:|---:|---:|")?;
-    let verify_rps = |rows: &[Row]| rows.iter().find(|r| r.scenario.contains("cached")).map_or(0.0, |r| r.result.rps);
-    let first = runs.first().map_or(0.0, |(_, rows, _)| verify_rps(rows));
+    writeln!(
+        table,
+        "\n| keys | cache entries | server RSS MiB | warm-up s | cached verify req/s | change vs first | verify ÷ /healthz | change vs first |"
+    )?;
+    writeln!(table, "|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+    let verify = |rows: &[Row]| {
+        rows.iter().find(|r| r.scenario.contains("cached")).map_or((0.0, 0.0), |r| {
+            (r.result.rps, r.baseline.map_or(0.0, |(health, _)| if health > 0.0 { r.result.rps / health } else { 0.0 }))
+        })
+    };
+    let change = |now: f64, first: f64| if first > 0.0 { format!("{:+.1} %", 100.0 * (now - first) / first) } else { "—".into() };
+    let (first_rps, first_ratio) = runs.first().map_or((0.0, 0.0), |(_, rows, _)| verify(rows));
     for (keys, rows, warm) in runs {
-        let rps = verify_rps(rows);
-        let change = if first > 0.0 { format!("{:+.1} %", 100.0 * (rps - first) / first) } else { "—".into() };
-        writeln!(table, "| {keys} | {} | {:.0} | {:.1} | {rps:.0} | {change} |", warm.cache_entries, warm.rss_mib, warm.secs)?;
+        let (rps, ratio) = verify(rows);
+        writeln!(
+            table,
+            "| {keys} | {} | {:.0} | {:.1} | {rps:.0} | {} | {:.0} % | {} |",
+            warm.cache_entries,
+            warm.rss_mib,
+            warm.secs,
+            change(rps, first_rps),
+            100.0 * ratio,
+            change(ratio, first_ratio)
+        )?;
     }
     print!("{table}");
     let path = out_dir.join(format!("bench-scaling-{db}.md"));

@@ -2,7 +2,9 @@
 //! Postgres, with a portable schema (DESIGN §6). Times are unix milliseconds,
 //! JSON is TEXT, booleans are 0/1 BIGINTs.
 
+mod background_writer;
 mod records;
+mod sqlite_reader;
 mod tenancy;
 mod webhooks;
 
@@ -16,7 +18,9 @@ use sqlx::{
     any::{AnyPoolOptions, install_default_drivers},
     migrate::Migrator,
 };
-use std::time::Duration;
+pub use background_writer::BackgroundWriter;
+use sqlite_reader::SqliteReader;
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -31,8 +35,10 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite: the usage write-behind's connection (see [`Store::begin_usage_write`]).
-    usage_pool: Option<AnyPool>,
+    /// SQLite: the usage write-behind's connection (see [`Store::background_writer`]).
+    background_writer: Option<Arc<BackgroundWriter>>,
+    /// SQLite: in-place reads for the verify path (see [`Store::key_view_by_hash`]).
+    reader: Option<Arc<SqliteReader>>,
 }
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -68,7 +74,6 @@ impl Store {
         let options = sqlite_pragmas(
             AnyPoolOptions::new().max_connections(max_connections.max(1)).acquire_timeout(Duration::from_secs(10)),
             backend,
-            &[],
         );
         let pool = options.connect(&url).await.with_context(|| format!("connecting to {}", redact_url(&url)))?;
         let migrator = match backend {
@@ -76,6 +81,10 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&pool).await.context("running database migrations")?;
+        let file = match backend {
+            Backend::Sqlite => sqlite_file(&url),
+            Backend::Postgres => None,
+        };
         // The usage write-behind touches a page per key counted: on SQLite it
         // gets a connection of its own whose page cache (32 MiB; it grows
         // only as pages are used) keeps those pages in memory between
@@ -83,30 +92,42 @@ impl Store {
         // pages come from the OS page cache: a bigger cache measured no
         // faster at 1M keys and cost its full size in RSS. Its commits
         // checkpoint the WAL every 64 MiB rather than every 4 MiB, so a page
-        // dirtied by several flushes is copied back once. Statement journals stay in (unlinked) temp files: in
-        // memory they would add a copy of every page a flush touches to the
-        // heap. An in-memory database cannot be shared that way.
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let usage_pool = if backend == Backend::Sqlite && !in_memory {
-            let options = sqlite_pragmas(
-                AnyPoolOptions::new().max_connections(1).acquire_timeout(Duration::from_secs(30)),
-                backend,
+        // dirtied by several flushes is copied back once.
+        let background_writer = match &file {
+            Some(path) => Some(Arc::new(BackgroundWriter::open(
+                path.clone(),
                 &["PRAGMA cache_size = -32768", "PRAGMA wal_autocheckpoint = 16384"],
-            );
-            Some(options.connect(&url).await.with_context(|| format!("connecting to {}", redact_url(&url)))?)
-        } else {
-            None
+            )?)),
+            None => None,
         };
-        Ok(Store { pool, backend, usage_pool })
+        let reader = file.map(|path| Arc::new(SqliteReader::new(path)));
+        Ok(Store { pool, backend, background_writer, reader })
     }
 
-    /// A write transaction on the usage write-behind's own connection
-    /// (SQLite; the shared pool on Postgres).
-    pub async fn begin_usage_write(&self) -> Result<Tx, sqlx::Error> {
-        match (&self.usage_pool, self.backend) {
-            (Some(pool), _) => pool.begin_with("BEGIN IMMEDIATE").await,
-            (None, _) => self.begin().await,
+    /// SQLite (on a file): key reads answered in place, and those that failed
+    /// there and went through the pool.
+    pub fn in_place_reads(&self) -> Option<(u64, u64)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.reader.as_ref().map(|r| (r.reads.load(Relaxed), r.failures.load(Relaxed)))
+    }
+
+    /// SQLite (on a file): the low-priority connection for background writes.
+    pub fn background_writer(&self) -> Option<&BackgroundWriter> {
+        self.background_writer.as_deref()
+    }
+
+    /// The fields of the key with `hash` that verify and caller
+    /// authentication read ([`KEY_VIEW_BY_HASH`]); the rest are defaults. On
+    /// SQLite the read runs on this thread (see [`sqlite_reader`]).
+    pub async fn key_view_by_hash(&self, hash: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
+        if let Some(reader) = &self.reader {
+            match reader.read(|conn| records::key_view_in_place(conn, hash)) {
+                Ok(found) => return Ok(found),
+                Err(err) => tracing::debug!(error = %err, "in-place key read failed; reading through the pool"),
+            }
         }
+        let row = sqlx::query(KEY_VIEW_BY_HASH).bind(hash).fetch_optional(&self.pool).await?;
+        row.map(|row| records::key_view_from_row(&row)).transpose()
     }
 
     pub fn backend(&self) -> Backend {
@@ -138,16 +159,23 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        if let Some(pool) = &self.usage_pool {
-            pool.close().await;
-        }
         self.pool.close().await;
     }
 }
 
+/// The file of a SQLite database URL; `None` for an in-memory database
+/// (no other connection can open it).
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    use std::str::FromStr;
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory") || path.as_os_str().is_empty();
+    (!in_memory).then(|| path.to_path_buf())
+}
+
 /// SQLite: connect options cannot carry pragmas under `Any`, so set them per
-/// connection (the shared ones, then `extra`).
-fn sqlite_pragmas(options: AnyPoolOptions, backend: Backend, extra: &'static [&'static str]) -> AnyPoolOptions {
+/// connection.
+fn sqlite_pragmas(options: AnyPoolOptions, backend: Backend) -> AnyPoolOptions {
     if backend != Backend::Sqlite {
         return options;
     }
@@ -158,11 +186,8 @@ fn sqlite_pragmas(options: AnyPoolOptions, backend: Backend, extra: &'static [&'
                 "PRAGMA synchronous = NORMAL",
                 "PRAGMA busy_timeout = 5000",
                 "PRAGMA foreign_keys = ON",
-            ]
-            .iter()
-            .chain(extra)
-            {
-                sqlx::query(*pragma).execute(&mut *conn).await?;
+            ] {
+                sqlx::query(pragma).execute(&mut *conn).await?;
             }
             Ok(())
         })
