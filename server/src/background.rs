@@ -35,6 +35,18 @@ impl BackgroundTask {
         BackgroundTask { stop, task }
     }
 
+    /// Run `work` (a long-lived loop, not a periodic pass) until stopped.
+    pub fn run_until_stopped(work: impl Future<Output = ()> + Send + 'static) -> BackgroundTask {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            tokio::select! {
+                _ = work => {}
+                _ = stopped => {}
+            }
+        });
+        BackgroundTask { stop, task }
+    }
+
     /// Stops after the pass in progress, if any.
     pub async fn stop(self) {
         let _ = self.stop.send(());

@@ -375,6 +375,8 @@ struct Inner {
     /// Hashes invalidated recently, with the generation of their last invalidation.
     recent: moka::future::Cache<Digest, u64>,
     stats: CacheStats,
+    /// The generation of the last [`KeyCache::clear`].
+    cleared_at_gen: AtomicU64,
     enabled: bool,
 }
 
@@ -426,6 +428,7 @@ impl KeyCache {
                 .time_to_live(recent_ttl(ttl))
                 .build(),
             stats: CacheStats::default(),
+            cleared_at_gen: AtomicU64::new(0),
             enabled,
         };
         Self { inner: Arc::new(inner) }
@@ -486,11 +489,37 @@ impl KeyCache {
 
     async fn is_stale(&self, digest: Digest, loaded_at_gen: u64) -> bool {
         loaded_at_gen < self.inner.stats.generation.load(Ordering::Acquire)
-            && self.inner.recent.get(&digest).await.is_some_and(|g| g > loaded_at_gen)
+            && (loaded_at_gen < self.inner.cleared_at_gen.load(Ordering::Acquire)
+                || self.inner.recent.get(&digest).await.is_some_and(|g| g > loaded_at_gen))
     }
 
-    /// Drop `hash`; call after the write commits and before answering.
+    /// Drop `hash` here and, on Postgres, on every other replica (a
+    /// `NOTIFY` they follow with [`crate::cache_sync`]); call after the write
+    /// commits and before answering.
     pub async fn invalidate(&self, hash: &str) {
+        self.forget(hash).await;
+        if self.inner.store.backend() == crate::store::Backend::Postgres {
+            if let Err(err) = crate::cache_sync::announce(&self.inner.store, hash).await {
+                // The other replicas' TTL is the bound when this is lost.
+                tracing::warn!(error = %err, "could not announce a key change to other replicas");
+            }
+        }
+    }
+
+    /// Drop everything: entries loaded before this call are never served.
+    /// For when invalidations may have been missed (a lost connection to
+    /// the other replicas' announcements).
+    pub fn clear(&self) {
+        let inner = &self.inner;
+        let generation = inner.stats.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        inner.cleared_at_gen.store(generation, Ordering::Release);
+        for shard in &inner.shards {
+            write(shard).clear();
+        }
+    }
+
+    /// Drop `hash` from this replica's cache only.
+    pub async fn forget(&self, hash: &str) {
         let inner = &self.inner;
         let generation = inner.stats.generation.fetch_add(1, Ordering::AcqRel) + 1;
         let Some(digest) = Digest::from_hex(hash).filter(|_| inner.enabled) else { return };

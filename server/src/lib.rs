@@ -7,6 +7,7 @@ pub mod background;
 pub mod bench_seed;
 pub mod bootstrap;
 pub mod cache;
+pub mod cache_sync;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -71,6 +72,8 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
         state.imported_keys.store(true, std::sync::atomic::Ordering::Relaxed);
     }
     let flusher = usage::spawn_flusher(state.clone());
+    let follower = (state.store.backend() == store::Backend::Postgres)
+        .then(|| cache_sync::follow(state.keys.clone(), state.config.database_url.clone()));
     let jobs = if state.config.background_jobs {
         vec![scheduler::spawn(state.clone()), webhooks::delivery::spawn(state.clone())]
     } else {
@@ -78,7 +81,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     };
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-    for job in jobs {
+    for job in jobs.into_iter().chain(follower) {
         job.stop().await;
     }
     // Write-behind usage counters are flushed once more after the drain.

@@ -215,6 +215,27 @@ impl TestServer {
         TestServer { base_url, state, shutdown: Some(shutdown), task: Some(task), ..self }
     }
 
+    /// A second server on the same database and configuration (another
+    /// replica, with its own cache and rate limits). Stop it before `self`.
+    pub async fn replica(&self) -> TestServer {
+        let config = (*self.state.config).clone();
+        let store = Store::connect(&config.database_url, config.db_max_connections).await.expect("open replica store");
+        let state = AppState::new(store, config);
+        let (base_url, shutdown, task) = spawn_on_free_port(state.clone()).await;
+        TestServer {
+            backend: self.backend,
+            base_url,
+            admin_key: self.admin_key.clone(),
+            organization_id: self.organization_id.clone(),
+            state,
+            // Not the owner: stopping the replica leaves the database alone.
+            database: TestDatabase { url: self.database.url.clone(), _dir: None, postgres_name: None },
+            http: reqwest::Client::new(),
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
     /// Runs one SQL statement on the server's database (to set up a state the
     /// API cannot, such as a rotation that fell due); returns rows affected.
     pub async fn sql(&self, statement: &str) -> u64 {

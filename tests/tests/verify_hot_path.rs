@@ -388,6 +388,33 @@ async fn uncached_reads_see_every_write(backend: Backend) {
     s.stop().await;
 }
 
+/// Two replicas on one database: a write on one drops the key from the
+/// other's warm cache. Postgres announces it (NOTIFY): with a 10-minute TTL
+/// the replica can only learn of it that way. SQLite has no channel and is
+/// bounded by the TTL (here 1 s).
+async fn writes_invalidate_other_replicas(backend: Backend) {
+    let ttl = match backend {
+        Backend::Postgres => Duration::from_secs(600),
+        Backend::Sqlite => Duration::from_secs(1),
+    };
+    let s = TestServer::start_with(backend, |c| c.cache_ttl = ttl).await;
+    let replica = s.replica().await;
+    let k = s.create_key(json!({"name": "shared"})).await;
+    let (id, key) = (id_of(&k), key_of(&k));
+    for _ in 0..3 {
+        assert_eq!(code(&replica, json!({"key": key})).await, "VALID");
+    }
+    let hits = replica.state.keys.stats().hits.load(Ordering::Relaxed);
+    assert!(hits > 0, "the replica answers from its cache");
+    assert_eq!(s.delete(&format!("/v1/api-keys/{id}"), &s.admin_key).await.status, StatusCode::NO_CONTENT);
+    eventually("the replica to see the revoke", || async {
+        (code(&replica, json!({"key": key})).await == "REVOKED").then_some(())
+    })
+    .await;
+    replica.stop().await;
+    s.stop().await;
+}
+
 async fn usage_is_written_behind(backend: Backend) {
     let s = TestServer::start_with(backend, |c| c.usage_flush_interval = Duration::from_millis(200)).await;
     let k = s.create_key(json!({"name": "counted", "scopes": ["a"]})).await;
@@ -556,6 +583,7 @@ backend_tests!(
     quota_refills,
     writes_invalidate_a_warm_cache,
     uncached_reads_see_every_write,
+    writes_invalidate_other_replicas,
     usage_is_written_behind,
     usage_endpoint,
     metrics_endpoint,

@@ -280,6 +280,11 @@ function init(args)
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Authorization"] = "Bearer " .. admin
+  if mode == "random" then
+    -- Formatted once, before the clock starts: a request then costs wrk a
+    -- table lookup instead of Lua string building (/healthz has no script).
+    for i = 1, #keys do keys[i] = wrk.format(nil, "/v1/keys/verify", nil, '{"key":"' .. keys[i] .. '"}') end
+  end
 end
 
 request = function()
@@ -288,10 +293,9 @@ request = function()
     k = keys[next_index]
     next_index = next_index + stride
     if next_index > #keys then next_index = ((id or 0) % stride) + 1 end
-  else
-    k = keys[math.random(#keys)]
+    return wrk.format(nil, "/v1/keys/verify", nil, '{"key":"' .. k .. '"}')
   end
-  return wrk.format(nil, "/v1/keys/verify", nil, '{"key":"' .. k .. '"}')
+  return keys[math.random(#keys)]
 end
 "#;
 
