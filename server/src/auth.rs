@@ -242,7 +242,7 @@ impl FromRequestParts<AppState> for Caller {
         };
         let record = state
             .keys
-            .lookup(&keyfmt::hash_key(parsed.full))
+            .lookup_digest(keyfmt::key_digest(parsed.full))
             .await?
             .ok_or_else(|| ApiError::unauthenticated("invalid API key"))?;
         crate::tenancy::note_auth_context(parts, &record.record.organization_id, "api_key", &record.record.id);

@@ -286,6 +286,10 @@ impl Digest {
         Some(Digest(d))
     }
 
+    fn to_hex(self) -> String {
+        hex::encode(self.0)
+    }
+
     fn shard(&self) -> usize {
         self.0[8] as usize % SHARDS
     }
@@ -436,12 +440,24 @@ impl KeyCache {
 
     /// The record for `hash` (hex SHA-256), from memory when possible.
     pub async fn lookup(&self, hash: &str) -> Result<Option<KeyRef>, sqlx::Error> {
+        match Digest::from_hex(hash) {
+            Some(digest) => self.lookup_digest(digest.0).await,
+            None => {
+                self.inner.stats.misses.fetch_add(1, Ordering::Relaxed);
+                Ok(key_ref(&load(&self.inner, hash, 0, false).await?))
+            }
+        }
+    }
+
+    /// The record for a raw SHA-256 `digest`: on a hit no hex is ever
+    /// formatted (only a database read needs the hex form).
+    pub async fn lookup_digest(&self, digest: [u8; 32]) -> Result<Option<KeyRef>, sqlx::Error> {
         let inner = &self.inner;
-        let digest = Digest::from_hex(hash).filter(|_| inner.enabled);
-        let Some(digest) = digest else {
+        let digest = Digest(digest);
+        if !inner.enabled {
             inner.stats.misses.fetch_add(1, Ordering::Relaxed);
-            return Ok(key_ref(&load(inner, hash, 0, false).await?));
-        };
+            return Ok(key_ref(&load(inner, &digest.to_hex(), 0, false).await?));
+        }
         let now = inner.now();
         let hit = read(&inner.shards[digest.shard()]).get(&digest).filter(|e| e.expires_at > now).cloned();
         if let Some(entry) = hit {
@@ -455,15 +471,16 @@ impl KeyCache {
             inner.remove(digest);
         }
         inner.stats.misses.fetch_add(1, Ordering::Relaxed);
+        let hash = digest.to_hex();
         for _ in 0..3 {
-            let entry = self.load_shared(digest, hash).await.map_err(unshare)?;
+            let entry = self.load_shared(digest, &hash).await.map_err(unshare)?;
             if !self.is_stale(digest, entry.loaded_at_gen).await {
                 return Ok(key_ref(&entry));
             }
             inner.remove(digest);
         }
         // Writes keep racing with this hash: answer from the database, uncached.
-        Ok(key_ref(&load(inner, hash, 0, false).await?))
+        Ok(key_ref(&load(inner, &hash, 0, false).await?))
     }
 
     /// One database read per hash at a time; the result is cached by the read itself.

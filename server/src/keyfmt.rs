@@ -128,7 +128,12 @@ pub fn parse(presented: &str) -> Option<ParsedKey<'_>> {
 
 /// Hex SHA-256 of the full key: the only form in which a key is stored.
 pub fn hash_key(full: &str) -> String {
-    hex::encode(Sha256::digest(full.as_bytes()))
+    hex::encode(key_digest(full))
+}
+
+/// The raw SHA-256 behind [`hash_key`] (what the key cache is keyed by).
+pub fn key_digest(full: &str) -> [u8; 32] {
+    Sha256::digest(full.as_bytes()).into()
 }
 
 /// A short, non-secret rendering of a presented token for logs and errors.

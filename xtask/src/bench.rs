@@ -8,10 +8,11 @@
 //! 3. the release server on 127.0.0.1, a warm-up pass over every key (its
 //!    RSS and cache entry count read afterwards), then wrk at each
 //!    `--connections` count against `/healthz` and verify (a Lua script
-//!    picking random seeded keys), and a cold-cache server
-//!    (`KEYWARD_CACHE_CAPACITY=0`) for verify;
-//! 4. a table of req/s, p50, p99, errors and verify ÷ healthz, printed and
-//!    written to `target/bench/`.
+//!    picking random seeded keys, requests formatted before the clock
+//!    starts), alternating for `--rounds` rounds; then the same on a
+//!    cold-cache server (`KEYWARD_CACHE_CAPACITY=0`);
+//! 4. a table of each scenario's median round — req/s, p50, p99, errors and
+//!    verify ÷ healthz — printed and written to `target/bench/`.
 //!
 //! `--scaling` instead runs the cached scenario at 10 000 and 1 000 000 keys
 //! (a fresh database each) and reports the throughput drop and the RSS with
@@ -437,8 +438,19 @@ fn alternate(
             args.duration,
             load_average()
         );
-        health.push(wrk_run(wrk, args, connections, args.duration, &server.url("/healthz"), None)?);
-        verify.push(wrk_run(wrk, args, connections, args.duration, &server.url("/"), Some((script, &[keys_arg, "random"])))?);
+        let h = wrk_run(wrk, args, connections, args.duration, &server.url("/healthz"), None)?;
+        let v = wrk_run(wrk, args, connections, args.duration, &server.url("/"), Some((script, &[keys_arg, "random"])))?;
+        eprintln!(
+            "bench:   /healthz {:.0} req/s p99 {:.2} ms; verify {:.0} req/s p99 {:.2} ms ({:.0} %, p99 {:.2}×)",
+            h.rps,
+            h.p99_ms,
+            v.rps,
+            v.p99_ms,
+            100.0 * v.rps / h.rps.max(1.0),
+            v.p99_ms / h.p99_ms.max(1e-9)
+        );
+        health.push(h);
+        verify.push(v);
     }
     Ok((median(health), median(verify)))
 }

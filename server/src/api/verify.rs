@@ -224,14 +224,14 @@ pub async fn verify_key(
     // imported keys exist, whose format may lack our checksum.
     let presented = req.key.trim();
     // An unknown key in our format is NOT_FOUND; an unknown foreign one stays MALFORMED.
-    let (hash, unknown_code) = match keyfmt::parse(presented) {
-        Some(parsed) => (keyfmt::hash_key(parsed.full), VerifyCode::NotFound),
+    let (digest, unknown_code) = match keyfmt::parse(presented) {
+        Some(parsed) => (keyfmt::key_digest(parsed.full), VerifyCode::NotFound),
         None if state.imported_keys.load(Ordering::Relaxed) && keyfmt::plausible_foreign_key(presented) => {
-            (keyfmt::hash_key(presented), VerifyCode::Malformed)
+            (keyfmt::key_digest(presented), VerifyCode::Malformed)
         }
         None => return answer(VerifyOut::unknown(VerifyCode::Malformed)),
     };
-    let Some(key) = state.keys.lookup(&hash).await? else {
+    let Some(key) = state.keys.lookup_digest(digest).await? else {
         return answer(VerifyOut::unknown(unknown_code));
     };
     let record = &key.record;

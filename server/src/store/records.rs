@@ -421,54 +421,41 @@ pub const KEY_VIEW_BY_HASH: &str = "SELECT id, organization_id, project_id, envi
     expires_at, revoked_at, is_active, rate_limit_limit, rate_limit_window_ms, usage_remaining, grace_expires_at \
     FROM api_keys WHERE key_hash = $1";
 
-/// A row of [`KEY_VIEW_BY_HASH`] (the other fields left at their defaults).
+/// A row of [`KEY_VIEW_BY_HASH`] as a [`KeyRecord`] (the other fields left
+/// at their defaults), read with `$row.$get(column)` — sqlx and rusqlite
+/// rows name that method differently.
+macro_rules! key_view_record {
+    ($row:expr, $get:ident) => {
+        KeyRecord {
+            id: $row.$get(0)?,
+            organization_id: $row.$get(1)?,
+            project_id: $row.$get(2)?,
+            environment: $row.$get(3)?,
+            name: $row.$get(4)?,
+            scopes: $row.$get(5)?,
+            allowed_ips: $row.$get(6)?,
+            meta: $row.$get(7)?,
+            expires_at: $row.$get(8)?,
+            revoked_at: $row.$get(9)?,
+            is_active: $row.$get(10)?,
+            rate_limit_limit: $row.$get(11)?,
+            rate_limit_window_ms: $row.$get(12)?,
+            usage_remaining: $row.$get(13)?,
+            grace_expires_at: $row.$get(14)?,
+            ..KeyRecord::default()
+        }
+    };
+}
+
 pub(super) fn key_view_from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<KeyRecord> {
-    Ok(KeyRecord {
-        id: row.try_get(0)?,
-        organization_id: row.try_get(1)?,
-        project_id: row.try_get(2)?,
-        environment: row.try_get(3)?,
-        name: row.try_get(4)?,
-        scopes: row.try_get(5)?,
-        allowed_ips: row.try_get(6)?,
-        meta: row.try_get(7)?,
-        expires_at: row.try_get(8)?,
-        revoked_at: row.try_get(9)?,
-        is_active: row.try_get(10)?,
-        rate_limit_limit: row.try_get(11)?,
-        rate_limit_window_ms: row.try_get(12)?,
-        usage_remaining: row.try_get(13)?,
-        grace_expires_at: row.try_get(14)?,
-        ..KeyRecord::default()
-    })
+    Ok(key_view_record!(row, try_get))
 }
 
 /// [`KEY_VIEW_BY_HASH`] through a SQLite connection of this thread.
 pub(super) fn key_view_in_place(conn: &rusqlite::Connection, hash: &str) -> rusqlite::Result<Option<KeyRecord>> {
     use rusqlite::OptionalExtension;
     let mut statement = conn.prepare_cached(KEY_VIEW_BY_HASH)?;
-    statement
-        .query_row([hash], |row| {
-            Ok(KeyRecord {
-                id: row.get(0)?,
-                organization_id: row.get(1)?,
-                project_id: row.get(2)?,
-                environment: row.get(3)?,
-                name: row.get(4)?,
-                scopes: row.get(5)?,
-                allowed_ips: row.get(6)?,
-                meta: row.get(7)?,
-                expires_at: row.get(8)?,
-                revoked_at: row.get(9)?,
-                is_active: row.get(10)?,
-                rate_limit_limit: row.get(11)?,
-                rate_limit_window_ms: row.get(12)?,
-                usage_remaining: row.get(13)?,
-                grace_expires_at: row.get(14)?,
-                ..KeyRecord::default()
-            })
-        })
-        .optional()
+    statement.query_row([hash], |row| Ok(key_view_record!(row, get))).optional()
 }
 
 pub async fn find_key_by_hash(conn: &mut Conn, hash: &str) -> sqlx::Result<Option<KeyRecord>> {
