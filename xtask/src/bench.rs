@@ -95,8 +95,9 @@ struct Row {
     scenario: String,
     connections: u32,
     result: WrkResult,
-    /// req/s and p99 of /healthz at the same connection count.
-    baseline: Option<(f64, f64)>,
+    /// req/s ÷ and p99 ÷ those of /healthz: the medians of the rounds'
+    /// ratios (each round's two runs are side by side in time).
+    vs_healthz: Option<(f64, f64)>,
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
@@ -419,8 +420,9 @@ fn wrk_run(wrk: &Path, args: &BenchArgs, connections: u32, secs: u64, url: &str,
     parse_wrk(&text).with_context(|| format!("unexpected wrk output:\n{text}"))
 }
 
-/// `--rounds` rounds of `/healthz` then verify at `connections` on `server`;
-/// each scenario's median round (by req/s), with the errors of all rounds.
+/// `--rounds` rounds of `/healthz` then verify at `connections` on `server`:
+/// each scenario's median round (by req/s, with the errors of all rounds),
+/// and the medians of the rounds' verify ÷ /healthz ratios (req/s, p99).
 fn alternate(
     wrk: &Path,
     args: &BenchArgs,
@@ -429,9 +431,9 @@ fn alternate(
     script: &Path,
     keys_arg: &str,
     label: &str,
-) -> anyhow::Result<(WrkResult, WrkResult)> {
+) -> anyhow::Result<(WrkResult, WrkResult, Option<(f64, f64)>)> {
     let rounds = args.rounds.max(1);
-    let (mut health, mut verify) = (Vec::new(), Vec::new());
+    let (mut health, mut verify, mut ratios, mut p99_ratios) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         eprintln!(
             "bench: round {round}/{rounds} at {connections} connections, {} s each: /healthz, then verify ({label}) (load average {})",
@@ -440,19 +442,26 @@ fn alternate(
         );
         let h = wrk_run(wrk, args, connections, args.duration, &server.url("/healthz"), None)?;
         let v = wrk_run(wrk, args, connections, args.duration, &server.url("/"), Some((script, &[keys_arg, "random"])))?;
+        let (ratio, p99_ratio) = (v.rps / h.rps.max(1.0), v.p99_ms / h.p99_ms.max(1e-6));
         eprintln!(
-            "bench:   /healthz {:.0} req/s p99 {:.2} ms; verify {:.0} req/s p99 {:.2} ms ({:.0} %, p99 {:.2}×)",
+            "bench:   /healthz {:.0} req/s p99 {:.2} ms; verify {:.0} req/s p99 {:.2} ms ({:.0} %, p99 {p99_ratio:.2}×)",
             h.rps,
             h.p99_ms,
             v.rps,
             v.p99_ms,
-            100.0 * v.rps / h.rps.max(1.0),
-            v.p99_ms / h.p99_ms.max(1e-9)
+            100.0 * ratio
         );
+        ratios.push(ratio);
+        p99_ratios.push(p99_ratio);
         health.push(h);
         verify.push(v);
     }
-    Ok((median(health), median(verify)))
+    Ok((median(health), median(verify), Some((median_of(ratios), median_of(p99_ratios)))))
+}
+
+fn median_of(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// The round with the median req/s, carrying the errors of every round.
@@ -607,10 +616,9 @@ fn measure(
             warm.secs, warm.cache_entries, warm.rss_mib
         );
         for &c in &connections {
-            let (health, verify) = alternate(wrk, args, c, &server, &script, &keys_arg, "cached")?;
-            let baseline = Some((health.rps, health.p99_ms));
-            rows.push(Row { keys, scenario: "GET /healthz".into(), connections: c, result: health, baseline: None });
-            rows.push(Row { keys, scenario: "POST /v1/keys/verify (cached)".into(), connections: c, result: verify, baseline });
+            let (health, verify, vs_healthz) = alternate(wrk, args, c, &server, &script, &keys_arg, "cached")?;
+            rows.push(Row { keys, scenario: "GET /healthz".into(), connections: c, result: health, vs_healthz: None });
+            rows.push(Row { keys, scenario: "POST /v1/keys/verify (cached)".into(), connections: c, result: verify, vs_healthz });
         }
         let after = rss_mib(server.child.id())?;
         eprintln!("bench: server RSS after the runs {after:.0} MiB");
@@ -626,10 +634,9 @@ fn measure(
         let outcome = (|| -> anyhow::Result<()> {
             sanity_check(&server, admin_key, &keys_file)?;
             for &c in &connections {
-                let (health, verify) = alternate(wrk, args, c, &server, &script, &keys_arg, "cold cache")?;
-                let baseline = Some((health.rps, health.p99_ms));
-                rows.push(Row { keys, scenario: "GET /healthz (cold-cache server)".into(), connections: c, result: health, baseline: None });
-                rows.push(Row { keys, scenario: "POST /v1/keys/verify (cold cache)".into(), connections: c, result: verify, baseline });
+                let (health, verify, vs_healthz) = alternate(wrk, args, c, &server, &script, &keys_arg, "cold cache")?;
+                rows.push(Row { keys, scenario: "GET /healthz (cold-cache server)".into(), connections: c, result: health, vs_healthz: None });
+                rows.push(Row { keys, scenario: "POST /v1/keys/verify (cold cache)".into(), connections: c, result: verify, vs_healthz });
             }
             Ok(())
         })();
@@ -652,8 +659,8 @@ fn table_rows(table: &mut String, rows: &[Row], with_keys: bool) -> anyhow::Resu
     writeln!(table, "{}|---|---:|---:|---:|---:|---:|---:|---:|", if with_keys { "|---:" } else { "" })?;
     for row in rows {
         let r = &row.result;
-        let (ratio, p99_ratio) = match row.baseline {
-            Some((rps, p99)) if rps > 0.0 && p99 > 0.0 => (format!("{:.0} %", 100.0 * r.rps / rps), format!("{:.2}×", r.p99_ms / p99)),
+        let (ratio, p99_ratio) = match row.vs_healthz {
+            Some((rps, p99)) => (format!("{:.0} %", 100.0 * rps), format!("{p99:.2}×")),
             _ => ("—".into(), "—".into()),
         };
         let keys = if with_keys { format!("| {} ", row.keys) } else { String::new() };
@@ -671,7 +678,7 @@ fn report(args: &BenchArgs, rows: &[Row], warm: &Warm, out_dir: &Path) -> anyhow
     let mut table = String::new();
     writeln!(
         table,
-        "keyward bench — {db}, {} keys, wrk -t{} {} s per run, median of {} alternating rounds (/healthz, verify) on the same server, cached runs with a {} s cache TTL, all on 127.0.0.1 (wrk shares the cores); load average at the end {}\n",
+        "keyward bench — {db}, {} keys, wrk -t{} {} s per run, median of {} alternating rounds (/healthz, verify) on the same server (ratios: the median of the rounds' ratios), cached runs with a {} s cache TTL, all on 127.0.0.1 (wrk shares the cores); load average at the end {}\n",
         args.keys, args.threads, args.duration, args.rounds.max(1), args.cache_ttl_secs, load_average()
     )?;
     table_rows(&mut table, rows, false)?;
@@ -704,7 +711,7 @@ fn report_scaling(args: &BenchArgs, runs: &[(usize, Vec<Row>, Warm)], out_dir: &
     writeln!(table, "|---:|---:|---:|---:|---:|---:|---:|---:|")?;
     let verify = |rows: &[Row]| {
         rows.iter().find(|r| r.scenario.contains("cached")).map_or((0.0, 0.0), |r| {
-            (r.result.rps, r.baseline.map_or(0.0, |(health, _)| if health > 0.0 { r.result.rps / health } else { 0.0 }))
+            (r.result.rps, r.vs_healthz.map_or(0.0, |(ratio, _)| ratio))
         })
     };
     let change = |now: f64, first: f64| if first > 0.0 { format!("{:+.1} %", 100.0 * (now - first) / first) } else { "—".into() };
@@ -730,7 +737,7 @@ fn report_scaling(args: &BenchArgs, runs: &[(usize, Vec<Row>, Warm)], out_dir: &
 }
 
 fn clone_row(r: &Row) -> Row {
-    Row { keys: r.keys, scenario: r.scenario.clone(), connections: r.connections, result: r.result.clone(), baseline: r.baseline }
+    Row { keys: r.keys, scenario: r.scenario.clone(), connections: r.connections, result: r.result.clone(), vs_healthz: r.vs_healthz }
 }
 
 #[cfg(test)]
