@@ -6,7 +6,9 @@
 //! - Everything else (`last_used_at`, `usage_count`, the hourly
 //!   `usage_counters` by outcome code) is counted in memory and written behind
 //!   in batches by [`spawn_flusher`] (every `usage_flush_interval`, and once
-//!   more on graceful shutdown).
+//!   more on graceful shutdown). On SQLite the batches are written on a
+//!   low-priority thread ([`crate::store::BackgroundWriter`]): under
+//!   saturation they wait for spare CPU and grow instead of slowing requests.
 
 use crate::{
     api::verify::VerifyCode,
