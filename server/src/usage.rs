@@ -256,7 +256,7 @@ fn into_chunks(batch: Pending, keys_per_chunk: usize) -> Vec<Chunk> {
     let mut counters: Vec<_> = batch.counters.into_iter().collect();
     counters.sort_unstable_by_key(|((id, hour, code), _)| (*id, *hour, code.as_str()));
     let mut counters = counters.into_iter().peekable();
-    let mut chunks: Vec<_> = keys
+    let mut chunks: Vec<Chunk> = keys
         .chunks(keys_per_chunk.max(1))
         .map(|ks| {
             let last = ks.last().map_or(0, |(id, _)| *id);
@@ -264,17 +264,17 @@ fn into_chunks(batch: Pending, keys_per_chunk: usize) -> Vec<Chunk> {
             while let Some(row) = counters.next_if(|((id, _, _), _)| *id <= last) {
                 cs.push(row);
             }
-            (cs, ks.to_vec())
+            Chunk { counters: cs, keys: ks.to_vec() }
         })
         .collect();
     let rest: Vec<_> = counters.collect();
     if !rest.is_empty() {
         match chunks.last_mut() {
-            Some((cs, _)) => cs.extend(rest),
-            None => chunks.push((rest, Vec::new())),
+            Some(last) => last.counters.extend(rest),
+            None => chunks.push(Chunk { counters: rest, keys: Vec::new() }),
         }
     }
-    chunks.into_iter().map(|(counters, keys)| Chunk { counters, keys }).collect()
+    chunks
 }
 
 // Each statement binds one JSON array of rows (SQLite `json_each`, Postgres

@@ -11,11 +11,7 @@
 //! written once), so the write-behind needs less work per verification
 //! exactly when the machine is busiest.
 
-use std::{
-    path::PathBuf,
-    sync::{Mutex, mpsc},
-    time::Duration,
-};
+use std::{path::PathBuf, sync::mpsc};
 
 use anyhow::{Context, anyhow};
 use rusqlite::Connection;
@@ -27,15 +23,15 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 const NICENESS: i32 = 10;
 
 pub struct BackgroundWriter {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl BackgroundWriter {
     /// Open a connection to the SQLite file at `path` on a new thread.
-    /// `pragmas` run once, after the shared ones.
+    /// `pragmas` run once, after the ones every SQLite connection runs.
     pub fn open(path: PathBuf, pragmas: &'static [&'static str]) -> anyhow::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Job>();
-        let (opened, opening) = std::sync::mpsc::sync_channel::<anyhow::Result<()>>(1);
+        let (opened, opening) = mpsc::sync_channel::<anyhow::Result<()>>(1);
         std::thread::Builder::new()
             .name("keyward-bg-writer".into())
             .spawn(move || {
@@ -57,7 +53,7 @@ impl BackgroundWriter {
             })
             .context("starting the background writer thread")?;
         opening.recv().map_err(|_| anyhow!("the background writer thread exited"))??;
-        Ok(BackgroundWriter { jobs: Mutex::new(jobs) })
+        Ok(BackgroundWriter { jobs })
     }
 
     /// Run `work` in a `BEGIN IMMEDIATE` transaction on the writer thread.
@@ -75,19 +71,14 @@ impl BackgroundWriter {
             })();
             let _ = reply.send(result);
         });
-        self.jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(job)
-            .map_err(|_| anyhow!("the background writer thread exited"))?;
+        self.jobs.send(job).map_err(|_| anyhow!("the background writer thread exited"))?;
         Ok(answer.await.map_err(|_| anyhow!("the background writer thread exited"))??)
     }
 }
 
 fn connect(path: &PathBuf, pragmas: &[&str]) -> anyhow::Result<Connection> {
     let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    for pragma in ["PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"].iter().chain(pragmas) {
+    for pragma in super::SQLITE_PRAGMAS.iter().chain(pragmas) {
         // Some pragmas answer with a row (journal_mode, say): read and drop it.
         conn.query_row(pragma, [], |_| Ok(())).or_else(|err| match err {
             rusqlite::Error::QueryReturnedNoRows => Ok(()),
@@ -117,7 +108,7 @@ mod tests {
     async fn runs_transactions_at_low_priority_and_rolls_back_failures() {
         let dir = std::env::temp_dir().join(format!("keyward-bg-writer-{}-{}", std::process::id(), crate::store::now_ms()));
         std::fs::create_dir_all(&dir).unwrap();
-        let writer = BackgroundWriter::open(dir.join("t.db"), &["PRAGMA journal_mode = WAL"]).unwrap();
+        let writer = BackgroundWriter::open(dir.join("t.db"), &[]).unwrap();
         writer.transaction(|tx| tx.execute("CREATE TABLE t (n INTEGER)", []).map(|_| ())).await.unwrap();
         #[cfg(target_os = "linux")]
         {

@@ -173,6 +173,11 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
     (!in_memory).then(|| path.to_path_buf())
 }
 
+/// What every SQLite connection that writes runs first (the pool's and the
+/// background writer's).
+const SQLITE_PRAGMAS: [&str; 4] =
+    ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = ON"];
+
 /// SQLite: connect options cannot carry pragmas under `Any`, so set them per
 /// connection.
 fn sqlite_pragmas(options: AnyPoolOptions, backend: Backend) -> AnyPoolOptions {
@@ -181,12 +186,7 @@ fn sqlite_pragmas(options: AnyPoolOptions, backend: Backend) -> AnyPoolOptions {
     }
     options.after_connect(move |conn, _| {
         Box::pin(async move {
-            for pragma in [
-                "PRAGMA journal_mode = WAL",
-                "PRAGMA synchronous = NORMAL",
-                "PRAGMA busy_timeout = 5000",
-                "PRAGMA foreign_keys = ON",
-            ] {
+            for pragma in SQLITE_PRAGMAS {
                 sqlx::query(pragma).execute(&mut *conn).await?;
             }
             Ok(())
