@@ -407,7 +407,6 @@ export interface ApiKeyCreateParams {
   /** Environment name (default `live`). */
   environment?: string | null;
   deviceName?: string | null;
-  source?: KeySource | null;
   /** Rotate automatically every N days (1-3650). */
   rotationIntervalDays?: number | null;
   rotationWebhookUrl?: string | null;

@@ -138,6 +138,10 @@ pub mod types {
         pub actor: AuditActor,
         ///A before/after summary of the change.
         pub changes: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///How many times it happened: failed or denied authentication
+        ///(`auth.failed`, `auth.denied`) is one event per credential, address
+        ///and minute with a count; every other event is 1.
+        pub count: i64,
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         pub id: ::uuid::Uuid,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -205,8 +209,6 @@ pub mod types {
         ///Scopes (`[a-z0-9_:.*-]`); defaults to the project's default scopes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub scopes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub source: ::std::option::Option<KeySource>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub usage_limit: ::std::option::Option<UsageLimit>,
     }
@@ -2247,6 +2249,7 @@ pub mod types {
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
                 ::std::string::String,
             >,
+            count: ::std::result::Result<i64, ::std::string::String>,
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -2274,6 +2277,7 @@ pub mod types {
                     action: Err("no value supplied for action".to_string()),
                     actor: Err("no value supplied for actor".to_string()),
                     changes: Err("no value supplied for changes".to_string()),
+                    count: Err("no value supplied for count".to_string()),
                     created_at: Err("no value supplied for created_at".to_string()),
                     id: Err("no value supplied for id".to_string()),
                     ip: Ok(Default::default()),
@@ -2316,6 +2320,16 @@ pub mod types {
                 self.changes = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for changes: {e}"));
+                self
+            }
+            pub fn count<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.count = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for count: {e}"));
                 self
             }
             pub fn created_at<T>(mut self, value: T) -> Self
@@ -2399,6 +2413,7 @@ pub mod types {
                     action: value.action?,
                     actor: value.actor?,
                     changes: value.changes?,
+                    count: value.count?,
                     created_at: value.created_at?,
                     id: value.id?,
                     ip: value.ip?,
@@ -2416,6 +2431,7 @@ pub mod types {
                     action: Ok(value.action),
                     actor: Ok(value.actor),
                     changes: Ok(value.changes),
+                    count: Ok(value.count),
                     created_at: Ok(value.created_at),
                     id: Ok(value.id),
                     ip: Ok(value.ip),
@@ -2527,10 +2543,6 @@ pub mod types {
                 ::std::option::Option<::std::vec::Vec<::std::string::String>>,
                 ::std::string::String,
             >,
-            source: ::std::result::Result<
-                ::std::option::Option<super::KeySource>,
-                ::std::string::String,
-            >,
             usage_limit: ::std::result::Result<
                 ::std::option::Option<super::UsageLimit>,
                 ::std::string::String,
@@ -2551,7 +2563,6 @@ pub mod types {
                     rotation_interval_days: Ok(Default::default()),
                     rotation_webhook_url: Ok(Default::default()),
                     scopes: Ok(Default::default()),
-                    source: Ok(Default::default()),
                     usage_limit: Ok(Default::default()),
                 }
             }
@@ -2678,16 +2689,6 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for scopes: {e}"));
                 self
             }
-            pub fn source<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::KeySource>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.source = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for source: {e}"));
-                self
-            }
             pub fn usage_limit<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<super::UsageLimit>>,
@@ -2717,7 +2718,6 @@ pub mod types {
                     rotation_interval_days: value.rotation_interval_days?,
                     rotation_webhook_url: value.rotation_webhook_url?,
                     scopes: value.scopes?,
-                    source: value.source?,
                     usage_limit: value.usage_limit?,
                 })
             }
@@ -2737,7 +2737,6 @@ pub mod types {
                     rotation_interval_days: Ok(value.rotation_interval_days),
                     rotation_webhook_url: Ok(value.rotation_webhook_url),
                     scopes: Ok(value.scopes),
-                    source: Ok(value.source),
                     usage_limit: Ok(value.usage_limit),
                 }
             }
@@ -7856,7 +7855,7 @@ pub trait ClientVerificationExt {
     ///
     ///Answers 200 for every well-formed request; `valid` and `code` carry the
     ///outcome. Keys of another organization (or, for a project key caller,
-    ///another project) answer `NOT_FOUND`.
+    ///another project) answer exactly as a key that does not exist.
     ///
     ///Sends a `POST` request to `/v1/keys/verify`
     ///

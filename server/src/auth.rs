@@ -12,7 +12,11 @@ use axum::{
     extract::{ConnectInfo, FromRequestParts},
     http::{HeaderMap, request::Parts},
 };
-use std::{net::SocketAddr, sync::Arc};
+use ipnet::IpNet;
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 /// What a caller may do. API-key scopes name these; `*` and `prefix:*` are wildcards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,11 +72,72 @@ impl Permission {
 }
 
 /// Whether `granted` (a key's scopes) covers `required`. `*` covers all;
-/// `keys:*` covers every scope that starts with `keys:`.
-pub fn scope_granted(granted: &[String], required: &str) -> bool {
-    granted.iter().any(|g| {
+/// `keys:*` covers every scope that starts with `keys:`. A wildcard asked for
+/// is covered only by itself or a wider one (`keys:*` by `keys:*` or `*`).
+pub fn scope_granted<S: AsRef<str>>(granted: &[S], required: &str) -> bool {
+    granted.iter().map(AsRef::as_ref).any(|g| {
         g == "*" || g == required || g.strip_suffix('*').is_some_and(|p| p.ends_with(':') && required.starts_with(p))
     })
+}
+
+/// keyward's own scopes: they gate keyward's API itself, so only a caller
+/// that holds them may hand them out. Every other scope is the
+/// application's, grantable by anyone allowed to write keys.
+pub fn is_keyward_scope(scope: &str) -> bool {
+    scope == "*" || scope.starts_with("keys:") || scope.starts_with("orgs:")
+}
+
+/// The keyward scopes of `requested` that `ceiling` does not cover.
+pub fn ungrantable<'a, S: AsRef<str>>(ceiling: &[S], requested: &'a [String]) -> Vec<&'a str> {
+    requested
+        .iter()
+        .map(String::as_str)
+        .filter(|scope| is_keyward_scope(scope) && !scope_granted(ceiling, scope))
+        .collect()
+}
+
+/// The address a request came from: the TCP peer, or — when the peer is a
+/// proxy listed in `trusted_proxies` — the nearest address in
+/// `X-Forwarded-For` that is not itself a trusted proxy. Set once per
+/// request by [`client_addr_layer`]; a key's `allowed_ips` and the audit log
+/// both read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+pub fn resolve_client_addr(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    // Right to left: each hop was appended by the proxy in front of it; the
+    // first untrusted one is the client as far as we can tell.
+    for hop in forwarded_for.unwrap_or_default().rsplit(',').map(str::trim) {
+        let Ok(ip) = hop.parse::<IpAddr>() else { break };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// Middleware: resolves [`ClientAddr`] for everything below it.
+pub async fn client_addr_layer(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        let forwarded = if state.config.trusted_proxies.is_empty() {
+            None
+        } else {
+            request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok())
+        };
+        let addr = resolve_client_addr(peer.ip(), forwarded, &state.config.trusted_proxies);
+        request.extensions_mut().insert(ClientAddr(addr));
+    }
+    next.run(request).await
 }
 
 #[derive(Debug, Clone)]
@@ -137,6 +202,39 @@ impl Caller {
             return Err(ApiError::forbidden(format!("a project key cannot {what}")));
         }
         Ok(())
+    }
+
+    /// The scopes this caller may hand out: a key's own, a session's role's
+    /// ([`crate::tenancy::role_scope_ceiling`]).
+    pub fn require_grantable(&self, field: &str, scopes: &[String]) -> ApiResult<()> {
+        let refused = match &self.actor {
+            Actor::ApiKey { scopes: own, .. } => ungrantable(own, scopes),
+            Actor::User { role, .. } => ungrantable(crate::tenancy::role_scope_ceiling(*role), scopes),
+        };
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let holder = match &self.actor {
+            Actor::ApiKey { .. } => "this API key".to_string(),
+            Actor::User { role, .. } => format!("the `{role}` role"),
+        };
+        Err(ApiError::InsufficientScope(format!(
+            "{field}: {holder} cannot grant {}: a caller can only grant keyward scopes it holds itself",
+            refused.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+        )))
+    }
+
+    /// Owner-level acts (making or unmaking an owner, deleting the
+    /// organization): an owner session or a `*` key.
+    pub fn require_owner_level(&self, what: &str) -> ApiResult<()> {
+        match &self.actor {
+            Actor::User { role: crate::tenancy::Role::Owner, .. } => Ok(()),
+            Actor::ApiKey { scopes, .. } if scopes.iter().any(|s| s == "*") => Ok(()),
+            Actor::ApiKey { .. } => {
+                Err(ApiError::InsufficientScope(format!("only a `*` key or an owner can {what}")))
+            }
+            Actor::User { role, .. } => Err(ApiError::forbidden(format!("the `{role}` role cannot {what}"))),
+        }
     }
 
     /// `source` recorded on keys this caller creates.
@@ -218,7 +316,7 @@ const VERIFY_PATH: &str = "/v1/keys/verify";
 
 pub(crate) fn request_meta(parts: &Parts) -> RequestMeta {
     RequestMeta {
-        ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()),
+        ip: parts.extensions.get::<ClientAddr>().map(|ClientAddr(addr)| addr.to_string()),
         user_agent: parts
             .headers
             .get(axum::http::header::USER_AGENT)
@@ -232,6 +330,11 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Authenticated once already (the idempotency layer authenticates
+        // before it replays): the same caller, not a second rate-limit charge.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
         let token = presented_token(&parts.headers).filter(|t| !t.is_empty()).ok_or_else(|| {
             ApiError::unauthenticated("missing credentials: send `Authorization: Bearer <key>` or `x-api-key: <key>`")
         })?;
@@ -249,6 +352,12 @@ impl FromRequestParts<AppState> for Caller {
         let now = now_ms();
         if let Some(reason) = key_unusable_reason(&record.record, now) {
             return Err(ApiError::unauthenticated(format!("API key is {reason}")));
+        }
+        // `allowed_ips` binds the key wherever it is presented, not only in verify.
+        let client = parts.extensions.get::<ClientAddr>().map(|ClientAddr(ip)| *ip);
+        if !record.ip_allowed(client) {
+            let shown = client.map_or_else(|| "an unknown address".to_string(), |ip| ip.to_string());
+            return Err(ApiError::IpNotAllowed(shown));
         }
         // The caller's own `rate_limit` gates the management API; verify is
         // exempt (it reports the verified key's limits instead).
@@ -278,7 +387,30 @@ impl FromRequestParts<AppState> for Caller {
 
 #[cfg(test)]
 mod tests {
-    use super::scope_granted;
+    use super::*;
+
+    #[test]
+    fn client_addr_trusts_only_listed_proxies() {
+        let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // Untrusted peer: its header is ignored.
+        assert_eq!(resolve_client_addr(ip("192.0.2.9"), Some("198.51.100.1"), &proxies), ip("192.0.2.9"));
+        // Trusted peer: the nearest untrusted hop.
+        assert_eq!(resolve_client_addr(ip("10.0.0.2"), Some("198.51.100.1, 203.0.113.5, 10.0.0.7"), &proxies), ip("203.0.113.5"));
+        // A garbled hop stops the walk at the last good one.
+        assert_eq!(resolve_client_addr(ip("10.0.0.2"), Some("198.51.100.1, nonsense"), &proxies), ip("10.0.0.2"));
+        assert_eq!(resolve_client_addr(ip("10.0.0.2"), None, &proxies), ip("10.0.0.2"));
+        assert_eq!(resolve_client_addr(ip("10.0.0.2"), Some("198.51.100.1"), &[]), ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn ceiling_expands_wildcards() {
+        let g = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(ungrantable(&g(&["keys:write"]), &g(&["*", "keys:read", "billing:*", "keys:write"])), ["*", "keys:read"]);
+        assert!(ungrantable(&g(&["keys:*"]), &g(&["keys:read", "keys:*", "app:x"])).is_empty());
+        assert_eq!(ungrantable(&g(&["keys:*"]), &g(&["orgs:admin", "*"])), ["orgs:admin", "*"]);
+        assert!(ungrantable(&g(&["*"]), &g(&["*", "orgs:admin"])).is_empty());
+    }
 
     #[test]
     fn wildcards() {

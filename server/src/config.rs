@@ -59,6 +59,24 @@ pub struct SettingsArgs {
     /// Log format: `text` or `json`.
     #[arg(long, env = "KEYWARD_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// Proxies (CIDRs, comma-separated) whose `X-Forwarded-For` names the client; default none: the TCP peer is the client.
+    #[arg(long, env = "KEYWARD_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
+    /// Milliseconds a client has to send a request's headers before its connection is closed.
+    #[arg(long, env = "KEYWARD_HEADER_READ_TIMEOUT_MS", global = true)]
+    pub header_read_timeout_ms: Option<u64>,
+    /// Milliseconds a request may take in all before it is answered 503.
+    #[arg(long, env = "KEYWARD_REQUEST_TIMEOUT_MS", global = true)]
+    pub request_timeout_ms: Option<u64>,
+    /// Open connections at most; more wait in the listen backlog.
+    #[arg(long, env = "KEYWARD_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
+    /// Requests in progress at most; more are answered 503 with `Retry-After`.
+    #[arg(long, env = "KEYWARD_MAX_CONCURRENT_REQUESTS", global = true)]
+    pub max_concurrent_requests: Option<usize>,
+    /// Failed authentications per client address and minute before 429 (0: unlimited).
+    #[arg(long, env = "KEYWARD_AUTH_FAILURE_LIMIT", global = true)]
+    pub auth_failure_limit: Option<u64>,
     /// Seconds a positive verify-cache entry may live (the bound when an invalidation is missed).
     #[arg(long, env = "KEYWARD_CACHE_TTL_SECS", global = true)]
     pub cache_ttl_secs: Option<u64>,
@@ -127,6 +145,12 @@ struct FileSettings {
     database_url: Option<String>,
     log: Option<String>,
     log_format: Option<String>,
+    trusted_proxies: Option<String>,
+    header_read_timeout_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
+    max_concurrent_requests: Option<usize>,
+    auth_failure_limit: Option<u64>,
     cache_ttl_secs: Option<u64>,
     cache_capacity: Option<u64>,
     metrics: Option<bool>,
@@ -154,6 +178,14 @@ pub struct Config {
     pub database_url: String,
     pub log: String,
     pub log_json: bool,
+    /// Peers whose `X-Forwarded-For` is believed (see `auth::ClientAddr`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+    pub max_concurrent_requests: usize,
+    /// Failed authentications per client address and minute; 0 = unlimited.
+    pub auth_failure_limit: u64,
     pub cache_ttl: Duration,
     pub cache_capacity: u64,
     pub metrics: bool,
@@ -190,6 +222,12 @@ impl Default for Config {
             database_url: DEFAULT_DATABASE_URL.to_string(),
             log: "info".to_string(),
             log_json: false,
+            trusted_proxies: Vec::new(),
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+            max_concurrent_requests: 1024,
+            auth_failure_limit: 100,
             cache_ttl: Duration::from_secs(30),
             cache_capacity: 1_000_000,
             metrics: true,
@@ -231,6 +269,22 @@ impl Config {
             database_url: args.database_url.clone().or(file.database_url).unwrap_or(d.database_url),
             log: args.log.clone().or(file.log).unwrap_or(d.log),
             log_json: log_format == "json",
+            trusted_proxies: match args.trusted_proxies.clone().or(file.trusted_proxies) {
+                Some(list) => parse_cidrs("trusted_proxies", &list)?,
+                None => d.trusted_proxies,
+            },
+            header_read_timeout: millis(
+                args.header_read_timeout_ms.or(file.header_read_timeout_ms),
+                d.header_read_timeout,
+            ),
+            request_timeout: millis(args.request_timeout_ms.or(file.request_timeout_ms), d.request_timeout),
+            max_connections: args.max_connections.or(file.max_connections).unwrap_or(d.max_connections).max(1),
+            max_concurrent_requests: args
+                .max_concurrent_requests
+                .or(file.max_concurrent_requests)
+                .unwrap_or(d.max_concurrent_requests)
+                .max(1),
+            auth_failure_limit: args.auth_failure_limit.or(file.auth_failure_limit).unwrap_or(d.auth_failure_limit),
             cache_ttl: args.cache_ttl_secs.or(file.cache_ttl_secs).map(Duration::from_secs).unwrap_or(d.cache_ttl),
             cache_capacity: args.cache_capacity.or(file.cache_capacity).unwrap_or(d.cache_capacity),
             metrics: args.metrics.or(file.metrics).unwrap_or(d.metrics),
@@ -277,6 +331,19 @@ impl Config {
 
 fn millis(value: Option<u64>, default: Duration) -> Duration {
     value.map(|ms| Duration::from_millis(ms.max(1))).unwrap_or(default)
+}
+
+/// `"10.0.0.0/8, 192.0.2.1"` → networks (a bare address is a /32 or /128).
+fn parse_cidrs(setting: &str, list: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| format!("{setting}: `{s}` is not an IP address or CIDR block"))
+        })
+        .collect()
 }
 
 /// `"5000,30000"` → delays; empty means no retries.

@@ -41,6 +41,12 @@ pub enum ApiError {
     Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The caller tried to grant (or act on a key holding) more than it holds itself.
+    #[error("{0}")]
+    InsufficientScope(String),
+    /// The calling key's `allowed_ips` do not include the client address.
+    #[error("this API key may not be used from {0}")]
+    IpNotAllowed(String),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -80,7 +86,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::InsufficientScope(_) | Self::IpNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::IdempotencyInProgress => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -95,6 +101,8 @@ impl ApiError {
             Self::BadRequest(_) => "invalid_request",
             Self::Unauthenticated(_) => "unauthenticated",
             Self::Forbidden(_) => "permission_denied",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::IpNotAllowed(_) => "ip_not_allowed",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::IdempotencyInProgress => "idempotency_in_progress",
@@ -197,9 +205,23 @@ fn default_error_for(status: StatusCode) -> (&'static str, &'static str) {
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body is larger than the 64 KiB limit"),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "expected Content-Type: application/json"),
         StatusCode::REQUEST_TIMEOUT => ("timeout", "request timed out"),
+        // tower-http's TimeoutLayer: the request ran past `request_timeout`.
+        StatusCode::SERVICE_UNAVAILABLE => ("timeout", "the request took longer than the server allows; retry later"),
         s if s.is_server_error() => ("internal_error", "internal error"),
         _ => ("invalid_request", "invalid request"),
     }
+}
+
+/// More requests in progress than `max_concurrent_requests`: shed at once
+/// with a hint when to come back, rather than queued without bound.
+pub fn overloaded_response() -> Response {
+    let mut response = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "the server is at its limit of requests in progress; retry shortly".to_string(),
+    );
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
+    response
 }
 
 /// Turns a panic inside a handler into a logged 500 instead of a dropped

@@ -9,7 +9,7 @@
 
 use crate::{
     MAX_BODY_BYTES,
-    auth::presented_token,
+    auth::{Caller, presented_token},
     error::{ApiError, ApiResult},
     keyfmt::hash_key,
     state::AppState,
@@ -17,8 +17,8 @@ use crate::{
 };
 use axum::{
     body::{Body, to_bytes},
-    extract::{Request, State},
-    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
+    extract::{FromRequestParts, Request, State},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -41,8 +41,60 @@ const REPLAYED_HEADERS: [HeaderName; 2] = [header::CONTENT_TYPE, header::LOCATIO
 
 /// Which requests take part: POSTs that change state. Verify is excluded: it
 /// is not a creation and the SDKs never send a key on it.
+/// The leak report is signed, not authenticated, and is idempotent by itself.
 fn applies_to(method: &Method, path: &str) -> bool {
-    method == Method::POST && path.starts_with("/v1/") && path != "/v1/keys/verify"
+    method == Method::POST && path.starts_with("/v1/") && path != "/v1/keys/verify" && path != "/v1/leaks/report"
+}
+
+/// Authenticates the request before anything is claimed or replayed: a
+/// revoked key, an expired session or a removed member is refused (401/404)
+/// exactly as without the header, never answered from the store. The caller
+/// is left in the request's extensions, so the handler does not
+/// authenticate (and rate-limit) a second time.
+async fn authenticate(parts: &mut Parts, state: &AppState) -> ApiResult<()> {
+    // Creating an organization is the one POST a user without one may make.
+    if parts.uri.path() == "/v1/organizations" {
+        if let crate::tenancy::Principal::Key(caller) = crate::tenancy::Principal::from_request_parts(parts, state).await? {
+            parts.extensions.insert(caller);
+        }
+        return Ok(());
+    }
+    let caller = Caller::from_request_parts(parts, state).await?;
+    parts.extensions.insert(caller);
+    Ok(())
+}
+
+/// An in-flight claim that is released unless the request finishes: a
+/// handler that panics or a client that hangs up must not leave 24 h of
+/// `409 idempotency_in_progress` behind.
+struct InFlightClaim {
+    pool: sqlx::AnyPool,
+    scope_hash: Option<String>,
+}
+
+impl InFlightClaim {
+    fn settled(mut self) {
+        self.scope_hash = None;
+    }
+}
+
+impl Drop for InFlightClaim {
+    fn drop(&mut self) {
+        let (Some(scope_hash), Ok(runtime)) = (self.scope_hash.take(), tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let pool = self.pool.clone();
+        runtime.spawn(async move {
+            let released = sqlx::query("DELETE FROM idempotency_records WHERE scope_hash = $1 AND status = $2")
+                .bind(&scope_hash)
+                .bind(IN_FLIGHT)
+                .execute(&pool)
+                .await;
+            if let Err(err) = released {
+                tracing::warn!(error = %err, "releasing an abandoned idempotency claim failed");
+            }
+        });
+    }
 }
 
 fn sha256_hex(parts: &[&[u8]]) -> String {
@@ -99,13 +151,14 @@ async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Resp
     let Some(idempotency_key) = validate_key(request.headers())? else {
         return Ok(next.run(request).await);
     };
-    let credential = presented_token(request.headers()).map(hash_key).unwrap_or_default();
+    let (mut parts, body) = request.into_parts();
+    authenticate(&mut parts, &state).await?;
+    let credential = presented_token(&parts.headers).map(hash_key).unwrap_or_default();
     let scope_hash = sha256_hex(&[
         credential.as_bytes(),
-        request.uri().path().as_bytes(),
+        parts.uri.path().as_bytes(),
         idempotency_key.as_bytes(),
     ]);
-    let (parts, body) = request.into_parts();
     let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiError::PayloadTooLarge)?;
     let request_hash = sha256_hex(&[&body]);
     let now = now_ms();
@@ -171,10 +224,12 @@ async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Resp
         return Ok(response);
     }
 
+    let claim = InFlightClaim { pool: pool.clone(), scope_hash: Some(scope_hash.clone()) };
     let response = next.run(Request::from_parts(parts, Body::from(body))).await;
     if !response.status().is_success() {
         // Only successes are remembered; a failed attempt may be retried as new.
         sqlx::query("DELETE FROM idempotency_records WHERE scope_hash = $1").bind(&scope_hash).execute(pool).await?;
+        claim.settled();
         return Ok(response);
     }
     let (parts, body) = response.into_parts();
@@ -191,6 +246,7 @@ async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Resp
         .bind(serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into()))
         .execute(pool)
         .await?;
+    claim.settled();
     purge_expired_now_and_then(&state, now).await;
     Ok(Response::from_parts(parts, Body::from(body)))
 }

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod keyfmt;
 pub mod leaks;
+pub mod listener;
 pub mod metrics;
 pub mod ratelimit;
 pub mod scheduler;
@@ -24,11 +25,14 @@ pub mod tenancy;
 pub mod usage;
 pub mod webhooks;
 
-use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
-use utoipa_scalar::Servable;
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use axum::{
+    BoxError, Json, Router, error_handling::HandleErrorLayer, extract::DefaultBodyLimit, http::StatusCode, routing::get,
+};
+use std::{future::Future, sync::Arc};
 use tokio::net::TcpListener;
-use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use tower::{ServiceBuilder, limit::GlobalConcurrencyLimitLayer};
+use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::TraceLayer};
+use utoipa_scalar::Servable;
 
 pub use config::Config;
 pub use state::AppState;
@@ -54,15 +58,26 @@ pub fn app(state: AppState) -> Router {
         }
     };
     let api = if state.config.metrics { api.route("/metrics", get(metrics::metrics_handler)) } else { api };
+    let request_timeout = state.config.request_timeout;
+    let in_progress = Arc::new(tokio::sync::Semaphore::new(state.config.max_concurrent_requests));
+    // Layers run outside in: the last added sees the request first.
     api.route("/openapi.json", get(spec_json))
         .merge(utoipa_scalar::Scalar::with_url("/docs", spec.as_ref().clone()))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), api::audit::record_auth_failures))
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), api::audit::record_auth_failures))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::client_addr_layer))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(|_: BoxError| async { error::overloaded_response() }))
+                .load_shed()
+                .layer(GlobalConcurrencyLimitLayer::with_semaphore(in_progress)),
+        )
         .layer(axum::middleware::from_fn(error::request_scope))
 }
 
@@ -79,8 +94,11 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     } else {
         Vec::new()
     };
-    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let limits = listener::Limits {
+        max_connections: state.config.max_connections,
+        header_read_timeout: state.config.header_read_timeout,
+    };
+    let served = listener::serve(listener, app(state), limits, shutdown).await;
     for job in jobs.into_iter().chain(follower) {
         job.stop().await;
     }

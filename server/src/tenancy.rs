@@ -70,6 +70,21 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
     }
 }
 
+/// The keyward scopes a session of `role` may grant to keys it creates or
+/// changes (documented in `docs/roles.md`, "What a caller may grant"; a unit
+/// test keeps the two in step). Never more than the role can do itself: a
+/// member manages only its own keys, so it cannot mint a `keys:write` key
+/// (which manages every key); an admin cannot manage members or the
+/// organization, so it cannot mint an `orgs:admin` key.
+pub fn role_scope_ceiling(role: Role) -> &'static [&'static str] {
+    match role {
+        Role::Owner => &["*"],
+        Role::Admin => &["keys:*"],
+        Role::Member => &["keys:read", "keys:verify"],
+        Role::Viewer => &["keys:read"],
+    }
+}
+
 // ---------------------------------------------------------------- auth-failure audit slot
 
 /// Who a request turned out to be, once known: filled by the extractors, read
@@ -217,5 +232,25 @@ mod tests {
             rows += 1;
         }
         assert_eq!(rows, 13, "every permission is documented");
+    }
+
+    /// `docs/roles.md` carries the same grant ceilings as [`role_scope_ceiling`].
+    #[test]
+    fn documented_ceilings_match() {
+        let doc = include_str!("../../docs/roles.md");
+        let table = doc.split("## What a caller may grant").nth(1).expect("a grant-ceiling section");
+        let table = table.split("\n## ").next().unwrap_or(table);
+        let mut rows = 0;
+        for line in table.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            let scope = cells[0].split('`').nth(1).unwrap_or_default();
+            for (i, role) in [Role::Viewer, Role::Member, Role::Admin, Role::Owner].into_iter().enumerate() {
+                let documented = cells[1 + i] == "yes";
+                let granted = crate::auth::ungrantable(role_scope_ceiling(role), &[scope.to_string()]).is_empty();
+                assert_eq!(documented, granted, "may a {role} grant `{scope}`?");
+            }
+            rows += 1;
+        }
+        assert!(rows >= 8, "every keyward scope is documented");
     }
 }

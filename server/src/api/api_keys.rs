@@ -174,8 +174,6 @@ pub struct CreateApiKeyRequest {
     /// Environment name (default `live`).
     pub environment: Option<String>,
     pub device_name: Option<String>,
-    /// Recorded origin; defaults to `api` for key callers and `dashboard` for sessions.
-    pub source: Option<KeySource>,
     /// Rotate automatically every N days (1-3650).
     pub rotation_interval_days: Option<u32>,
     pub rotation_webhook_url: Option<String>,
@@ -441,7 +439,7 @@ async fn load_project(conn: &mut store::Conn, caller: &Caller, id: Uuid) -> ApiR
 pub async fn create_key(state: &AppState, caller: &Caller, req: CreateApiKeyRequest) -> ApiResult<(KeyRecord, String)> {
     caller.require(Permission::KeysWrite)?;
     let mut tx = state.store.begin().await?;
-    let (key, minted) = prepare_key(state, &mut tx, caller, req, now_ms()).await?;
+    let (key, minted) = prepare_key(state, &mut tx, caller, req, caller.key_source(), now_ms()).await?;
     store::insert_key(&mut tx, &key).await?;
     record_change(
         &mut tx,
@@ -459,12 +457,14 @@ pub async fn create_key(state: &AppState, caller: &Caller, req: CreateApiKeyRequ
 }
 
 /// A new key as `req` describes it, validated, with the project's defaults
-/// applied and a fresh secret minted; nothing is written.
+/// applied and a fresh secret minted; nothing is written. `source` is the
+/// server's word on how the key came to be, never the request's.
 pub async fn prepare_key(
     state: &AppState,
     tx: &mut store::Conn,
     caller: &Caller,
     req: CreateApiKeyRequest,
+    source: &'static str,
     now: i64,
 ) -> ApiResult<(KeyRecord, keyfmt::NewKey)> {
     let project_id = req.project_id.or_else(|| caller.project_id.as_deref().and_then(|p| Uuid::parse_str(p).ok()));
@@ -487,6 +487,8 @@ pub async fn prepare_key(
         (None, Some(defaults)) => json_list(defaults),
         (None, None) => Vec::new(),
     };
+    // The ceiling applies to the effective scopes: defaults are a grant too.
+    caller.require_grantable("scopes", &scopes)?;
     let expires_at = match (req.expires_at, project_defaults.and_then(|p| p.default_ttl_seconds)) {
         (Some(t), _) => Some(validate::future_time("expires_at", t)?),
         (None, Some(ttl)) => Some(now + ttl * 1000),
@@ -509,7 +511,7 @@ pub async fn prepare_key(
         expires_at,
         created_by_user_id: caller.user_id().map(str::to_string),
         device_name: validate::optional_text("device_name", req.device_name.as_deref(), 200)?,
-        source: req.source.map(KeySource::as_str).unwrap_or(caller.key_source()).to_string(),
+        source: source.to_string(),
         rate_limit_limit: rate_limit.map(|r| r.0),
         rate_limit_window_ms: rate_limit.map(|r| r.1),
         rotation_webhook_url: req
@@ -539,6 +541,8 @@ pub async fn update_key(state: &AppState, caller: &Caller, id: Uuid, req: Update
     if let Some(scopes) = &req.scopes {
         key.scopes = serde_json::to_string(&validate::scopes("scopes", scopes)?).unwrap_or_else(|_| "[]".into());
     }
+    // Changing a key is granting what it holds afterwards.
+    caller.require_grantable("scopes", &json_list(&key.scopes))?;
     if let Some(expires_at) = req.expires_at {
         key.expires_at = expires_at.map(|t| validate::future_time("expires_at", t)).transpose()?;
     }
@@ -651,6 +655,8 @@ pub async fn regenerate_key(state: &AppState, caller: &Caller, id: Uuid) -> ApiR
     caller.require(Permission::KeysWrite)?;
     let before = load_visible_key(state, caller, id).await?;
     caller.require_key_manage(before.created_by_user_id.as_deref())?;
+    // A new secret for a key is a grant of everything it holds.
+    caller.require_grantable("scopes", &json_list(&before.scopes))?;
     ensure_rotatable(&before, "regenerate")?;
     let minted = keyfmt::generate(base_prefix(&before), &before.environment);
     let mut key = before.clone();
@@ -683,6 +689,7 @@ pub async fn rotate_key(state: &AppState, caller: &Caller, id: Uuid, grace_secon
     caller.require(Permission::KeysWrite)?;
     let old = load_visible_key(state, caller, id).await?;
     caller.require_key_manage(old.created_by_user_id.as_deref())?;
+    caller.require_grantable("scopes", &json_list(&old.scopes))?;
     let grace_seconds = grace_seconds.map(|g| validate::in_range("grace_period_seconds", g, 0, MAX_GRACE_SECONDS)).transpose()?;
     rotate_record(state, ChangedBy::Caller(caller), &old, grace_seconds, 0).await
 }

@@ -3,8 +3,8 @@
 
 use super::{Page, PageQuery, api_keys::ms_to_time, pagination_headers};
 use crate::{
-    auth::{Caller, Permission},
-    error::{ApiResult, ErrorBody},
+    auth::{Caller, ClientAddr, Permission},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::ApiQuery,
     state::AppState,
     store::{self, AuditRecord},
@@ -21,6 +21,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -53,7 +54,7 @@ pub struct AuditTarget {
     "actor": {"type": "user", "id": "user_2abc"}, "action": "api_key.revoked",
     "target": {"type": "api_key", "id": "0193a3c1-7d4e-7b7a-9f1e-2b8c4d5e6f71"},
     "ip": "203.0.113.7", "user_agent": "curl/8.5.0", "request_id": "0193a3c1-7d4e-7b7a-9f1e-2b8c4d5e6f72",
-    "created_at": "2026-11-23T12:00:00Z", "changes": {"before": {"name": "billing worker"}}
+    "created_at": "2026-11-23T12:00:00Z", "changes": {"before": {"name": "billing worker"}}, "count": 1
 }))]
 pub struct AuditEvent {
     pub id: Uuid,
@@ -69,6 +70,10 @@ pub struct AuditEvent {
     /// A before/after summary of the change.
     #[schema(value_type = Object)]
     pub changes: Map<String, Value>,
+    /// How many times it happened: failed or denied authentication
+    /// (`auth.failed`, `auth.denied`) is one event per credential, address
+    /// and minute with a count; every other event is 1.
+    pub count: i64,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -104,6 +109,7 @@ impl From<&AuditRecord> for AuditEvent {
             request_id: e.request_id.clone(),
             created_at: ms_to_time(e.created_at),
             changes: serde_json::from_str(&e.changes).unwrap_or_default(),
+            count: e.repeat_count,
         }
     }
 }
@@ -170,23 +176,39 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Largest error body read back to copy its message into the audit event.
 const MAX_ERROR_BODY: usize = 16 * 1024;
 
-/// Middleware: a 401/403 on a management route (`/v1/…` except verify) is
-/// appended to the audit log as `auth.failed`/`auth.denied` when the extractor
-/// learned the organization (a revoked key, a refused role or scope). The
-/// reason is the error message, which never holds a key or a token.
+/// Middleware, on every `/v1/` route: a client address whose requests failed
+/// authentication `auth_failure_limit` times within a minute is answered 429
+/// (with `Retry-After`) before any credential is looked at; and a 401/403 on
+/// a management route (every `/v1/` route but verify) is appended to the
+/// audit log as `auth.failed`/`auth.denied` when the extractor learned the
+/// organization (a revoked key, a refused role or scope) — one row per
+/// credential, address and minute, counting repeats, so a key refused in a
+/// loop costs O(minutes) rows. The reason is the error message, which never
+/// holds a key or a token.
 pub async fn record_auth_failures(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    if !path.starts_with("/v1/") || path == "/v1/keys/verify" {
+    if !path.starts_with("/v1/") {
         return next.run(request).await;
+    }
+    let client = request.extensions().get::<ClientAddr>().map(|ClientAddr(ip)| *ip);
+    let throttle = AuthFailureThrottle::new(&state, client);
+    if let Some(refusal) = throttle.as_ref().and_then(AuthFailureThrottle::refusal) {
+        return refusal;
+    }
+    if path == "/v1/keys/verify" {
+        let response = next.run(request).await;
+        if response.status() == StatusCode::UNAUTHORIZED
+            && let Some(throttle) = &throttle
+        {
+            throttle.count_failure();
+        }
+        return response;
     }
     let path = path.to_string();
     let slot = AuthSlot::default();
     request.extensions_mut().insert(slot.clone());
     let method = request.method().to_string();
-    let ip = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|axum::extract::ConnectInfo(addr)| addr.ip().to_string());
+    let ip = client.map(|ip| ip.to_string());
     let user_agent = request
         .headers()
         .get(axum::http::header::USER_AGENT)
@@ -197,6 +219,11 @@ pub async fn record_auth_failures(State(state): State<AppState>, mut request: Re
     if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
         return response;
     }
+    if status == StatusCode::UNAUTHORIZED
+        && let Some(throttle) = &throttle
+    {
+        throttle.count_failure();
+    }
     let Some(ctx) = slot.take() else { return response };
     let (parts, body) = response.into_parts();
     let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
@@ -205,13 +232,69 @@ pub async fn record_auth_failures(State(state): State<AppState>, mut request: Re
     let event = AuditRecord::new(ctx.organization_id, ctx.actor_type, ctx.actor_id, action, "route", format!("{method} {path}"))
         .origin(ip, user_agent, Some(crate::error::current_request_id()))
         .changes(json!({"status": status.as_u16(), "reason": reason}));
+    let minute = event.created_at / 60_000;
+    let aggregation_key = hex::encode(Sha256::digest(
+        format!("{}\0{action}\0{}\0{}\0{}\0{minute}", event.organization_id, event.actor_type, event.actor_id, event.ip.as_deref().unwrap_or(""))
+            .as_bytes(),
+    ));
     match state.store.pool().acquire().await {
         Ok(mut conn) => {
-            if let Err(err) = store::insert_audit(&mut conn, &event).await {
+            if let Err(err) = store::insert_or_count_audit(&mut conn, &event, &aggregation_key).await {
                 tracing::warn!(error = %err, "recording an auth failure in the audit log failed");
             }
         }
         Err(err) => tracing::warn!(error = %err, "recording an auth failure in the audit log failed"),
     }
     Response::from_parts(parts, Body::from(bytes)).into_response()
+}
+
+/// Failed authentications of one client address, in the shared rate limiter
+/// under an id derived from the address (never a key's id: those are UUIDs
+/// with a version nibble, these are hashes tagged apart).
+struct AuthFailureThrottle<'a> {
+    state: &'a AppState,
+    id: u128,
+    limit: u64,
+}
+
+const AUTH_FAILURE_WINDOW_MS: u64 = 60_000;
+
+impl<'a> AuthFailureThrottle<'a> {
+    fn new(state: &'a AppState, client: Option<std::net::IpAddr>) -> Option<Self> {
+        let limit = state.config.auth_failure_limit;
+        let client = client?;
+        if limit == 0 {
+            return None;
+        }
+        let digest = Sha256::digest(format!("keyward auth failures\0{client}").as_bytes());
+        let id = u128::from_be_bytes(digest[..16].try_into().unwrap_or_default());
+        Some(Self { state, id, limit })
+    }
+
+    fn refusal(&self) -> Option<Response> {
+        let now = store::now_ms();
+        let decision = self.state.limiter.peek(self.id, self.limit, AUTH_FAILURE_WINDOW_MS, now);
+        if decision.remaining > 0 {
+            return None;
+        }
+        // One more failure is forgiven every window ÷ limit.
+        let retry_after_secs = (AUTH_FAILURE_WINDOW_MS / self.limit).div_ceil(1000).max(1);
+        Some(
+            ApiError::RateLimited {
+                message: format!(
+                    "too many failed authentications from this address: at most {} a minute; retry in {retry_after_secs} s",
+                    self.limit
+                ),
+                retry_after_secs,
+                limit: self.limit,
+                remaining: 0,
+                reset_at_unix: (decision.reset_at_ms + 999) / 1000,
+            }
+            .into_response(),
+        )
+    }
+
+    fn count_failure(&self) {
+        self.state.limiter.check(self.id, self.limit, AUTH_FAILURE_WINDOW_MS, 1, store::now_ms());
+    }
 }

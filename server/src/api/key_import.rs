@@ -133,10 +133,9 @@ pub async fn import_api_keys(
             rate_limit: item.rate_limit,
             usage_limit: item.usage_limit,
             environment: item.environment,
-            source: Some(KeySource::Import),
             ..Default::default()
         };
-        let (mut key, _unused_secret) = prepare_key(&state, &mut tx, &caller, create, now).await.map_err(|e| in_item(i, e))?;
+        let (mut key, _unused_secret) = prepare_key(&state, &mut tx, &caller, create, KeySource::Import.as_str(), now).await.map_err(|e| in_item(i, e))?;
         (key.key_hash, key.key_prefix, key.last4) = (key_hash, key_prefix, last4);
         if let Err(err) = store::insert_key(&mut tx, &key).await {
             return Err(if store::is_unique_violation(&err) {

@@ -322,7 +322,7 @@ pub async fn update_organization(
     responses(
         (status = 204, description = "Deleted; all its keys are revoked"),
         (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
-        (status = 403, description = "Not an owner / missing the `orgs:admin` scope", body = ErrorBody),
+        (status = 403, description = "Not an owner session or a `*` key (`insufficient_scope` for a narrower key)", body = ErrorBody),
         (status = 404, description = "No such organization, or not yours", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]
@@ -330,6 +330,7 @@ pub async fn delete_organization(State(state): State<AppState>, caller: Caller, 
     check_org(&caller, &org)?;
     caller.require(Permission::OrgWrite)?;
     caller.require_org_level("delete the organization")?;
+    caller.require_owner_level("delete the organization")?;
     let before = load_org(&state, &caller).await?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
@@ -415,6 +416,9 @@ pub async fn add_member(
     check_org(&caller, &org)?;
     caller.require(Permission::MembersWrite)?;
     caller.require_org_level("manage members")?;
+    if req.role == Role::Owner {
+        caller.require_owner_level("make someone an owner")?;
+    }
     let member = MembershipRecord {
         organization_id: caller.organization_id.clone(),
         user_id: user_id("user_id", &req.user_id)?,
@@ -465,6 +469,12 @@ pub async fn update_member(
         return Err(ApiError::NotFound("organization"));
     }
     let before = store::get_membership(&mut tx, &caller.organization_id, &user).await?.ok_or(ApiError::NotFound("member"))?;
+    if req.role == Role::Owner && before.role != Role::Owner.as_str() {
+        caller.require_owner_level("make someone an owner")?;
+    }
+    if before.role == Role::Owner.as_str() && req.role != Role::Owner {
+        caller.require_owner_level("demote an owner")?;
+    }
     if before.role == Role::Owner.as_str() && req.role != Role::Owner && store::count_owners(&mut tx, &caller.organization_id).await? <= 1 {
         return Err(ApiError::conflict("cannot demote the last owner: make someone else an owner first"));
     }
@@ -502,6 +512,9 @@ pub async fn remove_member(State(state): State<AppState>, caller: Caller, Path((
         return Err(ApiError::NotFound("organization"));
     }
     let before = store::get_membership(&mut tx, &caller.organization_id, &user).await?.ok_or(ApiError::NotFound("member"))?;
+    if before.role == Role::Owner.as_str() {
+        caller.require_owner_level("remove an owner")?;
+    }
     if before.role == Role::Owner.as_str() && store::count_owners(&mut tx, &caller.organization_id).await? <= 1 {
         return Err(ApiError::conflict("cannot remove the last owner: make someone else an owner first"));
     }

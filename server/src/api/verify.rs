@@ -189,7 +189,7 @@ fn rate_limit_state(d: &Decision) -> RateLimitState {
 ///
 /// Answers 200 for every well-formed request; `valid` and `code` carry the
 /// outcome. Keys of another organization (or, for a project key caller,
-/// another project) answer `NOT_FOUND`.
+/// another project) answer exactly as a key that does not exist.
 #[utoipa::path(post, path = "/v1/keys/verify", tag = "verification", operation_id = "verify_key",
     request_body = VerifyKeyRequest,
     responses(
@@ -235,8 +235,10 @@ pub async fn verify_key(
         return answer(VerifyOut::unknown(unknown_code));
     };
     let record = &key.record;
+    // Another tenant's key answers exactly as an unknown key of its format
+    // would: nothing tells a caller that it exists elsewhere.
     if record.organization_id != caller.organization_id || !caller.can_see_project(record.project_id.as_deref()) {
-        return answer(VerifyOut::unknown(VerifyCode::NotFound));
+        return answer(VerifyOut::unknown(unknown_code));
     }
     let now = now_ms();
     let mut code = static_checks(&key, ip, required, now);

@@ -100,6 +100,9 @@ pub struct AuditRecord {
     pub created_at: i64,
     /// JSON `{before?, after?}` summary; never a secret.
     pub changes: String,
+    /// How many times this event happened (more than 1 only for aggregated
+    /// auth failures: one row per credential, address and minute).
+    pub repeat_count: i64,
 }
 
 impl KeyRecord {
@@ -168,6 +171,7 @@ impl AuditRecord {
             request_id: None,
             created_at: super::now_ms(),
             changes: "{}".into(),
+            repeat_count: 1,
         }
     }
 
@@ -618,6 +622,34 @@ pub async fn insert_audit(conn: &mut Conn, e: &AuditRecord) -> sqlx::Result<()> 
     .bind(&e.request_id)
     .bind(e.created_at)
     .bind(&e.changes)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Appends `e`, or counts one more of it when an event with the same
+/// `aggregation_key` exists (one row per credential, address and minute for
+/// auth failures: a flood costs O(minutes) rows, not O(requests)).
+pub async fn insert_or_count_audit(conn: &mut Conn, e: &AuditRecord, aggregation_key: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_events (id, organization_id, actor_type, actor_id, action, target_type, target_id, ip, \
+         user_agent, request_id, created_at, changes, repeat_count, aggregation_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13) \
+         ON CONFLICT (aggregation_key) DO UPDATE SET repeat_count = audit_events.repeat_count + 1",
+    )
+    .bind(&e.id)
+    .bind(&e.organization_id)
+    .bind(&e.actor_type)
+    .bind(&e.actor_id)
+    .bind(&e.action)
+    .bind(&e.target_type)
+    .bind(&e.target_id)
+    .bind(&e.ip)
+    .bind(&e.user_agent)
+    .bind(&e.request_id)
+    .bind(e.created_at)
+    .bind(&e.changes)
+    .bind(aggregation_key)
     .execute(conn)
     .await
     .map(|_| ())

@@ -253,7 +253,7 @@ pub struct AuditFilter<'a> {
 pub async fn list_audit(conn: &mut Conn, f: &AuditFilter<'_>) -> sqlx::Result<Vec<AuditRecord>> {
     sqlx::query_as(
         "SELECT id, organization_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, request_id, \
-         created_at, changes FROM audit_events WHERE organization_id = $1 \
+         created_at, changes, repeat_count FROM audit_events WHERE organization_id = $1 \
          AND ($2 = '' OR action = $2) AND ($3 = '' OR actor_id = $3) AND ($4 = '' OR target_id = $4) \
          AND created_at >= $5 AND created_at < $6 AND ($7 = '' OR id < $7) ORDER BY id DESC LIMIT $8",
     )
