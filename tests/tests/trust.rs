@@ -229,6 +229,74 @@ async fn an_audit_flood_costs_rows_per_minute(backend: Backend) {
     s.stop().await;
 }
 
+
+// ---------------------------------------------------------------- read-modify-write
+
+/// Two PATCHes of different fields and a revoke, released together: both
+/// fields land (no lost update) and the key stays revoked (no PATCH writes
+/// an old `is_active` back), and the cache agrees.
+async fn concurrent_writes_to_a_key_all_land(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    for round in 0..10 {
+        let created = s.create_key(json!({"name": format!("raced {round}")})).await;
+        let id = created["id"].as_str().unwrap().to_string();
+        assert_eq!(s.verify(&plaintext(&created)).await["code"], "VALID", "warm the cache");
+        let path = format!("/v1/api-keys/{id}");
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(3));
+        let (a, b, c) = tokio::join!(
+            async {
+                barrier.wait().await;
+                s.patch(&path, &s.admin_key, json!({"name": "renamed"})).await
+            },
+            async {
+                barrier.wait().await;
+                s.patch(&path, &s.admin_key, json!({"device_name": "laptop"})).await
+            },
+            async {
+                barrier.wait().await;
+                s.delete(&path, &s.admin_key).await
+            },
+        );
+        assert_eq!(c.status, StatusCode::NO_CONTENT);
+        // A PATCH that comes after the revoke is refused (409); one before it lands.
+        let key = s.get(&path, &s.admin_key).await.body;
+        for (patch, field, value) in [(&a, "name", "renamed"), (&b, "device_name", "laptop")] {
+            match patch.status {
+                StatusCode::OK => assert_eq!(key[field], value, "round {round}: a successful PATCH of {field} was lost"),
+                StatusCode::CONFLICT => {}
+                other => panic!("round {round}: PATCH of {field} answered {other} {}", patch.body),
+            }
+        }
+        assert!(key["revoked_at"].is_string() && key["is_active"] == false, "round {round}: the revoke was undone: {key}");
+        assert_eq!(s.verify(&plaintext(&created)).await["code"], "REVOKED", "round {round}: the cache kept a revoked key");
+    }
+    s.stop().await;
+}
+
+/// A PATCH racing a delete never brings the project back.
+async fn a_patch_never_undeletes_a_project(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    for round in 0..10 {
+        let project = s.post("/v1/projects", &s.admin_key, json!({"name": format!("p{round}")})).await.body;
+        let path = format!("/v1/projects/{}", project["id"].as_str().unwrap());
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let (patched, deleted) = tokio::join!(
+            async {
+                barrier.wait().await;
+                s.patch(&path, &s.admin_key, json!({"name": "renamed"})).await
+            },
+            async {
+                barrier.wait().await;
+                s.delete(&path, &s.admin_key).await
+            },
+        );
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        assert!(matches!(patched.status, StatusCode::OK | StatusCode::NOT_FOUND), "{} {}", patched.status, patched.body);
+        assert_eq!(s.get(&path, &s.admin_key).await.status, StatusCode::NOT_FOUND, "round {round}: the project came back");
+    }
+    s.stop().await;
+}
+
 backend_tests!(
     allowed_ips_bind_every_route,
     trusted_proxies_name_the_client,
@@ -239,4 +307,6 @@ backend_tests!(
     requests_past_the_limits_are_shed,
     failed_authentication_is_throttled_per_address,
     an_audit_flood_costs_rows_per_minute,
+    concurrent_writes_to_a_key_all_land,
+    a_patch_never_undeletes_a_project,
 );

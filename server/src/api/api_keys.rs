@@ -526,14 +526,57 @@ pub async fn prepare_key(
     Ok((key, minted))
 }
 
+/// How many times a PATCH re-reads a key that changed under it before
+/// answering 409: each retry means another writer committed in between.
+const MAX_PATCH_ATTEMPTS: usize = 5;
+
 pub async fn update_key(state: &AppState, caller: &Caller, id: Uuid, req: UpdateApiKeyRequest) -> ApiResult<KeyRecord> {
     caller.require(Permission::KeysWrite)?;
-    let before = load_visible_key(state, caller, id).await?;
-    caller.require_key_manage(before.created_by_user_id.as_deref())?;
-    if before.revoked_at.is_some_and(|at| at <= now_ms()) {
-        return Err(ApiError::conflict("api key is revoked and can no longer be changed"));
+    for _ in 0..MAX_PATCH_ATTEMPTS {
+        let before = load_visible_key(state, caller, id).await?;
+        caller.require_key_manage(before.created_by_user_id.as_deref())?;
+        let now = now_ms();
+        if before.revoked_at.is_some_and(|at| at <= now) {
+            return Err(ApiError::conflict("api key is revoked and can no longer be changed"));
+        }
+        let key = patched(state, &before, &req, now)?;
+        // Changing a key is granting what it holds afterwards.
+        caller.require_grantable("scopes", &json_list(&key.scopes))?;
+
+        let mut tx = state.store.begin().await?;
+        let Some(stored_hash) = store::update_key_settings(&mut tx, &key, before.updated_at).await? else {
+            continue; // another write came first: read it and apply the PATCH to that
+        };
+        if req.usage_limit.is_some() {
+            store::set_usage_limit(&mut tx, &key).await?;
+        }
+        // A moved date gets its own warning.
+        if key.expires_at != before.expires_at {
+            store::reset_warning(&mut tx, Warning::Expiring, &key.id).await?;
+        }
+        if key.next_rotation_at != before.next_rotation_at {
+            store::reset_warning(&mut tx, Warning::RotationDue, &key.id).await?;
+        }
+        record_change(
+            &mut tx,
+            ChangedBy::Caller(caller),
+            WebhookEventType::ApiKeyUpdated,
+            &key,
+            json!({"before": audit_summary(&before), "after": audit_summary(&key)}),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        state.keys.invalidate(&stored_hash).await;
+        return Ok(key);
     }
-    let now = now_ms();
+    Err(ApiError::conflict("api key is being changed concurrently; retry the request"))
+}
+
+/// `before` with `req` applied and validated; nothing is written. The new
+/// `updated_at` always moves past the old one, so the compare-and-swap of a
+/// concurrent PATCH that read `before` fails even within one millisecond.
+fn patched(state: &AppState, before: &KeyRecord, req: &UpdateApiKeyRequest, now: i64) -> ApiResult<KeyRecord> {
     let mut key = before.clone();
     if let Some(name) = &req.name {
         key.name = validate::name("name", name)?;
@@ -541,8 +584,6 @@ pub async fn update_key(state: &AppState, caller: &Caller, id: Uuid, req: Update
     if let Some(scopes) = &req.scopes {
         key.scopes = serde_json::to_string(&validate::scopes("scopes", scopes)?).unwrap_or_else(|_| "[]".into());
     }
-    // Changing a key is granting what it holds afterwards.
-    caller.require_grantable("scopes", &json_list(&key.scopes))?;
     if let Some(expires_at) = req.expires_at {
         key.expires_at = expires_at.map(|t| validate::future_time("expires_at", t)).transpose()?;
     }
@@ -559,44 +600,20 @@ pub async fn update_key(state: &AppState, caller: &Caller, id: Uuid, req: Update
     if let Some(active) = req.is_active {
         key.is_active = i64::from(active);
     }
-    if let Some(device_name) = req.device_name {
+    if let Some(device_name) = &req.device_name {
         key.device_name = validate::optional_text("device_name", device_name.as_deref(), 200)?;
     }
     if let Some(days) = req.rotation_interval_days {
         apply_rotation(&mut key, days, now)?;
     }
-    if let Some(url) = req.rotation_webhook_url {
+    if let Some(url) = &req.rotation_webhook_url {
         key.rotation_webhook_url =
             url.as_deref().map(|u| super::webhook_endpoints::webhook_target(state, "rotation_webhook_url", u)).transpose()?;
     }
     if let Some(usage_limit) = &req.usage_limit {
         apply_usage_limit(&mut key, "usage_limit", usage_limit.as_ref(), now)?;
     }
-    key.updated_at = now;
-
-    let mut tx = state.store.begin().await?;
-    store::update_key_settings(&mut tx, &key).await?;
-    if req.usage_limit.is_some() {
-        store::set_usage_limit(&mut tx, &key).await?;
-    }
-    // A moved date gets its own warning.
-    if key.expires_at != before.expires_at {
-        store::reset_warning(&mut tx, Warning::Expiring, &key.id).await?;
-    }
-    if key.next_rotation_at != before.next_rotation_at {
-        store::reset_warning(&mut tx, Warning::RotationDue, &key.id).await?;
-    }
-    record_change(
-        &mut tx,
-        ChangedBy::Caller(caller),
-        WebhookEventType::ApiKeyUpdated,
-        &key,
-        json!({"before": audit_summary(&before), "after": audit_summary(&key)}),
-        json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    state.keys.invalidate(&key.key_hash).await;
+    key.updated_at = now.max(before.updated_at + 1);
     Ok(key)
 }
 
@@ -621,8 +638,8 @@ pub async fn revoke_record(
 ) -> ApiResult<bool> {
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let revoked = store::revoke_key(&mut tx, &key.id, now).await?;
-    if revoked {
+    let revoked_hash = store::revoke_key(&mut tx, &key.id, now).await?;
+    if revoked_hash.is_some() {
         let mut after = key.clone();
         (after.revoked_at, after.is_active, after.updated_at) = (Some(now), 0, now);
         let mut changes = json!({"before": audit_summary(key)});
@@ -633,7 +650,11 @@ pub async fn revoke_record(
     }
     tx.commit().await?;
     state.keys.invalidate(&key.key_hash).await;
-    Ok(revoked)
+    // A regenerate between our read and the revoke changed the hash.
+    if let Some(hash) = revoked_hash.as_deref().filter(|h| *h != key.key_hash) {
+        state.keys.invalidate(hash).await;
+    }
+    Ok(revoked_hash.is_some())
 }
 
 fn base_prefix(key: &KeyRecord) -> &str {
@@ -730,9 +751,11 @@ pub async fn rotate_record(
     (new.replaced_by_key_id, new.grace_expires_at, new.revoked_at) = (None, None, None);
     new.next_rotation_at = new.rotation_interval_days.map(|d| now + d * 86_400_000);
 
-    if !store::mark_replaced(&mut tx, &old.id, &new.id, grace_expires_at.unwrap_or(now), grace_expires_at, now).await? {
+    let Some(replaced_hash) =
+        store::mark_replaced(&mut tx, &old.id, &new.id, grace_expires_at.unwrap_or(now), grace_expires_at, now).await?
+    else {
         return Err(ApiError::conflict("api key was revoked or rotated concurrently"));
-    }
+    };
     store::insert_key(&mut tx, &new).await?;
     let mut replaced = old.clone();
     (replaced.replaced_by_key_id, replaced.revoked_at, replaced.grace_expires_at) =
@@ -749,6 +772,10 @@ pub async fn rotate_record(
     .await?;
     tx.commit().await?;
     state.keys.invalidate(&old.key_hash).await;
+    // A regenerate between our read and the claim changed the hash.
+    if replaced_hash != old.key_hash {
+        state.keys.invalidate(&replaced_hash).await;
+    }
     state.keys.invalidate(&new.key_hash).await;
     Ok(RotatedApiKey {
         old_key_id: parse_uuid(&old.id),

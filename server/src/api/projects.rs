@@ -323,7 +323,27 @@ pub async fn update_project(
     ApiJson(req): ApiJson<UpdateProjectRequest>,
 ) -> ApiResult<Json<Project>> {
     caller.require(Permission::ProjectsWrite)?;
-    let before = load_visible_project(&state, &caller, id).await?;
+    // Compare-and-swap on `updated_at`: a PATCH that lost a race with a
+    // delete or another PATCH reads again (and then 404s or applies to the
+    // newer state) instead of writing back what it read before.
+    for _ in 0..MAX_PATCH_ATTEMPTS {
+        let before = load_visible_project(&state, &caller, id).await?;
+        if let Some(project) = apply_update(&state, &caller, &before, &req).await? {
+            return Ok(Json(Project::from(&project)));
+        }
+    }
+    Err(ApiError::conflict("project is being changed concurrently; retry the request"))
+}
+
+const MAX_PATCH_ATTEMPTS: usize = 5;
+
+/// Writes `req` over `before`; `None` when the row changed since it was read.
+async fn apply_update(
+    state: &AppState,
+    caller: &Caller,
+    before: &ProjectRecord,
+    req: &UpdateProjectRequest,
+) -> ApiResult<Option<ProjectRecord>> {
     let mut project = before.clone();
     if let Some(name) = &req.name {
         project.name = validate::name("name", name)?;
@@ -339,17 +359,19 @@ pub async fn update_project(
         req.default_grace_period_seconds,
     )?;
     set_policies(&mut project, req.expiry_warning_days, req.leak_policy)?;
-    project.updated_at = now_ms();
+    project.updated_at = now_ms().max(before.updated_at + 1);
     let mut tx = state.store.begin().await?;
     ensure_prefix_free(&mut tx, &project).await?;
-    store::update_project(&mut tx, &project).await?;
+    if !store::update_project(&mut tx, &project, before.updated_at).await? {
+        return Ok(None);
+    }
     store::insert_audit(
         &mut tx,
-        &caller.audit("project.updated", "project", &project.id, json!({"before": Project::from(&before), "after": Project::from(&project)})),
+        &caller.audit("project.updated", "project", &project.id, json!({"before": Project::from(before), "after": Project::from(&project)})),
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(Project::from(&project)))
+    Ok(Some(project))
 }
 
 /// Delete a project

@@ -271,11 +271,13 @@ pub async fn insert_project(conn: &mut Conn, p: &ProjectRecord) -> sqlx::Result<
         .map(|_| ())
 }
 
-pub async fn update_project(conn: &mut Conn, p: &ProjectRecord) -> sqlx::Result<()> {
-    sqlx::query(
+/// Writes a PATCH's settings only if the project is still live and as read
+/// (`updated_at == read_at`); never touches `deleted_at`. False: read again.
+pub async fn update_project(conn: &mut Conn, p: &ProjectRecord, read_at: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
         "UPDATE projects SET name = $2, key_prefix = $3, default_scopes = $4, default_rate_limit = $5, \
-         default_ttl_seconds = $6, default_grace_period_seconds = $7, updated_at = $8, deleted_at = $9, \
-         expiry_warning_days = $10, leak_policy = $11 WHERE id = $1",
+         default_ttl_seconds = $6, default_grace_period_seconds = $7, updated_at = $8, \
+         expiry_warning_days = $10, leak_policy = $11 WHERE id = $1 AND updated_at = $9 AND deleted_at IS NULL",
     )
     .bind(&p.id)
     .bind(&p.name)
@@ -285,12 +287,12 @@ pub async fn update_project(conn: &mut Conn, p: &ProjectRecord) -> sqlx::Result<
     .bind(p.default_ttl_seconds)
     .bind(p.default_grace_period_seconds)
     .bind(p.updated_at)
-    .bind(p.deleted_at)
+    .bind(read_at)
     .bind(p.expiry_warning_days)
     .bind(&p.leak_policy)
     .execute(conn)
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn get_project(conn: &mut Conn, org_id: &str, id: &str) -> sqlx::Result<Option<ProjectRecord>> {
@@ -508,11 +510,17 @@ pub async fn list_keys(conn: &mut Conn, f: &KeyFilter<'_>) -> sqlx::Result<Vec<K
 
 /// Writes the settings a PATCH may change. Usage counters and the quota are
 /// left alone: verify changes them concurrently.
-pub async fn update_key_settings(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result<()> {
-    sqlx::query(
+/// Writes a PATCH's settings — only if the row is still the one the PATCH
+/// read (`updated_at == read_at`: every write to a key moves it), so a
+/// concurrent revoke, rotation or PATCH is never overwritten with what was
+/// read before it. Returns the key's current hash, or `None` when the row
+/// moved on (the caller reads again and retries).
+pub async fn update_key_settings(conn: &mut Conn, k: &KeyRecord, read_at: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
         "UPDATE api_keys SET name = $2, scopes = $3, allowed_ips = $4, meta = $5, expires_at = $6, is_active = $7, \
          device_name = $8, rate_limit_limit = $9, rate_limit_window_ms = $10, rotation_interval_days = $11, \
-         next_rotation_at = $12, rotation_webhook_url = $13, updated_at = $14 WHERE id = $1",
+         next_rotation_at = $12, rotation_webhook_url = $13, updated_at = $14 WHERE id = $1 AND updated_at = $15 \
+         RETURNING key_hash",
     )
     .bind(&k.id)
     .bind(&k.name)
@@ -528,9 +536,9 @@ pub async fn update_key_settings(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result
     .bind(k.next_rotation_at)
     .bind(&k.rotation_webhook_url)
     .bind(k.updated_at)
-    .execute(conn)
+    .bind(read_at)
+    .fetch_optional(conn)
     .await
-    .map(|_| ())
 }
 
 pub async fn set_usage_limit(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result<()> {
@@ -552,7 +560,8 @@ pub async fn set_usage_limit(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result<()>
 /// key was revoked or replaced meanwhile.
 pub async fn replace_secret(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE api_keys SET key_hash = $2, key_prefix = $3, last4 = $4, updated_at = $5 \
+        "UPDATE api_keys SET key_hash = $2, key_prefix = $3, last4 = $4, \
+         updated_at = CASE WHEN updated_at >= $5 THEN updated_at + 1 ELSE $5 END \
          WHERE id = $1 AND revoked_at IS NULL AND replaced_by_key_id IS NULL",
     )
     .bind(&k.id)
@@ -565,22 +574,25 @@ pub async fn replace_secret(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result<bool
     Ok(done.rows_affected() == 1)
 }
 
-/// Revoke now, unless already revoked at or before now. Returns whether this call revoked it.
-pub async fn revoke_key(conn: &mut Conn, id: &str, at: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE api_keys SET revoked_at = $2, is_active = 0, updated_at = $2 \
-         WHERE id = $1 AND (revoked_at IS NULL OR revoked_at > $2)",
+/// Revoke now, unless already revoked at or before now. Returns the hash
+/// this call revoked — the one stored now, which a concurrent regenerate may
+/// have changed since the caller read the key — or `None` when it already was.
+pub async fn revoke_key(conn: &mut Conn, id: &str, at: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "UPDATE api_keys SET revoked_at = $2, is_active = 0, updated_at = CASE WHEN updated_at >= $2 THEN updated_at + 1 ELSE $2 END \
+         WHERE id = $1 AND (revoked_at IS NULL OR revoked_at > $2) RETURNING key_hash",
     )
     .bind(id)
     .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .fetch_optional(conn)
+    .await
 }
 
 /// Mark `old_id` replaced by `new_id`; it stays valid until `revoke_at` (the
 /// grace end, or now). Claims the key: false when it was revoked or already
 /// replaced, so two concurrent rotations cannot both win.
+/// Returns the replaced key's hash as stored now (a concurrent regenerate may
+/// have changed it), or `None` when the claim was lost.
 pub async fn mark_replaced(
     conn: &mut Conn,
     old_id: &str,
@@ -588,19 +600,19 @@ pub async fn mark_replaced(
     revoke_at: i64,
     grace_expires_at: Option<i64>,
     now: i64,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE api_keys SET replaced_by_key_id = $2, revoked_at = $3, grace_expires_at = $4, updated_at = $5, \
-         next_rotation_at = NULL WHERE id = $1 AND revoked_at IS NULL AND replaced_by_key_id IS NULL",
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "UPDATE api_keys SET replaced_by_key_id = $2, revoked_at = $3, grace_expires_at = $4, \
+         updated_at = CASE WHEN updated_at >= $5 THEN updated_at + 1 ELSE $5 END, \
+         next_rotation_at = NULL WHERE id = $1 AND revoked_at IS NULL AND replaced_by_key_id IS NULL RETURNING key_hash",
     )
     .bind(old_id)
     .bind(new_id)
     .bind(revoke_at)
     .bind(grace_expires_at)
     .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .fetch_optional(conn)
+    .await
 }
 
 // ---------------------------------------------------------------- audit

@@ -185,7 +185,8 @@ pub async fn soft_delete_org(conn: &mut Conn, org_id: &str, at: i64) -> sqlx::Re
 
 pub async fn soft_delete_project(conn: &mut Conn, org_id: &str, project_id: &str, at: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE projects SET deleted_at = $3, updated_at = $3 WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
+        "UPDATE projects SET deleted_at = $3, updated_at = CASE WHEN updated_at >= $3 THEN updated_at + 1 ELSE $3 END \
+         WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
     )
     .bind(org_id)
     .bind(project_id)
@@ -208,7 +209,7 @@ pub async fn revoke_keys_of(conn: &mut Conn, org_id: &str, project_id: Option<&s
         .map(|r| r.try_get::<String, _>("key_hash"))
         .collect::<Result<_, _>>()?;
     let done = sqlx::query(
-        "UPDATE api_keys SET revoked_at = $3, is_active = 0, updated_at = $3 \
+        "UPDATE api_keys SET revoked_at = $3, is_active = 0, updated_at = CASE WHEN updated_at >= $3 THEN updated_at + 1 ELSE $3 END \
          WHERE organization_id = $1 AND ($2 = '' OR project_id = $2) AND (revoked_at IS NULL OR revoked_at > $3)",
     )
     .bind(org_id)

@@ -455,7 +455,7 @@ pub async fn claim_usage_exceeded(conn: &mut Conn, key_id: &str, now: i64) -> sq
 }
 
 pub async fn mark_leaked(conn: &mut Conn, key_id: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE api_keys SET leaked_at = $2, updated_at = $2 WHERE id = $1")
+    sqlx::query("UPDATE api_keys SET leaked_at = $2, updated_at = CASE WHEN updated_at >= $2 THEN updated_at + 1 ELSE $2 END WHERE id = $1")
         .bind(key_id)
         .bind(now)
         .execute(conn)
