@@ -95,9 +95,26 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     }
 }
 
+/// A request this layer refuses before the handler runs (a malformed key, a
+/// body over the limit) still answers 401 first when its credentials are
+/// missing or invalid, as every route does: the refusal waits for the same
+/// authentication the handler would run.
+async fn authenticated_first(state: &AppState, parts: &mut axum::http::request::Parts, refusal: ApiError) -> ApiError {
+    use axum::extract::FromRequestParts;
+    match crate::tenancy::Principal::from_request_parts(parts, state).await {
+        Err(unauthenticated @ ApiError::Unauthenticated(_)) => unauthenticated,
+        _ => refusal,
+    }
+}
+
 async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Response> {
-    let Some(idempotency_key) = validate_key(request.headers())? else {
-        return Ok(next.run(request).await);
+    let idempotency_key = match validate_key(request.headers()) {
+        Ok(Some(key)) => key,
+        Ok(None) => return Ok(next.run(request).await),
+        Err(refusal) => {
+            let (mut parts, _) = request.into_parts();
+            return Err(authenticated_first(&state, &mut parts, refusal).await);
+        }
     };
     let credential = presented_token(request.headers()).map(hash_key).unwrap_or_default();
     let scope_hash = sha256_hex(&[
@@ -105,8 +122,11 @@ async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Resp
         request.uri().path().as_bytes(),
         idempotency_key.as_bytes(),
     ]);
-    let (parts, body) = request.into_parts();
-    let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiError::PayloadTooLarge)?;
+    let (mut parts, body) = request.into_parts();
+    let body = match to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => return Err(authenticated_first(&state, &mut parts, ApiError::PayloadTooLarge).await),
+    };
     let request_hash = sha256_hex(&[&body]);
     let now = now_ms();
     let pool = state.store.pool();
