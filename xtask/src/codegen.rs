@@ -63,9 +63,17 @@ pub fn generate(spec_v3_0: &Value) -> anyhow::Result<String> {
 /// changing the facade's and its users' types for checks the server makes
 /// anyway (a 400 naming the field). Integer `minimum`s are clamped at 0 so
 /// unsigned fields stay unsigned, as before the bounds were stated.
+///
+/// Error statuses that a proxy or load balancer in front of keyward also
+/// answers (413, 429, 5xx), often with a body that is not keyward's JSON, are
+/// left out of the client's per-operation responses too: the facade reads
+/// those itself (any body, with `Retry-After`) and retries them.
 fn strip_validation(value: &mut Value) {
     match value {
         Value::Object(map) => {
+            if let Some(Value::Object(responses)) = map.get_mut("responses") {
+                responses.retain(|status, _| !(status == "413" || status == "429" || status.starts_with('5')));
+            }
             let is_schema = map.get("type").is_some_and(Value::is_string);
             if is_schema {
                 for key in ["pattern", "minLength", "maxLength", "maximum", "exclusiveMaximum", "minItems", "maxItems"] {
