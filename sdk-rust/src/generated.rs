@@ -20,7 +20,7 @@ pub mod types {
     #[serde(deny_unknown_fields)]
     pub struct AddMemberRequest {
         pub role: Role,
-        ///The user's id (their session JWT `sub`); 1-255 characters.
+        ///The user's id (their session JWT `sub`); 1-255 characters, not blank, no control characters.
         pub user_id: ::std::string::String,
     }
 
@@ -179,22 +179,23 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct CreateApiKeyRequest {
-        ///IP addresses or CIDR blocks (IPv4/IPv6).
+        ///At most 100 IP addresses or CIDR blocks (IPv4/IPv6).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub allowed_ips: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        ///At most 200 characters, no control characters.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub device_name: ::std::option::Option<::std::string::String>,
-        ///Environment name (default `live`).
+        ///Environment name (default `live`): an existing environment of the organization.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub environment: ::std::option::Option<::std::string::String>,
         ///Must be in the future; defaults to now + the project's default TTL, if any.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        ///Free-form JSON object, at most 4 KiB.
+        ///Free-form JSON object that serializes to at most 4 096 bytes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub meta:
             ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-        ///1-200 characters.
+        ///1-200 characters, not blank, no control characters.
         pub name: ::std::string::String,
         ///Project the key belongs to; defaults to the calling key's project (none: an org-wide key).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -204,9 +205,11 @@ pub mod types {
         ///Rotate automatically every N days (1-3650).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub rotation_interval_days: ::std::option::Option<i32>,
+        ///Absolute http(s) URL of a public host (at most 2 048 characters); private, loopback and
+        ///link-local targets are refused.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub rotation_webhook_url: ::std::option::Option<::std::string::String>,
-        ///Scopes (`[a-z0-9_:.*-]`); defaults to the project's default scopes.
+        ///At most 100 scopes (`[a-z0-9_:.*-]`, 1-100 characters each); defaults to the project's default scopes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub scopes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -240,7 +243,7 @@ pub mod types {
         ///2-8 lowercase letters or digits (default `kw`).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub key_prefix: ::std::option::Option<::std::string::String>,
-        ///1-200 characters.
+        ///1-200 characters, not blank, no control characters.
         pub name: ::std::string::String,
     }
 
@@ -254,12 +257,15 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct CreateProjectRequest {
+        ///Grace period of rotations that give none: 0 to 1 year.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub default_grace_period_seconds: ::std::option::Option<i64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub default_rate_limit: ::std::option::Option<RateLimit>,
+        ///Scopes given to new keys that name none: at most 100 (`[a-z0-9_:.*-]`, 1-100 characters each).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub default_scopes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        ///New keys expire this many seconds after creation: 60 s to 10 years.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub default_ttl_seconds: ::std::option::Option<i64>,
         ///0-365 (default 7; 0 turns the warnings off).
@@ -270,6 +276,7 @@ pub mod types {
         pub key_prefix: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub leak_policy: ::std::option::Option<LeakPolicy>,
+        ///1-200 characters, not blank, no control characters.
         pub name: ::std::string::String,
     }
 
@@ -283,6 +290,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct CreateWebhookEndpointRequest {
+        ///At most 500 characters, no control characters.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
         ///Only these events (default: every event).
@@ -291,7 +299,8 @@ pub mod types {
         ///Default true.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub is_active: ::std::option::Option<bool>,
-        ///Absolute http(s) URL; private, loopback and link-local targets are refused.
+        ///Absolute http(s) URL of a public host (at most 2 048 characters); private, loopback and
+        ///link-local targets are refused.
         pub url: ::std::string::String,
     }
 
@@ -521,29 +530,34 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct ImportedApiKey {
+        ///At most 100 IP addresses or CIDR blocks (IPv4/IPv6).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub allowed_ips: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-        ///Environment name (default `live`).
+        ///Environment name (default `live`): an existing environment of the organization.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub environment: ::std::option::Option<::std::string::String>,
+        ///Must be in the future.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///SHA-256 of the full key text, 64 hex characters.
         pub key_hash: ::std::string::String,
-        ///What people see of the key, e.g. `sk_live_ab12` (1-32 printable characters).
+        ///What people see of the key, e.g. `sk_live_ab12` (1-32 printable ASCII characters).
         pub key_prefix: ::std::string::String,
-        ///The key's last 4 characters, if known.
+        ///The key's last 4 characters, if known (1-4 printable ASCII characters).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last4: ::std::option::Option<::std::string::String>,
+        ///Free-form JSON object that serializes to at most 4 096 bytes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub meta:
             ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        ///1-200 characters, not blank, no control characters.
         pub name: ::std::string::String,
         ///Defaults to the calling key's project (none: an org-wide key).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub project_id: ::std::option::Option<::uuid::Uuid>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub rate_limit: ::std::option::Option<RateLimit>,
+        ///At most 100 scopes (`[a-z0-9_:.*-]`, 1-100 characters each).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub scopes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -821,9 +835,9 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct RateLimit {
-        ///Requests (verify `cost` units) allowed per window; 1 or more.
+        ///Requests (verify `cost` units) allowed per window: 1 to 1 000 000 000.
         pub limit: i64,
-        ///Window length in milliseconds; 1 000 ms to 1 day.
+        ///Window length in milliseconds: 1 000 ms to 1 day.
         pub window_ms: i64,
     }
 
@@ -928,7 +942,8 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct RotateApiKeyRequest {
-        ///Seconds the old key keeps verifying (0 or absent: revoked at once, unless the project sets a default).
+        ///Seconds the old key keeps verifying, 0 to 1 year (0 or absent: revoked at once, unless the
+        ///project sets a default).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub grace_period_seconds: ::std::option::Option<i64>,
     }
@@ -969,26 +984,34 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct UpdateApiKeyRequest {
+        ///At most 100 IP addresses or CIDR blocks (IPv4/IPv6).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub allowed_ips: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        ///At most 200 characters, no control characters.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub device_name: ::std::option::Option<::std::string::String>,
+        ///Must be in the future; `null` clears it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///`false` disables the key without revoking it (verify answers DISABLED).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub is_active: ::std::option::Option<bool>,
+        ///Free-form JSON object that serializes to at most 4 096 bytes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub meta:
             ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        ///1-200 characters, not blank, no control characters.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub rate_limit: ::std::option::Option<RateLimit>,
+        ///Rotate automatically every N days (1-3650); `null` stops it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub rotation_interval_days: ::std::option::Option<i32>,
+        ///Absolute http(s) URL of a public host (at most 2 048 characters).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub rotation_webhook_url: ::std::option::Option<::std::string::String>,
+        ///At most 100 scopes (`[a-z0-9_:.*-]`, 1-100 characters each).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub scopes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1021,6 +1044,7 @@ pub mod types {
         ///2-8 lowercase letters or digits; applies to keys created from now on.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub key_prefix: ::std::option::Option<::std::string::String>,
+        ///1-200 characters, not blank, no control characters.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
     }
@@ -1035,21 +1059,26 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct UpdateProjectRequest {
+        ///0 to 1 year; `null` clears it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub default_grace_period_seconds: ::std::option::Option<i64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub default_rate_limit: ::std::option::Option<RateLimit>,
+        ///At most 100 scopes (`[a-z0-9_:.*-]`, 1-100 characters each); `null` clears them.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub default_scopes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        ///60 s to 10 years; `null` clears it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub default_ttl_seconds: ::std::option::Option<i64>,
         ///0-365; 0 turns the warnings off.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expiry_warning_days: ::std::option::Option<i32>,
+        ///2-8 lowercase letters or digits, unique in the organization; `null` clears it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub key_prefix: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub leak_policy: ::std::option::Option<LeakPolicy>,
+        ///1-200 characters, not blank, no control characters.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
     }
@@ -1064,6 +1093,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct UpdateWebhookEndpointRequest {
+        ///At most 500 characters, no control characters; `null` clears it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
         ///Replaces the filter; `[]` means every event.
@@ -1071,6 +1101,7 @@ pub mod types {
         pub event_types: ::std::option::Option<::std::vec::Vec<WebhookEventType>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub is_active: ::std::option::Option<bool>,
+        ///Absolute http(s) URL of a public host (at most 2 048 characters).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub url: ::std::option::Option<::std::string::String>,
     }
@@ -1120,7 +1151,7 @@ pub mod types {
     pub struct UsageRefill {
         ///`remaining` is reset to this amount every interval.
         pub amount: i64,
-        ///Interval in milliseconds (at least 1 000).
+        ///Interval in milliseconds: 1 000 ms to 366 days.
         pub interval_ms: i64,
     }
 
@@ -7423,11 +7454,13 @@ pub trait ClientLeaksExt {
     ///Arguments:
     ///- `github_public_key_identifier`: Which public key signed the body
     ///- `github_public_key_signature`: Base64 ASN.1 DER ECDSA P-256/SHA-256 signature of the raw body
+    ///- `idempotency_key`: Replays the first successful response for 24 h when repeated with the same body
     ///- `body`: The matches
     ///```ignore
     ///let response = client.report_leaked_keys()
     ///    .github_public_key_identifier(github_public_key_identifier)
     ///    .github_public_key_signature(github_public_key_signature)
+    ///    .idempotency_key(idempotency_key)
     ///    .body(body)
     ///    .send()
     ///    .await;
@@ -7546,7 +7579,7 @@ pub trait ClientOrganizationApiKeysExt {
     ///Arguments:
     ///- `org`: Organization id
     ///- `cursor`: `next_cursor` of the previous page.
-    ///- `environment`
+    ///- `environment`: Only keys of this environment.
     ///- `limit`: Page size, 1-200 (default 50).
     ///- `project_id`
     ///```ignore
@@ -8152,9 +8185,7 @@ pub mod builder {
         }
 
         ///Sends a `GET` request to `/readyz`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::HealthStatus>, Error<types::ErrorBody>> {
+        pub async fn send(self) -> Result<ResponseValue<types::HealthStatus>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/readyz", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -8181,9 +8212,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -8539,6 +8567,9 @@ pub mod builder {
                 403u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
+                404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 409u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
@@ -8885,6 +8916,9 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 401u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
@@ -9430,6 +9464,7 @@ pub mod builder {
         client: &'a super::Client,
         github_public_key_identifier: Result<Option<::std::string::String>, String>,
         github_public_key_signature: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
         body: Result<::std::vec::Vec<types::LeakMatch>, String>,
     }
 
@@ -9441,6 +9476,7 @@ pub mod builder {
                 github_public_key_signature: Err(
                     "github_public_key_signature was not initialized".to_string()
                 ),
+                idempotency_key: Ok(None),
                 body: Err("body was not initialized".to_string()),
             }
         }
@@ -9467,6 +9503,16 @@ pub mod builder {
             self
         }
 
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for idempotency_key failed".to_string()
+            });
+            self
+        }
+
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::vec::Vec<types::LeakMatch>>,
@@ -9485,15 +9531,17 @@ pub mod builder {
                 client,
                 github_public_key_identifier,
                 github_public_key_signature,
+                idempotency_key,
                 body,
             } = self;
             let github_public_key_identifier =
                 github_public_key_identifier.map_err(Error::InvalidRequest)?;
             let github_public_key_signature =
                 github_public_key_signature.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/leaks/report", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
             header_map.append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
@@ -9508,6 +9556,9 @@ pub mod builder {
                 "Github-Public-Key-Signature",
                 github_public_key_signature.to_string().try_into()?,
             );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -9534,7 +9585,7 @@ pub mod builder {
                 403u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
-                413u16 => Err(Error::ErrorResponse(
+                409u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -10288,6 +10339,9 @@ pub mod builder {
                     ResponseValue::from_response(response).await?,
                 )),
                 404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                409u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -11896,6 +11950,9 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 202u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 401u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
@@ -11903,6 +11960,9 @@ pub mod builder {
                     ResponseValue::from_response(response).await?,
                 )),
                 404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                409u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -12111,6 +12171,9 @@ pub mod builder {
                     ResponseValue::from_response(response).await?,
                 )),
                 403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                409u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -12462,6 +12525,9 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 401u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
@@ -12469,6 +12535,9 @@ pub mod builder {
                     ResponseValue::from_response(response).await?,
                 )),
                 404u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                409u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -12540,10 +12609,16 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 401u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
                 403u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                409u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
                 _ => Err(Error::UnexpectedResponse(response)),

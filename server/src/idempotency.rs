@@ -148,11 +148,16 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
 }
 
 async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Response> {
-    let Some(idempotency_key) = validate_key(request.headers())? else {
+    if !request.headers().contains_key(HEADER) {
         return Ok(next.run(request).await);
-    };
+    }
+    // Authentication first: a request without valid credentials answers 401
+    // whatever else is wrong with it (a malformed key, a body over the limit).
     let (mut parts, body) = request.into_parts();
     authenticate(&mut parts, &state).await?;
+    let Some(idempotency_key) = validate_key(&parts.headers)? else {
+        return Ok(next.run(Request::from_parts(parts, body)).await);
+    };
     let credential = presented_token(&parts.headers).map(hash_key).unwrap_or_default();
     let scope_hash = sha256_hex(&[
         credential.as_bytes(),

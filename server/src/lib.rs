@@ -43,12 +43,12 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The OpenAPI 3.1 document, built from the route annotations (no server needed).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api::api_router().split_for_parts().1
+    api::router_and_spec().1
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    let (api, spec) = api::api_router().split_for_parts();
+    let (api, spec) = api::router_and_spec();
     let spec = Arc::new(spec);
     let spec_json = {
         let spec = spec.clone();

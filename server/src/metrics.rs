@@ -6,7 +6,7 @@
 use crate::{api::verify::VerifyCode, state::AppState};
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{HeaderValue, header},
+    http::{HeaderValue, Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -170,9 +170,26 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
+    // Every label comes from a closed set, whatever a client sends: the method
+    // from the standard ones, the route from the router's templates, the
+    // status from the three-digit codes.
     let route = route.as_ref().map_or("unmatched", |p| p.as_str());
-    metrics.observe(method.as_str(), route, response.status().as_str(), start.elapsed().as_secs_f64());
+    metrics.observe(method_label(&method), route, response.status().as_str(), start.elapsed().as_secs_f64());
     response
+}
+
+/// The method label: a standard method, else `other` (`FOO`, `PURGE`, …).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// `GET /metrics` (unauthenticated; not mounted when `metrics = false`).

@@ -329,7 +329,6 @@ async fn validation_errors_name_the_field_and_store_nothing(backend: Backend) {
         (json!({"name": "x", "allowed_ips": ["not-an-ip"]}), "allowed_ips[0]"),
         (json!({"name": "x", "meta": [1, 2]}), "meta"),
         (json!({"name": "x", "meta": big_meta}), "meta"),
-        (json!({"name": "x", "environment": "staging"}), "environment"),
         (json!({"name": "x", "environment": "Bad_Env"}), "environment"),
         (json!({"name": "x", "source": "bogus"}), "source"),
         (json!({"name": "x", "project_id": "nope"}), "project_id"),
@@ -345,6 +344,10 @@ async fn validation_errors_name_the_field_and_store_nothing(backend: Backend) {
         assert!(r.error_message().contains(field), "{body}: message `{}` should name `{field}`", r.body["error"]);
         assert_eq!(r.body["code"], "invalid_request");
     }
+    // A well-formed environment name that does not exist is not found, like an unknown project.
+    let missing = s.post("/v1/api-keys", &s.admin_key, json!({"name": "x", "environment": "staging"})).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
+    assert_eq!(missing.body["code"], "not_found");
     let broken = s.raw(Method::POST, "/v1/api-keys").bearer_auth(&s.admin_key).body("{\"name\": ").send().await.unwrap();
     assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
     let too_big = s.raw(Method::POST, "/v1/api-keys").bearer_auth(&s.admin_key).body(vec![b' '; 70 * 1024]).send().await.unwrap();

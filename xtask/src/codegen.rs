@@ -39,8 +39,10 @@ const HEADER: &str = "\
 /// Generates the formatted contents of sdk-rust/src/generated.rs.
 pub fn generate(spec_v3_0: &Value) -> anyhow::Result<String> {
     eprintln!("generating the Rust client with progenitor");
+    let mut unconstrained = spec_v3_0.clone();
+    strip_validation(&mut unconstrained);
     let spec: openapiv3::OpenAPI =
-        serde_path_to_error::deserialize(spec_v3_0).with_context(|| {
+        serde_path_to_error::deserialize(&unconstrained).with_context(|| {
             format!(
                 "{SPEC_3_0_PATH} is not an OpenAPI 3.0 document that the openapiv3 crate accepts"
             )
@@ -52,6 +54,42 @@ pub fn generate(spec_v3_0: &Value) -> anyhow::Result<String> {
     // rustfmt then makes the result identical to what `cargo fmt` would leave.
     let source = format!("{HEADER}{}", space_out_items(&prettyplease::unparse(&file)));
     rustfmt(&source)
+}
+
+/// The spec states the server's bounds (patterns, lengths, ranges, item
+/// counts). The generated client is not given them: typify would turn every
+/// constrained field into a fallible newtype (`scopes: Vec<String>` into
+/// `Vec<CreateApiKeyRequestScopesItem>`, `limit: u64` into `NonZeroU64`),
+/// changing the facade's and its users' types for checks the server makes
+/// anyway (a 400 naming the field). Integer `minimum`s are clamped at 0 so
+/// unsigned fields stay unsigned, as before the bounds were stated.
+///
+/// Error statuses that a proxy or load balancer in front of keyward also
+/// answers (413, 429, 5xx), often with a body that is not keyward's JSON, are
+/// left out of the client's per-operation responses too: the facade reads
+/// those itself (any body, with `Retry-After`) and retries them.
+fn strip_validation(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Object(responses)) = map.get_mut("responses") {
+                responses.retain(|status, _| !(status == "413" || status == "429" || status.starts_with('5')));
+            }
+            let is_schema = map.get("type").is_some_and(Value::is_string);
+            if is_schema {
+                for key in ["pattern", "minLength", "maxLength", "maximum", "exclusiveMaximum", "minItems", "maxItems"] {
+                    map.shift_remove(key);
+                }
+                if map.get("minimum").and_then(Value::as_f64).is_some_and(|min| min > 0.0) {
+                    map.insert("minimum".into(), Value::from(0));
+                }
+            }
+            for child in map.values_mut() {
+                strip_validation(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_validation),
+        _ => {}
+    }
 }
 
 fn generate_tokens(spec: &openapiv3::OpenAPI) -> anyhow::Result<TokenStream> {

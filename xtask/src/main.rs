@@ -5,6 +5,7 @@ mod bench;
 mod codegen;
 mod downgrade;
 mod drift;
+mod fuzz;
 mod node;
 mod openapi;
 mod python;
@@ -47,8 +48,11 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Run every test suite: drift checks, Rust, Python SDK, Node SDK.
+    /// Run every test suite: drift checks, Rust, schemathesis, Python SDK, Node SDK.
     Test(test::TestArgs),
+    /// Run schemathesis over every operation of the served spec (the `fuzz`
+    /// suite of `cargo xtask test`, with more examples).
+    Fuzz(fuzz::FuzzArgs),
     /// Benchmark /v1/keys/verify against /healthz with wrk (release server,
     /// seeded database, cached and cold-cache runs; table in target/bench/).
     Bench(bench::BenchArgs),
@@ -89,6 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Test(args) => test::run(&args),
+        Command::Fuzz(args) => fuzz::run(&args),
         Command::Bench(args) => bench::run(&args),
     }
 }

@@ -28,7 +28,7 @@ pub fn test() -> anyhow::Result<()> {
         eprintln!("python SDK: not present yet — skipped");
         return Ok(());
     }
-    let python = env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+    let python = python_program();
     let version_ok = Command::new(&python)
         .args(["-c", "import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)"])
         .stdout(Stdio::null())
@@ -107,12 +107,17 @@ fn in_venv(program: impl AsRef<OsStr>, venv: &Path) -> Command {
     command
 }
 
-fn cargo_program() -> OsString {
+/// `$PYTHON`, else `python3`.
+pub(crate) fn python_program() -> OsString {
+    env::var_os("PYTHON").unwrap_or_else(|| "python3".into())
+}
+
+pub(crate) fn cargo_program() -> OsString {
     env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
 /// The workspace target dir (honours `CARGO_TARGET_DIR`, as maturin and cargo do).
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     match env::var_os("CARGO_TARGET_DIR") {
         Some(dir) if !dir.is_empty() => {
             let dir = PathBuf::from(dir);

@@ -13,7 +13,7 @@ use std::{
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
-use crate::{codegen, node, openapi, python, workspace_path, workspace_root};
+use crate::{codegen, fuzz, node, openapi, python, workspace_path, workspace_root};
 
 #[derive(clap::Args)]
 pub struct TestArgs {
@@ -31,6 +31,8 @@ enum Suite {
     Drift,
     /// cargo nextest (or cargo test) over the workspace, plus doctests
     Rust,
+    /// schemathesis over the served OpenAPI spec (a short pass; `cargo xtask fuzz` runs longer)
+    Fuzz,
     /// the Python SDK's build and tests
     Python,
     /// the Node SDK's build and tests
@@ -112,6 +114,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
         // nextest does not run doctests; `cargo test` (the fallback) already did.
         step("rust doctests", Suite::Rust, &mut rust_doctests);
     }
+    step("schemathesis (fuzz)", Suite::Fuzz, &mut fuzz::test);
     step("python SDK", Suite::Python, &mut python::test);
     step("node SDK", Suite::Node, &mut node::test);
 

@@ -33,9 +33,11 @@ const MAX_GRACE_SECONDS: u64 = 365 * 24 * 3600;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
-    /// Requests (verify `cost` units) allowed per window; 1 or more.
+    /// Requests (verify `cost` units) allowed per window: 1 to 1 000 000 000.
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub limit: u64,
-    /// Window length in milliseconds; 1 000 ms to 1 day.
+    /// Window length in milliseconds: 1 000 ms to 1 day.
+    #[schema(minimum = 1_000, maximum = 86_400_000)]
     pub window_ms: u64,
 }
 
@@ -44,6 +46,7 @@ pub struct RateLimit {
 #[serde(deny_unknown_fields)]
 pub struct UsageLimit {
     /// Credits left; each verify spends `cost` (default 1).
+    #[schema(minimum = 0, maximum = 9_223_372_036_854_775_807_u64)]
     pub remaining: u64,
     pub refill: Option<UsageRefill>,
 }
@@ -52,8 +55,10 @@ pub struct UsageLimit {
 #[serde(deny_unknown_fields)]
 pub struct UsageRefill {
     /// `remaining` is reset to this amount every interval.
+    #[schema(minimum = 1, maximum = 9_223_372_036_854_775_807_u64)]
     pub amount: u64,
-    /// Interval in milliseconds (at least 1 000).
+    /// Interval in milliseconds: 1 000 ms to 366 days.
+    #[schema(minimum = 1_000, maximum = 31_622_400_000_u64)]
     pub interval_ms: u64,
 }
 
@@ -158,24 +163,34 @@ pub struct CreatedApiKey {
 pub struct CreateApiKeyRequest {
     /// Project the key belongs to; defaults to the calling key's project (none: an org-wide key).
     pub project_id: Option<Uuid>,
-    /// 1-200 characters.
+    /// 1-200 characters, not blank, no control characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub name: String,
-    /// Scopes (`[a-z0-9_:.*-]`); defaults to the project's default scopes.
+    /// At most 100 scopes (`[a-z0-9_:.*-]`, 1-100 characters each); defaults to the project's default scopes.
+    #[schema(inline, value_type = Option<Vec<validate::Scope>>, max_items = 100)]
     pub scopes: Option<Vec<String>>,
     /// Must be in the future; defaults to now + the project's default TTL, if any.
     pub expires_at: Option<DateTime<Utc>>,
-    /// IP addresses or CIDR blocks (IPv4/IPv6).
+    /// At most 100 IP addresses or CIDR blocks (IPv4/IPv6).
+    #[schema(inline, value_type = Option<Vec<validate::IpRule>>, max_items = 100)]
     pub allowed_ips: Option<Vec<String>>,
-    /// Free-form JSON object, at most 4 KiB.
+    /// Free-form JSON object that serializes to at most 4 096 bytes.
     #[schema(value_type = Option<Object>)]
     pub meta: Option<Map<String, Value>>,
     pub rate_limit: Option<RateLimit>,
     pub usage_limit: Option<UsageLimit>,
-    /// Environment name (default `live`).
+    /// Environment name (default `live`): an existing environment of the organization.
+    #[schema(min_length = 1, max_length = 16, pattern = r"^[a-z0-9]{1,16}$")]
     pub environment: Option<String>,
+    /// At most 200 characters, no control characters.
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub device_name: Option<String>,
     /// Rotate automatically every N days (1-3650).
+    #[schema(minimum = 1, maximum = 3650)]
     pub rotation_interval_days: Option<u32>,
+    /// Absolute http(s) URL of a public host (at most 2 048 characters); private, loopback and
+    /// link-local targets are refused.
+    #[schema(max_length = 2048, pattern = r"^[hH][tT][tT][pP][sS]?://")]
     pub rotation_webhook_url: Option<String>,
 }
 
@@ -184,12 +199,20 @@ pub struct CreateApiKeyRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "billing worker (eu)", "is_active": false, "expires_at": null}))]
 pub struct UpdateApiKeyRequest {
+    /// 1-200 characters, not blank, no control characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub name: Option<String>,
+    /// At most 100 scopes (`[a-z0-9_:.*-]`, 1-100 characters each).
+    #[schema(inline, value_type = Option<Vec<validate::Scope>>, max_items = 100)]
     pub scopes: Option<Vec<String>>,
+    /// Must be in the future; `null` clears it.
     #[serde(default, deserialize_with = "nullable::deserialize")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
+    /// At most 100 IP addresses or CIDR blocks (IPv4/IPv6).
+    #[schema(inline, value_type = Option<Vec<validate::IpRule>>, max_items = 100)]
     pub allowed_ips: Option<Vec<String>>,
+    /// Free-form JSON object that serializes to at most 4 096 bytes.
     #[schema(value_type = Option<Object>)]
     pub meta: Option<Map<String, Value>>,
     #[serde(default, deserialize_with = "nullable::deserialize")]
@@ -201,13 +224,16 @@ pub struct UpdateApiKeyRequest {
     /// `false` disables the key without revoking it (verify answers DISABLED).
     pub is_active: Option<bool>,
     #[serde(default, deserialize_with = "nullable::deserialize")]
-    #[schema(value_type = Option<String>)]
+    /// At most 200 characters, no control characters.
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub device_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable::deserialize")]
-    #[schema(value_type = Option<u32>)]
+    /// Rotate automatically every N days (1-3650); `null` stops it.
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
     pub rotation_interval_days: Option<Option<u32>>,
     #[serde(default, deserialize_with = "nullable::deserialize")]
-    #[schema(value_type = Option<String>)]
+    /// Absolute http(s) URL of a public host (at most 2 048 characters).
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = r"^[hH][tT][tT][pP][sS]?://")]
     pub rotation_webhook_url: Option<Option<String>>,
 }
 
@@ -215,7 +241,9 @@ pub struct UpdateApiKeyRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"grace_period_seconds": 3600}))]
 pub struct RotateApiKeyRequest {
-    /// Seconds the old key keeps verifying (0 or absent: revoked at once, unless the project sets a default).
+    /// Seconds the old key keeps verifying, 0 to 1 year (0 or absent: revoked at once, unless the
+    /// project sets a default).
+    #[schema(minimum = 0, maximum = 31_536_000)]
     pub grace_period_seconds: Option<u64>,
 }
 
@@ -245,8 +273,10 @@ pub struct ListApiKeysQuery {
     /// Only keys of this project (a project key always sees only its own).
     pub project_id: Option<Uuid>,
     /// Only keys of this environment.
+    #[param(min_length = 1, max_length = 16, pattern = r"^[a-z0-9]{1,16}$")]
     pub environment: Option<String>,
     /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Cursor: the id of the last key of the previous page (from `X-Next-Cursor`).
     pub starting_after: Option<Uuid>,
@@ -479,7 +509,7 @@ pub async fn prepare_key(
     };
     let environment = store::find_environment(&mut *tx, &org.id, &environment_name)
         .await?
-        .ok_or_else(|| ApiError::invalid_field("environment", format!("no environment named `{environment_name}`")))?;
+        .ok_or(ApiError::NotFound("environment"))?;
 
     let project_defaults = project.as_ref();
     let scopes = match (&req.scopes, project_defaults.and_then(|p| p.default_scopes.as_deref())) {
@@ -870,7 +900,7 @@ pub async fn list_api_keys(
         (status = 400, description = "Invalid field", body = ErrorBody),
         (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
         (status = 403, description = "Missing the `keys:write` scope", body = ErrorBody),
-        (status = 404, description = "Project not found", body = ErrorBody),
+        (status = 404, description = "The `project_id` or `environment` named does not exist", body = ErrorBody),
         (status = 409, description = "Idempotency-Key reused with a different body", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]

@@ -91,6 +91,7 @@ pub struct ListAuditEventsQuery {
     /// Only events before this time (RFC 3339).
     pub until: Option<DateTime<Utc>>,
     /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Cursor: the id of the last event of the previous page (from `X-Next-Cursor`).
     pub starting_after: Option<Uuid>,

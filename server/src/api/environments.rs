@@ -41,6 +41,7 @@ pub struct Environment {
 #[schema(example = json!({"name": "staging"}))]
 pub struct CreateEnvironmentRequest {
     /// 1-16 lowercase letters or digits, unique in the organization.
+    #[schema(min_length = 1, max_length = 16, pattern = r"^[a-z0-9]{1,16}$")]
     pub name: String,
 }
 
@@ -49,6 +50,7 @@ pub struct CreateEnvironmentRequest {
 #[into_params(parameter_in = Query)]
 pub struct ListEnvironmentsQuery {
     /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Cursor from `X-Next-Cursor`.
     pub starting_after: Option<Uuid>,

@@ -4,6 +4,7 @@
 //! verifies, rotates and revokes like a native key. Its format need not
 //! carry our checksum: verify finds it by hash.
 
+use super::validate;
 use super::api_keys::{
     ApiKey, ChangedBy, CreateApiKeyRequest, KeySource, RateLimit, UsageLimit, audit_summary, prepare_key, record_change,
 };
@@ -33,19 +34,31 @@ pub const MAX_IMPORT: usize = 100;
 #[schema(example = json!({"key_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "key_prefix": "sk_live_ab12", "last4": "x9Qz", "name": "legacy billing key", "scopes": ["billing:*"]}))]
 pub struct ImportedApiKey {
     /// SHA-256 of the full key text, 64 hex characters.
+    #[schema(min_length = 64, max_length = 64, pattern = r"^[0-9a-fA-F]{64}$")]
     pub key_hash: String,
-    /// What people see of the key, e.g. `sk_live_ab12` (1-32 printable characters).
+    /// What people see of the key, e.g. `sk_live_ab12` (1-32 printable ASCII characters).
+    #[schema(min_length = 1, max_length = 32, pattern = r"^[\x21-\x7E]{1,32}$")]
     pub key_prefix: String,
-    /// The key's last 4 characters, if known.
+    /// The key's last 4 characters, if known (1-4 printable ASCII characters).
+    #[schema(min_length = 1, max_length = 4, pattern = r"^[\x21-\x7E]{1,4}$")]
     pub last4: Option<String>,
+    /// 1-200 characters, not blank, no control characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub name: String,
     /// Defaults to the calling key's project (none: an org-wide key).
     pub project_id: Option<Uuid>,
-    /// Environment name (default `live`).
+    /// Environment name (default `live`): an existing environment of the organization.
+    #[schema(min_length = 1, max_length = 16, pattern = r"^[a-z0-9]{1,16}$")]
     pub environment: Option<String>,
+    /// At most 100 scopes (`[a-z0-9_:.*-]`, 1-100 characters each).
+    #[schema(inline, value_type = Option<Vec<validate::Scope>>, max_items = 100)]
     pub scopes: Option<Vec<String>>,
+    /// Must be in the future.
     pub expires_at: Option<DateTime<Utc>>,
+    /// At most 100 IP addresses or CIDR blocks (IPv4/IPv6).
+    #[schema(inline, value_type = Option<Vec<validate::IpRule>>, max_items = 100)]
     pub allowed_ips: Option<Vec<String>>,
+    /// Free-form JSON object that serializes to at most 4 096 bytes.
     #[schema(value_type = Option<Object>)]
     pub meta: Option<Map<String, Value>>,
     pub rate_limit: Option<RateLimit>,
@@ -56,6 +69,7 @@ pub struct ImportedApiKey {
 #[serde(deny_unknown_fields)]
 pub struct ImportApiKeysRequest {
     /// 1-100 keys; all are imported or none.
+    #[schema(min_items = 1, max_items = 100)]
     pub keys: Vec<ImportedApiKey>,
 }
 
@@ -80,11 +94,11 @@ fn display_text(field: &str, value: &str, max: usize) -> ApiResult<String> {
     Ok(value.to_string())
 }
 
-/// Errors of item `i` name their field as `keys[i].field`.
+/// Errors of item `i` name their field as `keys[i].field`. A `project_id` or
+/// `environment` that does not exist stays a 404, as on create.
 fn in_item(i: usize, err: ApiError) -> ApiError {
     match err {
         ApiError::BadRequest(message) => ApiError::BadRequest(format!("keys[{i}].{message}")),
-        ApiError::NotFound(what) => ApiError::BadRequest(format!("keys[{i}].project_id: {what} not found")),
         other => other,
     }
 }
@@ -101,6 +115,7 @@ fn in_item(i: usize, err: ApiError) -> ApiError {
         (status = 400, description = "Invalid field (named as `keys[i].field`)", body = ErrorBody),
         (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
         (status = 403, description = "Missing the `keys:write` scope", body = ErrorBody),
+        (status = 404, description = "A `project_id` or `environment` named does not exist", body = ErrorBody),
         (status = 409, description = "A key with this hash already exists", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]

@@ -73,6 +73,116 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// The routes and the finished spec: [`api_router`] split, with
+/// [`common_responses`] applied to every operation.
+pub fn router_and_spec() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut spec) = api_router().split_for_parts();
+    common_responses(&mut spec);
+    (router, spec)
+}
+
+/// What every operation can answer besides its own outcomes, added in one
+/// place so no route forgets one (each route documents its specific ones,
+/// whose descriptions are kept):
+/// - a secured operation: 401 (missing or invalid credentials; auth runs
+///   before anything else), 403 (scope or role) and 429 (the calling key's own
+///   `rate_limit`);
+/// - a request body: 400 (invalid JSON or field) and 413 (over 64 KiB);
+/// - query parameters: 400;
+/// - a path parameter: 404;
+/// - every POST under `/v1/` except verify takes `Idempotency-Key`
+///   (1-255 printable ASCII characters; 400 when malformed, 409 when reused
+///   with another body or still in flight);
+/// - anything that reads the database: 503 when it does not answer.
+pub fn common_responses(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{
+        ContentBuilder, HttpMethod, Ref, RefOr, ResponseBuilder,
+        header::HeaderBuilder,
+        path::{Operation, ParameterBuilder, ParameterIn},
+        schema::{ObjectBuilder, Type},
+    };
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+    };
+    let ensure = |op: &mut Operation, status: &str, response: ResponseBuilder| {
+        op.responses.responses.entry(status.to_string()).or_insert_with(|| RefOr::T(response.build()));
+    };
+    let idempotency_schema = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(255))
+            .pattern(Some(r"^[\x21-\x7E]{1,255}$"))
+            .build()
+    };
+    for (path, item) in spec.paths.paths.iter_mut() {
+        for method in [HttpMethod::Get, HttpMethod::Post, HttpMethod::Put, HttpMethod::Patch, HttpMethod::Delete] {
+            let op = match method {
+                HttpMethod::Get => item.get.as_mut(),
+                HttpMethod::Post => item.post.as_mut(),
+                HttpMethod::Put => item.put.as_mut(),
+                HttpMethod::Patch => item.patch.as_mut(),
+                HttpMethod::Delete => item.delete.as_mut(),
+                _ => None,
+            };
+            let Some(op) = op else { continue };
+            if method == HttpMethod::Post && path.starts_with("/v1/") && path != "/v1/keys/verify" {
+                let params = op.parameters.get_or_insert_with(Vec::new);
+                let existing = params.iter_mut().find_map(|p| match p {
+                    RefOr::T(p) if p.name.eq_ignore_ascii_case(crate::idempotency::HEADER) => Some(p),
+                    _ => None,
+                });
+                match existing {
+                    Some(p) => p.schema = Some(RefOr::T(idempotency_schema().into())),
+                    None => params.push(RefOr::T(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .description(Some("Replays the first successful response for 24 h when repeated with the same body"))
+                            .schema(Some(idempotency_schema()))
+                            .build(),
+                    )),
+                }
+                ensure(op, "400", error("Invalid field, or a malformed `Idempotency-Key`"));
+                ensure(op, "409", error("`Idempotency-Key` reused with a different body, or its first request is still in flight"));
+            }
+            let params = op.parameters.as_deref().unwrap_or_default();
+            let has = |place: ParameterIn| params.iter().any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place));
+            let (has_query, has_path) = (has(ParameterIn::Query), has(ParameterIn::Path));
+            if op.request_body.is_some() {
+                ensure(op, "400", error("Invalid JSON body or field"));
+                ensure(op, "413", error("Request body over 64 KiB"));
+            }
+            if has_query {
+                ensure(op, "400", error("Invalid query parameter"));
+            }
+            if has_path {
+                ensure(op, "404", error("Not found"));
+            }
+            if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                ensure(op, "401", error("Missing or invalid credentials"));
+                ensure(op, "403", error("The credential lacks the permission"));
+                ensure(
+                    op,
+                    "429",
+                    error("The calling key's own `rate_limit` is exhausted").header(
+                        "Retry-After",
+                        HeaderBuilder::new()
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+                            .description(Some("Seconds until a request may succeed"))
+                            .build(),
+                    ),
+                );
+            }
+            if path != "/healthz" {
+                ensure(op, "503", error("The database does not answer"));
+            }
+        }
+    }
+}
+
 /// Every documented route with its OpenAPI operation.
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())

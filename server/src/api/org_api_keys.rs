@@ -49,8 +49,11 @@ pub struct RevokedApiKey {
 #[into_params(parameter_in = Query)]
 pub struct ListOrganizationApiKeysQuery {
     pub project_id: Option<Uuid>,
+    /// Only keys of this environment.
+    #[param(min_length = 1, max_length = 16, pattern = r"^[a-z0-9]{1,16}$")]
     pub environment: Option<String>,
     /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<Uuid>,

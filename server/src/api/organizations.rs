@@ -50,9 +50,11 @@ pub struct Organization {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Acme", "key_prefix": "acme"}))]
 pub struct CreateOrganizationRequest {
-    /// 1-200 characters.
+    /// 1-200 characters, not blank, no control characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub name: String,
     /// 2-8 lowercase letters or digits (default `kw`).
+    #[schema(min_length = 2, max_length = 8, pattern = r"^[a-z0-9]{2,8}$")]
     pub key_prefix: Option<String>,
 }
 
@@ -60,8 +62,11 @@ pub struct CreateOrganizationRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganizationRequest {
+    /// 1-200 characters, not blank, no control characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub name: Option<String>,
     /// 2-8 lowercase letters or digits; applies to keys created from now on.
+    #[schema(min_length = 2, max_length = 8, pattern = r"^[a-z0-9]{2,8}$")]
     pub key_prefix: Option<String>,
 }
 
@@ -81,7 +86,8 @@ pub struct Member {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"user_id": "user_2abc", "role": "member"}))]
 pub struct AddMemberRequest {
-    /// The user's id (their session JWT `sub`); 1-255 characters.
+    /// The user's id (their session JWT `sub`); 1-255 characters, not blank, no control characters.
+    #[schema(min_length = 1, max_length = 255, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub user_id: String,
     pub role: Role,
 }
@@ -98,6 +104,7 @@ pub struct UpdateMemberRequest {
 #[into_params(parameter_in = Query)]
 pub struct ListOrganizationsQuery {
     /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Cursor: the id of the last organization of the previous page (from `X-Next-Cursor`).
     pub starting_after: Option<Uuid>,
@@ -108,6 +115,7 @@ pub struct ListOrganizationsQuery {
 #[into_params(parameter_in = Query)]
 pub struct ListMembersQuery {
     /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Cursor: the user id of the last member of the previous page (from `X-Next-Cursor`).
     pub starting_after: Option<String>,

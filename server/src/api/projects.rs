@@ -81,14 +81,24 @@ impl LeakPolicy {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Krossover", "key_prefix": "kros", "default_scopes": ["keys:verify"], "default_rate_limit": {"limit": 100, "window_ms": 60000}, "default_ttl_seconds": 7776000, "default_grace_period_seconds": 3600}))]
 pub struct CreateProjectRequest {
+    /// 1-200 characters, not blank, no control characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub name: String,
     /// 2-8 lowercase letters or digits, unique in the organization.
+    #[schema(min_length = 2, max_length = 8, pattern = r"^[a-z0-9]{2,8}$")]
     pub key_prefix: Option<String>,
+    /// Scopes given to new keys that name none: at most 100 (`[a-z0-9_:.*-]`, 1-100 characters each).
+    #[schema(inline, value_type = Option<Vec<validate::Scope>>, max_items = 100)]
     pub default_scopes: Option<Vec<String>>,
     pub default_rate_limit: Option<RateLimit>,
+    /// New keys expire this many seconds after creation: 60 s to 10 years.
+    #[schema(minimum = 60, maximum = 315_360_000)]
     pub default_ttl_seconds: Option<u64>,
+    /// Grace period of rotations that give none: 0 to 1 year.
+    #[schema(minimum = 0, maximum = 31_536_000)]
     pub default_grace_period_seconds: Option<u64>,
     /// 0-365 (default 7; 0 turns the warnings off).
+    #[schema(minimum = 0, maximum = 365)]
     pub expiry_warning_days: Option<u32>,
     /// Default `revoke`.
     pub leak_policy: Option<LeakPolicy>,
@@ -97,23 +107,30 @@ pub struct CreateProjectRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProjectRequest {
+    /// 1-200 characters, not blank, no control characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub name: Option<String>,
+    /// 2-8 lowercase letters or digits, unique in the organization; `null` clears it.
     #[serde(default, deserialize_with = "nullable::deserialize")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 2, max_length = 8, pattern = r"^[a-z0-9]{2,8}$")]
     pub key_prefix: Option<Option<String>>,
+    /// At most 100 scopes (`[a-z0-9_:.*-]`, 1-100 characters each); `null` clears them.
     #[serde(default, deserialize_with = "nullable::deserialize")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(inline, value_type = Option<Vec<validate::Scope>>, max_items = 100)]
     pub default_scopes: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "nullable::deserialize")]
     #[schema(value_type = Option<RateLimit>)]
     pub default_rate_limit: Option<Option<RateLimit>>,
     #[serde(default, deserialize_with = "nullable::deserialize")]
-    #[schema(value_type = Option<u64>)]
+    /// 60 s to 10 years; `null` clears it.
+    #[schema(value_type = Option<u64>, minimum = 60, maximum = 315_360_000)]
     pub default_ttl_seconds: Option<Option<u64>>,
     #[serde(default, deserialize_with = "nullable::deserialize")]
-    #[schema(value_type = Option<u64>)]
+    /// 0 to 1 year; `null` clears it.
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 31_536_000)]
     pub default_grace_period_seconds: Option<Option<u64>>,
     /// 0-365; 0 turns the warnings off.
+    #[schema(minimum = 0, maximum = 365)]
     pub expiry_warning_days: Option<u32>,
     pub leak_policy: Option<LeakPolicy>,
 }
@@ -123,6 +140,7 @@ pub struct UpdateProjectRequest {
 #[into_params(parameter_in = Query)]
 pub struct ListProjectsQuery {
     /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Cursor from `X-Next-Cursor`.
     pub starting_after: Option<Uuid>,

@@ -10,6 +10,42 @@ pub const MAX_META_BYTES: usize = 4096;
 pub const MAX_SCOPES: usize = 100;
 pub const MAX_ALLOWED_IPS: usize = 100;
 
+// ---------------------------------------------------------------- the same rules, for the spec
+//
+// The checks below, stated as JSON Schema so the spec says what the server
+// enforces (`cargo xtask test` runs schemathesis to keep the two in step).
+// Patterns are written for ECMA-262, Python `re` and the Rust `regex` crate
+// alike. `char::is_control` is Unicode Cc: U+0000-U+001F and U+007F-U+009F.
+//
+// Fields use them as literals (utoipa takes literals only):
+// - a name: 1-200 characters, not blank, no control characters
+//   `^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$`
+// - optional text: no control characters `^[^\x00-\x1F\x7F-\x9F]*$`
+// - an environment name `^[a-z0-9]{1,16}$`, a key prefix `^[a-z0-9]{2,8}$`
+
+/// A scope: 1-100 characters of `a-z 0-9 _ : . * -` (`*` and `prefix:*` are wildcards).
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = r"^[a-z0-9_:.*-]{1,100}$", min_length = 1, max_length = 100, example = "keys:read")]
+pub struct Scope(pub String);
+
+/// An IPv4 or IPv6 address, or a CIDR block of either.
+#[derive(utoipa::ToSchema)]
+#[schema(
+    pattern = r"^(((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(/(3[0-2]|[12]?[0-9]))?|(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}|[0-9a-fA-F]{1,4}:(:[0-9a-fA-F]{1,4}){1,6}|:((:[0-9a-fA-F]{1,4}){1,7}|:))(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$",
+    max_length = 43,
+    example = "10.0.0.0/8"
+)]
+pub struct IpRule(pub String);
+
+/// An IPv4 or IPv6 address.
+#[derive(utoipa::ToSchema)]
+#[schema(
+    pattern = r"^(((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])|(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}|[0-9a-fA-F]{1,4}:(:[0-9a-fA-F]{1,4}){1,6}|:((:[0-9a-fA-F]{1,4}){1,7}|:)))$",
+    max_length = 39,
+    example = "10.1.2.3"
+)]
+pub struct IpAddress(pub String);
+
 pub fn name(field: &str, value: &str) -> Result<String, ApiError> {
     let len = value.chars().count();
     if value.trim().is_empty() || len > 200 {
@@ -129,6 +165,25 @@ mod tests {
         for bad in ["", "10.0.0.256", "10.0.0.0/33", "::/129", "example.com", "10.0.0.1/"] {
             assert!(parse_ip_rule(bad).is_none(), "{bad}");
         }
+    }
+
+    /// The spec's patterns accept what the checks accept (and nothing they refuse).
+    #[test]
+    fn spec_patterns_match_the_checks() {
+        use utoipa::PartialSchema;
+        let pattern = |schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>| {
+            let json = serde_json::to_value(schema).unwrap();
+            regex::Regex::new(json["pattern"].as_str().unwrap()).unwrap()
+        };
+        let ip = pattern(IpRule::schema());
+        for ok in ["10.0.0.1", "10.0.0.0/8", "0.0.0.0/0", "::1", "2001:db8::/32", "::/0", "1.2.3.4/32", "1:2:3:4:5:6:7::"] {
+            assert!(ip.is_match(ok) && parse_ip_rule(ok).is_some(), "{ok}");
+        }
+        for bad in ["", "10.0.0.256", "10.0.0.0/33", "::/129", "example.com", "10.0.0.1/", "01.2.3.4"] {
+            assert!(!ip.is_match(bad), "{bad}");
+        }
+        let scope = pattern(Scope::schema());
+        assert!(scope.is_match("keys:read") && !scope.is_match("Keys") && !scope.is_match(""));
     }
 
     #[test]

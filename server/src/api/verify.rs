@@ -34,10 +34,12 @@ pub struct VerifyKeyRequest {
     /// The key presented to your service.
     pub key: String,
     /// The IP address of your caller, checked against the key's `allowed_ips`.
+    #[schema(inline, value_type = Option<super::validate::IpAddress>)]
     pub ip: Option<String>,
     /// Scopes the key must all hold (`*` and `prefix:*` in the key's scopes match).
     pub required_scopes: Option<Vec<String>>,
     /// Credits and rate-limit tokens this request spends: 0 to 1 000 000 (default 1).
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub cost: Option<u64>,
 }
 

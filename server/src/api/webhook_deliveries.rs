@@ -93,6 +93,7 @@ pub struct ListWebhookDeliveriesQuery {
     pub event_type: Option<WebhookEventType>,
     pub status: Option<WebhookDeliveryStatus>,
     /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Cursor from `X-Next-Cursor`.
     pub starting_after: Option<Uuid>,

@@ -57,8 +57,12 @@ pub struct CreatedWebhookEndpoint {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"url": "https://hooks.example.com/keyward", "description": "key events to ops", "event_types": ["api_key.rotated", "api_key.leaked"]}))]
 pub struct CreateWebhookEndpointRequest {
-    /// Absolute http(s) URL; private, loopback and link-local targets are refused.
+    /// Absolute http(s) URL of a public host (at most 2 048 characters); private, loopback and
+    /// link-local targets are refused.
+    #[schema(max_length = 2048, pattern = r"^[hH][tT][tT][pP][sS]?://")]
     pub url: String,
+    /// At most 500 characters, no control characters.
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub description: Option<String>,
     /// Only these events (default: every event).
     pub event_types: Option<Vec<WebhookEventType>>,
@@ -69,9 +73,12 @@ pub struct CreateWebhookEndpointRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhookEndpointRequest {
+    /// Absolute http(s) URL of a public host (at most 2 048 characters).
+    #[schema(max_length = 2048, pattern = r"^[hH][tT][tT][pP][sS]?://")]
     pub url: Option<String>,
+    /// At most 500 characters, no control characters; `null` clears it.
     #[serde(default, deserialize_with = "nullable::deserialize")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub description: Option<Option<String>>,
     /// Replaces the filter; `[]` means every event.
     pub event_types: Option<Vec<WebhookEventType>>,
@@ -83,6 +90,7 @@ pub struct UpdateWebhookEndpointRequest {
 #[into_params(parameter_in = Query)]
 pub struct ListWebhookEndpointsQuery {
     /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Cursor from `X-Next-Cursor`.
     pub starting_after: Option<Uuid>,
