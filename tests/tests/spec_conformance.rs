@@ -31,7 +31,9 @@ async fn secured_operations(s: &TestServer) -> Vec<(Method, String)> {
 }
 
 async fn missing_credentials_answer_401_everywhere(backend: Backend) {
-    let s = TestServer::start(backend).await;
+    // Hundreds of deliberate failures from one address: the per-address
+    // throttle (tested in `trust.rs`) would answer 429 before long.
+    let s = TestServer::start_with(backend, |c| c.auth_failure_limit = 0).await;
     let oversized = format!("{{\"name\": \"{}\"}}", "x".repeat(70 * 1024));
     // No connection reuse: the server answers an oversized body without
     // reading it and closes that connection.
