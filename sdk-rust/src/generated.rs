@@ -7948,7 +7948,8 @@ pub trait ClientWebhooksExt {
     fn list_webhook_endpoints(&self) -> builder::ListWebhookEndpoints<'_>;
     ///Create a webhook endpoint
     ///
-    ///Returns the endpoint with its signing `secret`, shown once.
+    ///Returns the endpoint with its signing `secret`, shown once. A server
+    ///without `KEYWARD_SECRETS_KEY` (Postgres) answers 503 `secrets_key_missing`.
     ///
     ///Sends a `POST` request to `/v1/webhook-endpoints`
     ///
@@ -8008,7 +8009,8 @@ pub trait ClientWebhooksExt {
     fn update_webhook_endpoint(&self) -> builder::UpdateWebhookEndpoint<'_>;
     ///Rotate a webhook endpoint's signing secret
     ///
-    ///The old secret stops signing at once; the new one is shown once.
+    ///The old secret stops signing at once; the new one is shown once. A server
+    ///without `KEYWARD_SECRETS_KEY` (Postgres) answers 503 `secrets_key_missing`.
     ///
     ///Sends a `POST` request to `/v1/webhook-endpoints/{id}/rotate-secret`
     ///
@@ -8028,6 +8030,7 @@ pub trait ClientWebhooksExt {
     ///Deliveries to a key's `rotation_webhook_url` are signed with this
     ///organization-wide secret. Call once to learn it (it exists from the first
     ///such delivery, unseen); each call replaces it and shows the new one once.
+    ///A server without `KEYWARD_SECRETS_KEY` (Postgres) answers 503 `secrets_key_missing`.
     ///
     ///Sends a `POST` request to `/v1/webhook-signing-secret`
     ///
@@ -12117,9 +12120,6 @@ pub mod builder {
                 409u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -12478,9 +12478,6 @@ pub mod builder {
                 404u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -12554,9 +12551,6 @@ pub mod builder {
                     ResponseValue::from_response(response).await?,
                 )),
                 403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                503u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
                 _ => Err(Error::UnexpectedResponse(response)),

@@ -181,7 +181,8 @@ pub async fn list_webhook_endpoints(
 
 /// Create a webhook endpoint
 ///
-/// Returns the endpoint with its signing `secret`, shown once.
+/// Returns the endpoint with its signing `secret`, shown once. A server
+/// without `KEYWARD_SECRETS_KEY` (Postgres) answers 503 `secrets_key_missing`.
 #[utoipa::path(post, path = "/v1/webhook-endpoints", tag = TAG, operation_id = "create_webhook_endpoint",
     request_body = CreateWebhookEndpointRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h when repeated with the same body")),
@@ -191,7 +192,6 @@ pub async fn list_webhook_endpoints(
         (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
         (status = 403, description = "Missing the `orgs:admin` scope (owner/admin role)", body = ErrorBody),
         (status = 409, description = "`limit_reached`: the organization already has `webhook_max_endpoints` endpoints (default 20)", body = ErrorBody),
-        (status = 503, description = "`secrets_key_missing`: the server has no `KEYWARD_SECRETS_KEY` to store the secret with", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn create_webhook_endpoint(
@@ -337,7 +337,8 @@ pub async fn delete_webhook_endpoint(State(state): State<AppState>, caller: Call
 
 /// Rotate a webhook endpoint's signing secret
 ///
-/// The old secret stops signing at once; the new one is shown once.
+/// The old secret stops signing at once; the new one is shown once. A server
+/// without `KEYWARD_SECRETS_KEY` (Postgres) answers 503 `secrets_key_missing`.
 #[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = TAG, operation_id = "rotate_webhook_endpoint_secret",
     params(("id" = Uuid, Path, description = "Webhook endpoint id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
@@ -346,7 +347,6 @@ pub async fn delete_webhook_endpoint(State(state): State<AppState>, caller: Call
         (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
         (status = 403, description = "Missing the `orgs:admin` scope (owner/admin role)", body = ErrorBody),
         (status = 404, description = "No such endpoint in this organization", body = ErrorBody),
-        (status = 503, description = "`secrets_key_missing`: the server has no `KEYWARD_SECRETS_KEY` to store the secret with", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn rotate_webhook_endpoint_secret(
@@ -371,13 +371,13 @@ pub async fn rotate_webhook_endpoint_secret(
 /// Deliveries to a key's `rotation_webhook_url` are signed with this
 /// organization-wide secret. Call once to learn it (it exists from the first
 /// such delivery, unseen); each call replaces it and shows the new one once.
+/// A server without `KEYWARD_SECRETS_KEY` (Postgres) answers 503 `secrets_key_missing`.
 #[utoipa::path(post, path = "/v1/webhook-signing-secret", tag = TAG, operation_id = "rotate_webhook_signing_secret",
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
     responses(
         (status = 200, description = "The new secret, shown once", body = WebhookSigningSecret),
         (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
         (status = 403, description = "Missing the `orgs:admin` scope (owner/admin role)", body = ErrorBody),
-        (status = 503, description = "`secrets_key_missing`: the server has no `KEYWARD_SECRETS_KEY` to store the secret with", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn rotate_webhook_signing_secret(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<WebhookSigningSecret>> {
