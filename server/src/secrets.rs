@@ -244,8 +244,11 @@ fn load_or_create_key_file(path: &Path) -> anyhow::Result<[u8; 32]> {
     }
 }
 
-/// Where secrets are stored: table, id column, secret column, associated data.
-const COLUMNS: [(&str, &str, fn(&str) -> String); 2] =
+/// The associated data of one stored secret, from its row id.
+type Aad = fn(&str) -> String;
+
+/// Where secrets are stored: table, secret column (keyed by `id`), associated data.
+const COLUMNS: [(&str, &str, Aad); 2] =
     [("webhook_endpoints", "secret", endpoint_aad), ("organizations", "key_webhook_secret", organization_aad)];
 
 /// How many stored secrets exist (any form).
