@@ -7980,7 +7980,8 @@ pub trait ClientWebhooksExt {
     fn list_webhook_endpoints(&self) -> builder::ListWebhookEndpoints<'_>;
     ///Create a webhook endpoint
     ///
-    ///Returns the endpoint with its signing `secret`, shown once.
+    ///Returns the endpoint with its signing `secret`, shown once. A server
+    ///without `KEYWARD_SECRETS_KEY` (Postgres) answers 503 `secrets_key_missing`.
     ///
     ///Sends a `POST` request to `/v1/webhook-endpoints`
     ///
@@ -8040,7 +8041,8 @@ pub trait ClientWebhooksExt {
     fn update_webhook_endpoint(&self) -> builder::UpdateWebhookEndpoint<'_>;
     ///Rotate a webhook endpoint's signing secret
     ///
-    ///The old secret stops signing at once; the new one is shown once.
+    ///The old secret stops signing at once; the new one is shown once. A server
+    ///without `KEYWARD_SECRETS_KEY` (Postgres) answers 503 `secrets_key_missing`.
     ///
     ///Sends a `POST` request to `/v1/webhook-endpoints/{id}/rotate-secret`
     ///
@@ -8060,6 +8062,7 @@ pub trait ClientWebhooksExt {
     ///Deliveries to a key's `rotation_webhook_url` are signed with this
     ///organization-wide secret. Call once to learn it (it exists from the first
     ///such delivery, unseen); each call replaces it and shows the new one once.
+    ///A server without `KEYWARD_SECRETS_KEY` (Postgres) answers 503 `secrets_key_missing`.
     ///
     ///Sends a `POST` request to `/v1/webhook-signing-secret`
     ///

@@ -135,6 +135,25 @@ pub struct SettingsArgs {
     /// PEM file of the ECDSA P-256 public keys that sign leaked-key reports (GitHub secret scanning).
     #[arg(long, env = "KEYWARD_LEAK_REPORT_PUBLIC_KEYS", global = true)]
     pub leak_report_public_keys: Option<PathBuf>,
+    /// Key that encrypts webhook secrets at rest (base64 of 32 bytes).
+    #[arg(long, env = "KEYWARD_SECRETS_KEY", global = true, hide_env_values = true)]
+    pub secrets_key: Option<String>,
+    /// Previous secrets keys (comma-separated base64), still accepted for decryption while rotating.
+    #[arg(long, env = "KEYWARD_SECRETS_KEY_PREVIOUS", global = true, hide_env_values = true)]
+    pub secrets_key_previous: Option<String>,
+    /// Most webhook endpoints (not deleted) one organization may have.
+    #[arg(long, env = "KEYWARD_WEBHOOK_MAX_ENDPOINTS", global = true)]
+    pub webhook_max_endpoints: Option<u64>,
+    /// Send every webhook delivery through this proxy (`http://host:port`); unset: no proxy at all
+    /// (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` are ignored).
+    #[arg(long, env = "KEYWARD_WEBHOOK_PROXY", global = true, hide_env_values = true)]
+    pub webhook_proxy: Option<String>,
+    /// Days hourly usage counters are kept (0: for ever).
+    #[arg(long, env = "KEYWARD_USAGE_RETENTION_DAYS", global = true)]
+    pub usage_retention_days: Option<u64>,
+    /// Days audit events are kept (unset or 0: for ever).
+    #[arg(long, env = "KEYWARD_AUDIT_RETENTION_DAYS", global = true)]
+    pub audit_retention_days: Option<u64>,
 }
 
 /// The same settings as they may appear in `keyward.toml`.
@@ -170,6 +189,12 @@ struct FileSettings {
     webhook_timeout_ms: Option<u64>,
     webhook_allow_private: Option<bool>,
     leak_report_public_keys: Option<PathBuf>,
+    secrets_key: Option<String>,
+    secrets_key_previous: Option<String>,
+    webhook_max_endpoints: Option<u64>,
+    webhook_proxy: Option<String>,
+    usage_retention_days: Option<u64>,
+    audit_retention_days: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -209,6 +234,18 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// DER `SubjectPublicKeyInfo` of each key that may sign a leak report.
     pub leak_report_keys: Vec<Vec<u8>>,
+    /// The key that seals webhook secrets at rest (`secrets.rs`); `Debug` never prints it.
+    pub secrets_key: Option<SecretString>,
+    /// Previous keys, still opening what they sealed.
+    pub secrets_key_previous: Vec<SecretString>,
+    /// Most endpoints (not deleted) per organization.
+    pub webhook_max_endpoints: u64,
+    /// Proxy every delivery goes through; none: proxy environment variables are ignored.
+    pub webhook_proxy: Option<SecretString>,
+    /// Hourly usage counters older than this are purged; `None`: kept for ever.
+    pub usage_retention_days: Option<u64>,
+    /// Audit events older than this are purged; `None`: kept for ever.
+    pub audit_retention_days: Option<u64>,
 }
 
 /// About 24 h in all: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 8 h.
@@ -247,6 +284,12 @@ impl Default for Config {
             webhook_timeout: Duration::from_secs(10),
             webhook_allow_private: false,
             leak_report_keys: Vec::new(),
+            secrets_key: None,
+            secrets_key_previous: Vec::new(),
+            webhook_max_endpoints: 20,
+            webhook_proxy: None,
+            usage_retention_days: Some(400),
+            audit_retention_days: None,
         }
     }
 }
@@ -325,6 +368,30 @@ impl Config {
                 Some(path) => load_leak_report_keys(&path)?,
                 None => Vec::new(),
             },
+            secrets_key: args.secrets_key.clone().or(file.secrets_key).filter(|s| !s.trim().is_empty()).map(SecretString),
+            secrets_key_previous: args
+                .secrets_key_previous
+                .clone()
+                .or(file.secrets_key_previous)
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| SecretString(s.to_string()))
+                .collect(),
+            webhook_max_endpoints: args.webhook_max_endpoints.or(file.webhook_max_endpoints).unwrap_or(d.webhook_max_endpoints),
+            webhook_proxy: match args.webhook_proxy.clone().or(file.webhook_proxy).filter(|s| !s.trim().is_empty()) {
+                Some(proxy) => {
+                    reqwest::Proxy::all(proxy.as_str()).map_err(|_| anyhow::anyhow!("webhook_proxy: not a proxy URL"))?;
+                    Some(SecretString(proxy))
+                }
+                None => None,
+            },
+            usage_retention_days: match args.usage_retention_days.or(file.usage_retention_days) {
+                Some(days) => (days > 0).then_some(days),
+                None => d.usage_retention_days,
+            },
+            audit_retention_days: args.audit_retention_days.or(file.audit_retention_days).filter(|&days| days > 0),
         })
     }
 }

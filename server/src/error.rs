@@ -60,6 +60,12 @@ pub enum ApiError {
     RateLimited { message: String, retry_after_secs: u64, limit: u64, remaining: u64, reset_at_unix: i64 },
     #[error("the service is temporarily unavailable")]
     Unavailable,
+    /// An organization reached a configured limit (e.g. `webhook_max_endpoints`).
+    #[error("{0}")]
+    LimitReached(String),
+    /// Postgres without `KEYWARD_SECRETS_KEY`: webhook secrets cannot be stored.
+    #[error("KEYWARD_SECRETS_KEY is not set on this server, so webhook secrets cannot be stored; ask the operator to set it")]
+    SecretsKeyMissing,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -88,10 +94,10 @@ impl ApiError {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::InsufficientScope(_) | Self::IpNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) | Self::IdempotencyInProgress => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::IdempotencyInProgress | Self::LimitReached(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::SecretsKeyMissing => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -109,6 +115,8 @@ impl ApiError {
             Self::PayloadTooLarge => "payload_too_large",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable => "unavailable",
+            Self::LimitReached(_) => "limit_reached",
+            Self::SecretsKeyMissing => "secrets_key_missing",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -122,6 +130,15 @@ impl From<sqlx::Error> for ApiError {
                 Self::Unavailable
             }
             _ => Self::Internal(err.into()),
+        }
+    }
+}
+
+impl From<crate::secrets::SecretsError> for ApiError {
+    fn from(err: crate::secrets::SecretsError) -> Self {
+        match err {
+            crate::secrets::SecretsError::KeyMissing => Self::SecretsKeyMissing,
+            other => Self::Internal(other.into()),
         }
     }
 }

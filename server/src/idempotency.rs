@@ -29,11 +29,11 @@ use chacha20poly1305::{
 };
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
-const RETENTION_MS: i64 = 24 * 3600 * 1000;
+/// Records older than this are forgotten (and purged by [`crate::housekeeping`]).
+const RETENTION_MS: i64 = crate::housekeeping::IDEMPOTENCY_RETENTION_MS;
 /// A row with this status is a request still being executed.
 const IN_FLIGHT: i64 = 0;
 /// Response headers worth replaying besides the body.
@@ -252,24 +252,7 @@ async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Resp
         .execute(pool)
         .await?;
     claim.settled();
-    purge_expired_now_and_then(&state, now).await;
     Ok(Response::from_parts(parts, Body::from(body)))
-}
-
-/// Records older than 24 h are useless; sweep them every few hundred writes
-/// rather than on every request.
-async fn purge_expired_now_and_then(state: &AppState, now: i64) {
-    static WRITES: AtomicU64 = AtomicU64::new(0);
-    if !WRITES.fetch_add(1, Ordering::Relaxed).is_multiple_of(256) {
-        return;
-    }
-    if let Err(err) = sqlx::query("DELETE FROM idempotency_records WHERE created_at < $1")
-        .bind(now - RETENTION_MS)
-        .execute(state.store.pool())
-        .await
-    {
-        tracing::warn!(error = %err, "purging expired idempotency records failed");
-    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod cache_sync;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod housekeeping;
 pub mod idempotency;
 pub mod keyfmt;
 pub mod leaks;
@@ -18,6 +19,7 @@ pub mod listener;
 pub mod metrics;
 pub mod ratelimit;
 pub mod scheduler;
+pub mod secrets;
 pub mod session;
 pub mod state;
 pub mod store;
@@ -83,6 +85,7 @@ pub fn app(state: AppState) -> Router {
 
 /// Serve `state` on `listener` until `shutdown` resolves, then drain.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    secrets::startup(&state.store, &state.secrets).await?;
     if store::has_imported_keys(state.store.pool()).await? {
         state.imported_keys.store(true, std::sync::atomic::Ordering::Relaxed);
     }
@@ -90,7 +93,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     let follower = (state.store.backend() == store::Backend::Postgres)
         .then(|| cache_sync::follow(state.keys.clone(), state.config.database_url.clone()));
     let jobs = if state.config.background_jobs {
-        vec![scheduler::spawn(state.clone()), webhooks::delivery::spawn(state.clone())]
+        vec![scheduler::spawn(state.clone()), webhooks::delivery::spawn(state.clone()), housekeeping::spawn(state.clone())]
     } else {
         Vec::new()
     };

@@ -60,6 +60,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Some(Command::Openapi) => unreachable!("handled above"),
         Some(Command::Serve) | None => {
+            // A bad secrets key or proxy stops here; `serve` checks and migrates stored secrets first.
+            let state = AppState::try_new(store.clone(), config)?;
+            let config = &state.config;
             if config.bootstrap_on_empty && store.count_organizations().await? == 0 {
                 let made = bootstrap(&store, "Default organization").await?;
                 tracing::info!(organization_id = %made.organization.id, key_id = %made.admin_key_id, "first start on an empty database: created an organization and an admin key (printed on stdout, shown once)");
@@ -69,7 +72,6 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
             tracing::info!(listen = %listener.local_addr()?, database = %redact_url(&config.database_url), "keyward listening");
-            let state = AppState::new(store.clone(), config);
             keyward_server::serve(listener, state, keyward_server::shutdown_signal()).await?;
             store.close().await;
             tracing::info!("stopped");

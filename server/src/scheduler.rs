@@ -11,8 +11,7 @@
 //! commits; SQLite serializes writers), so it rolls back and writes nothing.
 //! Warnings are claimed the same way on their `*_warned_at` marker.
 //!
-//! Each pass also deletes finished webhook deliveries older than
-//! [`WEBHOOK_HISTORY_DAYS`].
+//! Finished webhook deliveries are purged by [`crate::housekeeping`].
 //!
 //! A scheduled rotation never sends the new plaintext anywhere: the
 //! `api_key.rotated` event names the new key's id, and its owner obtains a
@@ -36,7 +35,7 @@ pub const DEFAULT_WARNING_DAYS: i64 = 7;
 /// Keys handled per kind per pass; the next pass takes the rest.
 const BATCH: i64 = 200;
 /// Finished webhook deliveries (and their events) are kept this long.
-pub const WEBHOOK_HISTORY_DAYS: i64 = 30;
+pub use crate::housekeeping::WEBHOOK_HISTORY_DAYS;
 
 pub fn spawn(state: AppState) -> BackgroundTask {
     BackgroundTask::spawn("scheduler", state.config.scheduler_interval, state, |state: AppState| async move {
@@ -49,7 +48,6 @@ pub async fn run_pass(state: &AppState) -> anyhow::Result<()> {
     rotate_due(state).await?;
     warn(state, Warning::Expiring).await?;
     warn(state, Warning::RotationDue).await?;
-    store::purge_webhook_history(state.store.pool(), now_ms() - WEBHOOK_HISTORY_DAYS * 86_400_000).await?;
     Ok(())
 }
 

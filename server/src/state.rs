@@ -33,14 +33,28 @@ pub struct AppStateInner {
     pub imported_keys: Arc<AtomicBool>,
     /// Throttles the `api_key.usage_exceeded` claim on refused verifies.
     pub usage_exceeded_claims: Arc<crate::webhooks::RecentClaims>,
+    /// Seals and opens webhook secrets stored in the database.
+    pub secrets: Arc<crate::secrets::SecretsKeyring>,
 }
 
 impl AppState {
+    /// [`AppState::try_new`], panicking on a configuration error (tests).
     pub fn new(store: Store, config: Config) -> Self {
+        Self::try_new(store, config).expect("application state")
+    }
+
+    /// The state for `config`: fails on a bad secrets key or proxy, or when the
+    /// SQLite key file cannot be read or created.
+    pub fn try_new(store: Store, config: Config) -> anyhow::Result<Self> {
+        let secrets = Arc::new(crate::secrets::SecretsKeyring::from_config(&config)?);
         let keys = KeyCache::new(store.clone(), config.cache_capacity, config.cache_ttl);
         let sessions = Arc::new(crate::session::SessionVerifier::new(&config));
-        let webhook_client = crate::webhooks::delivery::client(config.webhook_allow_private, config.webhook_timeout);
-        Self(Arc::new(AppStateInner {
+        let webhook_client = crate::webhooks::delivery::client(
+            config.webhook_allow_private,
+            config.webhook_timeout,
+            config.webhook_proxy.as_ref().map(|p| p.expose()),
+        )?;
+        Ok(Self(Arc::new(AppStateInner {
             store,
             config: Arc::new(config),
             keys,
@@ -51,6 +65,7 @@ impl AppState {
             webhook_client,
             imported_keys: Arc::default(),
             usage_exceeded_claims: Arc::default(),
-        }))
+            secrets,
+        })))
     }
 }

@@ -87,6 +87,10 @@ pub struct TestServer {
     task: Option<JoinHandle<()>>,
 }
 
+/// The secrets key test servers on Postgres use (base64 of 32 bytes of 0x2a);
+/// SQLite ones use the `keyward.key` file beside their database.
+pub const TEST_SECRETS_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+
 /// Test servers send webhooks to loopback receivers (the SSRF guard is on by
 /// default; a test that checks it turns it back on), poll the outbox often and
 /// retry after 100 ms instead of the 24-hour schedule.
@@ -97,6 +101,9 @@ pub fn test_config(database_url: &str) -> Config {
         webhook_allow_private: true,
         webhook_poll_interval: Duration::from_millis(50),
         webhook_retry_delays: vec![Duration::from_millis(100); 4],
+        secrets_key: database_url
+            .starts_with("postgres")
+            .then(|| keyward_server::config::SecretString(TEST_SECRETS_KEY.to_string())),
         ..Config::default()
     }
 }
@@ -200,7 +207,12 @@ impl TestServer {
     /// Stop serving (a graceful shutdown: write-behind counters are flushed)
     /// and start a new server with fresh process state (cache, rate limits)
     /// on the same database and configuration. The admin key stays valid.
-    pub async fn restart(mut self) -> TestServer {
+    pub async fn restart(self) -> TestServer {
+        self.restart_with(|_| {}).await
+    }
+
+    /// [`TestServer::restart`] with a tweaked configuration (e.g. another secrets key).
+    pub async fn restart_with(mut self, tweak: impl FnOnce(&mut Config)) -> TestServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -208,7 +220,8 @@ impl TestServer {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
         self.state.store.close().await;
-        let config = (*self.state.config).clone();
+        let mut config = (*self.state.config).clone();
+        tweak(&mut config);
         let store = Store::connect(&config.database_url, config.db_max_connections).await.expect("reopen store");
         let state = AppState::new(store, config);
         let (base_url, shutdown, task) = spawn_on_free_port(state.clone()).await;
@@ -260,14 +273,20 @@ impl TestServer {
 }
 
 async fn spawn_on_free_port(state: AppState) -> (String, oneshot::Sender<()>, JoinHandle<()>) {
+    // `serve` checks and seals stored secrets before it answers; run that pass
+    // here first so a test reading the database right after a (re)start sees it done.
+    keyward_server::secrets::startup(&state.store, &state.secrets).await.expect("secrets start-up pass");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free loopback port");
     let addr = listener.local_addr().expect("local addr");
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let _ = keyward_server::serve(listener, state, async {
+        if let Err(err) = keyward_server::serve(listener, state, async {
             let _ = rx.await;
         })
-        .await;
+        .await
+        {
+            eprintln!("test server stopped: {err:#}");
+        }
     });
     (format!("http://{addr}"), tx, task)
 }
@@ -430,6 +449,9 @@ impl ServerProcess {
             .env_remove("KEYWARD_CONFIG")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
+        if database_url.starts_with("postgres") && !env.iter().any(|(name, _)| *name == "KEYWARD_SECRETS_KEY") {
+            command.env("KEYWARD_SECRETS_KEY", TEST_SECRETS_KEY);
+        }
         for (name, value) in env {
             command.env(name, value);
         }

@@ -8,6 +8,7 @@ use crate::{
     auth::{Caller, Permission},
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiQuery, IdPath},
+    secrets,
     state::AppState,
     store::{self, WebhookEndpointRecord, now_ms},
     webhooks::{self, WebhookEventType, ssrf},
@@ -188,7 +189,8 @@ pub async fn list_webhook_endpoints(
 
 /// Create a webhook endpoint
 ///
-/// Returns the endpoint with its signing `secret`, shown once.
+/// Returns the endpoint with its signing `secret`, shown once. A server
+/// without `KEYWARD_SECRETS_KEY` (Postgres) answers 503 `secrets_key_missing`.
 #[utoipa::path(post, path = "/v1/webhook-endpoints", tag = TAG, operation_id = "create_webhook_endpoint",
     request_body = CreateWebhookEndpointRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h when repeated with the same body")),
@@ -197,6 +199,7 @@ pub async fn list_webhook_endpoints(
         (status = 400, description = "Invalid field (e.g. a private or malformed `url`)", body = ErrorBody),
         (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
         (status = 403, description = "Missing the `orgs:admin` scope (owner/admin role)", body = ErrorBody),
+        (status = 409, description = "`limit_reached`: the organization already has `webhook_max_endpoints` endpoints (default 20)", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn create_webhook_endpoint(
@@ -206,19 +209,29 @@ pub async fn create_webhook_endpoint(
 ) -> ApiResult<(StatusCode, Json<CreatedWebhookEndpoint>)> {
     require_admin(&caller)?;
     let now = now_ms();
+    let id = Uuid::now_v7().to_string();
+    let secret = webhooks::new_secret();
     let endpoint = WebhookEndpointRecord {
-        id: Uuid::now_v7().to_string(),
+        id: id.clone(),
         organization_id: caller.organization_id.clone(),
         url: webhook_target(&state, "url", &req.url)?,
         description: validate::optional_text("description", req.description.as_deref(), 500)?,
         event_types: event_types_json(req.event_types.as_deref().unwrap_or_default()),
-        secret: webhooks::new_secret(),
+        secret: state.secrets.seal(&secrets::endpoint_aad(&id), &secret)?,
         is_active: i64::from(req.is_active.unwrap_or(true)),
         created_at: now,
         updated_at: now,
         deleted_at: None,
     };
     let mut tx = state.store.begin().await?;
+    store::lock_organization(&mut tx, &caller.organization_id).await?;
+    let max = state.config.webhook_max_endpoints;
+    if store::count_webhook_endpoints(&mut tx, &caller.organization_id).await? >= max as i64 {
+        return Err(ApiError::LimitReached(format!(
+            "this organization already has {max} webhook endpoints, the most allowed (webhook_max_endpoints); \
+             delete one first"
+        )));
+    }
     store::insert_webhook_endpoint(&mut tx, &endpoint).await?;
     store::insert_audit(
         &mut tx,
@@ -226,7 +239,6 @@ pub async fn create_webhook_endpoint(
     )
     .await?;
     tx.commit().await?;
-    let secret = endpoint.secret.clone();
     Ok((StatusCode::CREATED, Json(CreatedWebhookEndpoint { endpoint: WebhookEndpoint::from(&endpoint), secret })))
 }
 
@@ -283,6 +295,8 @@ pub async fn update_webhook_endpoint(
         endpoint.is_active = i64::from(active);
     }
     endpoint.updated_at = now_ms();
+    // Written again: sealed under the current key if it was not.
+    endpoint.secret = state.secrets.reseal(&secrets::endpoint_aad(&endpoint.id), &endpoint.secret)?;
     let mut tx = state.store.begin().await?;
     store::update_webhook_endpoint(&mut tx, &endpoint).await?;
     store::insert_audit(
@@ -316,6 +330,8 @@ pub async fn delete_webhook_endpoint(State(state): State<AppState>, caller: Call
     let mut endpoint = load_endpoint(&state, &caller, id).await?;
     let now = now_ms();
     (endpoint.deleted_at, endpoint.is_active, endpoint.updated_at) = (Some(now), 0, now);
+    // Deliveries still queued sign with it: keep it, sealed under the current key.
+    endpoint.secret = state.secrets.reseal(&secrets::endpoint_aad(&endpoint.id), &endpoint.secret)?;
     let mut tx = state.store.begin().await?;
     store::update_webhook_endpoint(&mut tx, &endpoint).await?;
     store::insert_audit(
@@ -329,7 +345,8 @@ pub async fn delete_webhook_endpoint(State(state): State<AppState>, caller: Call
 
 /// Rotate a webhook endpoint's signing secret
 ///
-/// The old secret stops signing at once; the new one is shown once.
+/// The old secret stops signing at once; the new one is shown once. A server
+/// without `KEYWARD_SECRETS_KEY` (Postgres) answers 503 `secrets_key_missing`.
 #[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = TAG, operation_id = "rotate_webhook_endpoint_secret",
     params(("id" = Uuid, Path, description = "Webhook endpoint id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
@@ -347,13 +364,13 @@ pub async fn rotate_webhook_endpoint_secret(
 ) -> ApiResult<Json<CreatedWebhookEndpoint>> {
     require_admin(&caller)?;
     let mut endpoint = load_endpoint(&state, &caller, id).await?;
-    (endpoint.secret, endpoint.updated_at) = (webhooks::new_secret(), now_ms());
+    let secret = webhooks::new_secret();
+    (endpoint.secret, endpoint.updated_at) = (state.secrets.seal(&secrets::endpoint_aad(&endpoint.id), &secret)?, now_ms());
     let mut tx = state.store.begin().await?;
     store::update_webhook_endpoint(&mut tx, &endpoint).await?;
     store::insert_audit(&mut tx, &caller.audit("webhook_endpoint.secret_rotated", "webhook_endpoint", &endpoint.id, json!({})))
         .await?;
     tx.commit().await?;
-    let secret = endpoint.secret.clone();
     Ok(Json(CreatedWebhookEndpoint { endpoint: WebhookEndpoint::from(&endpoint), secret }))
 }
 
@@ -362,6 +379,7 @@ pub async fn rotate_webhook_endpoint_secret(
 /// Deliveries to a key's `rotation_webhook_url` are signed with this
 /// organization-wide secret. Call once to learn it (it exists from the first
 /// such delivery, unseen); each call replaces it and shows the new one once.
+/// A server without `KEYWARD_SECRETS_KEY` (Postgres) answers 503 `secrets_key_missing`.
 #[utoipa::path(post, path = "/v1/webhook-signing-secret", tag = TAG, operation_id = "rotate_webhook_signing_secret",
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
     responses(
@@ -372,8 +390,11 @@ pub async fn rotate_webhook_endpoint_secret(
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn rotate_webhook_signing_secret(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<WebhookSigningSecret>> {
     require_admin(&caller)?;
+    let aad = secrets::organization_aad(&caller.organization_id);
+    let sealed = state.secrets.seal(&aad, &webhooks::new_secret())?;
     let mut tx = state.store.begin().await?;
-    let secret = store::set_key_webhook_secret(&mut tx, &caller.organization_id, &webhooks::new_secret(), true).await?;
+    let stored = store::set_key_webhook_secret(&mut tx, &caller.organization_id, &sealed, true).await?;
+    let secret = state.secrets.open(&aad, &stored)?.expose().to_string();
     store::insert_audit(
         &mut tx,
         &caller.audit("organization.webhook_secret_rotated", "organization", &caller.organization_id, json!({})),

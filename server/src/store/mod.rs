@@ -165,7 +165,7 @@ impl Store {
 
 /// The file of a SQLite database URL; `None` for an in-memory database
 /// (no other connection can open it).
-fn sqlite_file(url: &str) -> Option<PathBuf> {
+pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
     use std::str::FromStr;
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
     let path = options.get_filename();

@@ -284,12 +284,30 @@ pub async fn list_webhook_deliveries(conn: &mut Conn, f: &DeliveryFilter<'_>) ->
     .await
 }
 
-/// Pending deliveries whose time has come and that no worker holds.
-pub async fn due_webhook_deliveries(pool: &AnyPool, now: i64, limit: i64) -> sqlx::Result<Vec<WebhookDeliveryRecord>> {
+/// Organizations with due deliveries that no worker holds, the longest-waiting first.
+pub async fn orgs_with_due_webhook_deliveries(pool: &AnyPool, now: i64, limit: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT organization_id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
+         AND (locked_until IS NULL OR locked_until <= $1) GROUP BY organization_id ORDER BY MIN(next_attempt_at) LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// One organization's pending deliveries whose time has come and that no worker holds.
+pub async fn due_webhook_deliveries_of(
+    pool: &AnyPool,
+    org_id: &str,
+    now: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<WebhookDeliveryRecord>> {
     sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
-         AND (locked_until IS NULL OR locked_until <= $1) ORDER BY next_attempt_at, id LIMIT $2"
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE organization_id = $1 AND status = 'pending' \
+         AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) ORDER BY next_attempt_at, id LIMIT $3"
     )))
+    .bind(org_id)
     .bind(now)
     .bind(limit)
     .fetch_all(pool)
@@ -346,23 +364,42 @@ pub async fn requeue_webhook_delivery(conn: &mut Conn, id: &str, now: i64) -> sq
     .map(|_| ())
 }
 
-/// Deletes finished deliveries last touched before `before`, then events
-/// left without deliveries. Returns how many deliveries went.
-pub async fn purge_webhook_history(pool: &AnyPool, before: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND updated_at < $1")
-        .bind(before)
-        .execute(pool)
-        .await?;
-    if done.rows_affected() > 0 {
-        sqlx::query(
-            "DELETE FROM webhook_events WHERE created_at < $1 AND NOT EXISTS \
-             (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
-        )
-        .bind(before)
-        .execute(pool)
-        .await?;
-    }
-    Ok(done.rows_affected())
+/// Deletes up to `limit` finished deliveries last touched before `before`,
+/// then up to `limit` events older than that left without deliveries.
+/// Returns how many rows went.
+pub async fn purge_webhook_history(pool: &AnyPool, before: i64, limit: i64) -> sqlx::Result<u64> {
+    let deliveries = sqlx::query(
+        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
+         WHERE status IN ('succeeded', 'failed') AND updated_at < $1 LIMIT $2)",
+    )
+    .bind(before)
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    let events = sqlx::query(
+        "DELETE FROM webhook_events WHERE id IN (SELECT e.id FROM webhook_events e WHERE e.created_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) ORDER BY e.created_at LIMIT $2)",
+    )
+    .bind(before)
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(deliveries.rows_affected() + events.rows_affected())
+}
+
+/// Non-deleted endpoints of an organization.
+pub async fn count_webhook_endpoints(conn: &mut Conn, org_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE organization_id = $1 AND deleted_at IS NULL")
+        .bind(org_id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Touches the organization's row inside a write transaction, so concurrent
+/// endpoint creations of one organization (on Postgres; SQLite serializes
+/// writers anyway) count its endpoints one after the other.
+pub async fn lock_organization(conn: &mut Conn, org_id: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1").bind(org_id).execute(conn).await.map(|_| ())
 }
 
 // ---------------------------------------------------------------- scheduler claims

@@ -9,59 +9,146 @@
 //! that expires, and another attempt follows with the same `webhook-id`, by
 //! which receivers deduplicate.
 
+//!
+//! Slots are shared fairly between organizations: one process sends at most
+//! [`CONCURRENCY`] deliveries at once, and one organization holds at most
+//! [`PER_ORG`] of them, so a tenant whose receivers hang cannot hold up the
+//! others' deliveries. Each poll takes the organizations with due deliveries
+//! (oldest first) and leases their deliveries round-robin, one per organization
+//! in turn, while slots are free.
+
 use super::{sign, ssrf};
 use crate::{
     background::BackgroundTask,
+    secrets,
     state::AppState,
     store::{self, DELIVERY_FAILED, DELIVERY_SUCCEEDED, WebhookDeliveryRecord, now_ms},
 };
-use std::{sync::Arc, time::Duration};
-use tokio::sync::Semaphore;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 /// Deliveries one process sends at the same time.
-const CONCURRENCY: usize = 8;
-/// Deliveries leased per poll.
-const BATCH: i64 = 32;
+pub const CONCURRENCY: usize = 32;
+/// Of which one organization may hold at most this many: a quarter.
+pub const PER_ORG: usize = CONCURRENCY / 4;
+/// Organizations with due deliveries looked at per poll.
+const ORGS_PER_POLL: i64 = 64;
+
+/// Deliveries in flight in this process, per organization.
+#[derive(Default)]
+struct InFlight {
+    per_org: Mutex<HashMap<String, usize>>,
+}
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.per_org.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Slots free in all, and for each organization.
+    fn free(&self) -> (usize, HashMap<String, usize>) {
+        let map = self.lock();
+        let busy: usize = map.values().sum();
+        (CONCURRENCY.saturating_sub(busy), map.iter().map(|(org, n)| (org.clone(), PER_ORG.saturating_sub(*n))).collect())
+    }
+
+    fn take(self: &Arc<Self>, org: &str) -> Slot {
+        *self.lock().entry(org.to_string()).or_default() += 1;
+        Slot { in_flight: self.clone(), org: org.to_string() }
+    }
+}
+
+/// A delivery's slot, given back when dropped.
+struct Slot {
+    in_flight: Arc<InFlight>,
+    org: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut map = self.in_flight.lock();
+        if let Some(n) = map.get_mut(&self.org) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.org);
+            }
+        }
+    }
+}
 
 pub fn spawn(state: AppState) -> BackgroundTask {
     BackgroundTask::spawn("webhook delivery", state.config.webhook_poll_interval, state, {
-        let limit = Arc::new(Semaphore::new(CONCURRENCY));
+        let in_flight = Arc::new(InFlight::default());
         move |state: AppState| {
-            let limit = limit.clone();
-            async move { poll(&state, &limit).await }
+            let in_flight = in_flight.clone();
+            async move { poll(&state, &in_flight).await }
         }
     })
 }
 
 /// The HTTP client deliveries go through: no redirects, a bounded timeout,
-/// and (unless private targets are allowed) a resolver that refuses
-/// non-public addresses.
-pub fn client(allow_private: bool, timeout: Duration) -> reqwest::Client {
+/// (unless private targets are allowed) a resolver that refuses non-public
+/// addresses, and no proxy — `HTTP_PROXY` and friends are ignored — unless
+/// `proxy` is given, which then carries every delivery (and resolves the
+/// targets: filtering them is its job; URLs are still checked when saved).
+pub fn client(allow_private: bool, timeout: Duration, proxy: Option<&str>) -> anyhow::Result<reqwest::Client> {
     let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .user_agent(concat!("keyward-webhooks/", env!("CARGO_PKG_VERSION")));
-    let builder = if allow_private { builder } else { builder.dns_resolver(ssrf::PublicOnlyResolver) };
-    builder.build().expect("webhook HTTP client")
+    let builder = match proxy {
+        Some(proxy) => {
+            builder.proxy(reqwest::Proxy::all(proxy).map_err(|_| anyhow::anyhow!("webhook_proxy: not a proxy URL"))?)
+        }
+        None if allow_private => builder.no_proxy(),
+        None => builder.no_proxy().dns_resolver(ssrf::PublicOnlyResolver),
+    };
+    Ok(builder.build()?)
 }
 
-async fn poll(state: &AppState, limit: &Arc<Semaphore>) -> anyhow::Result<()> {
+async fn poll(state: &AppState, in_flight: &Arc<InFlight>) -> anyhow::Result<()> {
+    let (mut free, mut free_per_org) = in_flight.free();
+    if free == 0 {
+        return Ok(());
+    }
     let now = now_ms();
     let lease = (state.config.webhook_timeout + Duration::from_secs(30)).as_millis() as i64;
-    for delivery in store::due_webhook_deliveries(state.store.pool(), now, BATCH).await? {
-        let permit = limit.clone().acquire_owned().await?;
-        if !store::claim_webhook_delivery(state.store.pool(), &delivery.id, now, now + lease).await? {
-            continue;
+    // Each organization's due deliveries, up to its free slots, oldest organization first.
+    let mut queues = Vec::new();
+    for org in store::orgs_with_due_webhook_deliveries(state.store.pool(), now, ORGS_PER_POLL).await? {
+        let room = free_per_org.get(&org).copied().unwrap_or(PER_ORG).min(free);
+        if room > 0 {
+            let due = store::due_webhook_deliveries_of(state.store.pool(), &org, now, room as i64).await?;
+            queues.push(due.into_iter());
         }
-        let state = state.clone();
-        tokio::spawn(async move {
-            let id = delivery.id.clone();
-            if let Err(err) = attempt(&state, delivery).await {
-                tracing::warn!(delivery_id = %id, error = %err, "webhook attempt could not be recorded; retried after its lease");
+    }
+    // Round-robin: one delivery per organization in turn while slots are free.
+    while free > 0 && !queues.is_empty() {
+        queues.retain(|q| q.len() > 0);
+        for queue in queues.iter_mut() {
+            let Some(delivery) = queue.next() else { continue };
+            if free == 0 {
+                break;
             }
-            drop(permit);
-        });
+            if !store::claim_webhook_delivery(state.store.pool(), &delivery.id, now, now + lease).await? {
+                continue;
+            }
+            free -= 1;
+            *free_per_org.entry(delivery.organization_id.clone()).or_insert(PER_ORG) -= 1;
+            let slot = in_flight.take(&delivery.organization_id);
+            let state = state.clone();
+            tokio::spawn(async move {
+                let id = delivery.id.clone();
+                if let Err(err) = attempt(&state, delivery).await {
+                    tracing::warn!(delivery_id = %id, error = %err, "webhook attempt could not be recorded; retried after its lease");
+                }
+                drop(slot);
+            });
+        }
     }
     Ok(())
 }
@@ -111,19 +198,10 @@ async fn send(state: &AppState, d: &WebhookDeliveryRecord) -> Result<u16, String
         .await
         .map_err(|e| format!("database: {e}"))?
         .ok_or("the event is gone")?;
-    let secret = match &d.endpoint_id {
-        Some(endpoint_id) => store::webhook_endpoint_secret(&mut conn, endpoint_id).await,
-        None => match store::key_webhook_secret(&mut conn, &d.organization_id).await {
-            Ok(Some(s)) => Ok(Some(s)),
-            Ok(None) => store::set_key_webhook_secret(&mut conn, &d.organization_id, &super::new_secret(), false).await.map(Some),
-            Err(e) => Err(e),
-        },
-    }
-    .map_err(|e| format!("database: {e}"))?
-    .ok_or("the endpoint is gone")?;
+    let secret = signing_secret(state, &mut conn, d).await?;
     drop(conn);
     let timestamp = now_ms() / 1000;
-    let signature = sign(&secret, &d.event_id, timestamp, payload.as_bytes()).ok_or("the signing secret is invalid")?;
+    let signature = sign(secret.expose(), &d.event_id, timestamp, payload.as_bytes()).ok_or("the signing secret is invalid")?;
     let response = state
         .webhook_client
         .post(url)
@@ -136,6 +214,30 @@ async fn send(state: &AppState, d: &WebhookDeliveryRecord) -> Result<u16, String
         .await
         .map_err(|e| describe(&e))?;
     Ok(response.status().as_u16())
+}
+
+/// The secret that signs `d`: its endpoint's, or the organization's for a
+/// key's own rotation URL (created, sealed, on first use).
+async fn signing_secret(state: &AppState, conn: &mut store::Conn, d: &WebhookDeliveryRecord) -> Result<secrets::Secret, String> {
+    let db = |e: sqlx::Error| format!("database: {e}");
+    let (stored, aad) = match &d.endpoint_id {
+        Some(endpoint_id) => (
+            store::webhook_endpoint_secret(conn, endpoint_id).await.map_err(db)?.ok_or("the endpoint is gone")?,
+            secrets::endpoint_aad(endpoint_id),
+        ),
+        None => {
+            let aad = secrets::organization_aad(&d.organization_id);
+            let stored = match store::key_webhook_secret(conn, &d.organization_id).await.map_err(db)? {
+                Some(stored) => stored,
+                None => {
+                    let sealed = state.secrets.seal(&aad, &super::new_secret()).map_err(|e| e.to_string())?;
+                    store::set_key_webhook_secret(conn, &d.organization_id, &sealed, false).await.map_err(db)?
+                }
+            };
+            (stored, aad)
+        }
+    };
+    state.secrets.open(&aad, &stored).map_err(|e| format!("signing secret: {e}"))
 }
 
 /// A transport error without its URL (which may carry credentials), with its causes.

@@ -25,6 +25,8 @@ pub fn is_non_public(ip: IpAddr) -> bool {
             }
             v6.is_loopback()
                 || v6.is_unspecified()
+                || seg[0] == 0x2002 // 6to4 2002::/16: embeds an IPv4 address, relayed anywhere
+                || seg[..3] == [0x64, 0xff9b, 1] // local-use NAT64 64:ff9b:1::/48 (RFC 8215)
                 || v6.is_multicast()
                 || (seg[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
                 || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
@@ -48,6 +50,7 @@ fn is_non_public_v4(ip: Ipv4Addr) -> bool {
         || a == 0 // "this network"
         || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT 100.64.0.0/10
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast 192.88.99.0/24 (deprecated)
         || (a == 198 && (18..20).contains(&b)) // benchmarking 198.18.0.0/15
         || a >= 240 // reserved
 }
@@ -105,6 +108,28 @@ mod tests {
         for ok in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
             assert!(!is_non_public(ok.parse().unwrap()), "{ok} should be allowed");
         }
+    }
+
+    #[test]
+    fn transition_ranges() {
+        // 6to4: whatever IPv4 address it embeds, public or not.
+        for bad in ["2002::1", "2002:c0a8:101::1", "2002:808:808::1", "2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff"] {
+            assert!(is_non_public(bad.parse().unwrap()), "{bad} (6to4) should be refused");
+        }
+        // Local-use NAT64 prefix.
+        for bad in ["64:ff9b:1::1", "64:ff9b:1::808:808", "64:ff9b:1:ffff::1"] {
+            assert!(is_non_public(bad.parse().unwrap()), "{bad} (64:ff9b:1::/48) should be refused");
+        }
+        // 6to4 relay anycast.
+        for bad in ["192.88.99.0", "192.88.99.1", "192.88.99.255", "::ffff:192.88.99.1"] {
+            assert!(is_non_public(bad.parse().unwrap()), "{bad} (192.88.99.0/24) should be refused");
+        }
+        // Their neighbours stay allowed.
+        for ok in ["2003::1", "2001:4860:4860::8888", "64:ff9b:2::1", "192.88.98.1", "192.88.100.1"] {
+            assert!(!is_non_public(ok.parse().unwrap()), "{ok} should be allowed");
+        }
+        assert!(refuse_url(&url::Url::parse("http://[2002:a00:1::1]/hook").unwrap(), false).is_some());
+        assert!(refuse_url(&url::Url::parse("http://192.88.99.7/hook").unwrap(), false).is_some());
     }
 
     #[test]
