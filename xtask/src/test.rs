@@ -141,6 +141,9 @@ fn rust_tests(nextest: bool) -> anyhow::Result<()> {
     } else {
         eprintln!("KEYWARD_TEST_POSTGRES_URL is not set: storage suites run against SQLite only");
     }
+    // The process suites spawn `target/debug/keyward`; the harness builds it
+    // only when it is missing, so build it here to never test a stale one.
+    cargo(&["build", "-p", "keyward-server", "--bin", "keyward"])?;
     let mut args = if nextest {
         // `--no-tests=warn`: a workspace (or filter) without tests is not a failure.
         vec![
