@@ -297,6 +297,38 @@ async fn a_patch_never_undeletes_a_project(backend: Backend) {
     s.stop().await;
 }
 
+/// A PATCH racing a secret rotation never writes the old secret back: the
+/// secret the rotation returned is the one that signs deliveries.
+async fn a_patch_never_undoes_a_secret_rotation(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let created = s.post("/v1/webhook-endpoints", &s.admin_key, json!({"url": "https://example.com/hook"})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    for round in 0..10 {
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let (patched, rotated) = tokio::join!(
+            async {
+                barrier.wait().await;
+                s.patch(&format!("/v1/webhook-endpoints/{id}"), &s.admin_key, json!({"description": format!("round {round}")})).await
+            },
+            async {
+                barrier.wait().await;
+                s.post(&format!("/v1/webhook-endpoints/{id}/rotate-secret"), &s.admin_key, json!({})).await
+            },
+        );
+        assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+        assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+        let returned = rotated.body["secret"].as_str().expect("the new secret").to_string();
+        let mut conn = s.state.store.pool().acquire().await.unwrap();
+        let stored = keyward_server::store::webhook_endpoint_secret(&mut conn, &id).await.unwrap().expect("a secret");
+        let opened = s.state.secrets.open(&keyward_server::secrets::endpoint_aad(&id), &stored).expect("opens");
+        assert_eq!(opened.expose(), returned, "round {round}: the stored secret is not the one the rotation returned");
+        let description = s.get(&format!("/v1/webhook-endpoints/{id}"), &s.admin_key).await.body["description"].clone();
+        assert_eq!(description, format!("round {round}"), "round {round}: the PATCH was lost");
+    }
+    s.stop().await;
+}
+
 backend_tests!(
     allowed_ips_bind_every_route,
     trusted_proxies_name_the_client,
@@ -309,4 +341,5 @@ backend_tests!(
     an_audit_flood_costs_rows_per_minute,
     concurrent_writes_to_a_key_all_land,
     a_patch_never_undeletes_a_project,
+    a_patch_never_undoes_a_secret_rotation,
 );

@@ -280,37 +280,54 @@ pub async fn update_webhook_endpoint(
     ApiJson(req): ApiJson<UpdateWebhookEndpointRequest>,
 ) -> ApiResult<Json<WebhookEndpoint>> {
     require_admin(&caller)?;
-    let before = load_endpoint(&state, &caller, id).await?;
-    let mut endpoint = before.clone();
-    if let Some(url) = &req.url {
-        endpoint.url = webhook_target(&state, "url", url)?;
-    }
-    if let Some(description) = &req.description {
-        endpoint.description = validate::optional_text("description", description.as_deref(), 500)?;
-    }
-    if let Some(types) = &req.event_types {
-        endpoint.event_types = event_types_json(types);
-    }
-    if let Some(active) = req.is_active {
-        endpoint.is_active = i64::from(active);
-    }
-    endpoint.updated_at = now_ms();
-    // Written again: sealed under the current key if it was not.
-    endpoint.secret = state.secrets.reseal(&secrets::endpoint_aad(&endpoint.id), &endpoint.secret)?;
-    let mut tx = state.store.begin().await?;
-    store::update_webhook_endpoint(&mut tx, &endpoint).await?;
-    store::insert_audit(
-        &mut tx,
-        &caller.audit(
-            "webhook_endpoint.updated",
-            "webhook_endpoint",
-            &endpoint.id,
-            json!({"before": summary(&before), "after": summary(&endpoint)}),
-        ),
-    )
+    let (endpoint, ()) = write_endpoint(&state, &caller, id, "webhook_endpoint.updated", |endpoint| {
+        if let Some(url) = &req.url {
+            endpoint.url = webhook_target(&state, "url", url)?;
+        }
+        if let Some(description) = &req.description {
+            endpoint.description = validate::optional_text("description", description.as_deref(), 500)?;
+        }
+        if let Some(types) = &req.event_types {
+            endpoint.event_types = event_types_json(types);
+        }
+        if let Some(active) = req.is_active {
+            endpoint.is_active = i64::from(active);
+        }
+        Ok(())
+    })
     .await?;
-    tx.commit().await?;
     Ok(Json(WebhookEndpoint::from(&endpoint)))
+}
+
+/// How many times a write re-reads an endpoint that changed under it.
+const MAX_WRITE_ATTEMPTS: usize = 5;
+
+/// Read the endpoint, apply `change`, and write it — only if nobody wrote
+/// it in between (else read again and reapply), audited as `action` in the
+/// same transaction. Every write re-seals the secret under the current key.
+async fn write_endpoint<T>(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    action: &str,
+    mut change: impl FnMut(&mut store::WebhookEndpointRecord) -> ApiResult<T>,
+) -> ApiResult<(store::WebhookEndpointRecord, T)> {
+    for _ in 0..MAX_WRITE_ATTEMPTS {
+        let before = load_endpoint(state, caller, id).await?;
+        let mut endpoint = before.clone();
+        let out = change(&mut endpoint)?;
+        endpoint.updated_at = now_ms().max(before.updated_at + 1);
+        endpoint.secret = state.secrets.reseal(&secrets::endpoint_aad(&endpoint.id), &endpoint.secret)?;
+        let mut tx = state.store.begin().await?;
+        if !store::update_webhook_endpoint(&mut tx, &endpoint, before.updated_at).await? {
+            continue;
+        }
+        let changes = json!({"before": summary(&before), "after": summary(&endpoint)});
+        store::insert_audit(&mut tx, &caller.audit(action, "webhook_endpoint", &endpoint.id, changes)).await?;
+        tx.commit().await?;
+        return Ok((endpoint, out));
+    }
+    Err(ApiError::conflict("webhook endpoint is being changed concurrently; retry the request"))
 }
 
 /// Delete a webhook endpoint
@@ -327,19 +344,12 @@ pub async fn update_webhook_endpoint(
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn delete_webhook_endpoint(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath) -> ApiResult<StatusCode> {
     require_admin(&caller)?;
-    let mut endpoint = load_endpoint(&state, &caller, id).await?;
-    let now = now_ms();
-    (endpoint.deleted_at, endpoint.is_active, endpoint.updated_at) = (Some(now), 0, now);
-    // Deliveries still queued sign with it: keep it, sealed under the current key.
-    endpoint.secret = state.secrets.reseal(&secrets::endpoint_aad(&endpoint.id), &endpoint.secret)?;
-    let mut tx = state.store.begin().await?;
-    store::update_webhook_endpoint(&mut tx, &endpoint).await?;
-    store::insert_audit(
-        &mut tx,
-        &caller.audit("webhook_endpoint.deleted", "webhook_endpoint", &endpoint.id, json!({"before": summary(&endpoint)})),
-    )
+    // Deliveries still queued sign with its secret: the row stays, deleted.
+    write_endpoint(&state, &caller, id, "webhook_endpoint.deleted", |endpoint| {
+        (endpoint.deleted_at, endpoint.is_active) = (Some(now_ms()), 0);
+        Ok(())
+    })
     .await?;
-    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -363,14 +373,13 @@ pub async fn rotate_webhook_endpoint_secret(
     IdPath(id): IdPath,
 ) -> ApiResult<Json<CreatedWebhookEndpoint>> {
     require_admin(&caller)?;
-    let mut endpoint = load_endpoint(&state, &caller, id).await?;
-    let secret = webhooks::new_secret();
-    (endpoint.secret, endpoint.updated_at) = (state.secrets.seal(&secrets::endpoint_aad(&endpoint.id), &secret)?, now_ms());
-    let mut tx = state.store.begin().await?;
-    store::update_webhook_endpoint(&mut tx, &endpoint).await?;
-    store::insert_audit(&mut tx, &caller.audit("webhook_endpoint.secret_rotated", "webhook_endpoint", &endpoint.id, json!({})))
-        .await?;
-    tx.commit().await?;
+    // The secret returned is the one written: a retry after a lost race mints another.
+    let (endpoint, secret) = write_endpoint(&state, &caller, id, "webhook_endpoint.secret_rotated", |endpoint| {
+        let secret = webhooks::new_secret();
+        endpoint.secret = state.secrets.seal(&secrets::endpoint_aad(&endpoint.id), &secret)?;
+        Ok(secret)
+    })
+    .await?;
     Ok(Json(CreatedWebhookEndpoint { endpoint: WebhookEndpoint::from(&endpoint), secret }))
 }
 

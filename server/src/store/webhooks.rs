@@ -97,10 +97,14 @@ pub async fn insert_webhook_endpoint(conn: &mut Conn, e: &WebhookEndpointRecord)
     .map(|_| ())
 }
 
-pub async fn update_webhook_endpoint(conn: &mut Conn, e: &WebhookEndpointRecord) -> sqlx::Result<()> {
-    sqlx::query(
+/// Writes `e` only if the endpoint is live and unchanged since it was read
+/// (`updated_at == read_at`): a PATCH that raced a secret rotation or a
+/// delete never writes the old secret or a cleared `deleted_at` back.
+/// False: read again.
+pub async fn update_webhook_endpoint(conn: &mut Conn, e: &WebhookEndpointRecord, read_at: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
         "UPDATE webhook_endpoints SET url = $2, description = $3, event_types = $4, secret = $5, is_active = $6, \
-         updated_at = $7, deleted_at = $8 WHERE id = $1",
+         updated_at = $7, deleted_at = $8 WHERE id = $1 AND updated_at = $9 AND deleted_at IS NULL",
     )
     .bind(&e.id)
     .bind(&e.url)
@@ -110,9 +114,10 @@ pub async fn update_webhook_endpoint(conn: &mut Conn, e: &WebhookEndpointRecord)
     .bind(e.is_active)
     .bind(e.updated_at)
     .bind(e.deleted_at)
+    .bind(read_at)
     .execute(conn)
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn get_webhook_endpoint(conn: &mut Conn, org_id: &str, id: &str) -> sqlx::Result<Option<WebhookEndpointRecord>> {
