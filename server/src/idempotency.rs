@@ -207,6 +207,19 @@ async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Resp
         }
         let status: i64 = row.try_get("status")?;
         if status == IN_FLIGHT {
+            // No request runs longer than the request timeout: a claim older
+            // than twice that was left by a process that died mid-request
+            // (a panic or a hang-up release theirs at once). Drop it; the
+            // client's retry, as `Retry-After` asks, claims afresh.
+            let stale_before = now - 2 * i64::try_from(state.config.request_timeout.as_millis()).unwrap_or(i64::MAX / 4);
+            if created_at < stale_before {
+                sqlx::query("DELETE FROM idempotency_records WHERE scope_hash = $1 AND status = $2 AND created_at = $3")
+                    .bind(&scope_hash)
+                    .bind(IN_FLIGHT)
+                    .bind(created_at)
+                    .execute(pool)
+                    .await?;
+            }
             return Err(ApiError::IdempotencyInProgress);
         }
         let cipher = cipher_for(&idempotency_key, &scope_hash);

@@ -329,6 +329,25 @@ async fn a_patch_never_undoes_a_secret_rotation(backend: Backend) {
     s.stop().await;
 }
 
+/// A claim left by a process that died mid-request (no drop ran) is taken
+/// over once it is older than twice the request timeout.
+async fn a_dead_processs_claim_expires(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| c.request_timeout = Duration::from_millis(200)).await;
+    let body = json!({"name": "after a crash"});
+    let first = post_idempotent(&s, &s.admin_key, "crashed-1", body.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    // As a crash would leave it: the record back in flight, its response gone.
+    s.sql("UPDATE idempotency_records SET status = 0, response_body = NULL").await;
+    let busy = post_idempotent(&s, &s.admin_key, "crashed-1", body.clone()).await;
+    assert_eq!((busy.status, busy.body["code"].as_str()), (StatusCode::CONFLICT, Some("idempotency_in_progress")));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let taken_over = post_idempotent(&s, &s.admin_key, "crashed-1", body.clone()).await;
+    assert_eq!(taken_over.body["code"], "idempotency_in_progress", "the stale claim is dropped on this call");
+    let retried = post_idempotent(&s, &s.admin_key, "crashed-1", body).await;
+    assert_eq!(retried.status, StatusCode::CREATED, "{}", retried.body);
+    s.stop().await;
+}
+
 backend_tests!(
     allowed_ips_bind_every_route,
     trusted_proxies_name_the_client,
@@ -342,4 +361,5 @@ backend_tests!(
     concurrent_writes_to_a_key_all_land,
     a_patch_never_undeletes_a_project,
     a_patch_never_undoes_a_secret_rotation,
+    a_dead_processs_claim_expires,
 );
