@@ -285,6 +285,8 @@ export interface AuditEvent {
   createdAt: Timestamp;
   /** Before/after summary of the change, as the server recorded it (keys are not case-converted). */
   changes: { [key: string]: unknown };
+  /** How many times it happened: failed or denied authentication is one event per credential, address and minute with a count; others are 1. */
+  count: number;
 }
 
 /** What happened to a key: the `type` of a webhook event. */

@@ -417,4 +417,50 @@ async fn grant_ceiling(backend: Backend) {
     s.stop().await;
 }
 
-backend_tests!(authorization_table, grant_ceiling);
+// ---------------------------------------------------------------- owner-level acts
+
+/// Making or unmaking an owner needs an owner session or a `*` key: an
+/// `orgs:admin` key manages members, but not owners.
+async fn owners_are_made_only_by_owners(backend: Backend) {
+    let s = start(backend).await;
+    let t = Tenant::new(&s, 1).await;
+    let orgs_admin = t.credential(&s, Who::OrgsAdmin, 1).await.expect("a key");
+    let members = format!("/v1/organizations/{}/members", t.org);
+    let add = |user: &str, role: &str| json!({"user_id": user, "role": role});
+    ok(s.post(&members, &t.admin, add("owner_a", "owner")).await, "a * key adds an owner").await;
+    ok(s.post(&members, &t.admin, add("member_b", "member")).await, "add a member").await;
+    let refusals = [
+        s.post(&members, &orgs_admin, add("owner_c", "owner")).await,
+        s.patch(&format!("{members}/member_b"), &orgs_admin, json!({"role": "owner"})).await,
+        s.patch(&format!("{members}/owner_a"), &orgs_admin, json!({"role": "admin"})).await,
+        s.delete(&format!("{members}/owner_a"), &orgs_admin).await,
+    ];
+    for r in refusals {
+        assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::FORBIDDEN, Some("insufficient_scope")), "{}", r.body);
+    }
+    // Members who are not owners are the orgs:admin key's to manage.
+    ok(s.patch(&format!("{members}/member_b"), &orgs_admin, json!({"role": "admin"})).await, "promote to admin").await;
+    // An owner session may make and unmake owners.
+    let owner = session("owner_a");
+    ok(s.patch(&format!("{members}/member_b"), &owner, json!({"role": "owner"})).await, "owner promotes").await;
+    ok(s.delete(&format!("{members}/member_b"), &owner).await, "owner removes an owner").await;
+    s.stop().await;
+}
+
+/// An `Idempotency-Key` replay is not a way around a removed membership.
+async fn removed_members_get_no_replay(backend: Backend) {
+    let s = start(backend).await;
+    let t = Tenant::new(&s, 1).await;
+    let member = t.credential(&s, Who::Member, 1).await.expect("a session");
+    let create = || s.raw(Method::POST, "/v1/api-keys").bearer_auth(&member).header("Idempotency-Key", "member-1").json(&json!({"name": "m"}));
+    assert_eq!(create().send().await.unwrap().status(), StatusCode::CREATED);
+    let replay = create().send().await.unwrap();
+    assert_eq!(replay.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    ok(s.delete(&format!("/v1/organizations/{}/members/user_1_member", t.org), &t.admin).await, "remove the member").await;
+    let after = Response::read(create().send().await.unwrap()).await;
+    assert!(matches!(after.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "no replay for a removed member: {} {}", after.status, after.body);
+    assert!(after.body.get("key").is_none());
+    s.stop().await;
+}
+
+backend_tests!(authorization_table, grant_ceiling, owners_are_made_only_by_owners, removed_members_get_no_replay);

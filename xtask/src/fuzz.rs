@@ -25,7 +25,7 @@ use std::{
 
 use anyhow::{Context, bail};
 
-use crate::{
+use crate::{run_command, 
     python::{cargo_program, python_program, target_dir},
     workspace_root,
 };
@@ -301,16 +301,3 @@ fn healthy(addr: SocketAddr) -> bool {
     stream.read_exact(&mut head).is_ok() && head.ends_with(b"200")
 }
 
-fn run_command(command: &mut Command) -> anyhow::Result<()> {
-    let shown = format!(
-        "{} {}",
-        command.get_program().to_string_lossy(),
-        command.get_args().map(|arg| arg.to_string_lossy()).collect::<Vec<_>>().join(" ")
-    );
-    eprintln!("$ {shown}");
-    let status = command.status().with_context(|| format!("running `{shown}`"))?;
-    if !status.success() {
-        bail!("fuzz: `{shown}` failed ({status})");
-    }
-    Ok(())
-}

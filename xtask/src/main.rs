@@ -109,3 +109,16 @@ pub fn workspace_root() -> &'static Path {
 pub fn workspace_path(relative: &str) -> PathBuf {
     workspace_root().join(relative)
 }
+
+/// Runs `command` with our stdio, echoing it first; fails naming it.
+pub(crate) fn run_command(command: &mut std::process::Command) -> anyhow::Result<()> {
+    let shown = format!(
+        "{} {}",
+        command.get_program().to_string_lossy(),
+        command.get_args().map(|arg| arg.to_string_lossy()).collect::<Vec<_>>().join(" ")
+    );
+    eprintln!("$ {shown}");
+    let status = anyhow::Context::with_context(command.status(), || format!("running `{shown}`"))?;
+    anyhow::ensure!(status.success(), "`{shown}` failed ({status})");
+    Ok(())
+}

@@ -11,9 +11,9 @@ use std::{
     time::SystemTime,
 };
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
-use crate::{workspace_path, workspace_root};
+use crate::{run_command, workspace_path, workspace_root};
 
 pub fn test() -> anyhow::Result<()> {
     let sdk = workspace_path("sdk-node");
@@ -35,7 +35,7 @@ pub fn test() -> anyhow::Result<()> {
 
     // The suites start this binary; cargo rebuilds it only when stale.
     eprintln!("node SDK: building the test server (target/debug/keyward)");
-    run(Command::new(cargo_program())
+    run_command(Command::new(cargo_program())
         .args(["build", "-p", "keyward-server"])
         .current_dir(workspace_root()))?;
     let server = target_dir().join("debug").join("keyward");
@@ -48,16 +48,16 @@ pub fn test() -> anyhow::Result<()> {
 
     if npm_install_is_stale(&sdk) {
         eprintln!("node SDK: node_modules is missing or older than package-lock.json: npm ci");
-        run(npm(&sdk).arg("ci"))?;
+        run_command(npm(&sdk).arg("ci"))?;
     } else {
         eprintln!("node SDK: node_modules is up to date with package-lock.json");
     }
     eprintln!("node SDK: building the native addon (npm run build)");
-    run(npm(&sdk).args(["run", "build"]))?;
+    run_command(npm(&sdk).args(["run", "build"]))?;
     eprintln!("node SDK: npm test");
-    run(npm(&sdk).arg("test").env("KEYWARD_SERVER_BIN", &server))?;
+    run_command(npm(&sdk).arg("test").env("KEYWARD_SERVER_BIN", &server))?;
     eprintln!("node SDK: tsc --noEmit (npm run typecheck)");
-    run(npm(&sdk).args(["run", "typecheck"]))?;
+    run_command(npm(&sdk).args(["run", "typecheck"]))?;
     Ok(())
 }
 
@@ -102,22 +102,3 @@ fn npm_install_is_stale(sdk: &Path) -> bool {
     }
 }
 
-fn run(command: &mut Command) -> anyhow::Result<()> {
-    let shown = format!(
-        "{} {}",
-        command.get_program().to_string_lossy(),
-        command
-            .get_args()
-            .map(|arg| arg.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    eprintln!("$ {shown}");
-    let status = command
-        .status()
-        .with_context(|| format!("running `{shown}`"))?;
-    if !status.success() {
-        bail!("`{shown}` failed ({status})");
-    }
-    Ok(())
-}

@@ -13,9 +13,9 @@ use std::{
     process::{Command, Stdio},
 };
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
-use crate::{workspace_path, workspace_root};
+use crate::{run_command, workspace_path, workspace_root};
 
 /// The triple napi passes; building the extension for the same one lets
 /// maturin reuse the dependencies the Node build compiled (and vice versa)
@@ -44,7 +44,7 @@ pub fn test() -> anyhow::Result<()> {
 
     // The suite starts this binary; cargo rebuilds it only when stale.
     eprintln!("python SDK: building the test server (target/debug/keyward)");
-    run(Command::new(cargo_program())
+    run_command(Command::new(cargo_program())
         .args(["build", "-p", "keyward-server"])
         .current_dir(workspace_root()))?;
     let server = target_dir().join("debug").join("keyward");
@@ -58,29 +58,29 @@ pub fn test() -> anyhow::Result<()> {
         eprintln!("python SDK: reusing the venv {}", venv.display());
     } else {
         eprintln!("python SDK: creating the venv {}", venv.display());
-        run(Command::new(&python).arg("-m").arg("venv").arg(&venv))?;
+        run_command(Command::new(&python).arg("-m").arg("venv").arg(&venv))?;
     }
     let vpython = bin.join("python");
 
     eprintln!("python SDK: installing the pinned dev tools (sdk-python/requirements-dev.txt)");
-    run(Command::new(&vpython)
+    run_command(Command::new(&vpython)
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
         .arg(sdk.join("requirements-dev.txt")))?;
 
     eprintln!("python SDK: building the extension into the venv (maturin develop --target {TARGET})");
-    run(in_venv(bin.join("maturin"), &venv)
+    run_command(in_venv(bin.join("maturin"), &venv)
         .args(["develop", "--target", TARGET])
         .current_dir(&sdk))?;
 
     eprintln!("python SDK: mypy --strict python/keyward");
-    run(in_venv(&vpython, &venv)
+    run_command(in_venv(&vpython, &venv)
         .args(["-m", "mypy", "--strict", "--cache-dir"])
         .arg(target_dir().join("py-mypy-cache"))
         .arg("python/keyward")
         .current_dir(&sdk))?;
 
     eprintln!("python SDK: pytest -q");
-    run(in_venv(&vpython, &venv)
+    run_command(in_venv(&vpython, &venv)
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"])
         .env("KEYWARD_SERVER_BIN", &server)
         // The suite configures its clients itself; a developer's own
@@ -127,16 +127,3 @@ pub(crate) fn target_dir() -> PathBuf {
     }
 }
 
-fn run(command: &mut Command) -> anyhow::Result<()> {
-    let shown = format!(
-        "{} {}",
-        command.get_program().to_string_lossy(),
-        command.get_args().map(|arg| arg.to_string_lossy()).collect::<Vec<_>>().join(" ")
-    );
-    eprintln!("$ {shown}");
-    let status = command.status().with_context(|| format!("running `{shown}`"))?;
-    if !status.success() {
-        bail!("python SDK: `{shown}` failed ({status})");
-    }
-    Ok(())
-}

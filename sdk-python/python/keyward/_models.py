@@ -470,6 +470,9 @@ class AuditEvent(_Model):
     user_agent: Optional[str]
     request_id: Optional[str]
     created_at: datetime
+    #: How many times it happened: failed or denied authentication is one
+    #: event per credential, address and minute with a count; others are 1.
+    count: int
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AuditEvent:
@@ -484,6 +487,7 @@ class AuditEvent(_Model):
             user_agent=_opt_str(d.get("user_agent")),
             request_id=_opt_str(d.get("request_id")),
             created_at=_dt(d["created_at"]),
+            count=int(d.get("count", 1)),
         )
 
 

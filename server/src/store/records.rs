@@ -618,31 +618,18 @@ pub async fn mark_replaced(
 // ---------------------------------------------------------------- audit
 
 pub async fn insert_audit(conn: &mut Conn, e: &AuditRecord) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (id, organization_id, actor_type, actor_id, action, target_type, target_id, ip, \
-         user_agent, request_id, created_at, changes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(&e.id)
-    .bind(&e.organization_id)
-    .bind(&e.actor_type)
-    .bind(&e.actor_id)
-    .bind(&e.action)
-    .bind(&e.target_type)
-    .bind(&e.target_id)
-    .bind(&e.ip)
-    .bind(&e.user_agent)
-    .bind(&e.request_id)
-    .bind(e.created_at)
-    .bind(&e.changes)
-    .execute(conn)
-    .await
-    .map(|_| ())
+    insert_audit_row(conn, e, None).await
 }
 
 /// Appends `e`, or counts one more of it when an event with the same
 /// `aggregation_key` exists (one row per credential, address and minute for
 /// auth failures: a flood costs O(minutes) rows, not O(requests)).
 pub async fn insert_or_count_audit(conn: &mut Conn, e: &AuditRecord, aggregation_key: &str) -> sqlx::Result<()> {
+    insert_audit_row(conn, e, Some(aggregation_key)).await
+}
+
+/// One statement for both: a NULL `aggregation_key` never conflicts.
+async fn insert_audit_row(conn: &mut Conn, e: &AuditRecord, aggregation_key: Option<&str>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_events (id, organization_id, actor_type, actor_id, action, target_type, target_id, ip, \
          user_agent, request_id, created_at, changes, repeat_count, aggregation_key) \
