@@ -268,9 +268,10 @@ impl NativeClient {
             limit: field(&map, "limit")?,
             starting_after: field(&map, "starting_after")?,
         };
-        cancellable(options.cancel_id, async move {
-            page(client.api_keys().list_page(params).await.map_err(sdk_error)?)
-        })
+        cancellable(
+            options.cancel_id,
+            async move { page(client.api_keys().list_page(params).await.map_err(sdk_error)?) },
+        )
         .await
     }
 
@@ -398,9 +399,10 @@ impl NativeClient {
         let options = call_options(options)?;
         let client = self.client_for(&options);
         let request: types::CreateProjectRequest = required(params, "params")?;
-        cancellable(options.cancel_id, async move {
-            to_json(&client.projects().create(request).await.map_err(sdk_error)?)
-        })
+        cancellable(
+            options.cancel_id,
+            async move { to_json(&client.projects().create(request).await.map_err(sdk_error)?) },
+        )
         .await
     }
 
@@ -411,9 +413,10 @@ impl NativeClient {
         let map = object(params, "params")?;
         let params =
             keyward::ListProjects { limit: field(&map, "limit")?, starting_after: field(&map, "starting_after")? };
-        cancellable(options.cancel_id, async move {
-            page(client.projects().list_page(params).await.map_err(sdk_error)?)
-        })
+        cancellable(
+            options.cancel_id,
+            async move { page(client.projects().list_page(params).await.map_err(sdk_error)?) },
+        )
         .await
     }
 
@@ -481,9 +484,10 @@ impl NativeClient {
         let options = call_options(options)?;
         let client = self.client_for(&options);
         let org = required(org, "organizationId")?;
-        cancellable(options.cancel_id, async move {
-            to_json(&client.organizations().get(org).await.map_err(sdk_error)?)
-        })
+        cancellable(
+            options.cancel_id,
+            async move { to_json(&client.organizations().get(org).await.map_err(sdk_error)?) },
+        )
         .await
     }
 
@@ -519,7 +523,8 @@ impl NativeClient {
         let client = self.client_for(&options);
         let org = required(org, "organizationId")?;
         let map = object(params, "params")?;
-        let params = keyward::ListMembers { limit: field(&map, "limit")?, starting_after: field(&map, "starting_after")? };
+        let params =
+            keyward::ListMembers { limit: field(&map, "limit")?, starting_after: field(&map, "starting_after")? };
         cancellable(options.cancel_id, async move {
             page(client.members().list_page(org, params).await.map_err(sdk_error)?)
         })
@@ -532,9 +537,10 @@ impl NativeClient {
         let client = self.client_for(&options);
         let org = required(org, "organizationId")?;
         let request: types::AddMemberRequest = required(params, "params")?;
-        cancellable(options.cancel_id, async move {
-            to_json(&client.members().add(org, request).await.map_err(sdk_error)?)
-        })
+        cancellable(
+            options.cancel_id,
+            async move { to_json(&client.members().add(org, request).await.map_err(sdk_error)?) },
+        )
         .await
     }
 
@@ -677,9 +683,10 @@ impl NativeClient {
         let options = call_options(options)?;
         let client = self.client_for(&options);
         let id = required(id, "id")?;
-        cancellable(options.cancel_id, async move {
-            to_json(&client.webhook_endpoints().get(id).await.map_err(sdk_error)?)
-        })
+        cancellable(
+            options.cancel_id,
+            async move { to_json(&client.webhook_endpoints().get(id).await.map_err(sdk_error)?) },
+        )
         .await
     }
 

@@ -248,9 +248,7 @@ fn py_to_json(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     if let Ok(dict) = obj.cast::<PyDict>() {
         let mut map = Map::with_capacity(dict.len());
         for (k, v) in dict.iter() {
-            let key: String = k
-                .extract()
-                .map_err(|_| PyTypeError::new_err("JSON object keys must be str"))?;
+            let key: String = k.extract().map_err(|_| PyTypeError::new_err("JSON object keys must be str"))?;
             map.insert(key, py_to_json(&v)?);
         }
         return Ok(Value::Object(map));
@@ -353,9 +351,9 @@ fn opt_time_arg<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Res
 fn opt_enum_arg<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Result<Option<T>, CallError> {
     match field(args, name) {
         None => Ok(None),
-        Some(v @ Value::String(_)) => serde_json::from_value(v.clone())
-            .map(Some)
-            .map_err(|e| arg_err(format!("invalid `{name}`: {e}"))),
+        Some(v @ Value::String(_)) => {
+            serde_json::from_value(v.clone()).map(Some).map_err(|e| arg_err(format!("invalid `{name}`: {e}")))
+        }
         Some(_) => Err(arg_err(format!("`{name}` must be a string"))),
     }
 }
@@ -363,10 +361,7 @@ fn opt_enum_arg<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Res
 fn opt_u64_arg(args: &Value, name: &str) -> Result<Option<u64>, CallError> {
     match field(args, name) {
         None => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| arg_err(format!("`{name}` must be a non-negative integer"))),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| arg_err(format!("`{name}` must be a non-negative integer"))),
     }
 }
 
@@ -433,9 +428,7 @@ async fn dispatch(client: keyward::Client, op: String, args: Value) -> Result<Va
             client.api_keys().revoke(uuid_arg(&args, "id")?).await?;
             Ok(Value::Null)
         }
-        "api_keys.regenerate" => {
-            created_json(once(&client).api_keys().regenerate(uuid_arg(&args, "id")?).await?)
-        }
+        "api_keys.regenerate" => created_json(once(&client).api_keys().regenerate(uuid_arg(&args, "id")?).await?),
         "api_keys.rotate" => {
             let id = uuid_arg(&args, "id")?;
             let grace = opt_u64_arg(&args, "grace_period_seconds")?;
@@ -674,22 +667,14 @@ impl NativeClient {
         }
         let client = Self::build(&self.config)?;
         let fresh = Box::into_raw(Box::new(ClientSlot { pid, client: client.clone() }));
-        if self
-            .slot
-            .compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        if self.slot.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire).is_err() {
             // Lost a race with another thread: use the winner's next time, ours now.
             drop(unsafe { Box::from_raw(fresh) });
         }
         Ok(client)
     }
 
-    fn client_with(
-        &self,
-        timeout: Option<Duration>,
-        max_retries: Option<u32>,
-    ) -> Result<keyward::Client, CallError> {
+    fn client_with(&self, timeout: Option<Duration>, max_retries: Option<u32>) -> Result<keyward::Client, CallError> {
         let client = self.client()?;
         if timeout.is_none() && max_retries.is_none() {
             return Ok(client);
@@ -736,14 +721,11 @@ impl NativeClient {
             timeout: secs(timeout, "timeout")?,
             connect_timeout: secs(connect_timeout, "connect_timeout")?,
             max_retries,
-            user_agent: user_agent
-                .unwrap_or_else(|| format!("keyward-python/{}", env!("CARGO_PKG_VERSION"))),
+            user_agent: user_agent.unwrap_or_else(|| format!("keyward-python/{}", env!("CARGO_PKG_VERSION"))),
         };
         // Validate the configuration now (bad URL, empty key) rather than on
         // the first call.
-        let client = Python::attach(|py| {
-            Self::build(&config).map_err(|e| to_pyerr(py, CallError::Api(e)))
-        })?;
+        let client = Python::attach(|py| Self::build(&config).map_err(|e| to_pyerr(py, CallError::Api(e))))?;
         let slot = Box::into_raw(Box::new(ClientSlot { pid: std::process::id(), client }));
         Ok(NativeClient { config, slot: AtomicPtr::new(slot) })
     }

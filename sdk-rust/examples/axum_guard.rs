@@ -31,13 +31,10 @@ async fn reports(key: VerifiedKey) -> Json<Value> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keyward = keyward::Client::from_env()?;
-    let listen: SocketAddr = std::env::var("LISTEN")
-        .unwrap_or_else(|_| "127.0.0.1:3000".into())
-        .parse()?;
+    let listen: SocketAddr = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into()).parse()?;
 
-    let guarded = Router::new()
-        .route("/reports", get(reports))
-        .layer(RequireKey::new(keyward).scopes(["reports:read"]));
+    let guarded =
+        Router::new().route("/reports", get(reports)).layer(RequireKey::new(keyward).scopes(["reports:read"]));
     let app = Router::new().route("/health", get(|| async { "ok" })).merge(guarded);
 
     let listener = tokio::net::TcpListener::bind(listen).await?;

@@ -15,34 +15,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // KEYWARD_API_KEY, and KEYWARD_BASE_URL (default http://127.0.0.1:8080).
     let client = Client::from_env()?;
 
-    let request: CreateApiKeyRequest = CreateApiKeyRequest::builder()
-        .name("quickstart")
-        .scopes(vec!["reports:read".to_string()])
-        .try_into()?;
+    let request: CreateApiKeyRequest =
+        CreateApiKeyRequest::builder().name("quickstart").scopes(vec!["reports:read".to_string()]).try_into()?;
     let created = client.api_keys().create(request).await?;
     // `created.key` prints masked; `expose()` is the one place the plaintext shows.
-    println!(
-        "created {} ({}) — plaintext: {}",
-        created.api_key.id,
-        created.key,
-        created.key.expose()
-    );
+    println!("created {} ({}) — plaintext: {}", created.api_key.id, created.key, created.key.expose());
 
     let verdict = client.keys().verify_key(created.key.expose()).await?;
-    println!(
-        "verify: valid={} code={} scopes={:?}",
-        verdict.valid, verdict.code, verdict.scopes
-    );
+    println!("verify: valid={} code={} scopes={:?}", verdict.valid, verdict.code, verdict.scopes);
 
-    let newest: Vec<_> = client
-        .api_keys()
-        .list(ListApiKeys {
-            limit: Some(20),
-            ..Default::default()
-        })
-        .take(5)
-        .try_collect()
-        .await?;
+    let newest: Vec<_> =
+        client.api_keys().list(ListApiKeys { limit: Some(20), ..Default::default() }).take(5).try_collect().await?;
     for key in &newest {
         println!("  {}… {:<20} active={}", key.key_prefix, key.name, key.is_active);
     }

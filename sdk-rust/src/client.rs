@@ -12,11 +12,11 @@ use uuid::Uuid;
 use crate::error::Error;
 use crate::generated;
 use crate::resources::{ApiKeys, Keys, OrganizationApiKeys, Projects};
-use crate::tenancy::{AuditEvents, Environments, Members, Organizations};
-use crate::webhook_resources::{SigningSecret, WebhookDeliveries, WebhookEndpoints};
 use crate::retry::RetrySafety;
 use crate::secret::Secret;
+use crate::tenancy::{AuditEvents, Environments, Members, Organizations};
 use crate::transport::{CallLimits, GeneratedError, send_with_retries};
+use crate::webhook_resources::{SigningSecret, WebhookDeliveries, WebhookEndpoints};
 
 /// Where the client connects when neither the builder nor `KEYWARD_BASE_URL` says.
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
@@ -154,9 +154,7 @@ impl Client {
             overrides: RequestOptions {
                 timeout: options.timeout.or(self.overrides.timeout),
                 max_retries: options.max_retries.or(self.overrides.max_retries),
-                idempotency_key: options
-                    .idempotency_key
-                    .or_else(|| self.overrides.idempotency_key.clone()),
+                idempotency_key: options.idempotency_key.or_else(|| self.overrides.idempotency_key.clone()),
             },
         }
     }
@@ -369,16 +367,11 @@ impl ClientBuilder {
             return Err(Error::InvalidConfig("the API key is empty".into()));
         }
         let base_url = normalize_base_url(
-            &self
-                .base_url
-                .or_else(|| env_var(BASE_URL_ENV))
-                .unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
+            &self.base_url.or_else(|| env_var(BASE_URL_ENV)).unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
         )?;
         let organization_id = match self.organization_id {
             Some(id) => Some(id),
-            None => env_var(ORGANIZATION_ID_ENV)
-                .map(|raw| parse_organization_id(&raw))
-                .transpose()?,
+            None => env_var(ORGANIZATION_ID_ENV).map(|raw| parse_organization_id(&raw)).transpose()?,
         };
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         if timeout.is_zero() {
@@ -397,9 +390,7 @@ impl ClientBuilder {
                 .map_err(|_| Error::InvalidConfig("the organization id is not a valid header value".into()))?;
             default_headers.insert(ORGANIZATION_ID_HEADER, value);
         }
-        let user_agent = self
-            .user_agent
-            .unwrap_or_else(|| format!("keyward-rust/{}", env!("CARGO_PKG_VERSION")));
+        let user_agent = self.user_agent.unwrap_or_else(|| format!("keyward-rust/{}", env!("CARGO_PKG_VERSION")));
 
         // No overall reqwest timeout: each attempt is bounded by the facade, so
         // `with_options` can lengthen it without a second pool.
@@ -454,10 +445,7 @@ fn fresh_random_bytes() -> [u8; 16] {
 }
 
 fn env_var(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|value| value.trim().to_string())
-        .filter(|value| !value.is_empty())
+    std::env::var(name).ok().map(|value| value.trim().to_string()).filter(|value| !value.is_empty())
 }
 
 /// `KEYWARD_ORGANIZATION_ID`, already trimmed by [`env_var`].
@@ -470,14 +458,10 @@ fn normalize_base_url(raw: &str) -> Result<String, Error> {
     let parsed = reqwest::Url::parse(raw.trim())
         .map_err(|error| Error::InvalidConfig(format!("base URL {raw:?} is not a URL: {error}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(Error::InvalidConfig(format!(
-            "base URL {raw:?} must be http:// or https:// with a host"
-        )));
+        return Err(Error::InvalidConfig(format!("base URL {raw:?} must be http:// or https:// with a host")));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(Error::InvalidConfig(format!(
-            "base URL {raw:?} must not have a query or fragment"
-        )));
+        return Err(Error::InvalidConfig(format!("base URL {raw:?} must not have a query or fragment")));
     }
     Ok(parsed.as_str().trim_end_matches('/').to_string())
 }
@@ -488,22 +472,10 @@ mod tests {
 
     #[test]
     fn base_url_loses_trailing_slash_and_keeps_path_stem() {
-        assert_eq!(
-            normalize_base_url("http://127.0.0.1:8080/").unwrap(),
-            "http://127.0.0.1:8080"
-        );
-        assert_eq!(
-            normalize_base_url("https://example.com/keyward/").unwrap(),
-            "https://example.com/keyward"
-        );
-        assert!(matches!(
-            normalize_base_url("127.0.0.1:8080"),
-            Err(Error::InvalidConfig(_))
-        ));
-        assert!(matches!(
-            normalize_base_url("ftp://example.com"),
-            Err(Error::InvalidConfig(_))
-        ));
+        assert_eq!(normalize_base_url("http://127.0.0.1:8080/").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(normalize_base_url("https://example.com/keyward/").unwrap(), "https://example.com/keyward");
+        assert!(matches!(normalize_base_url("127.0.0.1:8080"), Err(Error::InvalidConfig(_))));
+        assert!(matches!(normalize_base_url("ftp://example.com"), Err(Error::InvalidConfig(_))));
     }
 
     #[test]
@@ -536,31 +508,19 @@ mod tests {
 
     #[test]
     fn rejects_a_key_that_cannot_be_a_header() {
-        let built = Client::builder()
-            .api_key("kw_live_\nabc")
-            .base_url("http://127.0.0.1:1")
-            .build();
+        let built = Client::builder().api_key("kw_live_\nabc").base_url("http://127.0.0.1:1").build();
         assert!(matches!(built, Err(Error::InvalidConfig(_))));
     }
 
     #[test]
     fn with_options_overrides_only_what_it_sets() {
-        let client = Client::builder()
-            .api_key("kw_live_abcd")
-            .base_url("http://127.0.0.1:1")
-            .max_retries(7)
-            .build()
-            .unwrap();
-        let patient = client.with_options(RequestOptions {
-            timeout: Some(Duration::from_secs(99)),
-            ..Default::default()
-        });
+        let client =
+            Client::builder().api_key("kw_live_abcd").base_url("http://127.0.0.1:1").max_retries(7).build().unwrap();
+        let patient =
+            client.with_options(RequestOptions { timeout: Some(Duration::from_secs(99)), ..Default::default() });
         assert_eq!(patient.limits().timeout, Duration::from_secs(99));
         assert_eq!(patient.limits().max_retries, 7);
-        let keyed = patient.with_options(RequestOptions {
-            idempotency_key: Some("k1".into()),
-            ..Default::default()
-        });
+        let keyed = patient.with_options(RequestOptions { idempotency_key: Some("k1".into()), ..Default::default() });
         assert_eq!(keyed.limits().timeout, Duration::from_secs(99));
         assert_eq!(keyed.idempotency_key(), "k1");
         assert_ne!(client.idempotency_key(), client.idempotency_key());

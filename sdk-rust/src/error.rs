@@ -145,18 +145,16 @@ impl Error {
 /// `idempotency_in_progress` means an earlier attempt with the same
 /// Idempotency-Key is still running; the retry will get its replayed result.
 pub(crate) fn is_retryable_status(status: u16, code: &str) -> bool {
-    status == 408 || status == 429 || (500..=599).contains(&status) || (status == 409 && code == "idempotency_in_progress")
+    status == 408
+        || status == 429
+        || (500..=599).contains(&status)
+        || (status == 409 && code == "idempotency_in_progress")
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Api {
-                status,
-                code,
-                message,
-                request_id,
-            } => {
+            Error::Api { status, code, message, request_id } => {
                 write!(f, "{status} {code}: {message}")?;
                 if let Some(request_id) = request_id {
                     write!(f, " (request_id {request_id})")?;
@@ -188,10 +186,7 @@ mod tests {
 
     #[test]
     fn display_names_status_code_message_and_request_id() {
-        assert_eq!(
-            api(404).to_string(),
-            "404 not_found: api key not found (request_id req_1)"
-        );
+        assert_eq!(api(404).to_string(), "404 not_found: api key not found (request_id req_1)");
     }
 
     #[test]

@@ -54,13 +54,14 @@ pub use error::Error;
 pub use generated::types;
 pub use pagination::Page;
 pub use resources::{
-    ApiKeys, CreatedKey, KeyUsage, Keys, ListApiKeys, ListOrganizationApiKeys, ListProjects, OrganizationApiKeys, Projects,
-    RotatedKey, key_hash,
-};
-pub use tenancy::{
-    AuditEvents, Environments, ListAuditEvents, ListEnvironments, ListMembers, ListOrganizations, Members, Organizations,
+    ApiKeys, CreatedKey, KeyUsage, Keys, ListApiKeys, ListOrganizationApiKeys, ListProjects, OrganizationApiKeys,
+    Projects, RotatedKey, key_hash,
 };
 pub use secret::Secret;
+pub use tenancy::{
+    AuditEvents, Environments, ListAuditEvents, ListEnvironments, ListMembers, ListOrganizations, Members,
+    Organizations,
+};
 pub use uuid::Uuid;
 pub use webhook_resources::{
     CreatedEndpoint, ListWebhookDeliveries, ListWebhookEndpoints, SigningSecret, WebhookDeliveries, WebhookEndpoints,

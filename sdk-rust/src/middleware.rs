@@ -66,13 +66,7 @@ struct Guard {
 impl RequireKey {
     /// Verifies with `client`, whose own key needs the `keys:verify` scope.
     pub fn new(client: Client) -> RequireKey {
-        RequireKey {
-            guard: Arc::new(Guard {
-                client,
-                required_scopes: Vec::new(),
-                cost: None,
-            }),
-        }
+        RequireKey { guard: Arc::new(Guard { client, required_scopes: Vec::new(), cost: None }) }
     }
 
     /// Scopes the presented key must all hold (`*` and `prefix:*` in the
@@ -105,10 +99,7 @@ impl<S> tower::Layer<S> for RequireKey {
     type Service = RequireKeyService<S>;
 
     fn layer(&self, inner: S) -> RequireKeyService<S> {
-        RequireKeyService {
-            inner,
-            guard: Arc::clone(&self.guard),
-        }
+        RequireKeyService { inner, guard: Arc::clone(&self.guard) }
     }
 }
 
@@ -141,17 +132,9 @@ where
         let guard = Arc::clone(&self.guard);
         Box::pin(async move {
             let Some(key) = presented_key(request.headers()) else {
-                return Ok(rejection(
-                    StatusCode::UNAUTHORIZED,
-                    "missing_key",
-                    "an API key is required",
-                    None,
-                ));
+                return Ok(rejection(StatusCode::UNAUTHORIZED, "missing_key", "an API key is required", None));
             };
-            let peer_ip = request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip().to_string());
+            let peer_ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string());
             let verify = VerifyKeyRequest {
                 key,
                 ip: peer_ip,
@@ -184,10 +167,7 @@ fn presented_key(headers: &HeaderMap) -> Option<String> {
         .and_then(|value| value.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
-    let from_header = headers
-        .get("x-api-key")
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim);
+    let from_header = headers.get("x-api-key").and_then(|value| value.to_str().ok()).map(str::trim);
     bearer.or(from_header).filter(|key| !key.is_empty()).map(str::to_owned)
 }
 
@@ -199,10 +179,7 @@ fn rejection_for(verdict: &VerifyKeyResponse) -> Response {
         VerifyCode::Expired => (StatusCode::UNAUTHORIZED, "the API key has expired"),
         VerifyCode::Disabled => (StatusCode::UNAUTHORIZED, "the API key is disabled"),
         VerifyCode::InsufficientScopes => (StatusCode::FORBIDDEN, "the API key lacks a required scope"),
-        VerifyCode::ForbiddenIp => (
-            StatusCode::FORBIDDEN,
-            "the API key may not be used from this IP address",
-        ),
+        VerifyCode::ForbiddenIp => (StatusCode::FORBIDDEN, "the API key may not be used from this IP address"),
         VerifyCode::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "the API key's rate limit is exhausted"),
         VerifyCode::UsageExceeded => (StatusCode::TOO_MANY_REQUESTS, "the API key's usage limit is exhausted"),
         // `valid: false` with VALID would be a keyward bug; refuse rather than guess.
@@ -216,21 +193,14 @@ fn rejection_for(verdict: &VerifyKeyResponse) -> Response {
         }),
         _ => None,
     };
-    rejection(
-        status,
-        &verdict.code.to_string().to_ascii_lowercase(),
-        message,
-        retry_after,
-    )
+    rejection(status, &verdict.code.to_string().to_ascii_lowercase(), message, retry_after)
 }
 
 fn rejection(status: StatusCode, code: &str, message: &str, retry_after_seconds: Option<u64>) -> Response {
     let body = serde_json::json!({ "error": message, "code": code });
     let mut response = (status, axum::Json(body)).into_response();
     if let Some(seconds) = retry_after_seconds {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
@@ -276,10 +246,7 @@ mod tests {
         assert_eq!(presented_key(&headers), None);
         headers.insert("x-api-key", HeaderValue::from_static("kw_live_fromheader"));
         assert_eq!(presented_key(&headers).as_deref(), Some("kw_live_fromheader"));
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("bearer kw_live_frombearer"),
-        );
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer kw_live_frombearer"));
         assert_eq!(presented_key(&headers).as_deref(), Some("kw_live_frombearer"));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic dXNlcjpwYXNz"));
         assert_eq!(presented_key(&headers).as_deref(), Some("kw_live_fromheader"));

@@ -48,19 +48,13 @@ where
         next: Option<Option<String>>,
         pages_fetched: usize,
     }
-    let start = State {
-        fetch_page,
-        next: Some(first_cursor),
-        pages_fetched: 0,
-    };
+    let start = State { fetch_page, next: Some(first_cursor), pages_fetched: 0 };
     stream::try_unfold(start, |mut state| async move {
         let Some(cursor) = state.next.take() else {
             return Ok(None);
         };
         if state.pages_fetched >= MAX_PAGES {
-            return Err(Error::Decode(format!(
-                "stopped after {MAX_PAGES} pages: the list does not end"
-            )));
+            return Err(Error::Decode(format!("stopped after {MAX_PAGES} pages: the list does not end")));
         }
         let page = (state.fetch_page)(cursor.clone()).await?;
         state.pages_fetched += 1;

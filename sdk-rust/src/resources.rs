@@ -69,12 +69,10 @@ pub(crate) fn split_secret<Flat: Serialize, Record: DeserializeOwned>(
 /// ```
 pub fn key_hash(key: &str) -> String {
     use std::fmt::Write as _;
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .fold(String::with_capacity(64), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        })
+    Sha256::digest(key.as_bytes()).iter().fold(String::with_capacity(64), |mut hex, byte| {
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    })
 }
 
 /// The result of a rotation: the new key's plaintext and the rotation details.
@@ -162,10 +160,7 @@ impl ApiKeys {
         let response = self
             .client
             .call(RetrySafety::Idempotent, move || {
-                api.create_api_key()
-                    .idempotency_key(idempotency_key.clone())
-                    .body(request.clone())
-                    .send()
+                api.create_api_key().idempotency_key(idempotency_key.clone()).body(request.clone()).send()
             })
             .await?;
         CreatedKey::from_flat(response.into_inner())
@@ -224,19 +219,13 @@ impl ApiKeys {
             })
             .await?;
         let next_cursor = next_cursor_header(response.headers())?;
-        Ok(Page {
-            items: response.into_inner(),
-            next_cursor,
-        })
+        Ok(Page { items: response.into_inner(), next_cursor })
     }
 
     /// One key, masked (only `key_prefix` and `last4` of the secret).
     pub async fn get(&self, id: Uuid) -> Result<types::ApiKey, Error> {
         let api = self.client.api();
-        let response = self
-            .client
-            .call(RetrySafety::Idempotent, move || api.get_api_key().id(id).send())
-            .await?;
+        let response = self.client.call(RetrySafety::Idempotent, move || api.get_api_key().id(id).send()).await?;
         Ok(response.into_inner())
     }
 
@@ -247,9 +236,7 @@ impl ApiKeys {
         // A PATCH sets fields to given values, so sending it twice is harmless.
         let response = self
             .client
-            .call(RetrySafety::Idempotent, move || {
-                api.update_api_key().id(id).body(request.clone()).send()
-            })
+            .call(RetrySafety::Idempotent, move || api.update_api_key().id(id).body(request.clone()).send())
             .await?;
         Ok(response.into_inner())
     }
@@ -257,9 +244,7 @@ impl ApiKeys {
     /// Revokes the key at once. Revoking a revoked key succeeds too.
     pub async fn revoke(&self, id: Uuid) -> Result<(), Error> {
         let api = self.client.api();
-        self.client
-            .call(RetrySafety::Idempotent, move || api.revoke_api_key().id(id).send())
-            .await?;
+        self.client.call(RetrySafety::Idempotent, move || api.revoke_api_key().id(id).send()).await?;
         Ok(())
     }
 
@@ -271,10 +256,7 @@ impl ApiKeys {
         let response = self
             .client
             .call(RetrySafety::Idempotent, move || {
-                api.regenerate_api_key()
-                    .id(id)
-                    .idempotency_key(idempotency_key.clone())
-                    .send()
+                api.regenerate_api_key().id(id).idempotency_key(idempotency_key.clone()).send()
             })
             .await?;
         CreatedKey::from_flat(response.into_inner())
@@ -296,11 +278,7 @@ impl ApiKeys {
         let response = self
             .client
             .call(RetrySafety::Idempotent, move || {
-                api.rotate_api_key()
-                    .id(id)
-                    .idempotency_key(idempotency_key.clone())
-                    .body(Some(body.clone()))
-                    .send()
+                api.rotate_api_key().id(id).idempotency_key(idempotency_key.clone()).body(Some(body.clone())).send()
             })
             .await?;
         let mut rotation = response.into_inner();
@@ -370,10 +348,7 @@ impl ApiKeys {
         let response = self
             .client
             .call(RetrySafety::Idempotent, move || {
-                api.import_api_keys()
-                    .idempotency_key(idempotency_key.clone())
-                    .body(body.clone())
-                    .send()
+                api.import_api_keys().idempotency_key(idempotency_key.clone()).body(body.clone()).send()
             })
             .await?;
         Ok(response.into_inner().imported)
@@ -419,10 +394,7 @@ impl OrganizationApiKeys {
             })
             .await?;
         let created = response.into_inner();
-        Ok(CreatedKey {
-            api_key: created.api_key,
-            key: Secret::new(created.plaintext_api_key),
-        })
+        Ok(CreatedKey { api_key: created.api_key, key: Secret::new(created.plaintext_api_key) })
     }
 
     /// Every key of `org` matching `params`, newest first, following `next_cursor`.
@@ -468,19 +440,14 @@ impl OrganizationApiKeys {
             .await?;
         let list = response.into_inner();
         let next_cursor = list.next_cursor.filter(|cursor| !cursor.is_empty());
-        Ok(Page {
-            items: list.api_keys,
-            next_cursor,
-        })
+        Ok(Page { items: list.api_keys, next_cursor })
     }
 
     /// Revokes key `id` of organization `org`. Revoking a revoked key succeeds too.
     pub async fn revoke(&self, org: Uuid, id: Uuid) -> Result<(), Error> {
         let api = self.client.api();
         self.client
-            .call(RetrySafety::Idempotent, move || {
-                api.revoke_organization_api_key().org(org).id(id).send()
-            })
+            .call(RetrySafety::Idempotent, move || api.revoke_organization_api_key().org(org).id(id).send())
             .await?;
         Ok(())
     }
@@ -528,10 +495,7 @@ impl Projects {
         let response = self
             .client
             .call(RetrySafety::Idempotent, move || {
-                api.create_project()
-                    .idempotency_key(idempotency_key.clone())
-                    .body(body.clone())
-                    .send()
+                api.create_project().idempotency_key(idempotency_key.clone()).body(body.clone()).send()
             })
             .await?;
         Ok(response.into_inner())
@@ -572,19 +536,13 @@ impl Projects {
             })
             .await?;
         let next_cursor = next_cursor_header(response.headers())?;
-        Ok(Page {
-            items: response.into_inner(),
-            next_cursor,
-        })
+        Ok(Page { items: response.into_inner(), next_cursor })
     }
 
     /// One project.
     pub async fn get(&self, id: Uuid) -> Result<types::Project, Error> {
         let api = self.client.api();
-        let response = self
-            .client
-            .call(RetrySafety::Idempotent, move || api.get_project().id(id).send())
-            .await?;
+        let response = self.client.call(RetrySafety::Idempotent, move || api.get_project().id(id).send()).await?;
         Ok(response.into_inner())
     }
 
@@ -594,9 +552,7 @@ impl Projects {
         let api = self.client.api();
         let response = self
             .client
-            .call(RetrySafety::Idempotent, move || {
-                api.update_project().id(id).body(request.clone()).send()
-            })
+            .call(RetrySafety::Idempotent, move || api.update_project().id(id).body(request.clone()).send())
             .await?;
         Ok(response.into_inner())
     }
@@ -608,9 +564,7 @@ impl Projects {
     /// already deleted it).
     pub async fn delete(&self, id: Uuid) -> Result<(), Error> {
         let api = self.client.api();
-        self.client
-            .call(RetrySafety::Idempotent, move || api.delete_project().id(id).send())
-            .await?;
+        self.client.call(RetrySafety::Idempotent, move || api.delete_project().id(id).send()).await?;
         Ok(())
     }
 }
@@ -635,27 +589,15 @@ impl Keys {
     /// connection, since the server may already have counted it; pass
     /// `cost: Some(0)` for a check that spends nothing and is always retried.
     pub async fn verify(&self, request: types::VerifyKeyRequest) -> Result<types::VerifyKeyResponse, Error> {
-        let safety = if request.cost.unwrap_or(1) > 0 {
-            RetrySafety::OnlyIfNotProcessed
-        } else {
-            RetrySafety::Idempotent
-        };
+        let safety =
+            if request.cost.unwrap_or(1) > 0 { RetrySafety::OnlyIfNotProcessed } else { RetrySafety::Idempotent };
         let api = self.client.api();
-        let response = self
-            .client
-            .call(safety, move || api.verify_key().body(request.clone()).send())
-            .await?;
+        let response = self.client.call(safety, move || api.verify_key().body(request.clone()).send()).await?;
         Ok(response.into_inner())
     }
 
     /// Verifies `key` with no scope or IP requirement, spending the default cost of 1.
     pub async fn verify_key(&self, key: &str) -> Result<types::VerifyKeyResponse, Error> {
-        self.verify(types::VerifyKeyRequest {
-            key: key.to_string(),
-            cost: None,
-            ip: None,
-            required_scopes: None,
-        })
-        .await
+        self.verify(types::VerifyKeyRequest { key: key.to_string(), cost: None, ip: None, required_scopes: None }).await
     }
 }

@@ -28,9 +28,7 @@ pub(crate) enum RetrySafety {
 /// upper half) so that many clients failing together do not retry in lockstep
 /// while each still waits at least half the nominal delay.
 pub(crate) fn backoff_delay(retry: u32) -> Duration {
-    let nominal = INITIAL_BACKOFF
-        .saturating_mul(2u32.saturating_pow(retry))
-        .min(MAX_BACKOFF);
+    let nominal = INITIAL_BACKOFF.saturating_mul(2u32.saturating_pow(retry)).min(MAX_BACKOFF);
     let half = nominal / 2;
     let jitter_ms = rand::random_range(0..=half.as_millis() as u64);
     half + Duration::from_millis(jitter_ms)
@@ -69,9 +67,7 @@ mod tests {
     fn backoff_grows_then_caps_at_eight_seconds() {
         for retry in 0..20 {
             let delay = backoff_delay(retry);
-            let nominal = INITIAL_BACKOFF
-                .saturating_mul(2u32.saturating_pow(retry))
-                .min(MAX_BACKOFF);
+            let nominal = INITIAL_BACKOFF.saturating_mul(2u32.saturating_pow(retry)).min(MAX_BACKOFF);
             assert!(delay >= nominal / 2 && delay <= nominal, "retry {retry}: {delay:?}");
             assert!(delay <= MAX_BACKOFF);
         }
@@ -84,10 +80,7 @@ mod tests {
         assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(parse_retry_after("-1"), None);
-        assert_eq!(
-            delay_before_retry(0, Some(Duration::from_secs(3))),
-            Some(Duration::from_secs(3))
-        );
+        assert_eq!(delay_before_retry(0, Some(Duration::from_secs(3))), Some(Duration::from_secs(3)));
         assert_eq!(delay_before_retry(0, Some(Duration::from_secs(3600))), None);
     }
 }

@@ -83,10 +83,7 @@ impl Organizations {
         let response = self
             .client
             .call(RetrySafety::Idempotent, move || {
-                api.create_organization()
-                    .idempotency_key(idempotency_key.clone())
-                    .body(request.clone())
-                    .send()
+                api.create_organization().idempotency_key(idempotency_key.clone()).body(request.clone()).send()
             })
             .await?;
         Ok(response.into_inner())
@@ -129,19 +126,14 @@ impl Organizations {
             })
             .await?;
         let next_cursor = next_cursor_header(response.headers())?;
-        Ok(Page {
-            items: response.into_inner(),
-            next_cursor,
-        })
+        Ok(Page { items: response.into_inner(), next_cursor })
     }
 
     /// One organization. Another tenant's (or a deleted one) answers 404.
     pub async fn get(&self, org: Uuid) -> Result<types::Organization, Error> {
         let api = self.client.api();
-        let response = self
-            .client
-            .call(RetrySafety::Idempotent, move || api.get_organization().org(org).send())
-            .await?;
+        let response =
+            self.client.call(RetrySafety::Idempotent, move || api.get_organization().org(org).send()).await?;
         Ok(response.into_inner())
     }
 
@@ -155,9 +147,7 @@ impl Organizations {
         let api = self.client.api();
         let response = self
             .client
-            .call(RetrySafety::Idempotent, move || {
-                api.update_organization().org(org).body(request.clone()).send()
-            })
+            .call(RetrySafety::Idempotent, move || api.update_organization().org(org).body(request.clone()).send())
             .await?;
         Ok(response.into_inner())
     }
@@ -166,9 +156,7 @@ impl Organizations {
     /// `orgs:admin` key). A retry after a lost response may answer 404.
     pub async fn delete(&self, org: Uuid) -> Result<(), Error> {
         let api = self.client.api();
-        self.client
-            .call(RetrySafety::Idempotent, move || api.delete_organization().org(org).send())
-            .await?;
+        self.client.call(RetrySafety::Idempotent, move || api.delete_organization().org(org).send()).await?;
         Ok(())
     }
 }
@@ -222,10 +210,7 @@ impl Members {
             })
             .await?;
         let next_cursor = next_cursor_header(response.headers())?;
-        Ok(Page {
-            items: response.into_inner(),
-            next_cursor,
-        })
+        Ok(Page { items: response.into_inner(), next_cursor })
     }
 
     /// Adds a user (by their session `sub`) to `org` with a role (owners, or
@@ -236,11 +221,7 @@ impl Members {
         let response = self
             .client
             .call(RetrySafety::Idempotent, move || {
-                api.add_member()
-                    .org(org)
-                    .idempotency_key(idempotency_key.clone())
-                    .body(request.clone())
-                    .send()
+                api.add_member().org(org).idempotency_key(idempotency_key.clone()).body(request.clone()).send()
             })
             .await?;
         Ok(response.into_inner())
@@ -258,11 +239,7 @@ impl Members {
         let response = self
             .client
             .call(RetrySafety::Idempotent, move || {
-                api.update_member()
-                    .org(org)
-                    .user_id(user_id.clone())
-                    .body(request.clone())
-                    .send()
+                api.update_member().org(org).user_id(user_id.clone()).body(request.clone()).send()
             })
             .await?;
         Ok(response.into_inner())
@@ -274,9 +251,7 @@ impl Members {
         let api = self.client.api();
         let user_id = user_id.to_string();
         self.client
-            .call(RetrySafety::Idempotent, move || {
-                api.remove_member().org(org).user_id(user_id.clone()).send()
-            })
+            .call(RetrySafety::Idempotent, move || api.remove_member().org(org).user_id(user_id.clone()).send())
             .await?;
         Ok(())
     }
@@ -336,10 +311,7 @@ impl Environments {
             })
             .await?;
         let next_cursor = next_cursor_header(response.headers())?;
-        Ok(Page {
-            items: response.into_inner(),
-            next_cursor,
-        })
+        Ok(Page { items: response.into_inner(), next_cursor })
     }
 
     /// Creates an environment in `project_id`'s organization (admins and
@@ -428,9 +400,6 @@ impl AuditEvents {
             })
             .await?;
         let next_cursor = next_cursor_header(response.headers())?;
-        Ok(Page {
-            items: response.into_inner(),
-            next_cursor,
-        })
+        Ok(Page { items: response.into_inner(), next_cursor })
     }
 }

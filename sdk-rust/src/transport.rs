@@ -70,11 +70,7 @@ where
         let failure = match tokio::time::timeout(limits.timeout, attempt).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(failure)) => failure,
-            Err(_elapsed) => FailedAttempt {
-                error: Error::Timeout,
-                retry_after: None,
-                may_have_reached_server: true,
-            },
+            Err(_elapsed) => FailedAttempt { error: Error::Timeout, retry_after: None, may_have_reached_server: true },
         };
         if retries_done >= limits.max_retries || !failure.is_worth_retrying(safety) {
             return Err(failure.error);
@@ -100,12 +96,7 @@ async fn describe_failure(error: GeneratedError) -> FailedAttempt {
             let body = response.into_inner();
             let request_id = Some(body.request_id).filter(|id| !id.is_empty()).or(header_request_id);
             FailedAttempt {
-                error: Error::Api {
-                    status,
-                    code: body.code,
-                    message: body.error,
-                    request_id,
-                },
+                error: Error::Api { status, code: body.code, message: body.error, request_id },
                 retry_after,
                 may_have_reached_server: true,
             }
@@ -116,28 +107,20 @@ async fn describe_failure(error: GeneratedError) -> FailedAttempt {
             error: transport_error(&error),
             retry_after: None,
         },
-        Generated::ResponseBodyError(error) => FailedAttempt {
-            error: transport_error(&error),
-            retry_after: None,
-            may_have_reached_server: true,
-        },
-        Generated::InvalidResponsePayload(_, error) => FailedAttempt {
-            error: Error::Decode(error.to_string()),
-            retry_after: None,
-            may_have_reached_server: true,
-        },
+        Generated::ResponseBodyError(error) => {
+            FailedAttempt { error: transport_error(&error), retry_after: None, may_have_reached_server: true }
+        }
+        Generated::InvalidResponsePayload(_, error) => {
+            FailedAttempt { error: Error::Decode(error.to_string()), retry_after: None, may_have_reached_server: true }
+        }
         // Raised before anything is sent: a builder argument failed to convert.
-        Generated::InvalidRequest(message) => FailedAttempt {
-            error: Error::InvalidConfig(message),
-            retry_after: None,
-            may_have_reached_server: false,
-        },
+        Generated::InvalidRequest(message) => {
+            FailedAttempt { error: Error::InvalidConfig(message), retry_after: None, may_have_reached_server: false }
+        }
         // Only hooks raise `Custom`, and the facade installs none.
-        Generated::Custom(message) => FailedAttempt {
-            error: Error::Decode(message),
-            retry_after: None,
-            may_have_reached_server: true,
-        },
+        Generated::Custom(message) => {
+            FailedAttempt { error: Error::Decode(message), retry_after: None, may_have_reached_server: true }
+        }
     }
 }
 
@@ -159,11 +142,7 @@ async fn describe_unexpected_response(response: reqwest::Response) -> FailedAtte
     let body = match response.bytes().await {
         Ok(body) => body,
         Err(error) => {
-            return FailedAttempt {
-                error: transport_error(&error),
-                retry_after,
-                may_have_reached_server: true,
-            };
+            return FailedAttempt { error: transport_error(&error), retry_after, may_have_reached_server: true };
         }
     };
     let error = match serde_json::from_slice::<ErrorBody>(&body) {
@@ -171,9 +150,7 @@ async fn describe_unexpected_response(response: reqwest::Response) -> FailedAtte
             status: status.as_u16(),
             code: parsed.code,
             message: parsed.error,
-            request_id: Some(parsed.request_id)
-                .filter(|id| !id.is_empty())
-                .or(header_request_id),
+            request_id: Some(parsed.request_id).filter(|id| !id.is_empty()).or(header_request_id),
         },
         // Not keyward's error shape (a proxy or load balancer answered).
         Err(_) => {
@@ -192,11 +169,7 @@ async fn describe_unexpected_response(response: reqwest::Response) -> FailedAtte
             }
         }
     };
-    FailedAttempt {
-        error,
-        retry_after,
-        may_have_reached_server: true,
-    }
+    FailedAttempt { error, retry_after, may_have_reached_server: true }
 }
 
 fn transport_error(error: &reqwest::Error) -> Error {
@@ -216,11 +189,7 @@ fn transport_error(error: &reqwest::Error) -> Error {
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()
-        .and_then(parse_retry_after)
+    headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok().and_then(parse_retry_after)
 }
 
 fn request_id(headers: &HeaderMap) -> Option<String> {

@@ -109,10 +109,7 @@ impl WebhookEndpoints {
         let response = self
             .client
             .call(RetrySafety::Idempotent, move || {
-                api.create_webhook_endpoint()
-                    .idempotency_key(idempotency_key.clone())
-                    .body(request.clone())
-                    .send()
+                api.create_webhook_endpoint().idempotency_key(idempotency_key.clone()).body(request.clone()).send()
             })
             .await?;
         CreatedEndpoint::from_flat(response.into_inner())
@@ -154,20 +151,15 @@ impl WebhookEndpoints {
             })
             .await?;
         let next_cursor = next_cursor_header(response.headers())?;
-        Ok(Page {
-            items: response.into_inner(),
-            next_cursor,
-        })
+        Ok(Page { items: response.into_inner(), next_cursor })
     }
 
     /// One endpoint, without its secret. A deleted one (or another tenant's)
     /// answers 404.
     pub async fn get(&self, id: Uuid) -> Result<types::WebhookEndpoint, Error> {
         let api = self.client.api();
-        let response = self
-            .client
-            .call(RetrySafety::Idempotent, move || api.get_webhook_endpoint().id(id).send())
-            .await?;
+        let response =
+            self.client.call(RetrySafety::Idempotent, move || api.get_webhook_endpoint().id(id).send()).await?;
         Ok(response.into_inner())
     }
 
@@ -182,9 +174,7 @@ impl WebhookEndpoints {
         let api = self.client.api();
         let response = self
             .client
-            .call(RetrySafety::Idempotent, move || {
-                api.update_webhook_endpoint().id(id).body(request.clone()).send()
-            })
+            .call(RetrySafety::Idempotent, move || api.update_webhook_endpoint().id(id).body(request.clone()).send())
             .await?;
         Ok(response.into_inner())
     }
@@ -193,9 +183,7 @@ impl WebhookEndpoints {
     /// queued still do). A retry after a lost response may answer 404.
     pub async fn delete(&self, id: Uuid) -> Result<(), Error> {
         let api = self.client.api();
-        self.client
-            .call(RetrySafety::Idempotent, move || api.delete_webhook_endpoint().id(id).send())
-            .await?;
+        self.client.call(RetrySafety::Idempotent, move || api.delete_webhook_endpoint().id(id).send()).await?;
         Ok(())
     }
 
@@ -209,10 +197,7 @@ impl WebhookEndpoints {
         let response = self
             .client
             .call(RetrySafety::Idempotent, move || {
-                api.rotate_webhook_endpoint_secret()
-                    .id(id)
-                    .idempotency_key(idempotency_key.clone())
-                    .send()
+                api.rotate_webhook_endpoint_secret().id(id).idempotency_key(idempotency_key.clone()).send()
             })
             .await?;
         CreatedEndpoint::from_flat(response.into_inner())
@@ -296,19 +281,14 @@ impl WebhookDeliveries {
             })
             .await?;
         let next_cursor = next_cursor_header(response.headers())?;
-        Ok(Page {
-            items: response.into_inner(),
-            next_cursor,
-        })
+        Ok(Page { items: response.into_inner(), next_cursor })
     }
 
     /// One delivery, with its signed `payload` and the outcome of its last attempt.
     pub async fn get(&self, id: Uuid) -> Result<types::WebhookDelivery, Error> {
         let api = self.client.api();
-        let response = self
-            .client
-            .call(RetrySafety::Idempotent, move || api.get_webhook_delivery().id(id).send())
-            .await?;
+        let response =
+            self.client.call(RetrySafety::Idempotent, move || api.get_webhook_delivery().id(id).send()).await?;
         Ok(response.into_inner())
     }
 
@@ -322,10 +302,7 @@ impl WebhookDeliveries {
         let response = self
             .client
             .call(RetrySafety::Idempotent, move || {
-                api.redeliver_webhook()
-                    .id(id)
-                    .idempotency_key(idempotency_key.clone())
-                    .send()
+                api.redeliver_webhook().id(id).idempotency_key(idempotency_key.clone()).send()
             })
             .await?;
         Ok(response.into_inner())
@@ -365,9 +342,7 @@ impl SigningSecret {
         let response = self
             .client
             .call(RetrySafety::Idempotent, move || {
-                api.rotate_webhook_signing_secret()
-                    .idempotency_key(idempotency_key.clone())
-                    .send()
+                api.rotate_webhook_signing_secret().idempotency_key(idempotency_key.clone()).send()
             })
             .await?;
         Ok(Secret::new(response.into_inner().secret))

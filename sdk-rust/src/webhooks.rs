@@ -73,8 +73,8 @@ use std::hash::BuildHasher;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -507,10 +507,7 @@ mod tests {
         let event = webhook.verify_at(PAYLOAD, &headers(MSG_ID, TIMESTAMP, SIGNATURE), at(TIMESTAMP)).unwrap();
         assert_eq!(event, serde_json::json!({"test": 2432232314u64}));
         // The vector is from 2021: with the real clock it is far too old.
-        assert_eq!(
-            webhook.verify(PAYLOAD, &headers(MSG_ID, TIMESTAMP, SIGNATURE)),
-            Err(WebhookError::TimestampTooOld)
-        );
+        assert_eq!(webhook.verify(PAYLOAD, &headers(MSG_ID, TIMESTAMP, SIGNATURE)), Err(WebhookError::TimestampTooOld));
     }
 
     #[test]
@@ -646,7 +643,11 @@ mod tests {
         for bad in ["soon", "1614265330.5", "0x10", "99999999999999999999"] {
             let mut malformed = full.clone();
             malformed[1].1 = bad.into();
-            assert_eq!(webhook.verify_at(PAYLOAD, &malformed, at(TIMESTAMP)), Err(WebhookError::InvalidTimestamp), "{bad}");
+            assert_eq!(
+                webhook.verify_at(PAYLOAD, &malformed, at(TIMESTAMP)),
+                Err(WebhookError::InvalidTimestamp),
+                "{bad}"
+            );
         }
     }
 
@@ -674,10 +675,7 @@ mod tests {
         }
         assert_eq!(Webhook::from_bytes(Vec::new()).unwrap_err(), WebhookError::InvalidSecret);
         let leaky = "whsec_Zm9v!secret-material";
-        assert_eq!(
-            verify(PAYLOAD, &headers(MSG_ID, TIMESTAMP, SIGNATURE), leaky),
-            Err(WebhookError::InvalidSecret)
-        );
+        assert_eq!(verify(PAYLOAD, &headers(MSG_ID, TIMESTAMP, SIGNATURE), leaky), Err(WebhookError::InvalidSecret));
         assert!(!WebhookError::InvalidSecret.to_string().contains("secret-material"));
         // Debug of a verifier shows no key material either.
         let debug = format!("{:?}", Webhook::new(SECRET).unwrap());
@@ -690,7 +688,11 @@ mod tests {
         let cases = [
             (WebhookError::MissingHeader(ID_HEADER), "missing_header", "missing webhook header `webhook-id`"),
             (WebhookError::InvalidTimestamp, "invalid_timestamp", "`webhook-timestamp` is not an integer Unix time"),
-            (WebhookError::TimestampTooOld, "timestamp_too_old", "webhook timestamp is too old (outside the tolerance)"),
+            (
+                WebhookError::TimestampTooOld,
+                "timestamp_too_old",
+                "webhook timestamp is too old (outside the tolerance)",
+            ),
             (WebhookError::NoMatchingSignature, "no_matching_signature", "no matching webhook signature"),
         ];
         for (error, code, message) in cases {

@@ -142,9 +142,15 @@ pub async fn client_addr_layer(
 
 #[derive(Debug, Clone)]
 pub enum Actor {
-    ApiKey { key_id: String, scopes: Arc<Vec<String>> },
+    ApiKey {
+        key_id: String,
+        scopes: Arc<Vec<String>>,
+    },
     /// A dashboard session (JWT `sub`) with its role in `Caller::organization_id`.
-    User { user_id: String, role: crate::tenancy::Role },
+    User {
+        user_id: String,
+        role: crate::tenancy::Role,
+    },
 }
 
 /// Where a request came from, for the audit log.
@@ -189,7 +195,9 @@ impl Caller {
     /// only their own keys, admins and owners any (API keys: `keys:write`).
     pub fn require_key_manage(&self, created_by_user_id: Option<&str>) -> ApiResult<()> {
         match &self.actor {
-            Actor::User { user_id, .. } if created_by_user_id == Some(user_id.as_str()) => self.require(Permission::KeysWrite),
+            Actor::User { user_id, .. } if created_by_user_id == Some(user_id.as_str()) => {
+                self.require(Permission::KeysWrite)
+            }
             Actor::User { .. } => self.require(Permission::KeysManageAll),
             Actor::ApiKey { .. } => self.require(Permission::KeysWrite),
         }
@@ -230,9 +238,7 @@ impl Caller {
         match &self.actor {
             Actor::User { role: crate::tenancy::Role::Owner, .. } => Ok(()),
             Actor::ApiKey { scopes, .. } if scopes.iter().any(|s| s == "*") => Ok(()),
-            Actor::ApiKey { .. } => {
-                Err(ApiError::InsufficientScope(format!("only a `*` key or an owner can {what}")))
-            }
+            Actor::ApiKey { .. } => Err(ApiError::InsufficientScope(format!("only a `*` key or an owner can {what}"))),
             Actor::User { role, .. } => Err(ApiError::forbidden(format!("the `{role}` role cannot {what}"))),
         }
     }
@@ -266,7 +272,10 @@ impl Caller {
             Actor::ApiKey { key_id, .. } => ("api_key", key_id.as_str()),
             Actor::User { user_id, .. } => ("user", user_id.as_str()),
         };
-        self.meta.stamp(AuditRecord::new(&self.organization_id, actor_type, actor_id, action, target_type, target_id).changes(changes))
+        self.meta.stamp(
+            AuditRecord::new(&self.organization_id, actor_type, actor_id, action, target_type, target_id)
+                .changes(changes),
+        )
     }
 }
 
@@ -396,7 +405,10 @@ mod tests {
         // Untrusted peer: its header is ignored.
         assert_eq!(resolve_client_addr(ip("192.0.2.9"), Some("198.51.100.1"), &proxies), ip("192.0.2.9"));
         // Trusted peer: the nearest untrusted hop.
-        assert_eq!(resolve_client_addr(ip("10.0.0.2"), Some("198.51.100.1, 203.0.113.5, 10.0.0.7"), &proxies), ip("203.0.113.5"));
+        assert_eq!(
+            resolve_client_addr(ip("10.0.0.2"), Some("198.51.100.1, 203.0.113.5, 10.0.0.7"), &proxies),
+            ip("203.0.113.5")
+        );
         // A garbled hop stops the walk at the last good one.
         assert_eq!(resolve_client_addr(ip("10.0.0.2"), Some("198.51.100.1, nonsense"), &proxies), ip("10.0.0.2"));
         assert_eq!(resolve_client_addr(ip("10.0.0.2"), None, &proxies), ip("10.0.0.2"));
@@ -406,7 +418,10 @@ mod tests {
     #[test]
     fn ceiling_expands_wildcards() {
         let g = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(ungrantable(&g(&["keys:write"]), &g(&["*", "keys:read", "billing:*", "keys:write"])), ["*", "keys:read"]);
+        assert_eq!(
+            ungrantable(&g(&["keys:write"]), &g(&["*", "keys:read", "billing:*", "keys:write"])),
+            ["*", "keys:read"]
+        );
         assert!(ungrantable(&g(&["keys:*"]), &g(&["keys:read", "keys:*", "app:x"])).is_empty());
         assert_eq!(ungrantable(&g(&["keys:*"]), &g(&["orgs:admin", "*"])), ["orgs:admin", "*"]);
         assert!(ungrantable(&g(&["*"]), &g(&["*", "orgs:admin"])).is_empty());

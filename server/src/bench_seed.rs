@@ -31,9 +31,11 @@ pub async fn seed(store: &Store, n: usize, keys_file: &Path) -> anyhow::Result<S
         let mut conn = store.pool().acquire().await?;
         store::find_environment(&mut conn, &org.id, "live").await?.context("the live environment")?
     };
-    let scopes = validate::scopes("scopes", &["read".to_string(), "write".to_string()]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scopes =
+        validate::scopes("scopes", &["read".to_string(), "write".to_string()]).map_err(|e| anyhow::anyhow!("{e}"))?;
     let scopes = serde_json::to_string(&scopes)?;
-    let allowed_ips = serde_json::to_string(&validate::allowed_ips("allowed_ips", &[]).map_err(|e| anyhow::anyhow!("{e}"))?)?;
+    let allowed_ips =
+        serde_json::to_string(&validate::allowed_ips("allowed_ips", &[]).map_err(|e| anyhow::anyhow!("{e}"))?)?;
     let mut meta = serde_json::Map::new();
     meta.insert("plan".into(), "bench".into());
     let meta = validate::meta("meta", &meta).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -56,7 +58,8 @@ pub async fn seed(store: &Store, n: usize, keys_file: &Path) -> anyhow::Result<S
                     let minted = keyfmt::generate(&org.key_prefix, &env.name);
                     writeln!(out, "{}", minted.plaintext())?;
                     Ok(KeyRecord {
-                        name: validate::name("name", &format!("bench key {}", done + i)).map_err(|e| anyhow::anyhow!("{e}"))?,
+                        name: validate::name("name", &format!("bench key {}", done + i))
+                            .map_err(|e| anyhow::anyhow!("{e}"))?,
                         scopes: scopes.clone(),
                         allowed_ips: allowed_ips.clone(),
                         meta: meta.clone(),

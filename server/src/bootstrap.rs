@@ -25,7 +25,12 @@ pub async fn insert_org_with_defaults(conn: &mut store::Conn, name: &str, key_pr
     for env in DEFAULT_ENVIRONMENTS {
         store::insert_environment(
             conn,
-            &EnvironmentRecord { id: Uuid::now_v7().to_string(), organization_id: org.id.clone(), name: env.into(), created_at: now },
+            &EnvironmentRecord {
+                id: Uuid::now_v7().to_string(),
+                organization_id: org.id.clone(),
+                name: env.into(),
+                created_at: now,
+            },
         )
         .await?;
     }
@@ -41,7 +46,10 @@ pub struct Bootstrapped {
 
 impl std::fmt::Debug for Bootstrapped {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bootstrapped").field("organization", &self.organization.id).field("admin_key_id", &self.admin_key_id).finish_non_exhaustive()
+        f.debug_struct("Bootstrapped")
+            .field("organization", &self.organization.id)
+            .field("admin_key_id", &self.admin_key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -50,7 +58,9 @@ impl std::fmt::Debug for Bootstrapped {
 pub async fn bootstrap(store: &Store, org_name: &str) -> anyhow::Result<Bootstrapped> {
     let mut tx = store.begin().await?;
     let org = insert_org_with_defaults(&mut tx, org_name, DEFAULT_ORG_PREFIX).await?;
-    let env = store::find_environment(&mut tx, &org.id, "live").await?.ok_or_else(|| anyhow::anyhow!("live environment missing"))?;
+    let env = store::find_environment(&mut tx, &org.id, "live")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("live environment missing"))?;
     let minted = keyfmt::generate(&org.key_prefix, &env.name);
     let key = KeyRecord {
         name: "bootstrap admin key".into(),
@@ -61,10 +71,11 @@ pub async fn bootstrap(store: &Store, org_name: &str) -> anyhow::Result<Bootstra
     store::insert_key(&mut tx, &key).await?;
     store::insert_audit(
         &mut tx,
-        &AuditRecord::new(&org.id, "system", "bootstrap", "organization.bootstrapped", "api_key", key.id.as_str()).changes(json!({
-            "organization": {"id": org.id, "name": org.name},
-            "api_key": {"key_prefix": key.key_prefix, "scopes": ["*"]},
-        })),
+        &AuditRecord::new(&org.id, "system", "bootstrap", "organization.bootstrapped", "api_key", key.id.as_str())
+            .changes(json!({
+                "organization": {"id": org.id, "name": org.name},
+                "api_key": {"key_prefix": key.key_prefix, "scopes": ["*"]},
+            })),
     )
     .await?;
     tx.commit().await?;

@@ -189,10 +189,12 @@ impl CachedKey {
         });
         let Interned::Meta(meta) = meta else { unreachable!("meta interned as meta") };
         let expires_at = record.expires_at.map(crate::api::api_keys::ms_to_time);
-        let text = |s: &str| IStr(match interners.strings.intern(s, |s| Interned::Str(Arc::from(s))) {
-            Interned::Str(s) => s,
-            _ => unreachable!("strings interned as strings"),
-        });
+        let text = |s: &str| {
+            IStr(match interners.strings.intern(s, |s| Interned::Str(Arc::from(s))) {
+                Interned::Str(s) => s,
+                _ => unreachable!("strings interned as strings"),
+            })
+        };
         let view = KeyView {
             organization_id: text(&record.organization_id),
             project_id: record.project_id.as_deref().map(text),
@@ -629,4 +631,3 @@ fn unshare(err: Arc<sqlx::Error>) -> sqlx::Error {
         other => sqlx::Error::Protocol(other.to_string()),
     })
 }
-

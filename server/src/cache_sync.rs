@@ -51,7 +51,9 @@ pub fn follow(keys: KeyCache, database_url: String) -> BackgroundTask {
                         }
                     }
                 }
-                Err(err) => tracing::warn!(error = %err, retry_in = ?backoff, "cannot follow key changes of other replicas"),
+                Err(err) => {
+                    tracing::warn!(error = %err, retry_in = ?backoff, "cannot follow key changes of other replicas")
+                }
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(10));

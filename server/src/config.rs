@@ -368,7 +368,12 @@ impl Config {
                 Some(path) => load_leak_report_keys(&path)?,
                 None => Vec::new(),
             },
-            secrets_key: args.secrets_key.clone().or(file.secrets_key).filter(|s| !s.trim().is_empty()).map(SecretString),
+            secrets_key: args
+                .secrets_key
+                .clone()
+                .or(file.secrets_key)
+                .filter(|s| !s.trim().is_empty())
+                .map(SecretString),
             secrets_key_previous: args
                 .secrets_key_previous
                 .clone()
@@ -379,10 +384,14 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .map(|s| SecretString(s.to_string()))
                 .collect(),
-            webhook_max_endpoints: args.webhook_max_endpoints.or(file.webhook_max_endpoints).unwrap_or(d.webhook_max_endpoints),
+            webhook_max_endpoints: args
+                .webhook_max_endpoints
+                .or(file.webhook_max_endpoints)
+                .unwrap_or(d.webhook_max_endpoints),
             webhook_proxy: match args.webhook_proxy.clone().or(file.webhook_proxy).filter(|s| !s.trim().is_empty()) {
                 Some(proxy) => {
-                    reqwest::Proxy::all(proxy.as_str()).map_err(|_| anyhow::anyhow!("webhook_proxy: not a proxy URL"))?;
+                    reqwest::Proxy::all(proxy.as_str())
+                        .map_err(|_| anyhow::anyhow!("webhook_proxy: not a proxy URL"))?;
                     Some(SecretString(proxy))
                 }
                 None => None,
@@ -430,8 +439,10 @@ fn parse_delays(list: &str) -> anyhow::Result<Vec<Duration>> {
 pub fn load_leak_report_keys(path: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("leak_report_public_keys: reading {}", path.display()))?;
-    let blocks = pem::parse_many(&text).with_context(|| format!("leak_report_public_keys: {} is not PEM", path.display()))?;
-    let keys: Vec<Vec<u8>> = blocks.into_iter().filter(|b| b.tag() == "PUBLIC KEY").map(|b| b.into_contents()).collect();
+    let blocks =
+        pem::parse_many(&text).with_context(|| format!("leak_report_public_keys: {} is not PEM", path.display()))?;
+    let keys: Vec<Vec<u8>> =
+        blocks.into_iter().filter(|b| b.tag() == "PUBLIC KEY").map(|b| b.into_contents()).collect();
     anyhow::ensure!(!keys.is_empty(), "leak_report_public_keys: no `PUBLIC KEY` block in {}", path.display());
     for (i, der) in keys.iter().enumerate() {
         anyhow::ensure!(

@@ -64,7 +64,9 @@ pub enum ApiError {
     #[error("{0}")]
     LimitReached(String),
     /// Postgres without `KEYWARD_SECRETS_KEY`: webhook secrets cannot be stored.
-    #[error("KEYWARD_SECRETS_KEY is not set on this server, so webhook secrets cannot be stored; ask the operator to set it")]
+    #[error(
+        "KEYWARD_SECRETS_KEY is not set on this server, so webhook secrets cannot be stored; ask the operator to set it"
+    )]
     SecretsKeyMissing,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),

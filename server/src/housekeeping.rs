@@ -55,8 +55,10 @@ pub async fn run_pass_at(pool: &AnyPool, config: &crate::Config, now: i64) -> an
             delete_batch(pool, "idempotency_records", "scope_hash", "created_at", now - IDEMPOTENCY_RETENTION_MS)
         })
         .await?,
-        webhook_history: batched(|| crate::store::purge_webhook_history(pool, now - WEBHOOK_HISTORY_DAYS * DAY_MS, BATCH))
-            .await?,
+        webhook_history: batched(|| {
+            crate::store::purge_webhook_history(pool, now - WEBHOOK_HISTORY_DAYS * DAY_MS, BATCH)
+        })
+        .await?,
         ..Purged::default()
     };
     if let Some(days) = config.usage_retention_days {

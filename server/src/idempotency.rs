@@ -54,7 +54,9 @@ fn applies_to(method: &Method, path: &str) -> bool {
 async fn authenticate(parts: &mut Parts, state: &AppState) -> ApiResult<()> {
     // Creating an organization is the one POST a user without one may make.
     if parts.uri.path() == "/v1/organizations" {
-        if let crate::tenancy::Principal::Key(caller) = crate::tenancy::Principal::from_request_parts(parts, state).await? {
+        if let crate::tenancy::Principal::Key(caller) =
+            crate::tenancy::Principal::from_request_parts(parts, state).await?
+        {
             parts.extensions.insert(caller);
         }
         return Ok(());
@@ -159,11 +161,7 @@ async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Resp
         return Ok(next.run(Request::from_parts(parts, body)).await);
     };
     let credential = presented_token(&parts.headers).map(hash_key).unwrap_or_default();
-    let scope_hash = sha256_hex(&[
-        credential.as_bytes(),
-        parts.uri.path().as_bytes(),
-        idempotency_key.as_bytes(),
-    ]);
+    let scope_hash = sha256_hex(&[credential.as_bytes(), parts.uri.path().as_bytes(), idempotency_key.as_bytes()]);
     let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiError::PayloadTooLarge)?;
     let request_hash = sha256_hex(&[&body]);
     let now = now_ms();
@@ -211,14 +209,17 @@ async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Resp
             // than twice that was left by a process that died mid-request
             // (a panic or a hang-up release theirs at once). Drop it; the
             // client's retry, as `Retry-After` asks, claims afresh.
-            let stale_before = now - 2 * i64::try_from(state.config.request_timeout.as_millis()).unwrap_or(i64::MAX / 4);
+            let stale_before =
+                now - 2 * i64::try_from(state.config.request_timeout.as_millis()).unwrap_or(i64::MAX / 4);
             if created_at < stale_before {
-                sqlx::query("DELETE FROM idempotency_records WHERE scope_hash = $1 AND status = $2 AND created_at = $3")
-                    .bind(&scope_hash)
-                    .bind(IN_FLIGHT)
-                    .bind(created_at)
-                    .execute(pool)
-                    .await?;
+                sqlx::query(
+                    "DELETE FROM idempotency_records WHERE scope_hash = $1 AND status = $2 AND created_at = $3",
+                )
+                .bind(&scope_hash)
+                .bind(IN_FLIGHT)
+                .bind(created_at)
+                .execute(pool)
+                .await?;
             }
             return Err(ApiError::IdempotencyInProgress);
         }
@@ -257,13 +258,15 @@ async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Resp
         .filter_map(|name| Some((name.as_str().to_string(), parts.headers.get(name)?.to_str().ok()?.to_string())))
         .collect();
     let sealed = seal(&cipher_for(&idempotency_key, &scope_hash), &body)?;
-    sqlx::query("UPDATE idempotency_records SET status = $2, response_body = $3, response_headers = $4 WHERE scope_hash = $1")
-        .bind(&scope_hash)
-        .bind(i64::from(parts.status.as_u16()))
-        .bind(sealed)
-        .bind(serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into()))
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE idempotency_records SET status = $2, response_body = $3, response_headers = $4 WHERE scope_hash = $1",
+    )
+    .bind(&scope_hash)
+    .bind(i64::from(parts.status.as_u16()))
+    .bind(sealed)
+    .bind(serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into()))
+    .execute(pool)
+    .await?;
     claim.settled();
     Ok(Response::from_parts(parts, Body::from(body)))
 }

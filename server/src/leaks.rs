@@ -17,7 +17,8 @@ pub fn is_p256_public_key(der: &[u8]) -> bool {
 /// otherwise every configured key is tried (there are only a few).
 pub fn signature_valid(keys: &[Vec<u8>], identifier: Option<&str>, signature_b64: &str, body: &[u8]) -> bool {
     let Ok(signature) = BASE64.decode(signature_b64.trim()) else { return false };
-    let named = identifier.and_then(|id| keys.iter().find(|k| hex::encode(Sha256::digest(k)).eq_ignore_ascii_case(id.trim())));
+    let named =
+        identifier.and_then(|id| keys.iter().find(|k| hex::encode(Sha256::digest(k)).eq_ignore_ascii_case(id.trim())));
     let candidates: Vec<&Vec<u8>> = match named {
         Some(key) => vec![key],
         None => keys.iter().collect(),

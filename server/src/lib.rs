@@ -84,7 +84,11 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serve `state` on `listener` until `shutdown` resolves, then drain.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     secrets::startup(&state.store, &state.secrets).await?;
     if store::has_imported_keys(state.store.pool()).await? {
         state.imported_keys.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -93,7 +97,11 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     let follower = (state.store.backend() == store::Backend::Postgres)
         .then(|| cache_sync::follow(state.keys.clone(), state.config.database_url.clone()));
     let jobs = if state.config.background_jobs {
-        vec![scheduler::spawn(state.clone()), webhooks::delivery::spawn(state.clone()), housekeeping::spawn(state.clone())]
+        vec![
+            scheduler::spawn(state.clone()),
+            webhooks::delivery::spawn(state.clone()),
+            housekeeping::spawn(state.clone()),
+        ]
     } else {
         Vec::new()
     };

@@ -79,8 +79,11 @@ impl Metrics {
         let latency = register(
             &r,
             HistogramVec::new(
-                HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route template and status")
-                    .buckets(LATENCY_BUCKETS.to_vec()),
+                HistogramOpts::new(
+                    "http_request_duration_seconds",
+                    "HTTP request latency by route template and status",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
                 &["method", "route", "status"],
             )
             .expect("valid metric"),
@@ -99,7 +102,8 @@ impl Metrics {
             cache_entries: gauge("key_cache_entries", "Entries (positive and negative) in the key cache"),
             cache_hit_ratio: register(
                 &r,
-                prometheus::Gauge::new("key_cache_hit_ratio", "Cache hits / lookups since start").expect("valid metric"),
+                prometheus::Gauge::new("key_cache_hit_ratio", "Cache hits / lookups since start")
+                    .expect("valid metric"),
             ),
             rate_limit_buckets: gauge("rate_limit_buckets", "Rate-limit buckets held in memory"),
             pool_size: gauge("db_pool_connections", "Open database connections"),
@@ -111,8 +115,11 @@ impl Metrics {
             ),
             webhook_attempts: register(
                 &r,
-                IntCounterVec::new(Opts::new("webhook_attempts_total", "Webhook delivery attempts by outcome"), &["outcome"])
-                    .expect("valid metric"),
+                IntCounterVec::new(
+                    Opts::new("webhook_attempts_total", "Webhook delivery attempts by outcome"),
+                    &["outcome"],
+                )
+                .expect("valid metric"),
             ),
             registry: r,
             requests,
@@ -195,5 +202,6 @@ fn method_label(method: &Method) -> &'static str {
 /// `GET /metrics` (unauthenticated; not mounted when `metrics = false`).
 pub async fn metrics_handler(State(state): State<AppState>) -> Response {
     let body = state.metrics.render(&state);
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], body).into_response()
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], body)
+        .into_response()
 }

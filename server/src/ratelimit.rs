@@ -100,7 +100,13 @@ impl RateLimiter {
 
         let remaining = ((capacity - (tat - now)) / i128::from(window_ms)).clamp(0, i128::from(limit)) as u64;
         let reset_at_ms = ceil_div(tat, scale) as i64;
-        let retry_after_ms = if allowed { 0 } else if cost > limit { window_ms as i64 } else { ceil_div(candidate - capacity - now, scale) as i64 };
+        let retry_after_ms = if allowed {
+            0
+        } else if cost > limit {
+            window_ms as i64
+        } else {
+            ceil_div(candidate - capacity - now, scale) as i64
+        };
         Decision { allowed, limit, remaining, reset_at_ms, retry_after_ms }
     }
 

@@ -127,7 +127,8 @@ impl SecretsKeyring {
             .map(|k| parse_key(k.expose(), "secrets_key_previous"))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let sqlite = config.database_url.starts_with("sqlite:");
-        let key_file = sqlite.then(|| crate::store::sqlite_file(&config.database_url)).flatten().map(|db| key_file_beside(&db));
+        let key_file =
+            sqlite.then(|| crate::store::sqlite_file(&config.database_url)).flatten().map(|db| key_file_beside(&db));
         let current = match (&config.secrets_key, &key_file) {
             (Some(key), _) => {
                 // A database that used its key file until a key was configured: rows it sealed still open.
@@ -195,7 +196,9 @@ impl SecretsKeyring {
 
     /// Whether `stored` is sealed under the current key.
     pub fn is_current(&self, stored: &str) -> bool {
-        self.current_kid().is_some_and(|kid| stored.strip_prefix(PREFIX).and_then(|r| r.strip_prefix(kid)).is_some_and(|r| r.starts_with(':')))
+        self.current_kid().is_some_and(|kid| {
+            stored.strip_prefix(PREFIX).and_then(|r| r.strip_prefix(kid)).is_some_and(|r| r.starts_with(':'))
+        })
     }
 
     /// `stored` sealed under the current key: itself when it already is.
@@ -212,7 +215,8 @@ fn key_file_beside(db: &Path) -> PathBuf {
 }
 
 fn read_key_file(path: &Path) -> anyhow::Result<[u8; 32]> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading the secrets key file {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading the secrets key file {}", path.display()))?;
     parse_key(&text, &path.display().to_string())
 }
 
@@ -229,7 +233,8 @@ fn load_or_create_key_file(path: &Path) -> anyhow::Result<[u8; 32]> {
     match options.open(path) {
         Ok(mut file) => {
             use std::io::Write;
-            writeln!(file, "{}", B64.encode(key)).and_then(|_| file.sync_all())
+            writeln!(file, "{}", B64.encode(key))
+                .and_then(|_| file.sync_all())
                 .with_context(|| format!("writing the secrets key file {}", path.display()))?;
             tracing::warn!(
                 path = %path.display(),
@@ -255,9 +260,10 @@ const COLUMNS: [(&str, &str, Aad); 2] =
 pub async fn count_stored_secrets(store: &Store) -> anyhow::Result<i64> {
     let mut total = 0;
     for (table, column, _) in COLUMNS {
-        let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL")))
-            .fetch_one(store.pool())
-            .await?;
+        let n: i64 =
+            sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL")))
+                .fetch_one(store.pool())
+                .await?;
         total += n;
     }
     Ok(total)
@@ -300,14 +306,18 @@ pub async fn startup(store: &Store, keyring: &SecretsKeyring) -> anyhow::Result<
             after = last.clone();
             let mut tx = store.begin().await?;
             for (id, old) in &rows {
-                let new = keyring.reseal(&aad(id), old).with_context(|| format!("re-sealing {table}.{column} of row {id}"))?;
+                let new = keyring
+                    .reseal(&aad(id), old)
+                    .with_context(|| format!("re-sealing {table}.{column} of row {id}"))?;
                 // Only if unchanged since read (another process may have re-sealed or rotated it).
-                let done = sqlx::query(AssertSqlSafe(format!("UPDATE {table} SET {column} = $1 WHERE id = $2 AND {column} = $3")))
-                    .bind(&new)
-                    .bind(id)
-                    .bind(old)
-                    .execute(&mut *tx)
-                    .await?;
+                let done = sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE {table} SET {column} = $1 WHERE id = $2 AND {column} = $3"
+                )))
+                .bind(&new)
+                .bind(id)
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
                 resealed += done.rows_affected();
             }
             tx.commit().await?;

@@ -120,7 +120,11 @@ fn split_list(value: &Option<String>) -> Option<Vec<String>> {
 
 impl SessionVerifier {
     pub fn new(config: &Config) -> Self {
-        let hmac = config.jwt_secret.as_ref().filter(|s| !s.expose().is_empty()).map(|s| DecodingKey::from_secret(s.expose().as_bytes()));
+        let hmac = config
+            .jwt_secret
+            .as_ref()
+            .filter(|s| !s.expose().is_empty())
+            .map(|s| DecodingKey::from_secret(s.expose().as_bytes()));
         let jwks = config.jwks_url.as_ref().filter(|u| !u.is_empty()).map(|url| Jwks {
             url: url.clone(),
             http: reqwest::Client::builder().timeout(JWKS_TIMEOUT).build().unwrap_or_default(),
@@ -128,7 +132,12 @@ impl SessionVerifier {
             cache: RwLock::default(),
             fetch: Mutex::new(None),
         });
-        SessionVerifier { hmac, jwks, audience: split_list(&config.jwt_audience), issuer: split_list(&config.jwt_issuer) }
+        SessionVerifier {
+            hmac,
+            jwks,
+            audience: split_list(&config.jwt_audience),
+            issuer: split_list(&config.jwt_issuer),
+        }
     }
 
     /// Whether any session method is configured.
@@ -212,7 +221,13 @@ fn key_algorithm(params: &AlgorithmParameters) -> Option<Algorithm> {
 }
 
 impl Jwks {
-    async fn decode(&self, token: &str, kid: Option<&str>, alg: Algorithm, validation: &Validation) -> Result<Claims, SessionError> {
+    async fn decode(
+        &self,
+        token: &str,
+        kid: Option<&str>,
+        alg: Algorithm,
+        validation: &Validation,
+    ) -> Result<Claims, SessionError> {
         let stale = self.cache.read().await.fetched_at.is_none_or(|at| at.elapsed() > JWKS_MAX_AGE);
         if stale {
             self.refresh().await;
@@ -230,7 +245,13 @@ impl Jwks {
         }
     }
 
-    async fn try_decode(&self, token: &str, kid: Option<&str>, alg: Algorithm, validation: &Validation) -> Result<Claims, SessionError> {
+    async fn try_decode(
+        &self,
+        token: &str,
+        kid: Option<&str>,
+        alg: Algorithm,
+        validation: &Validation,
+    ) -> Result<Claims, SessionError> {
         let cache = self.cache.read().await;
         let candidates: Vec<&CachedKey> = match kid {
             Some(kid) => cache.keys.get(kid).into_iter().collect(),

@@ -1,4 +1,6 @@
-use crate::{cache::KeyCache, config::Config, metrics::Metrics, ratelimit::RateLimiter, store::Store, usage::UsageRecorder};
+use crate::{
+    cache::KeyCache, config::Config, metrics::Metrics, ratelimit::RateLimiter, store::Store, usage::UsageRecorder,
+};
 use std::sync::{Arc, atomic::AtomicBool};
 
 /// Shared by every handler; cheap to clone: one reference count (axum clones

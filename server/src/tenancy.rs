@@ -110,7 +110,11 @@ pub fn note_auth_context(parts: &Parts, organization_id: &str, actor_type: &'sta
     if let Some(slot) = parts.extensions.get::<AuthSlot>()
         && let Ok(mut g) = slot.0.lock()
     {
-        *g = Some(AuthContext { organization_id: organization_id.to_string(), actor_type, actor_id: actor_id.to_string() });
+        *g = Some(AuthContext {
+            organization_id: organization_id.to_string(),
+            actor_type,
+            actor_id: actor_id.to_string(),
+        });
     }
 }
 
@@ -127,8 +131,18 @@ pub struct SessionUser {
 
 impl SessionUser {
     /// An audit event by this user in `organization_id`.
-    pub fn audit(&self, organization_id: &str, action: &str, target_type: &str, target_id: &str, changes: serde_json::Value) -> AuditRecord {
-        self.meta.stamp(AuditRecord::new(organization_id, "user", self.user_id.as_str(), action, target_type, target_id).changes(changes))
+    pub fn audit(
+        &self,
+        organization_id: &str,
+        action: &str,
+        target_type: &str,
+        target_id: &str,
+        changes: serde_json::Value,
+    ) -> AuditRecord {
+        self.meta.stamp(
+            AuditRecord::new(organization_id, "user", self.user_id.as_str(), action, target_type, target_id)
+                .changes(changes),
+        )
     }
 }
 
@@ -163,7 +177,9 @@ pub async fn session_caller(parts: &mut Parts, state: &AppState, token: &str) ->
     let mut conn = state.store.pool().acquire().await?;
     let (organization_id, role) = match wanted {
         Some(org) => {
-            let role = store::membership_role(&mut conn, &org, &user.user_id).await?.ok_or(ApiError::NotFound("organization"))?;
+            let role = store::membership_role(&mut conn, &org, &user.user_id)
+                .await?
+                .ok_or(ApiError::NotFound("organization"))?;
             (org, role)
         }
         None => store::first_membership(&mut conn, &user.user_id).await?.ok_or_else(|| {
@@ -172,7 +188,12 @@ pub async fn session_caller(parts: &mut Parts, state: &AppState, token: &str) ->
     };
     let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("membership with unknown role `{role}`"))?;
     note_auth_context(parts, &organization_id, "user", &user.user_id);
-    Ok(Caller { organization_id, project_id: None, actor: Actor::User { user_id: user.user_id, role }, meta: user.meta })
+    Ok(Caller {
+        organization_id,
+        project_id: None,
+        actor: Actor::User { user_id: user.user_id, role },
+        meta: user.meta,
+    })
 }
 
 /// Who is calling, for the two routes a user without an organization may use
@@ -190,7 +211,9 @@ impl FromRequestParts<AppState> for Principal {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = presented_token(&parts.headers).filter(|t| !t.is_empty()).map(str::to_string);
         match token {
-            Some(token) if keyfmt::parse(&token).is_none() => Ok(Principal::User(session_user(parts, state, &token).await?)),
+            Some(token) if keyfmt::parse(&token).is_none() => {
+                Ok(Principal::User(session_user(parts, state, &token).await?))
+            }
             _ => Ok(Principal::Key(Caller::from_request_parts(parts, state).await?)),
         }
     }

@@ -53,7 +53,9 @@ pub async fn spend_quota(store: &Store, id: &str, cost: i64, now: i64) -> sqlx::
          WHERE id = $1 AND usage_remaining IS NOT NULL AND {EFFECTIVE_REMAINING} >= $2 \
          RETURNING usage_remaining"
     );
-    if let Some(row) = sqlx::query(AssertSqlSafe(sql)).bind(id).bind(cost).bind(now).fetch_optional(store.pool()).await? {
+    if let Some(row) =
+        sqlx::query(AssertSqlSafe(sql)).bind(id).bind(cost).bind(now).fetch_optional(store.pool()).await?
+    {
         return Ok(Spend::Spent(row.try_get::<i64, _>(0)?));
     }
     let sql = format!("SELECT {EFFECTIVE_REMAINING} AS r, $2 AS unused FROM api_keys WHERE id = $1");
@@ -124,7 +126,6 @@ struct Pending {
 }
 
 impl Pending {
-
     fn merge(&mut self, other: Pending) {
         for (k, n) in other.counters {
             *self.counters.entry(k).or_default() += n;
@@ -309,7 +310,8 @@ fn keys_json(rows: &[(u128, KeyUse)]) -> String {
     out
 }
 
-const COUNTERS_UPSERT: &str = "ON CONFLICT (key_id, hour_start, code) DO UPDATE SET count = usage_counters.count + excluded.count";
+const COUNTERS_UPSERT: &str =
+    "ON CONFLICT (key_id, hour_start, code) DO UPDATE SET count = usage_counters.count + excluded.count";
 
 /// A `last_used_at` of 0 means none in this batch.
 const KEYS_UPSERT: &str = "ON CONFLICT (key_id) DO UPDATE SET usage_count = key_usage.usage_count + excluded.usage_count, \
@@ -323,7 +325,9 @@ fn counters_sql(backend: Backend) -> String {
             "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]') \
              FROM json_each($1) WHERE true"
         }
-        Backend::Postgres => "SELECT e->>0, (e->>1)::bigint, e->>2, (e->>3)::bigint FROM json_array_elements($1::json) AS e",
+        Backend::Postgres => {
+            "SELECT e->>0, (e->>1)::bigint, e->>2, (e->>3)::bigint FROM json_array_elements($1::json) AS e"
+        }
     };
     format!("INSERT INTO usage_counters (key_id, hour_start, code, count) {rows} {COUNTERS_UPSERT}")
 }
@@ -336,7 +340,9 @@ fn keys_sql(backend: Backend) -> String {
             "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), NULLIF(json_extract(value, '$[2]'), 0) \
              FROM json_each($1) WHERE true"
         }
-        Backend::Postgres => "SELECT e->>0, (e->>1)::bigint, NULLIF((e->>2)::bigint, 0) FROM json_array_elements($1::json) AS e",
+        Backend::Postgres => {
+            "SELECT e->>0, (e->>1)::bigint, NULLIF((e->>2)::bigint, 0) FROM json_array_elements($1::json) AS e"
+        }
     };
     format!("INSERT INTO key_usage (key_id, usage_count, last_used_at) {rows} {KEYS_UPSERT}")
 }
@@ -379,7 +385,10 @@ async fn write_rows_pooled(store: &Store, chunk: &Chunk) -> sqlx::Result<()> {
     let backend = store.backend();
     let mut tx = store.begin().await?;
     if !chunk.counters.is_empty() {
-        sqlx::query(AssertSqlSafe(counters_sql(backend))).bind(counters_json(&chunk.counters)).execute(&mut *tx).await?;
+        sqlx::query(AssertSqlSafe(counters_sql(backend)))
+            .bind(counters_json(&chunk.counters))
+            .execute(&mut *tx)
+            .await?;
     }
     if !chunk.keys.is_empty() {
         sqlx::query(AssertSqlSafe(keys_sql(backend))).bind(keys_json(&chunk.keys)).execute(&mut *tx).await?;

@@ -180,7 +180,16 @@ impl Tenant {
         let key = |scopes: Value| json!({"name": format!("{who:?}"), "scopes": scopes});
         let session_with = |role: &'static str| async move {
             let user = format!("user_{n}_{role}");
-            ok(s.post(&format!("/v1/organizations/{}/members", self.org), &self.admin, json!({"user_id": user, "role": role})).await, "add member").await;
+            ok(
+                s.post(
+                    &format!("/v1/organizations/{}/members", self.org),
+                    &self.admin,
+                    json!({"user_id": user, "role": role}),
+                )
+                .await,
+                "add member",
+            )
+            .await;
             session(&user)
         };
         let plaintext = |v: Value| v["key"].as_str().expect("plaintext").to_string();
@@ -194,12 +203,12 @@ impl Tenant {
             Who::KeysVerify => plaintext(self.key(s, key(json!(["keys:verify"]))).await),
             Who::OrgsAdmin => plaintext(self.key(s, key(json!(["orgs:admin"]))).await),
             Who::Star => plaintext(self.key(s, key(json!(["*"]))).await),
-            Who::ProjectKey => {
-                plaintext(self.key(s, json!({"name": "project key", "scopes": ["*"], "project_id": self.project})).await)
-            }
-            Who::ForeignIp => {
-                plaintext(self.key(s, json!({"name": "pinned", "scopes": ["*"], "allowed_ips": ["192.0.2.1/32"]})).await)
-            }
+            Who::ProjectKey => plaintext(
+                self.key(s, json!({"name": "project key", "scopes": ["*"], "project_id": self.project})).await,
+            ),
+            Who::ForeignIp => plaintext(
+                self.key(s, json!({"name": "pinned", "scopes": ["*"], "allowed_ips": ["192.0.2.1/32"]})).await,
+            ),
             Who::Revoked => {
                 let created = self.key(s, key(json!(["*"]))).await;
                 ok(s.delete(&format!("/v1/api-keys/{}", id_of(&created)), &self.admin).await, "revoke").await;
@@ -213,8 +222,12 @@ impl Tenant {
             }
             Who::Disabled => {
                 let created = self.key(s, key(json!(["*"]))).await;
-                ok(s.patch(&format!("/v1/api-keys/{}", id_of(&created)), &self.admin, json!({"is_active": false})).await, "disable")
-                    .await;
+                ok(
+                    s.patch(&format!("/v1/api-keys/{}", id_of(&created)), &self.admin, json!({"is_active": false}))
+                        .await,
+                    "disable",
+                )
+                .await;
                 plaintext(created)
             }
             Who::Anonymous => return None,
@@ -226,7 +239,9 @@ impl Tenant {
     async fn request(&self, s: &TestServer, id: &str, template: &str, n: usize) -> (String, Option<Value>) {
         let mut path = template.replace("{org}", &self.org);
         let body = match id {
-            "create_api_key" | "create_organization_api_key" => Some(json!({"name": "made", "scopes": ["billing:read"]})),
+            "create_api_key" | "create_organization_api_key" => {
+                Some(json!({"name": "made", "scopes": ["billing:read"]}))
+            }
             "import_api_keys" => Some(json!({"keys": [{
                 "key_hash": format!("{:064x}", (n as u128) << 64 | 0xfeed), "key_prefix": "legacy_", "name": "imported",
                 "scopes": ["billing:read"]}]})),
@@ -247,7 +262,11 @@ impl Tenant {
         if path.contains("{id}") {
             let target = if path.starts_with("/v1/api-keys/") || path.contains("/api-keys/{id}") {
                 // In the project, so the project key may act on it.
-                id_of(&self.key(s, json!({"name": "target", "scopes": ["billing:read"], "project_id": self.project})).await)
+                id_of(
+                    &self
+                        .key(s, json!({"name": "target", "scopes": ["billing:read"], "project_id": self.project}))
+                        .await,
+                )
             } else if path.starts_with("/v1/projects/") && id == "delete_project" {
                 id_of(&ok(s.post("/v1/projects", &self.admin, json!({"name": "doomed"})).await, "create project").await)
             } else if path.starts_with("/v1/projects/") {
@@ -263,14 +282,27 @@ impl Tenant {
         }
         if path.contains("{user_id}") {
             let user = format!("target_{n}");
-            ok(s.post(&format!("/v1/organizations/{}/members", self.org), &self.admin, json!({"user_id": user, "role": "member"})).await, "add member").await;
+            ok(
+                s.post(
+                    &format!("/v1/organizations/{}/members", self.org),
+                    &self.admin,
+                    json!({"user_id": user, "role": "member"}),
+                )
+                .await,
+                "add member",
+            )
+            .await;
             path = path.replace("{user_id}", &user);
         }
         (path, body)
     }
 
     async fn endpoint(&self, s: &TestServer) -> Value {
-        ok(s.post("/v1/webhook-endpoints", &self.admin, json!({"url": "http://127.0.0.1:9/hook"})).await, "create endpoint").await
+        ok(
+            s.post("/v1/webhook-endpoints", &self.admin, json!({"url": "http://127.0.0.1:9/hook"})).await,
+            "create endpoint",
+        )
+        .await
     }
 
     /// A delivery: an endpoint, then a key change it is told of.
@@ -299,7 +331,11 @@ async fn authorization_table(backend: Backend) {
     let mut failures = Vec::new();
     let mut n = 0;
     for (method, template, id) in &operations {
-        let row = TABLE.iter().find(|(op, _)| op == id).map(|(_, row)| expected(row)).expect("a row (see every_operation_has_a_row)");
+        let row = TABLE
+            .iter()
+            .find(|(op, _)| op == id)
+            .map(|(_, row)| expected(row))
+            .expect("a row (see every_operation_has_a_row)");
         for (who, want) in CALLERS.iter().zip(row) {
             n += 1;
             let tenant = Tenant::new(&s, n).await;
@@ -345,12 +381,17 @@ async fn grant(s: &TestServer, t: &Tenant, credential: &str, how: &str, scope: &
     match how {
         "create" => s.post("/v1/api-keys", credential, json!({"name": "g", "scopes": scopes})).await,
         "create in the organization family" => {
-            s.post(&format!("/v1/organizations/{}/api-keys", t.org), credential, json!({"name": "g", "scopes": scopes})).await
+            s.post(&format!("/v1/organizations/{}/api-keys", t.org), credential, json!({"name": "g", "scopes": scopes}))
+                .await
         }
         "import" => {
             let hash = format!("{:064x}", (n as u128) << 64 | 0xbeef);
-            s.post("/v1/api-keys/import", credential, json!({"keys": [{"key_hash": hash, "key_prefix": "legacy_", "name": "g", "scopes": scopes}]}))
-                .await
+            s.post(
+                "/v1/api-keys/import",
+                credential,
+                json!({"keys": [{"key_hash": hash, "key_prefix": "legacy_", "name": "g", "scopes": scopes}]}),
+            )
+            .await
         }
         "project default_scopes" => {
             let project = json!({"name": "defaults", "default_scopes": scopes});
@@ -359,7 +400,11 @@ async fn grant(s: &TestServer, t: &Tenant, credential: &str, how: &str, scope: &
         }
         "patch" => {
             // A key the caller may change (members change only their own).
-            let own = ok(s.post("/v1/api-keys", credential, json!({"name": "own", "scopes": ["billing:read"]})).await, "own key").await;
+            let own = ok(
+                s.post("/v1/api-keys", credential, json!({"name": "own", "scopes": ["billing:read"]})).await,
+                "own key",
+            )
+            .await;
             s.patch(&format!("/v1/api-keys/{}", id_of(&own)), credential, json!({"scopes": scopes})).await
         }
         other => panic!("unknown grant {other}"),
@@ -383,7 +428,10 @@ async fn grant_ceiling(backend: Backend) {
                 if granted != (allowed == "y") {
                     failures.push(format!("{how} `{scope}` as {who:?}: want {allowed}, got {} {}", r.status, r.body));
                 } else if !granted && (r.status != StatusCode::FORBIDDEN || r.body["code"] != "insufficient_scope") {
-                    failures.push(format!("{how} `{scope}` as {who:?}: want 403 insufficient_scope, got {} {}", r.status, r.body));
+                    failures.push(format!(
+                        "{how} `{scope}` as {who:?}: want 403 insufficient_scope, got {} {}",
+                        r.status, r.body
+                    ));
                 }
             }
         }
@@ -396,7 +444,10 @@ async fn grant_ceiling(backend: Backend) {
     for action in ["regenerate", "rotate"] {
         let r = s.post(&format!("/v1/api-keys/{strong}/{action}"), &writer, json!({})).await;
         if r.status != StatusCode::FORBIDDEN || r.body["code"] != "insufficient_scope" {
-            failures.push(format!("{action} a `*` key with keys:write: want 403 insufficient_scope, got {} {}", r.status, r.body));
+            failures.push(format!(
+                "{action} a `*` key with keys:write: want 403 insufficient_scope, got {} {}",
+                r.status, r.body
+            ));
         }
     }
     let r = s.patch(&format!("/v1/api-keys/{strong}"), &writer, json!({"name": "mine now"})).await;
@@ -436,7 +487,12 @@ async fn owners_are_made_only_by_owners(backend: Backend) {
         s.delete(&format!("{members}/owner_a"), &orgs_admin).await,
     ];
     for r in refusals {
-        assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::FORBIDDEN, Some("insufficient_scope")), "{}", r.body);
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("insufficient_scope")),
+            "{}",
+            r.body
+        );
     }
     // Members who are not owners are the orgs:admin key's to manage.
     ok(s.patch(&format!("{members}/member_b"), &orgs_admin, json!({"role": "admin"})).await, "promote to admin").await;
@@ -452,13 +508,24 @@ async fn removed_members_get_no_replay(backend: Backend) {
     let s = start(backend).await;
     let t = Tenant::new(&s, 1).await;
     let member = t.credential(&s, Who::Member, 1).await.expect("a session");
-    let create = || s.raw(Method::POST, "/v1/api-keys").bearer_auth(&member).header("Idempotency-Key", "member-1").json(&json!({"name": "m"}));
+    let create = || {
+        s.raw(Method::POST, "/v1/api-keys")
+            .bearer_auth(&member)
+            .header("Idempotency-Key", "member-1")
+            .json(&json!({"name": "m"}))
+    };
     assert_eq!(create().send().await.unwrap().status(), StatusCode::CREATED);
     let replay = create().send().await.unwrap();
     assert_eq!(replay.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
-    ok(s.delete(&format!("/v1/organizations/{}/members/user_1_member", t.org), &t.admin).await, "remove the member").await;
+    ok(s.delete(&format!("/v1/organizations/{}/members/user_1_member", t.org), &t.admin).await, "remove the member")
+        .await;
     let after = Response::read(create().send().await.unwrap()).await;
-    assert!(matches!(after.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "no replay for a removed member: {} {}", after.status, after.body);
+    assert!(
+        matches!(after.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+        "no replay for a removed member: {} {}",
+        after.status,
+        after.body
+    );
     assert!(after.body.get("key").is_none());
     s.stop().await;
 }

@@ -68,7 +68,9 @@ async fn list_pages_newest_first_with_cursor_headers(backend: Backend) {
     assert_eq!(seen.len(), 6, "five keys plus the bootstrap admin key");
     let newest_first: Vec<String> = made.iter().rev().cloned().collect();
     assert_eq!(&seen[..5], &newest_first[..]);
-    for bad in ["/v1/api-keys?limit=0", "/v1/api-keys?limit=201", "/v1/api-keys?starting_after=nope", "/v1/api-keys?limit=x"] {
+    for bad in
+        ["/v1/api-keys?limit=0", "/v1/api-keys?limit=201", "/v1/api-keys?starting_after=nope", "/v1/api-keys?limit=x"]
+    {
         let r = s.get(bad, &s.admin_key).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
         let field = if bad.contains("starting_after") { "starting_after" } else { "limit" };
@@ -82,7 +84,11 @@ async fn update_disable_and_reenable(backend: Backend) {
     let created = s.create_key(json!({"name": "svc"})).await;
     let (id, key) = (id_of(&created), created["key"].as_str().unwrap().to_string());
     let r = s
-        .patch(&format!("/v1/api-keys/{id}"), &s.admin_key, json!({"name": "renamed", "scopes": ["a:b"], "meta": {"team": "x"}, "device_name": "laptop"}))
+        .patch(
+            &format!("/v1/api-keys/{id}"),
+            &s.admin_key,
+            json!({"name": "renamed", "scopes": ["a:b"], "meta": {"team": "x"}, "device_name": "laptop"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!((r.body["name"].as_str(), r.body["meta"]["team"].as_str()), (Some("renamed"), Some("x")));
@@ -156,7 +162,8 @@ async fn rotate_with_and_without_grace(backend: Backend) {
 
     // With a grace period the old key verifies until it ends, then REVOKED.
     let b = s.create_key(json!({"name": "b"})).await;
-    let r = s.post(&format!("/v1/api-keys/{}/rotate", id_of(&b)), &s.admin_key, json!({"grace_period_seconds": 2})).await;
+    let r =
+        s.post(&format!("/v1/api-keys/{}/rotate", id_of(&b)), &s.admin_key, json!({"grace_period_seconds": 2})).await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert!(r.body["grace_expires_at"].is_string());
     let v = s.verify(b["key"].as_str().unwrap()).await;
@@ -174,19 +181,32 @@ async fn rotate_with_and_without_grace(backend: Backend) {
 async fn verify_codes(backend: Backend) {
     let s = TestServer::start(backend).await;
     let v = s.verify("not-a-key").await;
-    assert_eq!((v["valid"].clone(), v["code"].clone(), v["key_id"].clone()), (json!(false), json!("MALFORMED"), Value::Null));
+    assert_eq!(
+        (v["valid"].clone(), v["code"].clone(), v["key_id"].clone()),
+        (json!(false), json!("MALFORMED"), Value::Null)
+    );
     // Well-formed (checksum ok) but unknown.
     let unknown = keyward_server::keyfmt::generate("kw", "live").into_plaintext();
     assert_eq!(s.verify(&unknown).await["code"], "NOT_FOUND");
-    let k = s.create_key(json!({"name": "ip", "allowed_ips": ["10.0.0.0/8", "2001:db8::/32"], "scopes": ["keys:read", "billing:*"]})).await;
+    let k = s
+        .create_key(
+            json!({"name": "ip", "allowed_ips": ["10.0.0.0/8", "2001:db8::/32"], "scopes": ["keys:read", "billing:*"]}),
+        )
+        .await;
     let key = k["key"].as_str().unwrap();
     let check = |body: Value| async { s.post("/v1/keys/verify", &s.admin_key, body).await.body["code"].clone() };
     assert_eq!(check(json!({"key": key, "ip": "10.1.2.3"})).await, "VALID");
     assert_eq!(check(json!({"key": key, "ip": "2001:db8::1"})).await, "VALID");
     assert_eq!(check(json!({"key": key, "ip": "11.0.0.1"})).await, "FORBIDDEN_IP");
     assert_eq!(check(json!({"key": key})).await, "FORBIDDEN_IP");
-    assert_eq!(check(json!({"key": key, "ip": "10.0.0.1", "required_scopes": ["keys:read", "billing:charge"]})).await, "VALID");
-    assert_eq!(check(json!({"key": key, "ip": "10.0.0.1", "required_scopes": ["keys:write"]})).await, "INSUFFICIENT_SCOPES");
+    assert_eq!(
+        check(json!({"key": key, "ip": "10.0.0.1", "required_scopes": ["keys:read", "billing:charge"]})).await,
+        "VALID"
+    );
+    assert_eq!(
+        check(json!({"key": key, "ip": "10.0.0.1", "required_scopes": ["keys:write"]})).await,
+        "INSUFFICIENT_SCOPES"
+    );
     let r = s.post("/v1/keys/verify", &s.admin_key, json!({"key": key, "ip": "10.0.0.300"})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.error_message().starts_with("ip"));
@@ -250,7 +270,13 @@ async fn project_keys_are_confined_to_their_project(backend: Backend) {
     let s = TestServer::start(backend).await;
     let p1 = s.post("/v1/projects", &s.admin_key, json!({"name": "Krossover", "key_prefix": "kros"})).await;
     assert_eq!(p1.status, StatusCode::CREATED, "{}", p1.body);
-    let p2 = s.post("/v1/projects", &s.admin_key, json!({"name": "Capybara", "key_prefix": "capy", "default_scopes": ["read"]})).await;
+    let p2 = s
+        .post(
+            "/v1/projects",
+            &s.admin_key,
+            json!({"name": "Capybara", "key_prefix": "capy", "default_scopes": ["read"]}),
+        )
+        .await;
     let dup = s.post("/v1/projects", &s.admin_key, json!({"name": "again", "key_prefix": "kros"})).await;
     assert_eq!(dup.status, StatusCode::CONFLICT);
     let (p1, p2) = (id_of(&p1.body), id_of(&p2.body));
@@ -263,7 +289,10 @@ async fn project_keys_are_confined_to_their_project(backend: Backend) {
     // Created without project_id by a project key: lands in that project.
     let own = s.post("/v1/api-keys", p1_key, json!({"name": "child"})).await;
     assert_eq!(own.body["project_id"], json!(p1));
-    assert_eq!(s.post("/v1/api-keys", p1_key, json!({"name": "x", "project_id": p2})).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.post("/v1/api-keys", p1_key, json!({"name": "x", "project_id": p2})).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(s.get(&format!("/v1/api-keys/{}", id_of(&k2)), p1_key).await.status, StatusCode::NOT_FOUND);
     assert_eq!(s.delete(&format!("/v1/api-keys/{}", id_of(&k2)), p1_key).await.status, StatusCode::NOT_FOUND);
     assert_eq!(s.post("/v1/keys/verify", p1_key, json!({"key": k2["key"]})).await.body["code"], "NOT_FOUND");
@@ -348,9 +377,11 @@ async fn validation_errors_name_the_field_and_store_nothing(backend: Backend) {
     let missing = s.post("/v1/api-keys", &s.admin_key, json!({"name": "x", "environment": "staging"})).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
     assert_eq!(missing.body["code"], "not_found");
-    let broken = s.raw(Method::POST, "/v1/api-keys").bearer_auth(&s.admin_key).body("{\"name\": ").send().await.unwrap();
+    let broken =
+        s.raw(Method::POST, "/v1/api-keys").bearer_auth(&s.admin_key).body("{\"name\": ").send().await.unwrap();
     assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
-    let too_big = s.raw(Method::POST, "/v1/api-keys").bearer_auth(&s.admin_key).body(vec![b' '; 70 * 1024]).send().await.unwrap();
+    let too_big =
+        s.raw(Method::POST, "/v1/api-keys").bearer_auth(&s.admin_key).body(vec![b' '; 70 * 1024]).send().await.unwrap();
     let too_big = keyward_tests::Response::read(too_big).await;
     assert_eq!(too_big.status, StatusCode::PAYLOAD_TOO_LARGE);
     too_big.error_message();

@@ -6,7 +6,14 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 async fn post_with_key(s: &TestServer, path: &str, credential: &str, idem: &str, body: Value) -> Response {
-    let r = s.raw(Method::POST, path).bearer_auth(credential).header("Idempotency-Key", idem).json(&body).send().await.unwrap();
+    let r = s
+        .raw(Method::POST, path)
+        .bearer_auth(credential)
+        .header("Idempotency-Key", idem)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     Response::read(r).await
 }
 
@@ -32,7 +39,10 @@ async fn same_key_same_body_replays_the_first_response(backend: Backend) {
     let plaintext = first.body["key"].as_str().unwrap();
     let mut conn = s.state.store.pool().acquire().await.unwrap();
     let rows: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT scope_hash, response_body FROM idempotency_records").fetch_all(&mut *conn).await.unwrap();
+        sqlx::query_as("SELECT scope_hash, response_body FROM idempotency_records")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
     assert_eq!(rows.len(), 1);
     assert!(!rows[0].0.contains("create-1") && !rows[0].1.as_deref().unwrap().contains(plaintext));
     assert!(!rows[0].1.as_deref().unwrap().contains("idempotent"), "the whole body is sealed");

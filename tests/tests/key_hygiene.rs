@@ -28,14 +28,20 @@ fn assert_signed(hook: &ReceivedWebhook, secret: &str) {
     let expected = independent_signature(secret, &hook.id, &hook.timestamp, &hook.raw_body);
     assert!(hook.signature.split(' ').any(|s| s == expected), "signature {} != {expected}", hook.signature);
     // The SDK's verifier agrees, and a tampered body fails it.
-    let headers = [("webhook-id", hook.id.as_str()), ("webhook-timestamp", hook.timestamp.as_str()), ("webhook-signature", hook.signature.as_str())];
-    keyward::webhooks::verify(hook.raw_body.as_bytes(), &headers[..], secret).expect("keyward::webhooks::verify accepts it");
+    let headers = [
+        ("webhook-id", hook.id.as_str()),
+        ("webhook-timestamp", hook.timestamp.as_str()),
+        ("webhook-signature", hook.signature.as_str()),
+    ];
+    keyward::webhooks::verify(hook.raw_body.as_bytes(), &headers[..], secret)
+        .expect("keyward::webhooks::verify accepts it");
     let tampered = hook.raw_body.replace("api_key", "api_kez");
     assert!(keyward::webhooks::verify(tampered.as_bytes(), &headers[..], secret).is_err());
 }
 
 async fn create_endpoint(server: &TestServer, url: &str, event_types: Value) -> (String, String) {
-    let r = server.post("/v1/webhook-endpoints", &server.admin_key, json!({"url": url, "event_types": event_types})).await;
+    let r =
+        server.post("/v1/webhook-endpoints", &server.admin_key, json!({"url": url, "event_types": event_types})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let secret = r.body["secret"].as_str().expect("secret shown on create").to_string();
     assert!(secret.starts_with("whsec_"));
@@ -85,7 +91,8 @@ async fn signed_events_reach_the_endpoint(backend: Backend) {
     assert_eq!(done["last_status_code"], 200);
 
     // Rotating the endpoint secret: later deliveries use the new one only.
-    let rotated = server.post(&format!("/v1/webhook-endpoints/{endpoint_id}/rotate-secret"), &server.admin_key, json!({})).await;
+    let rotated =
+        server.post(&format!("/v1/webhook-endpoints/{endpoint_id}/rotate-secret"), &server.admin_key, json!({})).await;
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
     let new_secret = rotated.body["secret"].as_str().unwrap().to_string();
     assert_ne!(new_secret, secret);
@@ -93,7 +100,10 @@ async fn signed_events_reach_the_endpoint(backend: Backend) {
     let hooks = receiver.wait_for(2, WAIT).await;
     assert_eq!(hooks[1].event_type(), "api_key.revoked");
     assert_signed(&hooks[1], &new_secret);
-    assert_ne!(independent_signature(&secret, &hooks[1].id, &hooks[1].timestamp, &hooks[1].raw_body), hooks[1].signature);
+    assert_ne!(
+        independent_signature(&secret, &hooks[1].id, &hooks[1].timestamp, &hooks[1].raw_body),
+        hooks[1].signature
+    );
     server.stop().await;
 }
 
@@ -139,14 +149,22 @@ async fn exhausted_retries_dead_letter_and_redeliver(backend: Backend) {
     assert_eq!(hooks[3].id, hooks[0].id, "redelivery keeps the webhook-id");
     let done = wait_for_delivery_status(&server, &id, "succeeded").await;
     assert_eq!(done["attempts"], 4);
-    let missing = server.post(&format!("/v1/webhook-deliveries/{}/redeliver", uuid::Uuid::now_v7()), &server.admin_key, json!({})).await;
+    let missing = server
+        .post(&format!("/v1/webhook-deliveries/{}/redeliver", uuid::Uuid::now_v7()), &server.admin_key, json!({}))
+        .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     server.stop().await;
 }
 
 async fn private_targets_are_refused(backend: Backend) {
     let server = TestServer::start_with(backend, |c| c.webhook_allow_private = false).await;
-    for url in ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://169.254.169.254/latest", "http://[::1]/x", "http://10.0.0.7/"] {
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://169.254.169.254/latest",
+        "http://[::1]/x",
+        "http://10.0.0.7/",
+    ] {
         let r = server.post("/v1/webhook-endpoints", &server.admin_key, json!({"url": url})).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{url}: {}", r.body);
         assert!(r.error_message().starts_with("url:"), "{}", r.body);
@@ -156,11 +174,18 @@ async fn private_targets_are_refused(backend: Backend) {
     }
     let r = server.post("/v1/webhook-endpoints", &server.admin_key, json!({"url": "ftp://example.com/x"})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = server.post("/v1/webhook-endpoints", &server.admin_key, json!({"url": "https://hooks.example.com/k", "event_types": ["api_key.nope"]})).await;
+    let r = server
+        .post(
+            "/v1/webhook-endpoints",
+            &server.admin_key,
+            json!({"url": "https://hooks.example.com/k", "event_types": ["api_key.nope"]}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.error_message().contains("event_types"), "{}", r.body);
     // A public name is accepted when saved (it is resolved, and checked again, at delivery).
-    let r = server.post("/v1/webhook-endpoints", &server.admin_key, json!({"url": "https://hooks.example.com/k"})).await;
+    let r =
+        server.post("/v1/webhook-endpoints", &server.admin_key, json!({"url": "https://hooks.example.com/k"})).await;
     assert_eq!(r.status, StatusCode::CREATED);
     server.stop().await;
 }
@@ -178,7 +203,12 @@ async fn event_filters_and_tenancy(backend: Backend) {
     let hooks = receiver.wait_for(1, WAIT).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     let hooks_after = receiver.received();
-    assert_eq!(hooks_after.len(), 1, "only the filtered event of this tenant: {:?}", hooks_after.iter().map(|h| h.event_type().to_string()).collect::<Vec<_>>());
+    assert_eq!(
+        hooks_after.len(),
+        1,
+        "only the filtered event of this tenant: {:?}",
+        hooks_after.iter().map(|h| h.event_type().to_string()).collect::<Vec<_>>()
+    );
     assert_eq!(hooks[0].event_type(), "api_key.revoked");
     assert_eq!(hooks[0].body["data"]["api_key"]["id"], created["id"]);
     assert_eq!(deliveries(&server, "").await.len(), 1);
@@ -206,7 +236,14 @@ async fn scheduled_rotation_announces_without_the_plaintext(backend: Backend) {
     let old_id = created["id"].as_str().unwrap();
     let next = chrono::DateTime::parse_from_rfc3339(created["next_rotation_at"].as_str().unwrap()).unwrap();
     assert!((next.timestamp() - chrono::Utc::now().timestamp() - 30 * 86_400).abs() < 60);
-    assert_eq!(server.sql(&format!("UPDATE api_keys SET next_rotation_at = 1000, rotation_due_warned_at = 1 WHERE id = '{old_id}'")).await, 1);
+    assert_eq!(
+        server
+            .sql(&format!(
+                "UPDATE api_keys SET next_rotation_at = 1000, rotation_due_warned_at = 1 WHERE id = '{old_id}'"
+            ))
+            .await,
+        1
+    );
 
     let hooks = receiver.wait_for(1, WAIT).await;
     assert_eq!(hooks[0].event_type(), "api_key.rotated");
@@ -254,7 +291,8 @@ async fn warnings_are_sent_once(backend: Backend) {
     let due = server.create_key(json!({"name": "rotation due", "rotation_interval_days": 3})).await;
     server.create_key(json!({"name": "rotation later", "rotation_interval_days": 90})).await;
     // A project that turned warnings off.
-    let project = server.post("/v1/projects", &server.admin_key, json!({"name": "quiet", "expiry_warning_days": 0})).await;
+    let project =
+        server.post("/v1/projects", &server.admin_key, json!({"name": "quiet", "expiry_warning_days": 0})).await;
     assert_eq!(project.status, StatusCode::CREATED, "{}", project.body);
     assert_eq!(project.body["expiry_warning_days"], 0);
     server.create_key(json!({"name": "quiet", "project_id": project.body["id"], "expires_at": in_two_days})).await;
@@ -271,7 +309,13 @@ async fn warnings_are_sent_once(backend: Backend) {
 
     // Moving expires_at earns a new warning for the new date.
     let in_one_day = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
-    let r = server.patch(&format!("/v1/api-keys/{}", expiring["id"].as_str().unwrap()), &server.admin_key, json!({"expires_at": in_one_day})).await;
+    let r = server
+        .patch(
+            &format!("/v1/api-keys/{}", expiring["id"].as_str().unwrap()),
+            &server.admin_key,
+            json!({"expires_at": in_one_day}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let deadline = tokio::time::Instant::now() + WAIT;
     while receiver.of_type("api_key.expiring").len() < 2 {
@@ -310,7 +354,8 @@ impl LeakSigner {
     /// A fresh P-256 key pair, the public half written as PEM (as an operator would configure GitHub's).
     fn new() -> LeakSigner {
         use aws_lc_rs::{encoding::AsDer, signature::KeyPair};
-        let pair = aws_lc_rs::signature::EcdsaKeyPair::generate(&aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+        let pair = aws_lc_rs::signature::EcdsaKeyPair::generate(&aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING)
+            .unwrap();
         let der = pair.public_key().as_der().unwrap();
         let body = BASE64.encode(der.as_ref());
         let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
@@ -347,7 +392,8 @@ async fn leak_reports_revoke_or_flag_and_reveal_nothing(backend: Backend) {
     create_endpoint(&server, &receiver.url, json!(["api_key.leaked"])).await;
     let leaked = server.create_key(json!({"name": "leaked"})).await;
     let bystander = server.create_key(json!({"name": "bystander"})).await;
-    let flag_project = server.post("/v1/projects", &server.admin_key, json!({"name": "flag only", "leak_policy": "flag"})).await;
+    let flag_project =
+        server.post("/v1/projects", &server.admin_key, json!({"name": "flag only", "leak_policy": "flag"})).await;
     assert_eq!(flag_project.body["leak_policy"], "flag");
     let flagged = server.create_key(json!({"name": "flagged", "project_id": flag_project.body["id"]})).await;
     let leaked_key = leaked["key"].as_str().unwrap();
@@ -379,7 +425,8 @@ async fn leak_reports_revoke_or_flag_and_reveal_nothing(backend: Backend) {
     assert_eq!(server.verify(flagged["key"].as_str().unwrap()).await["code"], "VALID", "flag policy keeps the key");
 
     let hooks = receiver.wait_for(2, WAIT).await;
-    let by_key = |id: &Value| hooks.iter().find(|h| &h.body["data"]["api_key"]["id"] == id).cloned().expect("event for key");
+    let by_key =
+        |id: &Value| hooks.iter().find(|h| &h.body["data"]["api_key"]["id"] == id).cloned().expect("event for key");
     assert_eq!(by_key(&leaked["id"]).body["data"]["action"], "revoked");
     assert_eq!(by_key(&leaked["id"]).body["data"]["url"], "https://github.com/o/r/blob/x");
     assert_eq!(by_key(&flagged["id"]).body["data"]["action"], "flagged");
@@ -453,8 +500,14 @@ async fn imported_keys_verify_like_native_ones(backend: Backend) {
 
     for (bad, field) in [
         (json!({"keys": [{"key_hash": "abc", "key_prefix": "x", "name": "n"}]}), "keys[0].key_hash"),
-        (json!({"keys": [{"key_hash": sha256_hex("z-0000000000000000"), "key_prefix": "", "name": "n"}]}), "keys[0].key_prefix"),
-        (json!({"keys": [{"key_hash": sha256_hex("z-0000000000000000"), "key_prefix": "p", "name": "n", "scopes": ["Bad Scope"]}]}), "keys[0].scopes[0]"),
+        (
+            json!({"keys": [{"key_hash": sha256_hex("z-0000000000000000"), "key_prefix": "", "name": "n"}]}),
+            "keys[0].key_prefix",
+        ),
+        (
+            json!({"keys": [{"key_hash": sha256_hex("z-0000000000000000"), "key_prefix": "p", "name": "n", "scopes": ["Bad Scope"]}]}),
+            "keys[0].scopes[0]",
+        ),
         (json!({"keys": []}), "keys"),
     ] {
         let r = server.post("/v1/api-keys/import", &server.admin_key, bad).await;

@@ -63,8 +63,13 @@ async fn committed_event_is_delivered_after_kill_9(backend: Backend) {
     let hooks = receiver.wait_for(1, Duration::from_secs(15)).await;
     assert_eq!(hooks[0].event_type(), "api_key.created");
     assert_eq!(hooks[0].body["data"]["api_key"]["id"], created["id"]);
-    let headers = [("webhook-id", hooks[0].id.as_str()), ("webhook-timestamp", hooks[0].timestamp.as_str()), ("webhook-signature", hooks[0].signature.as_str())];
-    keyward::webhooks::verify(hooks[0].raw_body.as_bytes(), &headers, &secret).expect("signed with the endpoint secret");
+    let headers = [
+        ("webhook-id", hooks[0].id.as_str()),
+        ("webhook-timestamp", hooks[0].timestamp.as_str()),
+        ("webhook-signature", hooks[0].signature.as_str()),
+    ];
+    keyward::webhooks::verify(hooks[0].raw_body.as_bytes(), &headers, &secret)
+        .expect("signed with the endpoint secret");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.received().len(), 1, "delivered once");
     drop(worker);
@@ -83,7 +88,8 @@ async fn two_processes_rotate_each_due_key_once(backend: Backend) {
     a.post("/v1/webhook-endpoints", &admin, json!({"url": receiver.url, "event_types": ["api_key.rotated"]})).await;
     let mut ids = Vec::new();
     for i in 0..KEYS {
-        let created = a.post("/v1/api-keys", &admin, json!({"name": format!("k{i}"), "rotation_interval_days": 1})).await;
+        let created =
+            a.post("/v1/api-keys", &admin, json!({"name": format!("k{i}"), "rotation_interval_days": 1})).await;
         ids.push(created["id"].as_str().unwrap().to_string());
     }
     // Every key falls due at once; both schedulers race for them.
@@ -99,13 +105,17 @@ async fn two_processes_rotate_each_due_key_once(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(800)).await; // many more passes of both schedulers
     let hooks_after = receiver.received();
     assert_eq!(hooks_after.len(), KEYS, "one api_key.rotated per key");
-    let mut rotated: Vec<String> = hooks.iter().map(|h| h.body["data"]["api_key"]["id"].as_str().unwrap().to_string()).collect();
+    let mut rotated: Vec<String> =
+        hooks.iter().map(|h| h.body["data"]["api_key"]["id"].as_str().unwrap().to_string()).collect();
     rotated.sort();
     ids.sort();
     assert_eq!(rotated, ids, "each key rotated exactly once");
 
     // The store agrees: exactly one successor per key.
-    let successors: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE source = 'rotation'").fetch_one(&mut conn).await.unwrap();
+    let successors: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE source = 'rotation'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(successors, KEYS as i64);
     let listed = b.send(reqwest::Method::GET, "/v1/api-keys?limit=200", &admin, None).await;
     let replaced = listed.as_array().unwrap().iter().filter(|k| k["replaced_by_key_id"].is_string()).count();

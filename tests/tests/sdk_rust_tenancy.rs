@@ -12,9 +12,7 @@ use keyward::types::{
     AddMemberRequest, CreateEnvironmentRequest, CreateOrganizationRequest, CreateProjectRequest, Role,
     UpdateMemberRequest, UpdateOrganizationRequest,
 };
-use keyward::{
-    Client, Error, ListAuditEvents, ListEnvironments, ListMembers, ListOrganizations, ListProjects, Uuid,
-};
+use keyward::{Client, Error, ListAuditEvents, ListEnvironments, ListMembers, ListOrganizations, ListProjects, Uuid};
 use keyward_server::config::SecretString;
 use keyward_tests::{Backend, TestServer, backend_tests};
 use serde_json::json;
@@ -23,9 +21,7 @@ const SECRET: &str = "keyward-sdk-tenancy-secret";
 const TEST_DEADLINE: Duration = Duration::from_secs(120);
 
 async fn within_deadline<T>(test: impl Future<Output = T>) -> T {
-    tokio::time::timeout(TEST_DEADLINE, test)
-        .await
-        .expect("test exceeded its deadline")
+    tokio::time::timeout(TEST_DEADLINE, test).await.expect("test exceeded its deadline")
 }
 
 async fn start(backend: Backend) -> TestServer {
@@ -77,11 +73,8 @@ async fn organizations_and_members(backend: Backend) {
         let second = alice.organizations().create(new_org("Second")).await.unwrap();
 
         // Newest first, across pages.
-        let page = alice
-            .organizations()
-            .list_page(ListOrganizations { limit: Some(1), ..Default::default() })
-            .await
-            .unwrap();
+        let page =
+            alice.organizations().list_page(ListOrganizations { limit: Some(1), ..Default::default() }).await.unwrap();
         assert_eq!(page.items[0].id, second.id);
         assert_eq!(page.next_cursor, Some(second.id.to_string()));
         let all: Vec<_> = alice
@@ -102,31 +95,16 @@ async fn organizations_and_members(backend: Backend) {
 
         // Members: add, change role, list (paginated), remove; the last owner stays.
         let members = alice.members();
-        let bob = members
-            .add(org.id, AddMemberRequest { user_id: "bob".into(), role: Role::Viewer })
-            .await
-            .unwrap();
+        let bob = members.add(org.id, AddMemberRequest { user_id: "bob".into(), role: Role::Viewer }).await.unwrap();
         assert_eq!((bob.user_id.as_str(), bob.role), ("bob", Role::Viewer));
-        assert_status(
-            members.add(org.id, AddMemberRequest { user_id: "bob".into(), role: Role::Admin }).await,
-            409,
-        );
-        let bob = members
-            .update(org.id, "bob", UpdateMemberRequest { role: Role::Admin })
-            .await
-            .unwrap();
+        assert_status(members.add(org.id, AddMemberRequest { user_id: "bob".into(), role: Role::Admin }).await, 409);
+        let bob = members.update(org.id, "bob", UpdateMemberRequest { role: Role::Admin }).await.unwrap();
         assert_eq!(bob.role, Role::Admin);
-        let page = members
-            .list_page(org.id, ListMembers { limit: Some(1), ..Default::default() })
-            .await
-            .unwrap();
+        let page = members.list_page(org.id, ListMembers { limit: Some(1), ..Default::default() }).await.unwrap();
         assert_eq!(page.items.len(), 1);
         assert!(page.has_more());
-        let listed: Vec<_> = members
-            .list(org.id, ListMembers { limit: Some(1), ..Default::default() })
-            .try_collect()
-            .await
-            .unwrap();
+        let listed: Vec<_> =
+            members.list(org.id, ListMembers { limit: Some(1), ..Default::default() }).try_collect().await.unwrap();
         let mut users: Vec<_> = listed.iter().map(|m| (m.user_id.as_str(), m.role)).collect();
         users.sort();
         assert_eq!(users, vec![("alice", Role::Owner), ("bob", Role::Admin)]);
@@ -171,15 +149,10 @@ async fn environments_projects_and_audit(backend: Backend) {
 
         // `live` and `test` come with the organization; a third one is added.
         let environments = alice.environments();
-        let staging = environments
-            .create(project.id, CreateEnvironmentRequest { name: "staging".into() })
-            .await
-            .unwrap();
+        let staging =
+            environments.create(project.id, CreateEnvironmentRequest { name: "staging".into() }).await.unwrap();
         assert_eq!((staging.name.as_str(), staging.organization_id), ("staging", org.id));
-        assert_status(
-            environments.create(project.id, CreateEnvironmentRequest { name: "staging".into() }).await,
-            409,
-        );
+        assert_status(environments.create(project.id, CreateEnvironmentRequest { name: "staging".into() }).await, 409);
         let first = environments
             .list_page(project.id, ListEnvironments { limit: Some(2), ..Default::default() })
             .await
@@ -187,10 +160,7 @@ async fn environments_projects_and_audit(backend: Backend) {
         assert_eq!(first.items.len(), 2);
         assert_eq!(first.items[0].id, staging.id);
         let rest = environments
-            .list_page(
-                project.id,
-                ListEnvironments { limit: Some(2), starting_after: Some(first.items[1].id) },
-            )
+            .list_page(project.id, ListEnvironments { limit: Some(2), starting_after: Some(first.items[1].id) })
             .await
             .unwrap();
         assert_eq!((rest.items.len(), rest.has_more()), (1, false));
@@ -210,11 +180,8 @@ async fn environments_projects_and_audit(backend: Backend) {
 
         // The audit log saw all of it, newest first, across pages.
         let audit = alice.audit_events();
-        let events: Vec<_> = audit
-            .list(ListAuditEvents { limit: Some(2), ..Default::default() })
-            .try_collect()
-            .await
-            .unwrap();
+        let events: Vec<_> =
+            audit.list(ListAuditEvents { limit: Some(2), ..Default::default() }).try_collect().await.unwrap();
         let actions: Vec<_> = events.iter().map(|e| e.action.as_str()).collect();
         assert_eq!(
             actions,
@@ -222,10 +189,7 @@ async fn environments_projects_and_audit(backend: Backend) {
             "{events:?}"
         );
         assert!(events.iter().all(|e| e.organization_id == org.id && e.actor.id == "alice"));
-        let page = audit
-            .list_page(ListAuditEvents { limit: Some(2), ..Default::default() })
-            .await
-            .unwrap();
+        let page = audit.list_page(ListAuditEvents { limit: Some(2), ..Default::default() }).await.unwrap();
         assert_eq!(page.next_cursor, Some(events[1].id.to_string()));
         let filtered = audit
             .list_page(ListAuditEvents {
@@ -282,10 +246,8 @@ async fn organization_id_selects_the_tenant(backend: Backend) {
         // Another organization's project through the selected one: 404.
         assert!(in_second_client.projects().get(in_first.id).await.unwrap_err().is_not_found());
         // with_options keeps the organization (it shares the client's headers).
-        let patient = in_second_client.with_options(keyward::RequestOptions {
-            max_retries: Some(0),
-            ..Default::default()
-        });
+        let patient =
+            in_second_client.with_options(keyward::RequestOptions { max_retries: Some(0), ..Default::default() });
         assert_eq!(patient.projects().get(in_second.id).await.unwrap().organization_id, second.id);
 
         // Cross-tenant: mallory, in her own organization, sees none of alice's.
@@ -322,8 +284,4 @@ async fn organization_id_selects_the_tenant(backend: Backend) {
     .await
 }
 
-backend_tests!(
-    organizations_and_members,
-    environments_projects_and_audit,
-    organization_id_selects_the_tenant,
-);
+backend_tests!(organizations_and_members, environments_projects_and_audit, organization_id_selects_the_tenant,);

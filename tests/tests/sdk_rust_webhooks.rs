@@ -28,7 +28,7 @@ use keyward::types::{
     WebhookEventType,
 };
 use keyward::webhooks::{self, WebhookError};
-use keyward::{Client, Error, ListApiKeys, ListWebhookDeliveries, ListWebhookEndpoints, ListProjects, Uuid};
+use keyward::{Client, Error, ListApiKeys, ListProjects, ListWebhookDeliveries, ListWebhookEndpoints, Uuid};
 use keyward_tests::{Backend, TestServer, backend_tests};
 use serde_json::{Value, json};
 use support::proxy::{Proxy, Step};
@@ -46,9 +46,7 @@ const LEGACY_KEY: &str = "sk_live_legacyABCDEFGH12345678";
 const LEGACY_KEY_SHA256: &str = "01877dfb9947a6fc1b439806776d685749ffa5b9ff31e76c2fd7e9b7e4aea04a";
 
 async fn within_deadline<T>(test: impl Future<Output = T>) -> T {
-    tokio::time::timeout(TEST_DEADLINE, test)
-        .await
-        .expect("test exceeded its deadline")
+    tokio::time::timeout(TEST_DEADLINE, test).await.expect("test exceeded its deadline")
 }
 
 /// A server that may deliver to the loopback receiver, polls its outbox
@@ -63,27 +61,15 @@ async fn start(backend: Backend) -> TestServer {
 }
 
 fn sdk(base_url: &str, api_key: &str) -> Client {
-    Client::builder()
-        .api_key(api_key)
-        .base_url(base_url)
-        .build()
-        .expect("client config is valid")
+    Client::builder().api_key(api_key).base_url(base_url).build().expect("client config is valid")
 }
 
 fn new_key(name: &str) -> CreateApiKeyRequest {
-    CreateApiKeyRequest::builder()
-        .name(name)
-        .try_into()
-        .expect("name is the only required field")
+    CreateApiKeyRequest::builder().name(name).try_into().expect("name is the only required field")
 }
 
 fn endpoint(url: &str, event_types: Option<Vec<WebhookEventType>>) -> CreateWebhookEndpointRequest {
-    CreateWebhookEndpointRequest {
-        url: url.into(),
-        description: None,
-        event_types,
-        is_active: None,
-    }
+    CreateWebhookEndpointRequest { url: url.into(), description: None, event_types, is_active: None }
 }
 
 fn imported(name: &str, key_hash: &str, key_prefix: &str) -> ImportedApiKey {
@@ -165,12 +151,7 @@ impl Receiver {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Receiver {
-            base_url,
-            answer,
-            received: Mutex::new(received),
-            task,
-        }
+        Receiver { base_url, answer, received: Mutex::new(received), task }
     }
 
     fn url(&self, path: &str) -> String {
@@ -207,11 +188,7 @@ type ReceiverState = (mpsc::UnboundedSender<Received>, Arc<AtomicU16>);
 async fn record(State((sender, answer)): State<ReceiverState>, request: Request) -> StatusCode {
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, 1 << 20).await.unwrap_or_default();
-    let _ = sender.send(Received {
-        path: parts.uri.path().to_string(),
-        headers: parts.headers,
-        body,
-    });
+    let _ = sender.send(Received { path: parts.uri.path().to_string(), headers: parts.headers, body });
     StatusCode::from_u16(answer.load(Ordering::SeqCst)).expect("a valid status")
 }
 
@@ -230,12 +207,7 @@ async fn settled(client: &Client, id: Uuid) -> WebhookDelivery {
 
 /// Every delivery matching `params`, through the stream.
 async fn deliveries(client: &Client, params: ListWebhookDeliveries) -> Vec<WebhookDelivery> {
-    client
-        .webhook_deliveries()
-        .list(params)
-        .try_collect()
-        .await
-        .expect("list deliveries")
+    client.webhook_deliveries().list(params).try_collect().await.expect("list deliveries")
 }
 
 // ---------------------------------------------------------------------------
@@ -267,10 +239,7 @@ async fn endpoint_lifecycle(backend: Backend) {
         let first = created.endpoint;
         assert_eq!(first.url, "http://127.0.0.1:9/ops");
         assert_eq!(first.description.as_deref(), Some("key events to ops"));
-        assert_eq!(
-            first.event_types,
-            vec![WebhookEventType::ApiKeyRotated, WebhookEventType::ApiKeyLeaked]
-        );
+        assert_eq!(first.event_types, vec![WebhookEventType::ApiKeyRotated, WebhookEventType::ApiKeyLeaked]);
         assert!(first.is_active);
         assert_eq!(first.organization_id.to_string(), server.organization_id);
 
@@ -281,11 +250,8 @@ async fn endpoint_lifecycle(backend: Backend) {
         assert!(raw.body.get("secret").is_none(), "{}", raw.body);
 
         // Newest first, across pages.
-        let second = endpoints
-            .create(endpoint("http://127.0.0.1:9/all", None))
-            .await
-            .expect("create second endpoint")
-            .endpoint;
+        let second =
+            endpoints.create(endpoint("http://127.0.0.1:9/all", None)).await.expect("create second endpoint").endpoint;
         assert_eq!(second.event_types, vec![], "no filter: every event");
         let page = endpoints
             .list_page(ListWebhookEndpoints { limit: Some(1), ..Default::default() })
@@ -380,11 +346,7 @@ async fn endpoint_lifecycle(backend: Backend) {
         assert!(endpoints.get(first.id).await.unwrap_err().is_not_found());
         assert!(endpoints.delete(first.id).await.unwrap_err().is_not_found());
         assert!(endpoints.rotate_secret(first.id).await.unwrap_err().is_not_found());
-        let left: Vec<_> = endpoints
-            .list(ListWebhookEndpoints::default())
-            .try_collect()
-            .await
-            .expect("list");
+        let left: Vec<_> = endpoints.list(ListWebhookEndpoints::default()).try_collect().await.expect("list");
         assert_eq!(left.iter().map(|e| e.id).collect::<Vec<_>>(), vec![second.id]);
         server.stop().await;
     })
@@ -419,9 +381,7 @@ async fn start_skewed_proxy(
                 response = response.header(name.as_str(), value.as_bytes());
             }
         }
-        response
-            .body(Body::from(answer.bytes().await.unwrap_or_default()))
-            .expect("a valid response")
+        response.body(Body::from(answer.bytes().await.unwrap_or_default())).expect("a valid response")
     }
     let app = Router::new().fallback(forward).with_state((upstream, known, unknown));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the skewed proxy");
@@ -499,10 +459,7 @@ async fn validation_errors_name_the_field(backend: Backend) {
             ..endpoint("http://127.0.0.1:9/x", None)
         };
         assert_bad_field(endpoints.create(long).await, "description");
-        let bad_url = UpdateWebhookEndpointRequest {
-            url: Some("not a url".into()),
-            ..Default::default()
-        };
+        let bad_url = UpdateWebhookEndpointRequest { url: Some("not a url".into()), ..Default::default() };
         assert_bad_field(endpoints.update(created.endpoint.id, bad_url).await, "url");
         assert_bad_field(
             endpoints.list_page(ListWebhookEndpoints { limit: Some(0), ..Default::default() }).await,
@@ -516,9 +473,7 @@ async fn validation_errors_name_the_field(backend: Backend) {
             "limit",
         );
         // A limit that cannot even be sent fails before any request.
-        let huge = endpoints
-            .list_page(ListWebhookEndpoints { limit: Some(u32::MAX), ..Default::default() })
-            .await;
+        let huge = endpoints.list_page(ListWebhookEndpoints { limit: Some(u32::MAX), ..Default::default() }).await;
         assert!(matches!(huge, Err(Error::InvalidConfig(_))), "{huge:?}");
 
         // Unknown ids are 404s, also for deliveries.
@@ -566,10 +521,7 @@ async fn deliveries_are_signed_listed_and_redelivered(backend: Backend) {
         assert_eq!(forged, Err(WebhookError::NoMatchingSignature));
 
         // The delivery, as listed and fetched.
-        let for_endpoint = ListWebhookDeliveries {
-            endpoint_id: Some(endpoint_id),
-            ..Default::default()
-        };
+        let for_endpoint = ListWebhookDeliveries { endpoint_id: Some(endpoint_id), ..Default::default() };
         let listed = deliveries(&client, for_endpoint.clone()).await;
         assert_eq!(listed.len(), 1, "{listed:?}");
         let delivery = settled(&client, listed[0].id).await;
@@ -590,10 +542,8 @@ async fn deliveries_are_signed_listed_and_redelivered(backend: Backend) {
             .update(key.id, keyward::types::UpdateApiKeyRequest { name: Some("renamed".into()), ..Default::default() })
             .await
             .expect("update key");
-        let updated_events = ListWebhookDeliveries {
-            event_type: Some(WebhookEventType::ApiKeyUpdated),
-            ..for_endpoint.clone()
-        };
+        let updated_events =
+            ListWebhookDeliveries { event_type: Some(WebhookEventType::ApiKeyUpdated), ..for_endpoint.clone() };
         assert_eq!(deliveries(&client, updated_events).await, vec![]);
         let created_events = ListWebhookDeliveries {
             event_type: Some(WebhookEventType::ApiKeyCreated),
@@ -604,10 +554,7 @@ async fn deliveries_are_signed_listed_and_redelivered(backend: Backend) {
             deliveries(&client, created_events).await.iter().map(|d| d.id).collect::<Vec<_>>(),
             vec![delivery.id]
         );
-        let failed = ListWebhookDeliveries {
-            status: Some(WebhookDeliveryStatus::Failed),
-            ..Default::default()
-        };
+        let failed = ListWebhookDeliveries { status: Some(WebhookDeliveryStatus::Failed), ..Default::default() };
         assert_eq!(deliveries(&client, failed).await, vec![]);
 
         // Revoking delivers too; pages hold the newest first.
@@ -667,11 +614,8 @@ async fn dead_letters_are_redelivered(backend: Backend) {
         let receiver = Receiver::start().await;
         receiver.answer_with(500);
         let client = sdk(&server.base_url, &server.admin_key);
-        let created = client
-            .webhook_endpoints()
-            .create(endpoint(&receiver.url("/flaky"), None))
-            .await
-            .expect("create endpoint");
+        let created =
+            client.webhook_endpoints().create(endpoint(&receiver.url("/flaky"), None)).await.expect("create endpoint");
         client.api_keys().create(new_key("k")).await.expect("create key");
         let first = receiver.next().await;
 
@@ -681,10 +625,7 @@ async fn dead_letters_are_redelivered(backend: Backend) {
             endpoint_id: Some(created.endpoint.id),
             ..Default::default()
         };
-        let for_endpoint = ListWebhookDeliveries {
-            endpoint_id: Some(created.endpoint.id),
-            ..Default::default()
-        };
+        let for_endpoint = ListWebhookDeliveries { endpoint_id: Some(created.endpoint.id), ..Default::default() };
         let listed = deliveries(&client, for_endpoint).await;
         assert_eq!(listed.len(), 1);
         let dead = settled(&client, listed[0].id).await;
@@ -740,10 +681,7 @@ async fn rotation_webhooks_use_the_signing_secret(backend: Backend) {
         assert_eq!(event["data"]["api_key"]["id"], json!(key.api_key.id));
         assert_eq!(event["data"]["new_api_key"]["id"], json!(rotated.rotation.new_key_id));
 
-        let for_key = ListWebhookDeliveries {
-            api_key_id: Some(key.api_key.id),
-            ..Default::default()
-        };
+        let for_key = ListWebhookDeliveries { api_key_id: Some(key.api_key.id), ..Default::default() };
         let listed = deliveries(&client, for_key).await;
         assert_eq!(listed.len(), 1, "{listed:?}");
         assert_eq!(listed[0].endpoint_id, None);
@@ -782,12 +720,7 @@ async fn mutating_webhook_posts_send_idempotency_keys(backend: Backend) {
         assert!(posts[0].idempotency_key.is_some());
         assert_eq!(posts[0].idempotency_key, posts[1].idempotency_key, "the retry reuses the key");
         assert!(posts[1].replayed, "the server replayed the first response");
-        let all: Vec<_> = client
-            .webhook_endpoints()
-            .list(Default::default())
-            .try_collect()
-            .await
-            .expect("list");
+        let all: Vec<_> = client.webhook_endpoints().list(Default::default()).try_collect().await.expect("list");
         assert_eq!(all.len(), 1, "exactly one endpoint was created");
 
         // The replayed secret is the one the endpoint signs with.
@@ -899,10 +832,7 @@ async fn import_keys_by_hash(backend: Backend) {
             "keys[0].key_hash",
         );
         assert_bad_field(
-            client
-                .api_keys()
-                .import(vec![fresh.clone(), imported("bad", &keyward::key_hash("x"), "")])
-                .await,
+            client.api_keys().import(vec![fresh.clone(), imported("bad", &keyward::key_hash("x"), "")]).await,
             "keys[1].key_prefix",
         );
         assert_bad_field(client.api_keys().import(vec![]).await, "keys");

@@ -69,7 +69,12 @@ async fn bootstrap_command_prints_one_key_line(backend: Backend) {
     // A server on that database does not bootstrap again, and the key works.
     let running = start(&db.url, "debug").await;
     assert_eq!(running.stdout_first_line, None);
-    let r = reqwest::Client::new().get(format!("{}/v1/api-keys", running.base_url)).bearer_auth(lines[0]).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .get(format!("{}/v1/api-keys", running.base_url))
+        .bearer_auth(lines[0])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let keys: serde_json::Value = r.json().await.unwrap();
     assert_eq!(keys[0]["scopes"], json!(["*"]), "the bootstrap key is an ordinary key in lists");

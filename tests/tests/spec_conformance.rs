@@ -21,7 +21,11 @@ async fn secured_operations(s: &TestServer) -> Vec<(Method, String)> {
             let mut filled = String::new();
             for segment in path.split('/').skip(1) {
                 filled.push('/');
-                filled.push_str(if segment.starts_with('{') { "0193a3c1-7d4e-7b7a-9f1e-2b8c4d5e6f70" } else { segment });
+                filled.push_str(if segment.starts_with('{') {
+                    "0193a3c1-7d4e-7b7a-9f1e-2b8c4d5e6f70"
+                } else {
+                    segment
+                });
             }
             out.push((method, filled));
         }
@@ -45,8 +49,14 @@ async fn missing_credentials_answer_401_everywhere(backend: Backend) {
             ("nothing else", raw(method.clone(), &path)),
             ("a bad query", raw(method.clone(), &format!("{path}?limit=0&bogus=1"))),
             ("a malformed Idempotency-Key", raw(method.clone(), &path).header("idempotency-key", "x".repeat(300))),
-            ("a body that is not JSON", raw(method.clone(), &path).header("content-type", "application/json").body("{")),
-            ("a body over 64 KiB", raw(method.clone(), &path).header("content-type", "application/json").body(oversized.clone())),
+            (
+                "a body that is not JSON",
+                raw(method.clone(), &path).header("content-type", "application/json").body("{"),
+            ),
+            (
+                "a body over 64 KiB",
+                raw(method.clone(), &path).header("content-type", "application/json").body(oversized.clone()),
+            ),
             (
                 "an oversized body and a malformed Idempotency-Key",
                 raw(method.clone(), &path).header("idempotency-key", "").body(oversized.clone()),
@@ -54,10 +64,18 @@ async fn missing_credentials_answer_401_everywhere(backend: Backend) {
         ];
         for (what, request) in variants {
             let response = request.send().await.expect("request reaches the test server");
-            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{method} {path} without credentials and with {what}");
+            assert_eq!(
+                response.status(),
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} without credentials and with {what}"
+            );
         }
         let invalid = raw(method.clone(), &path).bearer_auth("kw_live_not-a-real-key").header("idempotency-key", "");
-        assert_eq!(invalid.send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "{method} {path} with an invalid key");
+        assert_eq!(
+            invalid.send().await.unwrap().status(),
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} with an invalid key"
+        );
     }
     s.stop().await;
 }
@@ -73,7 +91,8 @@ async fn series(s: &TestServer) -> std::collections::BTreeSet<String> {
 
 async fn metrics_labels_come_from_closed_sets(backend: Backend) {
     let s = TestServer::start(backend).await;
-    const METHODS: [&str; 12] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "FOO", "PURGE", "PROPFIND", "X-Y", "BREW"];
+    const METHODS: [&str; 12] =
+        ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "FOO", "PURGE", "PROPFIND", "X-Y", "BREW"];
     // Warm up: one unauthenticated request per label combination the loop can reach.
     for method in METHODS {
         let method = Method::from_bytes(method.as_bytes()).unwrap();

@@ -62,7 +62,14 @@ async fn req(s: &TestServer, token: &str, method: Method, path: &str, body: Opti
 }
 
 /// Asserts the status (and the common error shape for errors) and returns the response.
-async fn expect(s: &TestServer, token: &str, method: Method, path: &str, body: Option<Value>, status: StatusCode) -> Response {
+async fn expect(
+    s: &TestServer,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    status: StatusCode,
+) -> Response {
     let r = req(s, token, method.clone(), path, body).await;
     assert_eq!(r.status, status, "{method} {path} answered {}", r.body);
     if status.is_client_error() {
@@ -79,7 +86,8 @@ async fn create_org(s: &TestServer, token: &str, name: &str) -> String {
 
 async fn add_member(s: &TestServer, token: &str, org: &str, user_id: &str, role: &str) {
     let path = format!("/v1/organizations/{org}/members");
-    let r = expect(s, token, Method::POST, &path, Some(json!({"user_id": user_id, "role": role})), StatusCode::CREATED).await;
+    let r = expect(s, token, Method::POST, &path, Some(json!({"user_id": user_id, "role": role})), StatusCode::CREATED)
+        .await;
     assert_eq!(r.body["user_id"], user_id);
     assert_eq!(r.body["role"], role);
 }
@@ -102,7 +110,8 @@ async fn hs256_sessions_and_refusals(backend: Backend) {
     let with_aud = hs(json!({"sub": "alice", "exp": now() + 600, "aud": "someone-else", "iss": "whoever"}));
     expect(&s, &with_aud, Method::GET, "/v1/organizations", None, StatusCode::OK).await;
     // 60 s of leeway on `exp`.
-    expect(&s, &hs(json!({"sub": "alice", "exp": now() - 20})), Method::GET, "/v1/organizations", None, StatusCode::OK).await;
+    expect(&s, &hs(json!({"sub": "alice", "exp": now() - 20})), Method::GET, "/v1/organizations", None, StatusCode::OK)
+        .await;
 
     let refused = [
         (hs(json!({"sub": "alice", "exp": now() - 300})), "expired"),
@@ -134,7 +143,8 @@ async fn hs256_sessions_and_refusals(backend: Backend) {
     .await;
     let ok = hs(json!({"sub": "alice", "exp": now() + 600, "aud": "dashboard", "iss": "https://issuer.test"}));
     expect(&s, &ok, Method::GET, "/v1/organizations", None, StatusCode::OK).await;
-    let ok_list = hs(json!({"sub": "alice", "exp": now() + 600, "aud": ["other", "keyward"], "iss": "https://issuer.test"}));
+    let ok_list =
+        hs(json!({"sub": "alice", "exp": now() + 600, "aud": ["other", "keyward"], "iss": "https://issuer.test"}));
     expect(&s, &ok_list, Method::GET, "/v1/organizations", None, StatusCode::OK).await;
     for (claims, why) in [
         (json!({"sub": "alice", "exp": now() + 600, "aud": "other", "iss": "https://issuer.test"}), "audience"),
@@ -204,8 +214,10 @@ async fn jwks_rs256_and_es256(backend: Backend) {
     let rsa = EncodingKey::from_rsa_pem(RS256_PEM).unwrap();
     let rsa_other = EncodingKey::from_rsa_pem(RS256_OTHER_PEM).unwrap();
     let ec = EncodingKey::from_ec_pem(ES256_PEM).unwrap();
-    let jwks =
-        serve_jwks(json!({"keys": [public_jwk(&rsa, Algorithm::RS256, "rsa-1"), public_jwk(&ec, Algorithm::ES256, "ec-1")]})).await;
+    let jwks = serve_jwks(
+        json!({"keys": [public_jwk(&rsa, Algorithm::RS256, "rsa-1"), public_jwk(&ec, Algorithm::ES256, "ec-1")]}),
+    )
+    .await;
     let url = jwks.url.clone();
     let s = TestServer::start_with(backend, move |c| {
         c.jwks_url = Some(url);
@@ -258,10 +270,26 @@ async fn organizations_and_context_fallback(backend: Backend) {
     let s = start(backend).await;
     let alice = user("alice");
     let first = create_org(&s, &alice, "First").await;
-    let r = expect(&s, &alice, Method::POST, "/v1/organizations", Some(json!({"name": "Second", "key_prefix": "sec"})), StatusCode::CREATED).await;
+    let r = expect(
+        &s,
+        &alice,
+        Method::POST,
+        "/v1/organizations",
+        Some(json!({"name": "Second", "key_prefix": "sec"})),
+        StatusCode::CREATED,
+    )
+    .await;
     let second = id_of(&r.body);
     assert_eq!(r.body["key_prefix"], "sec");
-    expect(&s, &alice, Method::POST, "/v1/organizations", Some(json!({"name": "x", "key_prefix": "NO"})), StatusCode::BAD_REQUEST).await;
+    expect(
+        &s,
+        &alice,
+        Method::POST,
+        "/v1/organizations",
+        Some(json!({"name": "x", "key_prefix": "NO"})),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     expect(&s, &alice, Method::POST, "/v1/organizations", Some(json!({"name": ""})), StatusCode::BAD_REQUEST).await;
 
     // Listing: newest first, paginated, with the caller's role.
@@ -270,7 +298,15 @@ async fn organizations_and_context_fallback(backend: Backend) {
     assert_eq!(r.body[0]["id"], second.as_str());
     assert_eq!(r.body[0]["role"], "owner");
     let cursor = r.header("x-next-cursor").expect("next cursor").to_string();
-    let r = expect(&s, &alice, Method::GET, &format!("/v1/organizations?limit=1&starting_after={cursor}"), None, StatusCode::OK).await;
+    let r = expect(
+        &s,
+        &alice,
+        Method::GET,
+        &format!("/v1/organizations?limit=1&starting_after={cursor}"),
+        None,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(r.body[0]["id"], first.as_str());
     assert!(r.header("x-next-cursor").is_none());
 
@@ -291,13 +327,25 @@ async fn organizations_and_context_fallback(backend: Backend) {
     assert!(key["key"].as_str().unwrap().starts_with("sec_live_"));
     // 2. the header beats the claim.
     let r = s
-        .call_with_headers(Method::POST, "/v1/api-keys", &claimed, Some(json!({"name": "header"})), &[("x-organization-id", &first)])
+        .call_with_headers(
+            Method::POST,
+            "/v1/api-keys",
+            &claimed,
+            Some(json!({"name": "header"})),
+            &[("x-organization-id", &first)],
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["organization_id"], first.as_str());
     // 1. the path names the organization.
     let r = s
-        .call_with_headers(Method::GET, &format!("/v1/organizations/{second}/api-keys"), &alice, None, &[("x-organization-id", &first)])
+        .call_with_headers(
+            Method::GET,
+            &format!("/v1/organizations/{second}/api-keys"),
+            &alice,
+            None,
+            &[("x-organization-id", &first)],
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body["api_keys"].as_array().unwrap().iter().all(|k| k["organization_id"] == second.as_str()));
@@ -315,8 +363,17 @@ async fn organizations_and_context_fallback(backend: Backend) {
     assert_eq!(r.body.as_array().unwrap().len(), 1);
     assert_eq!(r.body[0]["id"], s.organization_id.as_str());
     assert_eq!(r.body[0]["role"], Value::Null);
-    expect(&s, &s.admin_key, Method::POST, "/v1/organizations", Some(json!({"name": "nope"})), StatusCode::FORBIDDEN).await;
-    let r = expect(&s, &s.admin_key, Method::GET, &format!("/v1/organizations/{}", s.organization_id), None, StatusCode::OK).await;
+    expect(&s, &s.admin_key, Method::POST, "/v1/organizations", Some(json!({"name": "nope"})), StatusCode::FORBIDDEN)
+        .await;
+    let r = expect(
+        &s,
+        &s.admin_key,
+        Method::GET,
+        &format!("/v1/organizations/{}", s.organization_id),
+        None,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(r.body["name"], "Test organization");
     s.stop().await;
 }
@@ -416,21 +473,32 @@ async fn each_role_allowed_and_denied(backend: Backend) {
 
     // Members list: newest first, cursor by user id.
     let r = expect(&s, &owner, GET, &format!("{members}?limit=2"), None, S::OK).await;
-    assert_eq!(r.body.as_array().unwrap().iter().map(|m| m["user_id"].as_str().unwrap()).collect::<Vec<_>>(), ["vic", "mia"]);
+    assert_eq!(
+        r.body.as_array().unwrap().iter().map(|m| m["user_id"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["vic", "mia"]
+    );
     let cursor = r.header("x-next-cursor").expect("cursor").to_string();
     let r = expect(&s, &owner, GET, &format!("{members}?limit=2&starting_after={cursor}"), None, S::OK).await;
-    assert_eq!(r.body.as_array().unwrap().iter().map(|m| m["user_id"].as_str().unwrap()).collect::<Vec<_>>(), ["adam", "olivia"]);
+    assert_eq!(
+        r.body.as_array().unwrap().iter().map(|m| m["user_id"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["adam", "olivia"]
+    );
     assert!(r.header("x-next-cursor").is_none());
 
     // API keys in the same organization: the scope table.
-    let reader = create_key(&s, &owner, json!({"name": "reader", "scopes": ["keys:read"]})).await["key"].as_str().unwrap().to_string();
+    let reader = create_key(&s, &owner, json!({"name": "reader", "scopes": ["keys:read"]})).await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
     expect(&s, &reader, GET, "/v1/api-keys", None, S::OK).await;
     let r = expect(&s, &reader, GET, &members, None, S::FORBIDDEN).await;
     assert!(r.error_message().contains("orgs:admin"), "{}", r.body);
     expect(&s, &reader, GET, "/v1/audit-events", None, S::FORBIDDEN).await;
     expect(&s, &reader, GET, "/v1/projects", None, S::FORBIDDEN).await;
-    let orgs_admin =
-        create_key(&s, &owner, json!({"name": "orgs admin", "scopes": ["orgs:admin"]})).await["key"].as_str().unwrap().to_string();
+    let orgs_admin = create_key(&s, &owner, json!({"name": "orgs admin", "scopes": ["orgs:admin"]})).await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
     expect(&s, &orgs_admin, GET, &members, None, S::OK).await;
     expect(&s, &orgs_admin, GET, "/v1/audit-events", None, S::OK).await;
     expect(&s, &orgs_admin, POST, &members, Some(json!({"user_id": "bykey", "role": "viewer"})), S::CREATED).await;
@@ -438,7 +506,10 @@ async fn each_role_allowed_and_denied(backend: Backend) {
     expect(&s, &orgs_admin, POST, "/v1/api-keys", Some(json!({"name": "k"})), S::FORBIDDEN).await;
     // A project key (even with `*`) cannot manage organization-level things.
     let project_key =
-        create_key(&s, &owner, json!({"name": "proj", "scopes": ["*"], "project_id": project})).await["key"].as_str().unwrap().to_string();
+        create_key(&s, &owner, json!({"name": "proj", "scopes": ["*"], "project_id": project})).await["key"]
+            .as_str()
+            .unwrap()
+            .to_string();
     expect(&s, &project_key, GET, "/v1/audit-events", None, S::FORBIDDEN).await;
     expect(&s, &project_key, POST, &members, Some(json!({"user_id": "p", "role": "viewer"})), S::FORBIDDEN).await;
     expect(&s, &project_key, DELETE, &format!("/v1/projects/{project}"), None, S::FORBIDDEN).await;
@@ -451,7 +522,8 @@ async fn last_owner_is_protected(backend: Backend) {
     let (alice, bob) = (user("alice"), user("bob"));
     let org = create_org(&s, &alice, "Solo").await;
     let members = format!("/v1/organizations/{org}/members");
-    let r = expect(&s, &alice, Method::PATCH, &format!("{members}/alice"), Some(json!({"role": "admin"})), S::CONFLICT).await;
+    let r = expect(&s, &alice, Method::PATCH, &format!("{members}/alice"), Some(json!({"role": "admin"})), S::CONFLICT)
+        .await;
     assert!(r.error_message().contains("last owner"), "{}", r.body);
     expect(&s, &alice, Method::DELETE, &format!("{members}/alice"), None, S::CONFLICT).await;
     // Owner → owner is not a demotion.
@@ -483,7 +555,8 @@ async fn other_tenants_objects_are_not_found(backend: Backend) {
     let b = create_org(&s, &bob, "B").await;
     add_member(&s, &bob, &b, "bobby", "viewer").await;
     let b_key = id_of(&create_key(&s, &bob, json!({"name": "b"})).await);
-    let b_project = id_of(&expect(&s, &bob, POST, "/v1/projects", Some(json!({"name": "bp"})), StatusCode::CREATED).await.body);
+    let b_project =
+        id_of(&expect(&s, &bob, POST, "/v1/projects", Some(json!({"name": "bp"})), StatusCode::CREATED).await.body);
     let attempts: Vec<(Method, String, Option<Value>)> = vec![
         (GET, format!("/v1/api-keys/{b_key}"), None),
         (PATCH, format!("/v1/api-keys/{b_key}"), Some(json!({"name": "x"}))),
@@ -537,7 +610,9 @@ async fn environments_per_organization(backend: Backend) {
     let s = start(backend).await;
     let alice = user("alice");
     create_org(&s, &alice, "Envs").await;
-    let project = id_of(&expect(&s, &alice, Method::POST, "/v1/projects", Some(json!({"name": "p"})), StatusCode::CREATED).await.body);
+    let project = id_of(
+        &expect(&s, &alice, Method::POST, "/v1/projects", Some(json!({"name": "p"})), StatusCode::CREATED).await.body,
+    );
     let envs = format!("/v1/projects/{project}/environments");
     let r = expect(&s, &alice, Method::GET, &envs, None, StatusCode::OK).await;
     let mut names: Vec<&str> = r.body.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
@@ -572,12 +647,15 @@ async fn deleting_projects_and_organizations_revokes_keys(backend: Backend) {
     let s = start(backend).await;
     let alice = user("alice");
     let org = create_org(&s, &alice, "Doomed").await;
-    let project = id_of(&expect(&s, &alice, Method::POST, "/v1/projects", Some(json!({"name": "p"})), StatusCode::CREATED).await.body);
+    let project = id_of(
+        &expect(&s, &alice, Method::POST, "/v1/projects", Some(json!({"name": "p"})), StatusCode::CREATED).await.body,
+    );
     let in_project = create_key(&s, &alice, json!({"name": "in project", "project_id": project})).await;
     let org_wide = create_key(&s, &alice, json!({"name": "org wide", "scopes": ["*"]})).await;
     let (in_project_key, org_wide_key) = (in_project["key"].as_str().unwrap(), org_wide["key"].as_str().unwrap());
     let verify = |key: &str| json!({"key": key});
-    let r = expect(&s, org_wide_key, Method::POST, "/v1/keys/verify", Some(verify(in_project_key)), StatusCode::OK).await;
+    let r =
+        expect(&s, org_wide_key, Method::POST, "/v1/keys/verify", Some(verify(in_project_key)), StatusCode::OK).await;
     assert_eq!(r.body["code"], "VALID");
 
     expect(&s, &alice, Method::DELETE, &format!("/v1/projects/{project}"), None, StatusCode::NO_CONTENT).await;
@@ -585,9 +663,11 @@ async fn deleting_projects_and_organizations_revokes_keys(backend: Backend) {
     expect(&s, &alice, Method::DELETE, &format!("/v1/projects/{project}"), None, StatusCode::NOT_FOUND).await;
     let r = expect(&s, &alice, Method::GET, "/v1/projects", None, StatusCode::OK).await;
     assert!(r.body.as_array().unwrap().is_empty());
-    let r = expect(&s, org_wide_key, Method::POST, "/v1/keys/verify", Some(verify(in_project_key)), StatusCode::OK).await;
+    let r =
+        expect(&s, org_wide_key, Method::POST, "/v1/keys/verify", Some(verify(in_project_key)), StatusCode::OK).await;
     assert_eq!(r.body["code"], "REVOKED", "a deleted project's keys stop verifying at once");
-    let r = expect(&s, &alice, Method::GET, &format!("/v1/api-keys/{}", id_of(&in_project)), None, StatusCode::OK).await;
+    let r =
+        expect(&s, &alice, Method::GET, &format!("/v1/api-keys/{}", id_of(&in_project)), None, StatusCode::OK).await;
     assert_eq!(r.body["is_active"], false);
 
     // Deleting the organization revokes every key (including the caller's own kind).
@@ -602,11 +682,12 @@ async fn deleting_projects_and_organizations_revokes_keys(backend: Backend) {
     let r = expect(&s, &alice, Method::GET, "/v1/organizations", None, StatusCode::OK).await;
     assert_eq!(r.body, json!([]));
     let mut conn = s.state.store.pool().acquire().await.unwrap();
-    let live: Vec<(String,)> = sqlx::query_as("SELECT id FROM api_keys WHERE organization_id = $1 AND revoked_at IS NULL")
-        .bind(&org)
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap();
+    let live: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM api_keys WHERE organization_id = $1 AND revoked_at IS NULL")
+            .bind(&org)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
     assert!(live.is_empty(), "every key of a deleted organization is revoked");
     drop(conn);
     s.stop().await;
@@ -625,7 +706,18 @@ async fn audit_trail_of_every_mutation(backend: Backend) {
     expect(&s, &alice, PATCH, &format!("{members}/vic"), Some(json!({"role": "member"})), S::OK).await;
     let project = id_of(&expect(&s, &alice, POST, "/v1/projects", Some(json!({"name": "p"})), S::CREATED).await.body);
     expect(&s, &alice, PATCH, &format!("/v1/projects/{project}"), Some(json!({"name": "p2"})), S::OK).await;
-    let env = id_of(&expect(&s, &alice, POST, &format!("/v1/projects/{project}/environments"), Some(json!({"name": "qa"})), S::CREATED).await.body);
+    let env = id_of(
+        &expect(
+            &s,
+            &alice,
+            POST,
+            &format!("/v1/projects/{project}/environments"),
+            Some(json!({"name": "qa"})),
+            S::CREATED,
+        )
+        .await
+        .body,
+    );
     let key = create_key(&s, &alice, json!({"name": "k", "scopes": ["*"]})).await;
     let key_id = id_of(&key);
     secrets.push(key["key"].as_str().unwrap().to_string());
@@ -689,7 +781,10 @@ async fn audit_trail_of_every_mutation(backend: Backend) {
         assert_eq!(event["actor"]["id"], *actor_id, "{event}");
         assert_eq!(event["target"]["id"], *target_id, "{event}");
         assert_eq!(event["organization_id"], org.as_str());
-        assert!(event["request_id"].is_string() && event["created_at"].is_string() && event["changes"].is_object(), "{event}");
+        assert!(
+            event["request_id"].is_string() && event["created_at"].is_string() && event["changes"].is_object(),
+            "{event}"
+        );
     }
     let denied = &events[events.len() - 2];
     assert_eq!(denied["changes"]["status"], 403);
@@ -719,7 +814,9 @@ async fn audit_trail_of_every_mutation(backend: Backend) {
     assert!(r.body.as_array().unwrap().is_empty());
     let r = expect(&s, &alice, GET, "/v1/audit-events?until=2000-01-01T00:00:00Z", None, S::OK).await;
     assert!(r.body.as_array().unwrap().is_empty());
-    let r = expect(&s, &alice, GET, "/v1/audit-events?since=2000-01-01T00:00:00Z&action=organization.created", None, S::OK).await;
+    let r =
+        expect(&s, &alice, GET, "/v1/audit-events?since=2000-01-01T00:00:00Z&action=organization.created", None, S::OK)
+            .await;
     assert_eq!(r.body.as_array().unwrap().len(), 1);
     expect(&s, &alice, GET, "/v1/audit-events?since=yesterday", None, S::BAD_REQUEST).await;
     expect(&s, &alice, GET, "/v1/audit-events?limit=0", None, S::BAD_REQUEST).await;

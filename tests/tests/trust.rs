@@ -26,8 +26,10 @@ fn addr_of(s: &TestServer) -> String {
 
 async fn allowed_ips_bind_every_route(backend: Backend) {
     let s = TestServer::start(backend).await;
-    let pinned = plaintext(&s.create_key(json!({"name": "pinned", "scopes": ["*"], "allowed_ips": ["192.0.2.1/32"]})).await);
-    let here = plaintext(&s.create_key(json!({"name": "local", "scopes": ["*"], "allowed_ips": ["127.0.0.0/8"]})).await);
+    let pinned =
+        plaintext(&s.create_key(json!({"name": "pinned", "scopes": ["*"], "allowed_ips": ["192.0.2.1/32"]})).await);
+    let here =
+        plaintext(&s.create_key(json!({"name": "local", "scopes": ["*"], "allowed_ips": ["127.0.0.0/8"]})).await);
     for (method, path, body) in [
         (Method::GET, "/v1/api-keys", None),
         (Method::POST, "/v1/api-keys", Some(json!({"name": "x"}))),
@@ -39,7 +41,8 @@ async fn allowed_ips_bind_every_route(backend: Backend) {
         assert_eq!(r.body["code"], "ip_not_allowed");
         assert!(r.error_message().contains("127.0.0.1"), "names the address: {}", r.body);
         // Without trusted proxies, a forwarded address is not believed.
-        let forged = s.call_with_headers(method.clone(), path, &pinned, body.clone(), &[("x-forwarded-for", "192.0.2.1")]).await;
+        let forged =
+            s.call_with_headers(method.clone(), path, &pinned, body.clone(), &[("x-forwarded-for", "192.0.2.1")]).await;
         assert_eq!(forged.status, StatusCode::FORBIDDEN, "X-Forwarded-For from an untrusted peer: {}", forged.body);
         let local = s.call(method, path, &here, body).await;
         assert!(local.status.is_success(), "{path} from an allowed address: {}", local.body);
@@ -49,7 +52,9 @@ async fn allowed_ips_bind_every_route(backend: Backend) {
 
 async fn trusted_proxies_name_the_client(backend: Backend) {
     let s = TestServer::start_with(backend, |c| c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
-    let pinned = plaintext(&s.create_key(json!({"name": "pinned", "scopes": ["keys:read"], "allowed_ips": ["192.0.2.1/32"]})).await);
+    let pinned = plaintext(
+        &s.create_key(json!({"name": "pinned", "scopes": ["keys:read"], "allowed_ips": ["192.0.2.1/32"]})).await,
+    );
     let via = |hops: &'static str| {
         let (s, pinned) = (&s, pinned.clone());
         async move { s.call_with_headers(Method::GET, "/v1/api-keys", &pinned, None, &[("x-forwarded-for", hops)]).await }
@@ -219,7 +224,9 @@ async fn an_audit_flood_costs_rows_per_minute(backend: Backend) {
     for _ in 0..FLOOD {
         assert_eq!(s.get("/v1/api-keys", &plaintext(&revoked)).await.status, StatusCode::UNAUTHORIZED);
     }
-    let events = s.get(&format!("/v1/audit-events?action=auth.failed&actor_id={}", revoked["id"].as_str().unwrap()), &s.admin_key).await;
+    let events = s
+        .get(&format!("/v1/audit-events?action=auth.failed&actor_id={}", revoked["id"].as_str().unwrap()), &s.admin_key)
+        .await;
     let events = events.body.as_array().expect("a list").clone();
     // One row a minute: two when the loop straddles a minute boundary.
     assert!((1..=2).contains(&events.len()), "{} rows for {FLOOD} failures: {events:?}", events.len());
@@ -228,7 +235,6 @@ async fn an_audit_flood_costs_rows_per_minute(backend: Backend) {
     assert_eq!(events[0]["ip"], "127.0.0.1");
     s.stop().await;
 }
-
 
 // ---------------------------------------------------------------- read-modify-write
 
@@ -262,13 +268,22 @@ async fn concurrent_writes_to_a_key_all_land(backend: Backend) {
         let key = s.get(&path, &s.admin_key).await.body;
         for (patch, field, value) in [(&a, "name", "renamed"), (&b, "device_name", "laptop")] {
             match patch.status {
-                StatusCode::OK => assert_eq!(key[field], value, "round {round}: a successful PATCH of {field} was lost"),
+                StatusCode::OK => {
+                    assert_eq!(key[field], value, "round {round}: a successful PATCH of {field} was lost")
+                }
                 StatusCode::CONFLICT => {}
                 other => panic!("round {round}: PATCH of {field} answered {other} {}", patch.body),
             }
         }
-        assert!(key["revoked_at"].is_string() && key["is_active"] == false, "round {round}: the revoke was undone: {key}");
-        assert_eq!(s.verify(&plaintext(&created)).await["code"], "REVOKED", "round {round}: the cache kept a revoked key");
+        assert!(
+            key["revoked_at"].is_string() && key["is_active"] == false,
+            "round {round}: the revoke was undone: {key}"
+        );
+        assert_eq!(
+            s.verify(&plaintext(&created)).await["code"],
+            "REVOKED",
+            "round {round}: the cache kept a revoked key"
+        );
     }
     s.stop().await;
 }
@@ -291,8 +306,17 @@ async fn a_patch_never_undeletes_a_project(backend: Backend) {
             },
         );
         assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-        assert!(matches!(patched.status, StatusCode::OK | StatusCode::NOT_FOUND), "{} {}", patched.status, patched.body);
-        assert_eq!(s.get(&path, &s.admin_key).await.status, StatusCode::NOT_FOUND, "round {round}: the project came back");
+        assert!(
+            matches!(patched.status, StatusCode::OK | StatusCode::NOT_FOUND),
+            "{} {}",
+            patched.status,
+            patched.body
+        );
+        assert_eq!(
+            s.get(&path, &s.admin_key).await.status,
+            StatusCode::NOT_FOUND,
+            "round {round}: the project came back"
+        );
     }
     s.stop().await;
 }
@@ -309,7 +333,12 @@ async fn a_patch_never_undoes_a_secret_rotation(backend: Backend) {
         let (patched, rotated) = tokio::join!(
             async {
                 barrier.wait().await;
-                s.patch(&format!("/v1/webhook-endpoints/{id}"), &s.admin_key, json!({"description": format!("round {round}")})).await
+                s.patch(
+                    &format!("/v1/webhook-endpoints/{id}"),
+                    &s.admin_key,
+                    json!({"description": format!("round {round}")}),
+                )
+                .await
             },
             async {
                 barrier.wait().await;

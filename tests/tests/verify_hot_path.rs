@@ -50,7 +50,10 @@ async fn every_code(backend: Backend) {
     let misses = s.state.keys.stats().misses.load(Ordering::Relaxed);
     for bad in ["", "kw_live_short", "not a key", typo.as_str()] {
         let v = verify_with(&s, json!({"key": bad})).await;
-        assert_eq!((v["valid"].clone(), v["code"].clone(), v["key_id"].clone()), (json!(false), json!("MALFORMED"), Value::Null));
+        assert_eq!(
+            (v["valid"].clone(), v["code"].clone(), v["key_id"].clone()),
+            (json!(false), json!("MALFORMED"), Value::Null)
+        );
     }
     assert_eq!(s.state.keys.stats().misses.load(Ordering::Relaxed), misses, "MALFORMED costs no lookup");
 
@@ -60,7 +63,11 @@ async fn every_code(backend: Backend) {
     let r = s.post("/v1/api-keys", &other_admin, json!({"name": "theirs"})).await;
     let theirs = key_of(&r.body);
     let v = verify_with(&s, json!({"key": theirs})).await;
-    assert_eq!((v["code"].clone(), v["key_id"].clone()), (json!("NOT_FOUND"), Value::Null), "another tenant's key is unknown");
+    assert_eq!(
+        (v["code"].clone(), v["key_id"].clone()),
+        (json!("NOT_FOUND"), Value::Null),
+        "another tenant's key is unknown"
+    );
 
     let k = s.create_key(json!({"name": "valid", "scopes": ["a:b"], "meta": {"plan": "pro", "n": [1, 2]}})).await;
     let v = verify_with(&s, json!({"key": key_of(&k)})).await;
@@ -75,7 +82,10 @@ async fn every_code(backend: Backend) {
     assert_eq!((v["ratelimit"].clone(), v["remaining"].clone()), (Value::Null, Value::Null));
 
     let revoked = s.create_key(json!({"name": "revoked"})).await;
-    assert_eq!(s.delete(&format!("/v1/api-keys/{}", id_of(&revoked)), &s.admin_key).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.delete(&format!("/v1/api-keys/{}", id_of(&revoked)), &s.admin_key).await.status,
+        StatusCode::NO_CONTENT
+    );
     let disabled = s.create_key(json!({"name": "disabled"})).await;
     s.patch(&format!("/v1/api-keys/{}", id_of(&disabled)), &s.admin_key, json!({"is_active": false})).await;
     let ip = s.create_key(json!({"name": "ip", "allowed_ips": ["192.0.2.0/24"]})).await;
@@ -277,7 +287,8 @@ async fn quota_is_exact_under_concurrency_and_restarts(backend: Backend) {
     let s = s.restart().await;
     let v = verify_with(&s, json!({"key": key})).await;
     assert_eq!((v["code"].clone(), v["remaining"].clone()), (json!("USAGE_EXCEEDED"), json!(0)));
-    let r = s.patch(&format!("/v1/api-keys/{}", id_of(&k)), &s.admin_key, json!({"usage_limit": {"remaining": 20}})).await;
+    let r =
+        s.patch(&format!("/v1/api-keys/{}", id_of(&k)), &s.admin_key, json!({"usage_limit": {"remaining": 20}})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let (valid, exceeded, left) = spend_concurrently(&s, &key).await;
     assert_eq!((valid, exceeded), (20, 30), "after a restart too");
@@ -290,8 +301,10 @@ async fn quota_is_exact_under_concurrency_and_restarts(backend: Backend) {
 async fn quota_refills(backend: Backend) {
     let s = TestServer::start(backend).await;
     let key = key_of(
-        &s.create_key(json!({"name": "refill", "usage_limit": {"remaining": 2, "refill": {"amount": 3, "interval_ms": 1000}}}))
-            .await,
+        &s.create_key(
+            json!({"name": "refill", "usage_limit": {"remaining": 2, "refill": {"amount": 3, "interval_ms": 1000}}}),
+        )
+        .await,
     );
     let remaining = |body: Value| async { verify_with(&s, body).await["remaining"].clone() };
     assert_eq!(remaining(json!({"key": key})).await, json!(1));
@@ -305,7 +318,11 @@ async fn quota_refills(backend: Backend) {
     assert_eq!((v["code"].clone(), v["remaining"].clone()), (json!("USAGE_EXCEEDED"), json!(0)));
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let v = verify_with(&s, json!({"key": key, "cost": 4})).await;
-    assert_eq!((v["code"].clone(), v["remaining"].clone()), (json!("USAGE_EXCEEDED"), json!(3)), "reports the refilled amount");
+    assert_eq!(
+        (v["code"].clone(), v["remaining"].clone()),
+        (json!("USAGE_EXCEEDED"), json!(3)),
+        "reports the refilled amount"
+    );
     assert_eq!(remaining(json!({"key": key, "cost": 3})).await, json!(0));
     s.stop().await;
 }
@@ -429,7 +446,8 @@ async fn usage_is_written_behind(backend: Backend) {
         (r.body["usage_count"] == 4).then_some(r.body)
     })
     .await;
-    let last_used: chrono::DateTime<chrono::Utc> = got["last_used_at"].as_str().expect("last_used_at set").parse().unwrap();
+    let last_used: chrono::DateTime<chrono::Utc> =
+        got["last_used_at"].as_str().expect("last_used_at set").parse().unwrap();
     assert!((chrono::Utc::now() - last_used).num_seconds() < 60);
     s.stop().await;
 
@@ -545,7 +563,12 @@ async fn metrics_endpoint(backend: Backend) {
 
 async fn caller_rate_limit_on_the_management_api(backend: Backend) {
     let s = TestServer::start(backend).await;
-    let caller = key_of(&s.create_key(json!({"name": "limited admin", "scopes": ["*"], "rate_limit": {"limit": 2, "window_ms": 60000}})).await);
+    let caller = key_of(
+        &s.create_key(
+            json!({"name": "limited admin", "scopes": ["*"], "rate_limit": {"limit": 2, "window_ms": 60000}}),
+        )
+        .await,
+    );
     for _ in 0..2 {
         assert_eq!(s.get("/v1/api-keys", &caller).await.status, StatusCode::OK);
     }

@@ -10,7 +10,9 @@ use keyward_server::{
     config::SecretString,
     secrets::{self, SecretsKeyring},
 };
-use keyward_tests::{Backend, ReceivedWebhook, ServerProcess, TestDatabase, TestServer, WebhookReceiver, backend_tests, json};
+use keyward_tests::{
+    Backend, ReceivedWebhook, ServerProcess, TestDatabase, TestServer, WebhookReceiver, backend_tests, json,
+};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::Duration;
@@ -58,10 +60,11 @@ async fn database_text(server: &TestServer) -> String {
             .await
             .unwrap();
             for table in tables {
-                let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT CAST(t AS TEXT) FROM {table} t")))
-                    .fetch_all(server.state.store.pool())
-                    .await
-                    .unwrap();
+                let rows: Vec<String> =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT CAST(t AS TEXT) FROM {table} t")))
+                        .fetch_all(server.state.store.pool())
+                        .await
+                        .unwrap();
                 text.extend(rows);
             }
             text
@@ -82,9 +85,14 @@ async fn raw_database_holds_no_webhook_secret(backend: Backend) {
     assert_eq!(signing.status, StatusCode::OK, "{}", signing.body);
     let org_secret = signing.body["secret"].as_str().unwrap().to_string();
 
-    let stored_endpoint = scalar(&server, &format!("SELECT secret FROM webhook_endpoints WHERE id = '{endpoint_id}'")).await.unwrap();
-    let stored_org =
-        scalar(&server, &format!("SELECT key_webhook_secret FROM organizations WHERE id = '{}'", server.organization_id)).await.unwrap();
+    let stored_endpoint =
+        scalar(&server, &format!("SELECT secret FROM webhook_endpoints WHERE id = '{endpoint_id}'")).await.unwrap();
+    let stored_org = scalar(
+        &server,
+        &format!("SELECT key_webhook_secret FROM organizations WHERE id = '{}'", server.organization_id),
+    )
+    .await
+    .unwrap();
     for stored in [&stored_endpoint, &stored_org] {
         assert!(stored.starts_with("enc:v1:"), "sealed: {stored}");
         assert!(!stored.contains(secret_body(&endpoint_secret)) && !stored.contains(secret_body(&org_secret)));
@@ -95,7 +103,9 @@ async fn raw_database_holds_no_webhook_secret(backend: Backend) {
     // Deliveries still verify with the secrets shown: the endpoint's, and the
     // organization's on a key's own rotation URL.
     let created = server.create_key(json!({"name": "sealed", "rotation_webhook_url": receiver.url})).await;
-    let rotated = server.post(&format!("/v1/api-keys/{}/rotate", created["id"].as_str().unwrap()), &server.admin_key, json!({})).await;
+    let rotated = server
+        .post(&format!("/v1/api-keys/{}/rotate", created["id"].as_str().unwrap()), &server.admin_key, json!({}))
+        .await;
     assert!(rotated.status.is_success(), "{}", rotated.body);
     let deadline = tokio::time::Instant::now() + WAIT;
     while receiver.of_type("api_key.rotated").len() < 2 || receiver.of_type("api_key.created").is_empty() {
@@ -107,11 +117,17 @@ async fn raw_database_holds_no_webhook_secret(backend: Backend) {
     let rotations = receiver.of_type("api_key.rotated");
     assert_eq!(rotations.len(), 2, "one to the endpoint, one to the key's rotation URL");
     let verified_with = |secret: &str| {
-        rotations.iter().filter(|h| {
-            let headers = [("webhook-id", h.id.as_str()), ("webhook-timestamp", h.timestamp.as_str()), ("webhook-signature", h.signature.as_str())];
-            keyward::webhooks::verify(h.raw_body.as_bytes(), &headers[..], secret).is_ok()
-        })
-        .count()
+        rotations
+            .iter()
+            .filter(|h| {
+                let headers = [
+                    ("webhook-id", h.id.as_str()),
+                    ("webhook-timestamp", h.timestamp.as_str()),
+                    ("webhook-signature", h.signature.as_str()),
+                ];
+                keyward::webhooks::verify(h.raw_body.as_bytes(), &headers[..], secret).is_ok()
+            })
+            .count()
     };
     assert_eq!((verified_with(&endpoint_secret), verified_with(&org_secret)), (1, 1));
 
@@ -138,21 +154,37 @@ async fn plaintext_rows_are_sealed_at_start(backend: Backend) {
             server.organization_id, receiver.url
         ))
         .await;
-    server.sql(&format!("UPDATE organizations SET key_webhook_secret = '{org_legacy}' WHERE id = '{}'", server.organization_id)).await;
+    server
+        .sql(&format!(
+            "UPDATE organizations SET key_webhook_secret = '{org_legacy}' WHERE id = '{}'",
+            server.organization_id
+        ))
+        .await;
 
     assert_eq!(secrets::startup(&server.state.store, &server.state.secrets).await.expect("migrate"), 2);
-    let stored = scalar(&server, &format!("SELECT secret FROM webhook_endpoints WHERE id = '{endpoint_id}'")).await.unwrap();
-    let stored_org =
-        scalar(&server, &format!("SELECT key_webhook_secret FROM organizations WHERE id = '{}'", server.organization_id)).await.unwrap();
+    let stored =
+        scalar(&server, &format!("SELECT secret FROM webhook_endpoints WHERE id = '{endpoint_id}'")).await.unwrap();
+    let stored_org = scalar(
+        &server,
+        &format!("SELECT key_webhook_secret FROM organizations WHERE id = '{}'", server.organization_id),
+    )
+    .await
+    .unwrap();
     assert!(stored.starts_with("enc:v1:") && stored_org.starts_with("enc:v1:"), "{stored} {stored_org}");
     assert_eq!(server.state.secrets.open(&secrets::endpoint_aad(&endpoint_id), &stored).unwrap().expose(), legacy);
-    assert_eq!(server.state.secrets.open(&secrets::organization_aad(&server.organization_id), &stored_org).unwrap().expose(), org_legacy);
+    assert_eq!(
+        server.state.secrets.open(&secrets::organization_aad(&server.organization_id), &stored_org).unwrap().expose(),
+        org_legacy
+    );
     // Nothing left to do on the next start.
     assert_eq!(secrets::startup(&server.state.store, &server.state.secrets).await.unwrap(), 0);
 
     // A restart (which runs the same pass) changes nothing, and deliveries sign with the old secret.
     let server = server.restart().await;
-    assert_eq!(scalar(&server, &format!("SELECT secret FROM webhook_endpoints WHERE id = '{endpoint_id}'")).await.unwrap(), stored);
+    assert_eq!(
+        scalar(&server, &format!("SELECT secret FROM webhook_endpoints WHERE id = '{endpoint_id}'")).await.unwrap(),
+        stored
+    );
     server.create_key(json!({"name": "after migration"})).await;
     let hooks = receiver.wait_for(1, WAIT).await;
     assert_verifies(&hooks[0], &legacy);
@@ -189,15 +221,22 @@ async fn rotating_the_secrets_key_reseals_rows(backend: Backend) {
     assert!(stored.starts_with(&format!("enc:v1:{}:", kid(0xb2))), "{stored}");
     assert!(stored_org.starts_with(&format!("enc:v1:{}:", kid(0xb2))), "{stored_org}");
     assert_eq!(only_b.open(&secrets::endpoint_aad(&endpoint_id), &stored).unwrap().expose(), endpoint_secret);
-    assert_eq!(only_b.open(&secrets::organization_aad(&server.organization_id), &stored_org).unwrap().expose(), org_secret);
+    assert_eq!(
+        only_b.open(&secrets::organization_aad(&server.organization_id), &stored_org).unwrap().expose(),
+        org_secret
+    );
     server.create_key(json!({"name": "after rotation"})).await;
     assert_verifies(&receiver.wait_for(1, WAIT).await[0], &endpoint_secret);
 
     // A row sealed under A that the pass has not reached opens too, and is
     // re-sealed under B when next written (an update of the endpoint).
-    let under_a = SecretsKeyring::new(Some([0xa1; 32]), &[]).seal(&secrets::endpoint_aad(&endpoint_id), &endpoint_secret).unwrap();
+    let under_a = SecretsKeyring::new(Some([0xa1; 32]), &[])
+        .seal(&secrets::endpoint_aad(&endpoint_id), &endpoint_secret)
+        .unwrap();
     server.sql(&format!("UPDATE webhook_endpoints SET secret = '{under_a}' WHERE id = '{endpoint_id}'")).await;
-    let r = server.patch(&format!("/v1/webhook-endpoints/{endpoint_id}"), &server.admin_key, json!({"description": "x"})).await;
+    let r = server
+        .patch(&format!("/v1/webhook-endpoints/{endpoint_id}"), &server.admin_key, json!({"description": "x"}))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let stored = scalar(&server, &endpoint_sql).await.unwrap();
     assert!(stored.starts_with(&format!("enc:v1:{}:", kid(0xb2))), "{stored}");
@@ -310,7 +349,13 @@ async fn sqlite_key_file(backend: Backend) {
 
     let second = ServerProcess::start(&url, &env).await;
     assert_eq!(std::fs::read_to_string(&key_path).unwrap(), key_text, "reused, not replaced");
-    let r = http.post(format!("{}/v1/api-keys", second.base_url)).bearer_auth(&admin).json(&json!({"name": "k"})).send().await.unwrap();
+    let r = http
+        .post(format!("{}/v1/api-keys", second.base_url))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "k"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_verifies(&receiver.wait_for(1, WAIT).await[0], &secret);
     let logs = second.stop_and_read_logs();
@@ -323,14 +368,18 @@ async fn endpoints_per_organization_are_capped(backend: Backend) {
     for i in 0..3 {
         ids.push(create_endpoint(&server, &server.admin_key, &format!("https://hooks.example.com/{i}")).await.0);
     }
-    let r = server.post("/v1/webhook-endpoints", &server.admin_key, json!({"url": "https://hooks.example.com/4"})).await;
+    let r =
+        server.post("/v1/webhook-endpoints", &server.admin_key, json!({"url": "https://hooks.example.com/4"})).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert_eq!(r.body["code"], "limit_reached");
     assert!(r.error_message().contains("3 webhook endpoints"), "{}", r.body);
     // Another organization has its own allowance; a deleted endpoint frees a place.
     let (_, other_admin) = server.new_tenant("Other").await;
     create_endpoint(&server, &other_admin, "https://hooks.example.com/other").await;
-    assert_eq!(server.delete(&format!("/v1/webhook-endpoints/{}", ids[0]), &server.admin_key).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        server.delete(&format!("/v1/webhook-endpoints/{}", ids[0]), &server.admin_key).await.status,
+        StatusCode::NO_CONTENT
+    );
     create_endpoint(&server, &server.admin_key, "https://hooks.example.com/again").await;
     server.stop().await;
 }
@@ -458,7 +507,13 @@ async fn proxy_environment_is_ignored(backend: Backend) {
         .await
         .unwrap();
     let secret = created["secret"].as_str().expect("created").to_string();
-    let r = http.post(format!("{}/v1/api-keys", process.base_url)).bearer_auth(&admin).json(&json!({"name": "k"})).send().await.unwrap();
+    let r = http
+        .post(format!("{}/v1/api-keys", process.base_url))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "k"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_verifies(&receiver.wait_for(1, WAIT).await[0], &secret);
     drop(process);
@@ -466,7 +521,10 @@ async fn proxy_environment_is_ignored(backend: Backend) {
 }
 
 async fn count(server: &TestServer, sql: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(server.state.store.pool()).await.unwrap()
+    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(server.state.store.pool())
+        .await
+        .unwrap()
 }
 
 async fn retention_purges_old_rows_only(backend: Backend) {
@@ -524,7 +582,9 @@ async fn retention_purges_old_rows_only(backend: Backend) {
     for (key, hour) in [("k-old", now - 401 * day), ("k-new", now - day)] {
         let hour = hour - hour.rem_euclid(3_600_000);
         server
-            .sql(&format!("INSERT INTO usage_counters (key_id, hour_start, code, count) VALUES ('{key}', {hour}, 'VALID', 5)"))
+            .sql(&format!(
+                "INSERT INTO usage_counters (key_id, hour_start, code, count) VALUES ('{key}', {hour}, 'VALID', 5)"
+            ))
             .await;
     }
     // Audit events: 100 days old and 1 day old.
@@ -544,8 +604,14 @@ async fn retention_purges_old_rows_only(backend: Backend) {
     assert_eq!(count(&server, "SELECT COUNT(*) FROM idempotency_records WHERE scope_hash = 'fresh'").await, 1);
     assert_eq!(count(&server, "SELECT COUNT(*) FROM webhook_deliveries WHERE id = 'd-old'").await, 0);
     assert_eq!(count(&server, "SELECT COUNT(*) FROM webhook_events WHERE id = 'msg_old'").await, 0);
-    assert_eq!(count(&server, "SELECT COUNT(*) FROM webhook_deliveries WHERE id IN ('d-old-pending', 'd-fresh')").await, 2);
-    assert_eq!(count(&server, "SELECT COUNT(*) FROM webhook_events WHERE id IN ('msg_old_pending', 'msg_fresh')").await, 2);
+    assert_eq!(
+        count(&server, "SELECT COUNT(*) FROM webhook_deliveries WHERE id IN ('d-old-pending', 'd-fresh')").await,
+        2
+    );
+    assert_eq!(
+        count(&server, "SELECT COUNT(*) FROM webhook_events WHERE id IN ('msg_old_pending', 'msg_fresh')").await,
+        2
+    );
     assert_eq!(count(&server, "SELECT COUNT(*) FROM usage_counters WHERE key_id = 'k-old'").await, 0);
     assert_eq!(count(&server, "SELECT COUNT(*) FROM usage_counters WHERE key_id = 'k-new'").await, 1);
     assert_eq!(count(&server, "SELECT COUNT(*) FROM audit_events WHERE id = 'a-old'").await, 0);

@@ -190,7 +190,11 @@ fn find_wrk() -> anyhow::Result<PathBuf> {
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status()
             .with_context(|| format!("running `{}`", argv.join(" ")))?;
-        anyhow::ensure!(status.success(), "`{}` failed; install wrk yourself (`apt-get install -y wrk`) and run again", argv.join(" "));
+        anyhow::ensure!(
+            status.success(),
+            "`{}` failed; install wrk yourself (`apt-get install -y wrk`) and run again",
+            argv.join(" ")
+        );
     }
     wrk_on_path().context("`wrk` is still not on PATH after installing it")
 }
@@ -230,7 +234,9 @@ impl BenchDb {
     async fn drop_database(&self) {
         let Some((admin, name)) = &self.postgres else { return };
         if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(admin).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&mut conn)
+                .await;
         }
     }
 }
@@ -382,7 +388,13 @@ impl Server {
 }
 
 /// A minimal HTTP/1.1 exchange (status, body) for readiness and sanity checks.
-fn http(addr: SocketAddr, method: &str, path: &str, bearer: Option<&str>, body: Option<&str>) -> anyhow::Result<(u16, String)> {
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<&str>,
+) -> anyhow::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let body = body.unwrap_or("");
@@ -399,7 +411,14 @@ fn http(addr: SocketAddr, method: &str, path: &str, bearer: Option<&str>, body: 
     Ok((status, body))
 }
 
-fn wrk_run(wrk: &Path, args: &BenchArgs, connections: u32, secs: u64, url: &str, script: Option<(&Path, &[&str])>) -> anyhow::Result<WrkResult> {
+fn wrk_run(
+    wrk: &Path,
+    args: &BenchArgs,
+    connections: u32,
+    secs: u64,
+    url: &str,
+    script: Option<(&Path, &[&str])>,
+) -> anyhow::Result<WrkResult> {
     let mut cmd = Command::new(wrk);
     cmd.arg(format!("-t{}", args.threads.min(connections).max(1)))
         .arg(format!("-c{connections}"))
@@ -441,7 +460,8 @@ fn alternate(
             load_average()
         );
         let h = wrk_run(wrk, args, connections, args.duration, &server.url("/healthz"), None)?;
-        let v = wrk_run(wrk, args, connections, args.duration, &server.url("/"), Some((script, &[keys_arg, "random"])))?;
+        let v =
+            wrk_run(wrk, args, connections, args.duration, &server.url("/"), Some((script, &[keys_arg, "random"])))?;
         let (ratio, p99_ratio) = (v.rps / h.rps.max(1.0), v.p99_ms / h.p99_ms.max(1e-6));
         eprintln!(
             "bench:   /healthz {:.0} req/s p99 {:.2} ms; verify {:.0} req/s p99 {:.2} ms ({:.0} %, p99 {p99_ratio:.2}×)",
@@ -503,7 +523,8 @@ fn parse_wrk(text: &str) -> Option<WrkResult> {
         } else if let Some(v) = line.strip_prefix("Non-2xx or 3xx responses:") {
             r.errors += v.trim().parse::<u64>().ok()?;
         } else if let Some(v) = line.strip_prefix("Socket errors:") {
-            r.errors += v.split(',').filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok()).sum::<u64>();
+            r.errors +=
+                v.split(',').filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok()).sum::<u64>();
         } else if line.contains("requests in") {
             r.requests = line.split_whitespace().next()?.parse().ok()?;
         }
@@ -514,7 +535,8 @@ fn parse_wrk(text: &str) -> Option<WrkResult> {
 fn sanity_check(server: &Server, admin_key: &str, keys_file: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(keys_file)?;
     let key = text.lines().nth(1).context("no seeded key")?;
-    let (status, body) = http(server.addr, "POST", "/v1/keys/verify", Some(admin_key), Some(&format!("{{\"key\":\"{key}\"}}")))?;
+    let (status, body) =
+        http(server.addr, "POST", "/v1/keys/verify", Some(admin_key), Some(&format!("{{\"key\":\"{key}\"}}")))?;
     ensure!(status == 200 && body.contains("\"VALID\""), "a seeded key does not verify: {status} {body}");
     Ok(())
 }
@@ -586,7 +608,13 @@ fn measure(
         // wrk keeps its connections open until -d even after every thread
         // stopped: watch the cache fill up instead and end wrk then.
         let mut child = Command::new(wrk)
-            .args([format!("-t{}", args.threads.max(1)), "-c32".into(), format!("-d{bound}s"), "--timeout".into(), "5s".into()])
+            .args([
+                format!("-t{}", args.threads.max(1)),
+                "-c32".into(),
+                format!("-d{bound}s"),
+                "--timeout".into(),
+                "5s".into(),
+            ])
             .arg("-s")
             .arg(&warm_script)
             .arg(server.url("/"))
@@ -618,7 +646,13 @@ fn measure(
         for &c in &connections {
             let (health, verify, vs_healthz) = alternate(wrk, args, c, &server, &script, &keys_arg, "cached")?;
             rows.push(Row { keys, scenario: "GET /healthz".into(), connections: c, result: health, vs_healthz: None });
-            rows.push(Row { keys, scenario: "POST /v1/keys/verify (cached)".into(), connections: c, result: verify, vs_healthz: Some(vs_healthz) });
+            rows.push(Row {
+                keys,
+                scenario: "POST /v1/keys/verify (cached)".into(),
+                connections: c,
+                result: verify,
+                vs_healthz: Some(vs_healthz),
+            });
         }
         let after = rss_mib(server.child.id())?;
         eprintln!("bench: server RSS after the runs {after:.0} MiB");
@@ -635,8 +669,20 @@ fn measure(
             sanity_check(&server, admin_key, &keys_file)?;
             for &c in &connections {
                 let (health, verify, vs_healthz) = alternate(wrk, args, c, &server, &script, &keys_arg, "cold cache")?;
-                rows.push(Row { keys, scenario: "GET /healthz (cold-cache server)".into(), connections: c, result: health, vs_healthz: None });
-                rows.push(Row { keys, scenario: "POST /v1/keys/verify (cold cache)".into(), connections: c, result: verify, vs_healthz: Some(vs_healthz) });
+                rows.push(Row {
+                    keys,
+                    scenario: "GET /healthz (cold-cache server)".into(),
+                    connections: c,
+                    result: health,
+                    vs_healthz: None,
+                });
+                rows.push(Row {
+                    keys,
+                    scenario: "POST /v1/keys/verify (cold cache)".into(),
+                    connections: c,
+                    result: verify,
+                    vs_healthz: Some(vs_healthz),
+                });
             }
             Ok(())
         })();
@@ -655,7 +701,10 @@ fn db_name(args: &BenchArgs) -> &'static str {
 
 fn table_rows(table: &mut String, rows: &[Row], with_keys: bool) -> anyhow::Result<()> {
     let keys_col = if with_keys { "| keys " } else { "" };
-    writeln!(table, "{keys_col}| scenario | conns | req/s | p50 ms | p99 ms | errors | req/s vs /healthz | p99 vs /healthz |")?;
+    writeln!(
+        table,
+        "{keys_col}| scenario | conns | req/s | p50 ms | p99 ms | errors | req/s vs /healthz | p99 vs /healthz |"
+    )?;
     writeln!(table, "{}|---|---:|---:|---:|---:|---:|---:|---:|", if with_keys { "|---:" } else { "" })?;
     for row in rows {
         let r = &row.result;
@@ -679,7 +728,12 @@ fn report(args: &BenchArgs, rows: &[Row], warm: &Warm, out_dir: &Path) -> anyhow
     writeln!(
         table,
         "keyward bench — {db}, {} keys, wrk -t{} {} s per run, median of {} alternating rounds (/healthz, verify) on the same server (ratios: the median of the rounds' ratios), cached runs with a {} s cache TTL, all on 127.0.0.1 (wrk shares the cores); load average at the end {}\n",
-        args.keys, args.threads, args.duration, args.rounds.max(1), args.cache_ttl_secs, load_average()
+        args.keys,
+        args.threads,
+        args.duration,
+        args.rounds.max(1),
+        args.cache_ttl_secs,
+        load_average()
     )?;
     table_rows(&mut table, rows, false)?;
     writeln!(
@@ -700,7 +754,11 @@ fn report_scaling(args: &BenchArgs, runs: &[(usize, Vec<Row>, Warm)], out_dir: &
     writeln!(
         table,
         "keyward bench --scaling — {db}, wrk -t{} {} s per run, median of {} alternating rounds (/healthz, verify), cached verify with every key warmed, {} s cache TTL; load average at the end {}\n",
-        args.threads, args.duration, args.rounds.max(1), args.cache_ttl_secs, load_average()
+        args.threads,
+        args.duration,
+        args.rounds.max(1),
+        args.cache_ttl_secs,
+        load_average()
     )?;
     let rows: Vec<Row> = runs.iter().flat_map(|(_, rows, _)| rows.iter().map(clone_row)).collect();
     table_rows(&mut table, &rows, true)?;
@@ -710,11 +768,13 @@ fn report_scaling(args: &BenchArgs, runs: &[(usize, Vec<Row>, Warm)], out_dir: &
     )?;
     writeln!(table, "|---:|---:|---:|---:|---:|---:|---:|---:|")?;
     let verify = |rows: &[Row]| {
-        rows.iter().find(|r| r.scenario.contains("cached")).map_or((0.0, 0.0), |r| {
-            (r.result.rps, r.vs_healthz.map_or(0.0, |(ratio, _)| ratio))
-        })
+        rows.iter()
+            .find(|r| r.scenario.contains("cached"))
+            .map_or((0.0, 0.0), |r| (r.result.rps, r.vs_healthz.map_or(0.0, |(ratio, _)| ratio)))
     };
-    let change = |now: f64, first: f64| if first > 0.0 { format!("{:+.1} %", 100.0 * (now - first) / first) } else { "—".into() };
+    let change = |now: f64, first: f64| {
+        if first > 0.0 { format!("{:+.1} %", 100.0 * (now - first) / first) } else { "—".into() }
+    };
     let (first_rps, first_ratio) = runs.first().map_or((0.0, 0.0), |(_, rows, _)| verify(rows));
     for (keys, rows, warm) in runs {
         let (rps, ratio) = verify(rows);
@@ -737,7 +797,13 @@ fn report_scaling(args: &BenchArgs, runs: &[(usize, Vec<Row>, Warm)], out_dir: &
 }
 
 fn clone_row(r: &Row) -> Row {
-    Row { keys: r.keys, scenario: r.scenario.clone(), connections: r.connections, result: r.result.clone(), vs_healthz: r.vs_healthz }
+    Row {
+        keys: r.keys,
+        scenario: r.scenario.clone(),
+        connections: r.connections,
+        result: r.result.clone(),
+        vs_healthz: r.vs_healthz,
+    }
 }
 
 #[cfg(test)]

@@ -41,15 +41,10 @@ pub fn generate(spec_v3_0: &Value) -> anyhow::Result<String> {
     eprintln!("generating the Rust client with progenitor");
     let mut unconstrained = spec_v3_0.clone();
     strip_validation(&mut unconstrained);
-    let spec: openapiv3::OpenAPI =
-        serde_path_to_error::deserialize(&unconstrained).with_context(|| {
-            format!(
-                "{SPEC_3_0_PATH} is not an OpenAPI 3.0 document that the openapiv3 crate accepts"
-            )
-        })?;
+    let spec: openapiv3::OpenAPI = serde_path_to_error::deserialize(&unconstrained)
+        .with_context(|| format!("{SPEC_3_0_PATH} is not an OpenAPI 3.0 document that the openapiv3 crate accepts"))?;
     let tokens = one_doc_attribute_per_line(generate_tokens(&spec)?);
-    let file: syn::File =
-        syn::parse2(tokens).context("progenitor emitted tokens that are not a Rust file")?;
+    let file: syn::File = syn::parse2(tokens).context("progenitor emitted tokens that are not a Rust file")?;
     // prettyplease turns `#[doc = …]` into `///` comments and breaks lines;
     // rustfmt then makes the result identical to what `cargo fmt` would leave.
     let source = format!("{HEADER}{}", space_out_items(&prettyplease::unparse(&file)));
@@ -76,7 +71,8 @@ fn strip_validation(value: &mut Value) {
             }
             let is_schema = map.get("type").is_some_and(Value::is_string);
             if is_schema {
-                for key in ["pattern", "minLength", "maxLength", "maximum", "exclusiveMaximum", "minItems", "maxItems"] {
+                for key in ["pattern", "minLength", "maxLength", "maximum", "exclusiveMaximum", "minItems", "maxItems"]
+                {
                     map.shift_remove(key);
                 }
                 if map.get("minimum").and_then(Value::as_f64).is_some_and(|min| min > 0.0) {
@@ -104,12 +100,10 @@ fn generate_tokens(spec: &openapiv3::OpenAPI) -> anyhow::Result<TokenStream> {
     // of returning errors; report those as errors too.
     match catch_unwind(AssertUnwindSafe(|| generator.generate_tokens(spec))) {
         Ok(Ok(tokens)) => Ok(tokens),
-        Ok(Err(error)) => Err(error).with_context(|| {
-            format!("progenitor could not generate a client from {SPEC_3_0_PATH}")
-        }),
-        Err(_) => bail!(
-            "progenitor panicked while generating a client from {SPEC_3_0_PATH} (message above)"
-        ),
+        Ok(Err(error)) => {
+            Err(error).with_context(|| format!("progenitor could not generate a client from {SPEC_3_0_PATH}"))
+        }
+        Err(_) => bail!("progenitor panicked while generating a client from {SPEC_3_0_PATH} (message above)"),
     }
 }
 
@@ -144,10 +138,7 @@ fn one_doc_attribute_per_line(tokens: TokenStream) -> TokenStream {
                 }
             }
             TokenTree::Group(group) => {
-                let mut rebuilt = Group::new(
-                    group.delimiter(),
-                    one_doc_attribute_per_line(group.stream()),
-                );
+                let mut rebuilt = Group::new(group.delimiter(), one_doc_attribute_per_line(group.stream()));
                 rebuilt.set_span(group.span());
                 output.push(TokenTree::Group(rebuilt));
             }
@@ -160,20 +151,13 @@ fn one_doc_attribute_per_line(tokens: TokenStream) -> TokenStream {
 /// The lines of `[doc = "…"]`, or None for any other attribute.
 fn doc_lines(attribute: &Group) -> Option<Vec<String>> {
     let tokens: Vec<TokenTree> = attribute.stream().into_iter().collect();
-    let [
-        TokenTree::Ident(name),
-        TokenTree::Punct(equals),
-        TokenTree::Literal(literal),
-    ] = tokens.as_slice()
-    else {
+    let [TokenTree::Ident(name), TokenTree::Punct(equals), TokenTree::Literal(literal)] = tokens.as_slice() else {
         return None;
     };
     if name != "doc" || equals.as_char() != '=' {
         return None;
     }
-    let text = syn::parse2::<syn::LitStr>(TokenTree::Literal(literal.clone()).into())
-        .ok()?
-        .value();
+    let text = syn::parse2::<syn::LitStr>(TokenTree::Literal(literal.clone()).into()).ok()?.value();
     Some(text.split('\n').map(str::to_owned).collect())
 }
 
@@ -186,11 +170,7 @@ fn space_out_items(source: &str) -> String {
     for line in source.lines() {
         let code = line.trim_start_matches(' ');
         let indentation = line.len() - code.len();
-        if previous_line_closes_block
-            && indentation <= 8
-            && !code.is_empty()
-            && !code.starts_with('}')
-        {
+        if previous_line_closes_block && indentation <= 8 && !code.is_empty() && !code.starts_with('}') {
             spaced.push('\n');
         }
         spaced.push_str(line);
@@ -216,15 +196,9 @@ fn rustfmt(source: &str) -> anyhow::Result<String> {
     // Feed stdin from another thread so a large output cannot deadlock us.
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let output = child.wait_with_output().context("waiting for rustfmt")?;
-    writer
-        .join()
-        .expect("rustfmt stdin writer panicked")
-        .context("writing to rustfmt")?;
+    writer.join().expect("rustfmt stdin writer panicked").context("writing to rustfmt")?;
     if !output.status.success() {
-        bail!(
-            "rustfmt failed on the generated client: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        bail!("rustfmt failed on the generated client: {}", String::from_utf8_lossy(&output.stderr));
     }
     String::from_utf8(output.stdout).context("rustfmt printed non-UTF-8 output")
 }
@@ -263,9 +237,6 @@ mod tests {
                 pub struct S;
             }
         };
-        assert_eq!(
-            one_doc_attribute_per_line(tokens).to_string(),
-            expected.to_string()
-        );
+        assert_eq!(one_doc_attribute_per_line(tokens).to_string(), expected.to_string());
     }
 }

@@ -72,28 +72,18 @@ pub struct DowngradeError {
 }
 
 fn describe_pointer(pointer: &str) -> String {
-    if pointer.is_empty() {
-        "the document root".to_owned()
-    } else {
-        format!("`{pointer}`")
-    }
+    if pointer.is_empty() { "the document root".to_owned() } else { format!("`{pointer}`") }
 }
 
 type Result<T, E = DowngradeError> = std::result::Result<T, E>;
 
 fn error<T>(pointer: &str, message: impl Into<String>) -> Result<T> {
-    Err(DowngradeError {
-        pointer: pointer.to_owned(),
-        message: message.into(),
-    })
+    Err(DowngradeError { pointer: pointer.to_owned(), message: message.into() })
 }
 
 /// The pointer of `segment` below `pointer`, escaped per RFC 6901.
 fn child(pointer: &str, segment: &str) -> String {
-    format!(
-        "{pointer}/{}",
-        segment.replace('~', "~0").replace('/', "~1")
-    )
+    format!("{pointer}/{}", segment.replace('~', "~0").replace('/', "~1"))
 }
 
 /// Keywords a 3.0.3 Schema Object may carry (besides `x-` extensions).
@@ -155,9 +145,7 @@ const SCHEMA_KEYWORDS_DROPPED: &[&str] = &[
     "maxContains",
 ];
 
-const HTTP_METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
+const HTTP_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /// Rewrites an OpenAPI 3.1 document into an equivalent OpenAPI 3.0.3 one.
 pub fn downgrade(mut spec: Value) -> Result<Value> {
@@ -167,10 +155,7 @@ pub fn downgrade(mut spec: Value) -> Result<Value> {
     match root.get("openapi").and_then(Value::as_str) {
         Some(version) if version.starts_with("3.1.") => {}
         Some(version) => {
-            return error(
-                "/openapi",
-                format!("expected a 3.1.x document, found version {version:?}"),
-            );
+            return error("/openapi", format!("expected a 3.1.x document, found version {version:?}"));
         }
         None => return error("/openapi", "missing `openapi` version string"),
     }
@@ -289,16 +274,13 @@ fn downgrade_parameter_list(parameters: &mut Value, pointer: &str) -> Result<()>
 fn downgrade_operation(operation: &mut Value, pointer: &str) -> Result<()> {
     let operation = object_mut(operation, pointer)?;
     if !operation.contains_key("responses") {
-        return error(
-            pointer,
-            "operation has no `responses` (optional in 3.1, required in 3.0)",
-        );
+        return error(pointer, "operation has no `responses` (optional in 3.1, required in 3.0)");
     }
     for (key, value) in operation.iter_mut() {
         let pointer = child(pointer, key);
         match key.as_str() {
-            "tags" | "summary" | "description" | "externalDocs" | "operationId" | "deprecated"
-            | "security" | "servers" => {}
+            "tags" | "summary" | "description" | "externalDocs" | "operationId" | "deprecated" | "security"
+            | "servers" => {}
             "parameters" => downgrade_parameter_list(value, &pointer)?,
             "requestBody" => downgrade_request_body(value, &pointer)?,
             "responses" => {
@@ -369,12 +351,7 @@ fn downgrade_media_type(media_type: &mut Value, pointer: &str) -> Result<()> {
     }
     // `examples` here is a map of Example Objects: valid 3.0, left alone.
     for_each_entry(media_type, "encoding", pointer, |encoding, pointer| {
-        for_each_entry(
-            object_mut(encoding, pointer)?,
-            "headers",
-            pointer,
-            downgrade_header,
-        )
+        for_each_entry(object_mut(encoding, pointer)?, "headers", pointer, downgrade_header)
     })
 }
 
@@ -417,14 +394,8 @@ fn reason_phrase(status: &str) -> String {
 fn downgrade_components(components: &mut Value, pointer: &str) -> Result<()> {
     let components = object_mut(components, pointer)?;
     if let Some(path_items) = components.get("pathItems") {
-        if path_items
-            .as_object()
-            .is_some_and(|items| !items.is_empty())
-        {
-            return error(
-                &child(pointer, "pathItems"),
-                "components.pathItems has no 3.0 equivalent",
-            );
+        if path_items.as_object().is_some_and(|items| !items.is_empty()) {
+            return error(&child(pointer, "pathItems"), "components.pathItems has no 3.0 equivalent");
         }
         components.remove("pathItems");
     }
@@ -461,10 +432,7 @@ fn downgrade_components(components: &mut Value, pointer: &str) -> Result<()> {
             "securitySchemes" => {
                 for (name, scheme) in object_mut(value, &pointer)? {
                     if scheme.get("type").and_then(Value::as_str) == Some("mutualTLS") {
-                        return error(
-                            &child(&pointer, name),
-                            "`mutualTLS` security schemes are 3.1-only",
-                        );
+                        return error(&child(&pointer, name), "`mutualTLS` security schemes are 3.1-only");
                     }
                 }
             }
@@ -500,33 +468,16 @@ fn downgrade_schema(schema: &mut Value, pointer: &str) -> Result<()> {
     rewrite_type_array(map, pointer)?;
     rewrite_const(map, pointer)?;
     rewrite_examples(map, pointer)?;
-    rewrite_exclusive_bound(
-        map,
-        pointer,
-        "exclusiveMinimum",
-        "minimum",
-        |inclusive, exclusive| inclusive > exclusive,
-    )?;
-    rewrite_exclusive_bound(
-        map,
-        pointer,
-        "exclusiveMaximum",
-        "maximum",
-        |inclusive, exclusive| inclusive < exclusive,
-    )?;
+    rewrite_exclusive_bound(map, pointer, "exclusiveMinimum", "minimum", |inclusive, exclusive| inclusive > exclusive)?;
+    rewrite_exclusive_bound(map, pointer, "exclusiveMaximum", "maximum", |inclusive, exclusive| inclusive < exclusive)?;
     rewrite_format(map);
     rewrite_content_encoding(map);
     for keyword in SCHEMA_KEYWORDS_DROPPED {
         map.remove(*keyword);
     }
-    if let Some(unknown) = map
-        .keys()
-        .find(|key| !key.starts_with("x-") && !SCHEMA_KEYWORDS_3_0.contains(&key.as_str()))
+    if let Some(unknown) = map.keys().find(|key| !key.starts_with("x-") && !SCHEMA_KEYWORDS_3_0.contains(&key.as_str()))
     {
-        return error(
-            &child(pointer, unknown),
-            format!("schema keyword `{unknown}` has no 3.0 equivalent"),
-        );
+        return error(&child(pointer, unknown), format!("schema keyword `{unknown}` has no 3.0 equivalent"));
     }
 
     // Subschemas.
@@ -548,10 +499,7 @@ fn downgrade_schema(schema: &mut Value, pointer: &str) -> Result<()> {
     }
     if let Some(items) = map.get_mut("items") {
         if items.is_array() {
-            return error(
-                &child(pointer, "items"),
-                "array-form `items` (tuple) has no 3.0 equivalent",
-            );
+            return error(&child(pointer, "items"), "array-form `items` (tuple) has no 3.0 equivalent");
         }
         downgrade_schema(items, &child(pointer, "items"))?;
     }
@@ -575,18 +523,11 @@ fn rewrite_null_alternatives(map: &mut Map<String, Value>, pointer: &str) -> Res
         if !members.iter().any(is_null_schema) {
             continue;
         }
-        let mut remaining: Vec<Value> = members
-            .iter()
-            .filter(|member| !is_null_schema(member))
-            .cloned()
-            .collect();
+        let mut remaining: Vec<Value> = members.iter().filter(|member| !is_null_schema(member)).cloned().collect();
         map.insert("nullable".into(), json!(true));
         match remaining.len() {
             0 => {
-                return error(
-                    &child(pointer, keyword),
-                    "only `null` alternatives: no 3.0 equivalent",
-                );
+                return error(&child(pointer, keyword), "only `null` alternatives: no 3.0 equivalent");
             }
             1 => {
                 map.remove(keyword);
@@ -627,18 +568,14 @@ fn wrap_ref_with_siblings(map: &mut Map<String, Value>) {
 fn rewrite_type_array(map: &mut Map<String, Value>, pointer: &str) -> Result<()> {
     let pointer = child(pointer, "type");
     match map.get("type") {
-        Some(Value::String(t)) if t == "null" => error(
-            &pointer,
-            "`type: \"null\"` has no 3.0 equivalent outside a oneOf/anyOf alternative",
-        ),
+        Some(Value::String(t)) if t == "null" => {
+            error(&pointer, "`type: \"null\"` has no 3.0 equivalent outside a oneOf/anyOf alternative")
+        }
         Some(Value::Array(types)) => {
             let nullable = types.iter().any(|t| t == "null");
             let others: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
             match others.as_slice() {
-                [] => error(
-                    &pointer,
-                    "`type: [\"null\"]` has no 3.0 equivalent outside a oneOf/anyOf alternative",
-                ),
+                [] => error(&pointer, "`type: [\"null\"]` has no 3.0 equivalent outside a oneOf/anyOf alternative"),
                 [only] => {
                     map.insert("type".into(), only.clone());
                     if nullable {
@@ -648,10 +585,7 @@ fn rewrite_type_array(map: &mut Map<String, Value>, pointer: &str) -> Result<()>
                 }
                 _ => error(
                     &pointer,
-                    format!(
-                        "multi-type {} has no 3.0 equivalent; use oneOf",
-                        Value::Array(types.clone())
-                    ),
+                    format!("multi-type {} has no 3.0 equivalent; use oneOf", Value::Array(types.clone())),
                 ),
             }
         }
@@ -676,10 +610,7 @@ fn rewrite_examples(map: &mut Map<String, Value>, pointer: &str) -> Result<()> {
         return Ok(());
     };
     let Value::Array(examples) = examples else {
-        return error(
-            &child(pointer, "examples"),
-            "schema `examples` must be an array",
-        );
+        return error(&child(pointer, "examples"), "schema `examples` must be an array");
     };
     if let Some(first) = examples.into_iter().next() {
         map.entry("example").or_insert(first);
@@ -705,9 +636,7 @@ fn rewrite_exclusive_bound(
         Some(_) => return error(&child(pointer, inclusive_key), "expected a number"),
     };
     match inclusive {
-        Some(inclusive)
-            if inclusive_is_stricter(inclusive, exclusive.as_f64().unwrap_or(f64::NAN)) =>
-        {
+        Some(inclusive) if inclusive_is_stricter(inclusive, exclusive.as_f64().unwrap_or(f64::NAN)) => {
             map.remove(exclusive_key);
         }
         _ => {
@@ -780,10 +709,7 @@ fn check_null_type(value: &Value, pointer: &str, is_name_map: bool) -> Result<()
                     _ => false,
                 };
                 if null_type {
-                    return error(
-                        &child(pointer, "type"),
-                        "a `null` type survived the downgrade",
-                    );
+                    return error(&child(pointer, "type"), "a `null` type survived the downgrade");
                 }
             }
             for (key, child_value) in map {
@@ -849,22 +775,13 @@ mod tests {
             downgrade_schema(json!({ "type": ["string", "null"], "format": "date-time" })),
             json!({ "type": "string", "format": "date-time", "nullable": true })
         );
-        assert_eq!(
-            downgrade_schema(json!({ "type": ["integer"] })),
-            json!({ "type": "integer" })
-        );
+        assert_eq!(downgrade_schema(json!({ "type": ["integer"] })), json!({ "type": "integer" }));
     }
 
     #[test]
     fn null_only_and_multi_type_arrays_are_errors() {
-        assert_eq!(
-            downgrade_schema_error(json!({ "type": ["null"] })).pointer,
-            "/components/schemas/S/type"
-        );
-        assert_eq!(
-            downgrade_schema_error(json!({ "type": "null" })).pointer,
-            "/components/schemas/S/type"
-        );
+        assert_eq!(downgrade_schema_error(json!({ "type": ["null"] })).pointer, "/components/schemas/S/type");
+        assert_eq!(downgrade_schema_error(json!({ "type": "null" })).pointer, "/components/schemas/S/type");
         let error = downgrade_schema_error(json!({
             "type": "object",
             "properties": { "a/b": { "type": ["string", "integer", "null"] } }
@@ -923,9 +840,7 @@ mod tests {
     #[test]
     fn ref_with_siblings_is_wrapped_in_all_of() {
         assert_eq!(
-            downgrade_schema(
-                json!({ "$ref": "#/components/schemas/Meta", "description": "free-form" })
-            ),
+            downgrade_schema(json!({ "$ref": "#/components/schemas/Meta", "description": "free-form" })),
             json!({ "description": "free-form", "allOf": [{ "$ref": "#/components/schemas/Meta" }] })
         );
         // A bare $ref stays as it is.
@@ -959,18 +874,12 @@ mod tests {
         assert_eq!(operation["parameters"][0]["examples"], media_examples);
         let media_type = &operation["responses"]["200"]["content"]["application/json"];
         assert_eq!(media_type["examples"], media_examples);
-        assert_eq!(
-            media_type["schema"],
-            json!({ "type": "string", "example": "a" })
-        );
+        assert_eq!(media_type["schema"], json!({ "type": "string", "example": "a" }));
     }
 
     #[test]
     fn const_becomes_single_value_enum() {
-        assert_eq!(
-            downgrade_schema(json!({ "const": "VALID" })),
-            json!({ "enum": ["VALID"] })
-        );
+        assert_eq!(downgrade_schema(json!({ "const": "VALID" })), json!({ "enum": ["VALID"] }));
         assert_eq!(
             downgrade_schema_error(json!({ "const": 1, "enum": [1, 2] })).pointer,
             "/components/schemas/S/const"
@@ -980,9 +889,7 @@ mod tests {
     #[test]
     fn numeric_exclusive_bounds_become_boolean_form() {
         assert_eq!(
-            downgrade_schema(
-                json!({ "type": "integer", "exclusiveMinimum": 0, "exclusiveMaximum": 100 })
-            ),
+            downgrade_schema(json!({ "type": "integer", "exclusiveMinimum": 0, "exclusiveMaximum": 100 })),
             json!({ "type": "integer", "minimum": 0, "exclusiveMinimum": true, "maximum": 100, "exclusiveMaximum": true })
         );
         // An inclusive bound that is already stricter wins; a looser one is replaced.
@@ -996,21 +903,15 @@ mod tests {
 
     #[test]
     fn non_strict_integer_formats_are_renamed() {
-        for (utoipa, typify) in [
-            ("u-int8", "uint8"),
-            ("u-int16", "uint16"),
-            ("u-int32", "uint32"),
-            ("u-int64", "uint64"),
-        ] {
+        for (utoipa, typify) in
+            [("u-int8", "uint8"), ("u-int16", "uint16"), ("u-int32", "uint32"), ("u-int64", "uint64")]
+        {
             assert_eq!(
                 downgrade_schema(json!({ "type": "integer", "format": utoipa, "minimum": 0 })),
                 json!({ "type": "integer", "format": typify, "minimum": 0 })
             );
         }
-        assert_eq!(
-            downgrade_schema(json!({ "type": "integer", "format": "int8" }))["format"],
-            "int8"
-        );
+        assert_eq!(downgrade_schema(json!({ "type": "integer", "format": "int8" }))["format"], "int8");
     }
 
     #[test]
@@ -1032,26 +933,11 @@ mod tests {
     #[test]
     fn meaning_changing_3_1_keywords_are_errors() {
         for (schema, pointer) in [
-            (
-                json!({ "type": "array", "prefixItems": [{ "type": "string" }] }),
-                "/components/schemas/S/prefixItems",
-            ),
-            (
-                json!({ "if": { "type": "string" }, "then": {} }),
-                "/components/schemas/S/if",
-            ),
-            (
-                json!({ "type": "object", "patternProperties": { "^x": {} } }),
-                "/components/schemas/S/patternProperties",
-            ),
-            (
-                json!({ "$defs": { "A": {} } }),
-                "/components/schemas/S/$defs",
-            ),
-            (
-                json!({ "type": "array", "items": false }),
-                "/components/schemas/S/items",
-            ),
+            (json!({ "type": "array", "prefixItems": [{ "type": "string" }] }), "/components/schemas/S/prefixItems"),
+            (json!({ "if": { "type": "string" }, "then": {} }), "/components/schemas/S/if"),
+            (json!({ "type": "object", "patternProperties": { "^x": {} } }), "/components/schemas/S/patternProperties"),
+            (json!({ "$defs": { "A": {} } }), "/components/schemas/S/$defs"),
+            (json!({ "type": "array", "items": false }), "/components/schemas/S/items"),
         ] {
             assert_eq!(downgrade_schema_error(schema).pointer, pointer);
         }
@@ -1126,14 +1012,8 @@ mod tests {
         }))
         .unwrap();
         let operation = &document["paths"]["/x"]["post"];
-        assert_eq!(
-            operation["parameters"][0]["schema"],
-            json!({ "type": "string" })
-        );
-        assert_eq!(
-            operation["responses"]["200"]["headers"]["X-Next-Cursor"]["schema"],
-            json!({ "type": "string" })
-        );
+        assert_eq!(operation["parameters"][0]["schema"], json!({ "type": "string" }));
+        assert_eq!(operation["responses"]["200"]["headers"]["X-Next-Cursor"]["schema"], json!({ "type": "string" }));
     }
 
     #[test]
@@ -1166,15 +1046,8 @@ mod tests {
             } } }
         }))
         .unwrap_err();
-        assert_eq!(
-            error.pointer,
-            "/paths/~1v1~1api-keys~1{id}/get/parameters/0/schema/type"
-        );
-        assert!(
-            error
-                .to_string()
-                .contains("/paths/~1v1~1api-keys~1{id}/get/parameters/0/schema/type")
-        );
+        assert_eq!(error.pointer, "/paths/~1v1~1api-keys~1{id}/get/parameters/0/schema/type");
+        assert!(error.to_string().contains("/paths/~1v1~1api-keys~1{id}/get/parameters/0/schema/type"));
     }
 
     #[test]
@@ -1185,18 +1058,12 @@ mod tests {
             "properties": { "default": { "type": ["boolean", "null"] } },
             "example": { "type": "null" }
         }));
-        assert_eq!(
-            schema["properties"]["default"],
-            json!({ "type": "boolean", "nullable": true })
-        );
+        assert_eq!(schema["properties"]["default"], json!({ "type": "boolean", "nullable": true }));
         assert_eq!(schema["example"], json!({ "type": "null" }));
         // Extensions are not walked positionally; the final pass still finds a null type.
         let mut document = document_with_schema(json!({}));
         document["x-extra"] = json!({ "nested": { "type": ["null"] } });
-        assert_eq!(
-            downgrade(document).unwrap_err().pointer,
-            "/x-extra/nested/type"
-        );
+        assert_eq!(downgrade(document).unwrap_err().pointer, "/x-extra/nested/type");
     }
 
     /// A 3.1 spec shaped like what utoipa emits for keyward (see `sample`),
@@ -1209,10 +1076,7 @@ mod tests {
         assert_eq!(parsed.openapi, "3.0.3");
         let client = crate::codegen::generate(&downgraded).unwrap();
         assert!(client.contains("pub struct ApiKey"), "{client}");
-        assert!(
-            client.contains("rate_limit: ::std::option::Option<RateLimit>"),
-            "{client}"
-        );
+        assert!(client.contains("rate_limit: ::std::option::Option<RateLimit>"), "{client}");
     }
 
     /// The same for the real server spec, when it exists.

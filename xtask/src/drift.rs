@@ -47,10 +47,7 @@ pub fn check(path: &str, expected: &str, regenerate: &str) -> anyhow::Result<()>
     let diff = diff
         .unified_diff()
         .context_radius(3)
-        .header(
-            &format!("{path} (committed)"),
-            &format!("{path} (generated)"),
-        )
+        .header(&format!("{path} (committed)"), &format!("{path} (generated)"))
         .to_string();
     let total_lines = diff.lines().count();
     for line in diff.lines().take(MAX_DIFF_LINES) {

@@ -25,9 +25,9 @@ use std::{
 
 use anyhow::{Context, bail};
 
-use crate::{run_command, 
+use crate::{
     python::{cargo_program, python_program, target_dir},
-    workspace_root,
+    run_command, workspace_root,
 };
 
 /// The schemathesis release the pass is pinned to (Python 3.11+).
@@ -80,7 +80,12 @@ fn pass(examples: u32, seed: Option<u64>, deadline: Duration) -> anyhow::Result<
     let selfish = format!("^({})$", SELF_DESTRUCTIVE.join("|"));
     let mut failed = Vec::new();
     let passes = [
-        ("every operation but the self-destructive ones, as the bootstrap admin", &server.admin_key, "--exclude-operation-id-regex", selfish.clone()),
+        (
+            "every operation but the self-destructive ones, as the bootstrap admin",
+            &server.admin_key,
+            "--exclude-operation-id-regex",
+            selfish.clone(),
+        ),
         (
             "the self-destructive operations (and the lists that feed them ids), as a throwaway tenant's admin",
             &throwaway,
@@ -207,8 +212,14 @@ fn install_schemathesis() -> anyhow::Result<PathBuf> {
         .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim().ends_with(wanted));
     if !installed {
         eprintln!("fuzz: installing {SCHEMATHESIS} into {}", venv.display());
-        run_command(Command::new(bin.join("python"))
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", SCHEMATHESIS]))?;
+        run_command(Command::new(bin.join("python")).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            SCHEMATHESIS,
+        ]))?;
     }
     Ok(schemathesis)
 }
@@ -300,4 +311,3 @@ fn healthy(addr: SocketAddr) -> bool {
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).is_ok() && head.ends_with(b"200")
 }
-

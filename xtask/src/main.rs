@@ -21,12 +21,7 @@ use std::{
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "xtask",
-    bin_name = "cargo xtask",
-    about = "keyward developer tasks",
-    version
-)]
+#[command(name = "xtask", bin_name = "cargo xtask", about = "keyward developer tasks", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -74,11 +69,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Openapi { check } => {
             let specs = openapi::generate()?;
-            if check {
-                openapi::check(&specs)
-            } else {
-                openapi::write(&specs)
-            }
+            if check { openapi::check(&specs) } else { openapi::write(&specs) }
         }
         Command::Codegen { check } => {
             let specs = openapi::generate()?;
@@ -100,9 +91,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// The workspace root (xtask lives one level below it).
 pub fn workspace_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask is inside the workspace")
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace")
 }
 
 /// `relative` resolved against the workspace root.

@@ -35,15 +35,10 @@ pub fn test() -> anyhow::Result<()> {
 
     // The suites start this binary; cargo rebuilds it only when stale.
     eprintln!("node SDK: building the test server (target/debug/keyward)");
-    run_command(Command::new(cargo_program())
-        .args(["build", "-p", "keyward-server"])
-        .current_dir(workspace_root()))?;
+    run_command(Command::new(cargo_program()).args(["build", "-p", "keyward-server"]).current_dir(workspace_root()))?;
     let server = target_dir().join("debug").join("keyward");
     if !server.exists() {
-        bail!(
-            "node SDK: {} was not produced by `cargo build -p keyward-server`",
-            server.display()
-        );
+        bail!("node SDK: {} was not produced by `cargo build -p keyward-server`", server.display());
     }
 
     if npm_install_is_stale(&sdk) {
@@ -70,11 +65,7 @@ fn target_dir() -> PathBuf {
     match env::var_os("CARGO_TARGET_DIR") {
         Some(dir) if !dir.is_empty() => {
             let dir = PathBuf::from(dir);
-            if dir.is_absolute() {
-                dir
-            } else {
-                workspace_root().join(dir)
-            }
+            if dir.is_absolute() { dir } else { workspace_root().join(dir) }
         }
         _ => workspace_path("target"),
     }
@@ -82,10 +73,7 @@ fn target_dir() -> PathBuf {
 
 fn npm(dir: &Path) -> Command {
     let mut command = Command::new("npm");
-    command
-        .current_dir(dir)
-        .env("npm_config_update_notifier", "false")
-        .env("npm_config_fund", "false");
+    command.current_dir(dir).env("npm_config_update_notifier", "false").env("npm_config_fund", "false");
     command
 }
 
@@ -93,12 +81,10 @@ fn npm(dir: &Path) -> Command {
 /// what it installed (node_modules/.package-lock.json) is older than the lock file.
 fn npm_install_is_stale(sdk: &Path) -> bool {
     let modified = |path: PathBuf| fs::metadata(path).and_then(|meta| meta.modified()).ok();
-    let installed: Option<SystemTime> =
-        modified(sdk.join("node_modules").join(".package-lock.json"));
+    let installed: Option<SystemTime> = modified(sdk.join("node_modules").join(".package-lock.json"));
     let locked = modified(sdk.join("package-lock.json"));
     match (installed, locked) {
         (Some(installed), Some(locked)) => installed < locked,
         _ => true,
     }
 }
-

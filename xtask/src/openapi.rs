@@ -23,18 +23,14 @@ pub struct Specs {
 
 impl Specs {
     fn files(&self) -> anyhow::Result<[(&'static str, String); 2]> {
-        Ok([
-            (SPEC_3_1_PATH, to_file_text(&self.v3_1)?),
-            (SPEC_3_0_PATH, to_file_text(&self.v3_0)?),
-        ])
+        Ok([(SPEC_3_1_PATH, to_file_text(&self.v3_1)?), (SPEC_3_0_PATH, to_file_text(&self.v3_0)?)])
     }
 }
 
 /// Builds both specs in memory from `keyward_server::openapi()`.
 pub fn generate() -> anyhow::Result<Specs> {
     eprintln!("building the OpenAPI spec from keyward_server::openapi()");
-    let spec = serde_json::to_value(keyward_server::openapi())
-        .context("serializing keyward_server::openapi()")?;
+    let spec = serde_json::to_value(keyward_server::openapi()).context("serializing keyward_server::openapi()")?;
     from_server_spec(spec)
 }
 
@@ -54,11 +50,7 @@ fn mark_generated(spec: &mut Value, marker: &str) {
     if let Some(root) = spec.as_object_mut() {
         root.shift_remove(MARKER_KEY);
         let position = usize::from(root.contains_key("openapi"));
-        root.shift_insert(
-            position,
-            MARKER_KEY.to_owned(),
-            Value::String(marker.to_owned()),
-        );
+        root.shift_insert(position, MARKER_KEY.to_owned(), Value::String(marker.to_owned()));
     }
 }
 
@@ -84,9 +76,5 @@ pub fn check(specs: &Specs) -> anyhow::Result<()> {
             stale.push(format!("{error:#}"));
         }
     }
-    if stale.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!(stale.join("\n"))
-    }
+    if stale.is_empty() { Ok(()) } else { anyhow::bail!(stale.join("\n")) }
 }

@@ -36,17 +36,12 @@ pub fn test() -> anyhow::Result<()> {
         .status()
         .is_ok_and(|status| status.success());
     if !version_ok {
-        bail!(
-            "python SDK: `{}` is not a Python 3.9+ interpreter on PATH (set PYTHON=…)",
-            python.to_string_lossy()
-        );
+        bail!("python SDK: `{}` is not a Python 3.9+ interpreter on PATH (set PYTHON=…)", python.to_string_lossy());
     }
 
     // The suite starts this binary; cargo rebuilds it only when stale.
     eprintln!("python SDK: building the test server (target/debug/keyward)");
-    run_command(Command::new(cargo_program())
-        .args(["build", "-p", "keyward-server"])
-        .current_dir(workspace_root()))?;
+    run_command(Command::new(cargo_program()).args(["build", "-p", "keyward-server"]).current_dir(workspace_root()))?;
     let server = target_dir().join("debug").join("keyward");
     if !server.exists() {
         bail!("python SDK: {} was not produced by `cargo build -p keyward-server`", server.display());
@@ -63,31 +58,35 @@ pub fn test() -> anyhow::Result<()> {
     let vpython = bin.join("python");
 
     eprintln!("python SDK: installing the pinned dev tools (sdk-python/requirements-dev.txt)");
-    run_command(Command::new(&vpython)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(sdk.join("requirements-dev.txt")))?;
+    run_command(
+        Command::new(&vpython)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(sdk.join("requirements-dev.txt")),
+    )?;
 
     eprintln!("python SDK: building the extension into the venv (maturin develop --target {TARGET})");
-    run_command(in_venv(bin.join("maturin"), &venv)
-        .args(["develop", "--target", TARGET])
-        .current_dir(&sdk))?;
+    run_command(in_venv(bin.join("maturin"), &venv).args(["develop", "--target", TARGET]).current_dir(&sdk))?;
 
     eprintln!("python SDK: mypy --strict python/keyward");
-    run_command(in_venv(&vpython, &venv)
-        .args(["-m", "mypy", "--strict", "--cache-dir"])
-        .arg(target_dir().join("py-mypy-cache"))
-        .arg("python/keyward")
-        .current_dir(&sdk))?;
+    run_command(
+        in_venv(&vpython, &venv)
+            .args(["-m", "mypy", "--strict", "--cache-dir"])
+            .arg(target_dir().join("py-mypy-cache"))
+            .arg("python/keyward")
+            .current_dir(&sdk),
+    )?;
 
     eprintln!("python SDK: pytest -q");
-    run_command(in_venv(&vpython, &venv)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"])
-        .env("KEYWARD_SERVER_BIN", &server)
-        // The suite configures its clients itself; a developer's own
-        // settings must not leak into it.
-        .env_remove("KEYWARD_API_KEY")
-        .env_remove("KEYWARD_BASE_URL")
-        .current_dir(&sdk))?;
+    run_command(
+        in_venv(&vpython, &venv)
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"])
+            .env("KEYWARD_SERVER_BIN", &server)
+            // The suite configures its clients itself; a developer's own
+            // settings must not leak into it.
+            .env_remove("KEYWARD_API_KEY")
+            .env_remove("KEYWARD_BASE_URL")
+            .current_dir(&sdk),
+    )?;
     Ok(())
 }
 
@@ -126,4 +125,3 @@ pub(crate) fn target_dir() -> PathBuf {
         _ => workspace_path("target"),
     }
 }
-

@@ -59,31 +59,22 @@ struct StepResult {
 
 pub fn run(args: &TestArgs) -> anyhow::Result<()> {
     let mut results = Vec::new();
-    let mut step =
-        |name: &'static str, suite: Suite, body: &mut dyn FnMut() -> anyhow::Result<()>| {
-            if !args.wants(suite) {
-                results.push(StepResult {
-                    name,
-                    outcome: Outcome::Skipped,
-                    duration: Duration::ZERO,
-                });
-                return;
+    let mut step = |name: &'static str, suite: Suite, body: &mut dyn FnMut() -> anyhow::Result<()>| {
+        if !args.wants(suite) {
+            results.push(StepResult { name, outcome: Outcome::Skipped, duration: Duration::ZERO });
+            return;
+        }
+        eprintln!("\n==================== {name} ====================");
+        let started = Instant::now();
+        let outcome = match body() {
+            Ok(()) => Outcome::Ok,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                Outcome::Failed
             }
-            eprintln!("\n==================== {name} ====================");
-            let started = Instant::now();
-            let outcome = match body() {
-                Ok(()) => Outcome::Ok,
-                Err(error) => {
-                    eprintln!("error: {error:#}");
-                    Outcome::Failed
-                }
-            };
-            results.push(StepResult {
-                name,
-                outcome,
-                duration: started.elapsed(),
-            });
         };
+        results.push(StepResult { name, outcome, duration: started.elapsed() });
+    };
 
     // Built once, shared by both drift checks: generating the spec is the
     // same work either way.
@@ -95,21 +86,13 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
         checked
     });
     step("codegen --check", Suite::Drift, &mut || {
-        let Some(specs) = specs.as_ref() else {
-            bail!("the OpenAPI spec could not be generated (see the step above)")
-        };
+        let Some(specs) = specs.as_ref() else { bail!("the OpenAPI spec could not be generated (see the step above)") };
         codegen::check(&codegen::generate(&specs.v3_0)?)
     });
     let nextest = nextest_available();
-    step(
-        if nextest {
-            "rust tests (cargo nextest)"
-        } else {
-            "rust tests (cargo test)"
-        },
-        Suite::Rust,
-        &mut || rust_tests(nextest),
-    );
+    step(if nextest { "rust tests (cargo nextest)" } else { "rust tests (cargo test)" }, Suite::Rust, &mut || {
+        rust_tests(nextest)
+    });
     if nextest {
         // nextest does not run doctests; `cargo test` (the fallback) already did.
         step("rust doctests", Suite::Rust, &mut rust_doctests);
@@ -119,25 +102,16 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
     step("node SDK", Suite::Node, &mut node::test);
 
     print_summary(&results);
-    let failed: Vec<&str> = results
-        .iter()
-        .filter(|result| matches!(result.outcome, Outcome::Failed))
-        .map(|result| result.name)
-        .collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        bail!("failed: {}", failed.join(", "))
-    }
+    let failed: Vec<&str> =
+        results.iter().filter(|result| matches!(result.outcome, Outcome::Failed)).map(|result| result.name).collect();
+    if failed.is_empty() { Ok(()) } else { bail!("failed: {}", failed.join(", ")) }
 }
 
 fn rust_tests(nextest: bool) -> anyhow::Result<()> {
     // The suites read this themselves; it is only passed through (the child
     // inherits our environment). The value may hold credentials: not printed.
     if env::var_os("KEYWARD_TEST_POSTGRES_URL").is_some_and(|url| !url.is_empty()) {
-        eprintln!(
-            "KEYWARD_TEST_POSTGRES_URL is set: storage suites run against SQLite and Postgres"
-        );
+        eprintln!("KEYWARD_TEST_POSTGRES_URL is set: storage suites run against SQLite and Postgres");
     } else {
         eprintln!("KEYWARD_TEST_POSTGRES_URL is not set: storage suites run against SQLite only");
     }
@@ -146,34 +120,20 @@ fn rust_tests(nextest: bool) -> anyhow::Result<()> {
     cargo(&["build", "-p", "keyward-server", "--bin", "keyward"])?;
     let mut args = if nextest {
         // `--no-tests=warn`: a workspace (or filter) without tests is not a failure.
-        vec![
-            "nextest",
-            "run",
-            "--workspace",
-            "--no-fail-fast",
-            "--no-tests=warn",
-        ]
+        vec!["nextest", "run", "--workspace", "--no-fail-fast", "--no-tests=warn"]
     } else {
         eprintln!("cargo-nextest is not installed: falling back to cargo test");
         vec!["test", "--workspace", "--no-fail-fast"]
     };
     let excluded = binding_crates()?;
-    args.extend(
-        excluded
-            .iter()
-            .flat_map(|name| ["--exclude", name.as_str()]),
-    );
+    args.extend(excluded.iter().flat_map(|name| ["--exclude", name.as_str()]));
     cargo(&args)
 }
 
 fn rust_doctests() -> anyhow::Result<()> {
     let mut args = vec!["test", "--workspace", "--doc", "--no-fail-fast"];
     let excluded = binding_crates()?;
-    args.extend(
-        excluded
-            .iter()
-            .flat_map(|name| ["--exclude", name.as_str()]),
-    );
+    args.extend(excluded.iter().flat_map(|name| ["--exclude", name.as_str()]));
     cargo(&args)
 }
 
@@ -188,12 +148,8 @@ fn binding_crates() -> anyhow::Result<Vec<String>> {
         let Ok(text) = fs::read_to_string(&path) else {
             continue;
         };
-        let parsed: toml::Table =
-            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        if let Some(name) = parsed
-            .get("package")
-            .and_then(|package| package.get("name"))
-            .and_then(|name| name.as_str())
+        let parsed: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        if let Some(name) = parsed.get("package").and_then(|package| package.get("name")).and_then(|name| name.as_str())
         {
             eprintln!("excluding {name} ({manifest}): built and tested by its SDK suite");
             names.push(name.to_owned());
@@ -233,12 +189,7 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
 }
 
 fn print_summary(results: &[StepResult]) {
-    let width = results
-        .iter()
-        .map(|result| result.name.len())
-        .max()
-        .unwrap_or(0)
-        .max("step".len());
+    let width = results.iter().map(|result| result.name.len()).max().unwrap_or(0).max("step".len());
     println!("\n{:width$}  {:7}  {:>8}", "step", "result", "time");
     println!("{}", "-".repeat(width + 19));
     for result in results {

@@ -164,7 +164,11 @@ pub struct CreateApiKeyRequest {
     /// Project the key belongs to; defaults to the calling key's project (none: an org-wide key).
     pub project_id: Option<Uuid>,
     /// 1-200 characters, not blank, no control characters.
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
     /// At most 100 scopes (`[a-z0-9_:.*-]`, 1-100 characters each); defaults to the project's default scopes.
     #[schema(inline, value_type = Option<Vec<validate::Scope>>, max_items = 100)]
@@ -200,7 +204,11 @@ pub struct CreateApiKeyRequest {
 #[schema(example = json!({"name": "billing worker (eu)", "is_active": false, "expires_at": null}))]
 pub struct UpdateApiKeyRequest {
     /// 1-200 characters, not blank, no control characters.
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: Option<String>,
     /// At most 100 scopes (`[a-z0-9_:.*-]`, 1-100 characters each).
     #[schema(inline, value_type = Option<Vec<validate::Scope>>, max_items = 100)]
@@ -377,7 +385,8 @@ fn apply_usage_limit(k: &mut KeyRecord, field: &str, ul: Option<&UsageLimit>, no
                 (None, None, None, None)
         }
         Some(ul) => {
-            k.usage_remaining = Some(validate::in_range(&format!("{field}.remaining"), ul.remaining, 0, i64::MAX as u64)?);
+            k.usage_remaining =
+                Some(validate::in_range(&format!("{field}.remaining"), ul.remaining, 0, i64::MAX as u64)?);
             match &ul.refill {
                 None => (k.usage_refill_amount, k.usage_refill_interval_ms) = (None, None),
                 Some(r) => {
@@ -398,7 +407,8 @@ fn apply_usage_limit(k: &mut KeyRecord, field: &str, ul: Option<&UsageLimit>, no
 }
 
 fn apply_rotation(k: &mut KeyRecord, days: Option<u32>, now: i64) -> ApiResult<()> {
-    k.rotation_interval_days = days.map(|d| validate::in_range("rotation_interval_days", d.into(), 1, 3650)).transpose()?;
+    k.rotation_interval_days =
+        days.map(|d| validate::in_range("rotation_interval_days", d.into(), 1, 3650)).transpose()?;
     k.next_rotation_at = k.rotation_interval_days.map(|d| now + d * 86_400_000);
     Ok(())
 }
@@ -411,7 +421,10 @@ fn apply_rotation(k: &mut KeyRecord, days: Option<u32>, now: i64) -> ApiResult<(
 pub enum ChangedBy<'a> {
     Caller(&'a Caller),
     /// `actor_id` names the mechanism in the audit log, e.g. `scheduler`.
-    System { organization_id: &'a str, actor_id: &'static str },
+    System {
+        organization_id: &'a str,
+        actor_id: &'static str,
+    },
 }
 
 impl ChangedBy<'_> {
@@ -526,7 +539,9 @@ pub async fn prepare_key(
     };
     let rate_limit = match (&req.rate_limit, project_defaults.and_then(|p| p.default_rate_limit.as_deref())) {
         (Some(rl), _) => Some(validate_rate_limit("rate_limit", rl)?),
-        (None, Some(text)) => serde_json::from_str::<RateLimit>(text).ok().map(|rl| (rl.limit as i64, rl.window_ms as i64)),
+        (None, Some(text)) => {
+            serde_json::from_str::<RateLimit>(text).ok().map(|rl| (rl.limit as i64, rl.window_ms as i64))
+        }
         (None, None) => None,
     };
     let prefix = project.as_ref().and_then(|p| p.key_prefix.clone()).unwrap_or(org.key_prefix.clone());
@@ -535,8 +550,11 @@ pub async fn prepare_key(
         project_id: project.as_ref().map(|p| p.id.clone()),
         name: validate::name("name", &req.name)?,
         scopes: serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into()),
-        allowed_ips: serde_json::to_string(&validate::allowed_ips("allowed_ips", req.allowed_ips.as_deref().unwrap_or_default())?)
-            .unwrap_or_else(|_| "[]".into()),
+        allowed_ips: serde_json::to_string(&validate::allowed_ips(
+            "allowed_ips",
+            req.allowed_ips.as_deref().unwrap_or_default(),
+        )?)
+        .unwrap_or_else(|_| "[]".into()),
         meta: validate::meta("meta", &req.meta.unwrap_or_default())?,
         expires_at,
         created_by_user_id: caller.user_id().map(str::to_string),
@@ -618,7 +636,8 @@ fn patched(state: &AppState, before: &KeyRecord, req: &UpdateApiKeyRequest, now:
         key.expires_at = expires_at.map(|t| validate::future_time("expires_at", t)).transpose()?;
     }
     if let Some(ips) = &req.allowed_ips {
-        key.allowed_ips = serde_json::to_string(&validate::allowed_ips("allowed_ips", ips)?).unwrap_or_else(|_| "[]".into());
+        key.allowed_ips =
+            serde_json::to_string(&validate::allowed_ips("allowed_ips", ips)?).unwrap_or_else(|_| "[]".into());
     }
     if let Some(meta) = &req.meta {
         key.meta = validate::meta("meta", meta)?;
@@ -637,8 +656,10 @@ fn patched(state: &AppState, before: &KeyRecord, req: &UpdateApiKeyRequest, now:
         apply_rotation(&mut key, days, now)?;
     }
     if let Some(url) = &req.rotation_webhook_url {
-        key.rotation_webhook_url =
-            url.as_deref().map(|u| super::webhook_endpoints::webhook_target(state, "rotation_webhook_url", u)).transpose()?;
+        key.rotation_webhook_url = url
+            .as_deref()
+            .map(|u| super::webhook_endpoints::webhook_target(state, "rotation_webhook_url", u))
+            .transpose()?;
     }
     if let Some(usage_limit) = &req.usage_limit {
         apply_usage_limit(&mut key, "usage_limit", usage_limit.as_ref(), now)?;
@@ -652,7 +673,8 @@ pub async fn revoke_key(state: &AppState, caller: &Caller, id: Uuid) -> ApiResul
     caller.require(Permission::KeysWrite)?;
     let key = load_visible_key(state, caller, id).await?;
     caller.require_key_manage(key.created_by_user_id.as_deref())?;
-    revoke_record(state, ChangedBy::Caller(caller), &key, WebhookEventType::ApiKeyRevoked, json!({}), json!({})).await?;
+    revoke_record(state, ChangedBy::Caller(caller), &key, WebhookEventType::ApiKeyRevoked, json!({}), json!({}))
+        .await?;
     Ok(())
 }
 
@@ -736,12 +758,18 @@ pub async fn regenerate_key(state: &AppState, caller: &Caller, id: Uuid) -> ApiR
 
 /// A new key (new id, same settings) replaces the old one, which keeps
 /// verifying until the grace period ends.
-pub async fn rotate_key(state: &AppState, caller: &Caller, id: Uuid, grace_seconds: Option<u64>) -> ApiResult<RotatedApiKey> {
+pub async fn rotate_key(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    grace_seconds: Option<u64>,
+) -> ApiResult<RotatedApiKey> {
     caller.require(Permission::KeysWrite)?;
     let old = load_visible_key(state, caller, id).await?;
     caller.require_key_manage(old.created_by_user_id.as_deref())?;
     caller.require_grantable("scopes", &json_list(&old.scopes))?;
-    let grace_seconds = grace_seconds.map(|g| validate::in_range("grace_period_seconds", g, 0, MAX_GRACE_SECONDS)).transpose()?;
+    let grace_seconds =
+        grace_seconds.map(|g| validate::in_range("grace_period_seconds", g, 0, MAX_GRACE_SECONDS)).transpose()?;
     rotate_record(state, ChangedBy::Caller(caller), &old, grace_seconds, 0).await
 }
 
@@ -925,7 +953,11 @@ pub async fn create_api_key(
         (status = 404, description = "No such key in this organization", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]
-pub async fn get_api_key(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath) -> ApiResult<axum::Json<ApiKey>> {
+pub async fn get_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> ApiResult<axum::Json<ApiKey>> {
     caller.require(Permission::KeysRead)?;
     Ok(axum::Json(ApiKey::from(&load_visible_key(&state, &caller, id).await?)))
 }
@@ -966,7 +998,11 @@ pub async fn update_api_key(
         (status = 404, description = "No such key in this organization", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]
-pub async fn revoke_api_key(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
     revoke_key(&state, &caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

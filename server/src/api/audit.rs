@@ -230,13 +230,26 @@ pub async fn record_auth_failures(State(state): State<AppState>, mut request: Re
     let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
     let reason = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| v["error"].as_str().map(str::to_string));
     let action = if status == StatusCode::UNAUTHORIZED { "auth.failed" } else { "auth.denied" };
-    let event = AuditRecord::new(ctx.organization_id, ctx.actor_type, ctx.actor_id, action, "route", format!("{method} {path}"))
-        .origin(ip, user_agent, Some(crate::error::current_request_id()))
-        .changes(json!({"status": status.as_u16(), "reason": reason}));
+    let event = AuditRecord::new(
+        ctx.organization_id,
+        ctx.actor_type,
+        ctx.actor_id,
+        action,
+        "route",
+        format!("{method} {path}"),
+    )
+    .origin(ip, user_agent, Some(crate::error::current_request_id()))
+    .changes(json!({"status": status.as_u16(), "reason": reason}));
     let minute = event.created_at / 60_000;
     let aggregation_key = hex::encode(Sha256::digest(
-        format!("{}\0{action}\0{}\0{}\0{}\0{minute}", event.organization_id, event.actor_type, event.actor_id, event.ip.as_deref().unwrap_or(""))
-            .as_bytes(),
+        format!(
+            "{}\0{action}\0{}\0{}\0{}\0{minute}",
+            event.organization_id,
+            event.actor_type,
+            event.actor_id,
+            event.ip.as_deref().unwrap_or("")
+        )
+        .as_bytes(),
     ));
     match state.store.pool().acquire().await {
         Ok(mut conn) => {

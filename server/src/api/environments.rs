@@ -93,7 +93,8 @@ pub async fn list_environments(
     let mut conn = state.store.pool().acquire().await?;
     let rows = store::list_environments(&mut conn, &project.organization_id, after.as_deref(), limit + 1).await?;
     let page = Page::from_rows(rows.iter().map(env_dto).collect(), limit, |e| e.id.to_string());
-    let headers = pagination_headers(&format!("/v1/projects/{id}/environments"), page.next_cursor.as_deref(), q.limit, &[]);
+    let headers =
+        pagination_headers(&format!("/v1/projects/{id}/environments"), page.next_cursor.as_deref(), q.limit, &[]);
     Ok((headers, Json(page.items)).into_response())
 }
 
@@ -134,10 +135,17 @@ pub async fn create_environment(
     if store::find_environment(&mut tx, &env.organization_id, &env.name).await?.is_some() {
         return Err(conflict());
     }
-    store::insert_environment(&mut tx, &env).await.map_err(|e| if store::is_unique_violation(&e) { conflict() } else { e.into() })?;
+    store::insert_environment(&mut tx, &env)
+        .await
+        .map_err(|e| if store::is_unique_violation(&e) { conflict() } else { e.into() })?;
     store::insert_audit(
         &mut tx,
-        &caller.audit("environment.created", "environment", &env.id, json!({"after": {"name": env.name}, "project_id": project.id})),
+        &caller.audit(
+            "environment.created",
+            "environment",
+            &env.id,
+            json!({"after": {"name": env.name}, "project_id": project.id}),
+        ),
     )
     .await?;
     tx.commit().await?;

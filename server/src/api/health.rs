@@ -36,4 +36,3 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<HealthStatus>,
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
 }
-

@@ -4,10 +4,10 @@
 //! verifies, rotates and revokes like a native key. Its format need not
 //! carry our checksum: verify finds it by hash.
 
-use super::validate;
 use super::api_keys::{
     ApiKey, ChangedBy, CreateApiKeyRequest, KeySource, RateLimit, UsageLimit, audit_summary, prepare_key, record_change,
 };
+use super::validate;
 use crate::{
     auth::{Caller, Permission},
     error::{ApiError, ApiResult, ErrorBody},
@@ -43,7 +43,11 @@ pub struct ImportedApiKey {
     #[schema(min_length = 1, max_length = 4, pattern = r"^[\x21-\x7E]{1,4}$")]
     pub last4: Option<String>,
     /// 1-200 characters, not blank, no control characters.
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
     /// Defaults to the calling key's project (none: an org-wide key).
     pub project_id: Option<Uuid>,
@@ -150,7 +154,9 @@ pub async fn import_api_keys(
             environment: item.environment,
             ..Default::default()
         };
-        let (mut key, _unused_secret) = prepare_key(&state, &mut tx, &caller, create, KeySource::Import.as_str(), now).await.map_err(|e| in_item(i, e))?;
+        let (mut key, _unused_secret) = prepare_key(&state, &mut tx, &caller, create, KeySource::Import.as_str(), now)
+            .await
+            .map_err(|e| in_item(i, e))?;
         (key.key_hash, key.key_prefix, key.last4) = (key_hash, key_prefix, last4);
         if let Err(err) = store::insert_key(&mut tx, &key).await {
             return Err(if store::is_unique_violation(&err) {

@@ -68,7 +68,10 @@ impl Modify for SecuritySchemes {
         );
         components.add_security_scheme(
             "api_key",
-            SecurityScheme::ApiKey(ApiKeyScheme::Header(ApiKeyValue::with_description("x-api-key", "A keyward API key"))),
+            SecurityScheme::ApiKey(ApiKeyScheme::Header(ApiKeyValue::with_description(
+                "x-api-key",
+                "A keyward API key",
+            ))),
         );
     }
 }
@@ -140,13 +143,19 @@ pub fn common_responses(spec: &mut utoipa::openapi::OpenApi) {
                         ParameterBuilder::new()
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
-                            .description(Some("Replays the first successful response for 24 h when repeated with the same body"))
+                            .description(Some(
+                                "Replays the first successful response for 24 h when repeated with the same body",
+                            ))
                             .schema(Some(idempotency_schema()))
                             .build(),
                     )),
                 }
                 ensure(op, "400", error("Invalid field, or a malformed `Idempotency-Key`"));
-                ensure(op, "409", error("`Idempotency-Key` reused with a different body, or its first request is still in flight"));
+                ensure(
+                    op,
+                    "409",
+                    error("`Idempotency-Key` reused with a different body, or its first request is still in flight"),
+                );
             }
             let params = op.parameters.as_deref().unwrap_or_default();
             let has = |place: ParameterIn| params.iter().any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place));
@@ -237,7 +246,12 @@ impl<T> Page<T> {
 }
 
 /// `X-Next-Cursor` and `Link: <…>; rel="next"` for a list response.
-pub fn pagination_headers(path: &str, next_cursor: Option<&str>, limit: Option<u32>, extra: &[(&str, String)]) -> HeaderMap {
+pub fn pagination_headers(
+    path: &str,
+    next_cursor: Option<&str>,
+    limit: Option<u32>,
+    extra: &[(&str, String)],
+) -> HeaderMap {
     let mut headers = HeaderMap::new();
     let Some(cursor) = next_cursor else { return headers };
     let mut query = form_urlencoded::Serializer::new(String::new());

@@ -112,7 +112,10 @@ pub async fn create_organization_api_key(
 ) -> ApiResult<(StatusCode, Json<OrganizationCreatedApiKey>)> {
     check_org(&caller, &org)?;
     let (key, plaintext) = api_keys::create_key(&state, &caller, req).await?;
-    Ok((StatusCode::CREATED, Json(OrganizationCreatedApiKey { api_key: ApiKey::from(&key), plaintext_api_key: plaintext })))
+    Ok((
+        StatusCode::CREATED,
+        Json(OrganizationCreatedApiKey { api_key: ApiKey::from(&key), plaintext_api_key: plaintext }),
+    ))
 }
 
 /// Revoke an organization API key

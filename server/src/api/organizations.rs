@@ -51,7 +51,11 @@ pub struct Organization {
 #[schema(example = json!({"name": "Acme", "key_prefix": "acme"}))]
 pub struct CreateOrganizationRequest {
     /// 1-200 characters, not blank, no control characters.
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
     /// 2-8 lowercase letters or digits (default `kw`).
     #[schema(min_length = 2, max_length = 8, pattern = r"^[a-z0-9]{2,8}$")]
@@ -63,7 +67,11 @@ pub struct CreateOrganizationRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganizationRequest {
     /// 1-200 characters, not blank, no control characters.
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: Option<String>,
     /// 2-8 lowercase letters or digits; applies to keys created from now on.
     #[schema(min_length = 2, max_length = 8, pattern = r"^[a-z0-9]{2,8}$")]
@@ -87,7 +95,11 @@ pub struct Member {
 #[schema(example = json!({"user_id": "user_2abc", "role": "member"}))]
 pub struct AddMemberRequest {
     /// The user's id (their session JWT `sub`); 1-255 characters, not blank, no control characters.
-    #[schema(min_length = 1, max_length = 255, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub user_id: String,
     pub role: Role,
 }
@@ -198,7 +210,8 @@ pub async fn list_organizations(
         Principal::Key(caller) => {
             caller.require(Permission::OrgRead)?;
             let org = load_org(&state, &caller).await?;
-            let rows = if after.as_deref().is_some_and(|a| org.id.as_str() >= a) { vec![] } else { vec![org_dto(&org, None)] };
+            let rows =
+                if after.as_deref().is_some_and(|a| org.id.as_str() >= a) { vec![] } else { vec![org_dto(&org, None)] };
             Page::from_rows(rows, limit, |o| o.id.to_string())
         }
         Principal::User(user) => {
@@ -233,7 +246,9 @@ pub async fn create_organization(
     ApiJson(req): ApiJson<CreateOrganizationRequest>,
 ) -> ApiResult<(StatusCode, Json<Organization>)> {
     let Principal::User(user) = principal else {
-        return Err(ApiError::forbidden("only a user session can create organizations (an API key belongs to one already)"));
+        return Err(ApiError::forbidden(
+            "only a user session can create organizations (an API key belongs to one already)",
+        ));
     };
     let name = validate::name("name", &req.name)?;
     let prefix = match &req.key_prefix {
@@ -244,13 +259,24 @@ pub async fn create_organization(
     let org = bootstrap::insert_org_with_defaults(&mut tx, &name, &prefix).await?;
     store::insert_membership(
         &mut tx,
-        &MembershipRecord { organization_id: org.id.clone(), user_id: user.user_id.clone(), role: Role::Owner.as_str().into(), created_at: org.created_at },
+        &MembershipRecord {
+            organization_id: org.id.clone(),
+            user_id: user.user_id.clone(),
+            role: Role::Owner.as_str().into(),
+            created_at: org.created_at,
+        },
     )
     .await?;
     let dto = org_dto(&org, Some(Role::Owner));
     store::insert_audit(
         &mut tx,
-        &user.audit(&org.id, "organization.created", "organization", &org.id, json!({"after": {"name": org.name, "key_prefix": org.key_prefix}, "owner": user.user_id})),
+        &user.audit(
+            &org.id,
+            "organization.created",
+            "organization",
+            &org.id,
+            json!({"after": {"name": org.name, "key_prefix": org.key_prefix}, "owner": user.user_id}),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -267,7 +293,11 @@ pub async fn create_organization(
         (status = 404, description = "No such organization, or not yours", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]
-pub async fn get_organization(State(state): State<AppState>, caller: Caller, Path(org): Path<String>) -> ApiResult<Json<Organization>> {
+pub async fn get_organization(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> ApiResult<Json<Organization>> {
     check_org(&caller, &org)?;
     caller.require(Permission::OrgRead)?;
     Ok(Json(org_dto(&load_org(&state, &caller).await?, caller_role(&caller))))
@@ -334,7 +364,11 @@ pub async fn update_organization(
         (status = 404, description = "No such organization, or not yours", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]
-pub async fn delete_organization(State(state): State<AppState>, caller: Caller, Path(org): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_organization(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> ApiResult<StatusCode> {
     check_org(&caller, &org)?;
     caller.require(Permission::OrgWrite)?;
     caller.require_org_level("delete the organization")?;
@@ -441,9 +475,17 @@ pub async fn add_member(
         return Err(ApiError::conflict(format!("user `{}` is already a member", member.user_id)));
     }
     store::insert_membership(&mut tx, &member).await.map_err(|e| {
-        if store::is_unique_violation(&e) { ApiError::conflict(format!("user `{}` is already a member", member.user_id)) } else { e.into() }
+        if store::is_unique_violation(&e) {
+            ApiError::conflict(format!("user `{}` is already a member", member.user_id))
+        } else {
+            e.into()
+        }
     })?;
-    store::insert_audit(&mut tx, &caller.audit("member.added", "user", &member.user_id, json!({"after": {"role": member.role}}))).await?;
+    store::insert_audit(
+        &mut tx,
+        &caller.audit("member.added", "user", &member.user_id, json!({"after": {"role": member.role}})),
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(member_dto(&member))))
 }
@@ -476,14 +518,18 @@ pub async fn update_member(
     if !store::lock_org(&mut tx, &caller.organization_id).await? {
         return Err(ApiError::NotFound("organization"));
     }
-    let before = store::get_membership(&mut tx, &caller.organization_id, &user).await?.ok_or(ApiError::NotFound("member"))?;
+    let before =
+        store::get_membership(&mut tx, &caller.organization_id, &user).await?.ok_or(ApiError::NotFound("member"))?;
     if req.role == Role::Owner && before.role != Role::Owner.as_str() {
         caller.require_owner_level("make someone an owner")?;
     }
     if before.role == Role::Owner.as_str() && req.role != Role::Owner {
         caller.require_owner_level("demote an owner")?;
     }
-    if before.role == Role::Owner.as_str() && req.role != Role::Owner && store::count_owners(&mut tx, &caller.organization_id).await? <= 1 {
+    if before.role == Role::Owner.as_str()
+        && req.role != Role::Owner
+        && store::count_owners(&mut tx, &caller.organization_id).await? <= 1
+    {
         return Err(ApiError::conflict("cannot demote the last owner: make someone else an owner first"));
     }
     let mut after = before.clone();
@@ -491,7 +537,12 @@ pub async fn update_member(
     store::update_membership_role(&mut tx, &caller.organization_id, &user, &after.role).await?;
     store::insert_audit(
         &mut tx,
-        &caller.audit("member.updated", "user", &user, json!({"before": {"role": before.role}, "after": {"role": after.role}})),
+        &caller.audit(
+            "member.updated",
+            "user",
+            &user,
+            json!({"before": {"role": before.role}, "after": {"role": after.role}}),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -511,7 +562,11 @@ pub async fn update_member(
         (status = 409, description = "Would leave the organization without an owner", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]
-pub async fn remove_member(State(state): State<AppState>, caller: Caller, Path((org, user)): Path<(String, String)>) -> ApiResult<StatusCode> {
+pub async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, user)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     check_org(&caller, &org)?;
     caller.require(Permission::MembersWrite)?;
     caller.require_org_level("manage members")?;
@@ -519,7 +574,8 @@ pub async fn remove_member(State(state): State<AppState>, caller: Caller, Path((
     if !store::lock_org(&mut tx, &caller.organization_id).await? {
         return Err(ApiError::NotFound("organization"));
     }
-    let before = store::get_membership(&mut tx, &caller.organization_id, &user).await?.ok_or(ApiError::NotFound("member"))?;
+    let before =
+        store::get_membership(&mut tx, &caller.organization_id, &user).await?.ok_or(ApiError::NotFound("member"))?;
     if before.role == Role::Owner.as_str() {
         caller.require_owner_level("remove an owner")?;
     }
@@ -527,7 +583,11 @@ pub async fn remove_member(State(state): State<AppState>, caller: Caller, Path((
         return Err(ApiError::conflict("cannot remove the last owner: make someone else an owner first"));
     }
     store::delete_membership(&mut tx, &caller.organization_id, &user).await?;
-    store::insert_audit(&mut tx, &caller.audit("member.removed", "user", &user, json!({"before": {"role": before.role}}))).await?;
+    store::insert_audit(
+        &mut tx,
+        &caller.audit("member.removed", "user", &user, json!({"before": {"role": before.role}})),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -82,7 +82,11 @@ impl LeakPolicy {
 #[schema(example = json!({"name": "Krossover", "key_prefix": "kros", "default_scopes": ["keys:verify"], "default_rate_limit": {"limit": 100, "window_ms": 60000}, "default_ttl_seconds": 7776000, "default_grace_period_seconds": 3600}))]
 pub struct CreateProjectRequest {
     /// 1-200 characters, not blank, no control characters.
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
     /// 2-8 lowercase letters or digits, unique in the organization.
     #[schema(min_length = 2, max_length = 8, pattern = r"^[a-z0-9]{2,8}$")]
@@ -108,7 +112,11 @@ pub struct CreateProjectRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateProjectRequest {
     /// 1-200 characters, not blank, no control characters.
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: Option<String>,
     /// 2-8 lowercase letters or digits, unique in the organization; `null` clears it.
     #[serde(default, deserialize_with = "nullable::deserialize")]
@@ -157,7 +165,9 @@ impl From<&ProjectRecord> for Project {
             default_rate_limit: p.default_rate_limit.as_deref().and_then(|t| serde_json::from_str(t).ok()),
             default_ttl_seconds: p.default_ttl_seconds.map(|v| v as u64),
             default_grace_period_seconds: p.default_grace_period_seconds.map(|v| v as u64),
-            expiry_warning_days: p.expiry_warning_days.map_or(crate::scheduler::DEFAULT_WARNING_DAYS as u32, |d| d as u32),
+            expiry_warning_days: p
+                .expiry_warning_days
+                .map_or(crate::scheduler::DEFAULT_WARNING_DAYS as u32, |d| d as u32),
             leak_policy: LeakPolicy::of(Some(p)),
             created_at: ms_to_time(p.created_at),
             updated_at: ms_to_time(p.updated_at),
@@ -186,7 +196,8 @@ fn set_defaults(
     grace: Option<Option<u64>>,
 ) -> ApiResult<()> {
     if let Some(scopes) = scopes {
-        p.default_scopes = scopes.map(|s| validate::scopes("default_scopes", s)).transpose()?.map(|s| json!(s).to_string());
+        p.default_scopes =
+            scopes.map(|s| validate::scopes("default_scopes", s)).transpose()?.map(|s| json!(s).to_string());
     }
     if let Some(rl) = rate_limit {
         if let Some(rl) = rl {
@@ -196,7 +207,8 @@ fn set_defaults(
         p.default_rate_limit = rl.map(|rl| json!(rl).to_string());
     }
     if let Some(ttl) = ttl {
-        p.default_ttl_seconds = ttl.map(|t| validate::in_range("default_ttl_seconds", t, 60, MAX_TTL_SECONDS)).transpose()?;
+        p.default_ttl_seconds =
+            ttl.map(|t| validate::in_range("default_ttl_seconds", t, 60, MAX_TTL_SECONDS)).transpose()?;
     }
     if let Some(grace) = grace {
         p.default_grace_period_seconds =
@@ -300,8 +312,11 @@ pub async fn create_project(
     let mut tx = state.store.begin().await?;
     ensure_prefix_free(&mut tx, &project).await?;
     store::insert_project(&mut tx, &project).await?;
-    store::insert_audit(&mut tx, &caller.audit("project.created", "project", &project.id, json!({"after": Project::from(&project)})))
-        .await?;
+    store::insert_audit(
+        &mut tx,
+        &caller.audit("project.created", "project", &project.id, json!({"after": Project::from(&project)})),
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(Project::from(&project))))
 }
@@ -316,7 +331,11 @@ pub async fn create_project(
         (status = 404, description = "No such project in this organization", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]
-pub async fn get_project(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath) -> ApiResult<Json<Project>> {
+pub async fn get_project(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Project>> {
     caller.require(Permission::ProjectsRead)?;
     Ok(Json(Project::from(&load_visible_project(&state, &caller, id).await?)))
 }
@@ -385,7 +404,12 @@ async fn apply_update(
     }
     store::insert_audit(
         &mut tx,
-        &caller.audit("project.updated", "project", &project.id, json!({"before": Project::from(before), "after": Project::from(&project)})),
+        &caller.audit(
+            "project.updated",
+            "project",
+            &project.id,
+            json!({"before": Project::from(before), "after": Project::from(&project)}),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -404,7 +428,11 @@ async fn apply_update(
         (status = 404, description = "No such project in this organization", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]
-pub async fn delete_project(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+pub async fn delete_project(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
     caller.require(Permission::ProjectsWrite)?;
     caller.require_org_level("delete projects")?;
     let before = load_visible_project(&state, &caller, id).await?;
@@ -414,14 +442,20 @@ pub async fn delete_project(State(state): State<AppState>, caller: Caller, IdPat
     let (hashes, revoked) = store::revoke_keys_of(&mut tx, &caller.organization_id, Some(&before.id), now).await?;
     for key in live {
         let after = store::KeyRecord { revoked_at: Some(now), is_active: 0, updated_at: now, ..key };
-        webhooks::enqueue(&mut tx, WebhookEventType::ApiKeyRevoked, &after, json!({"reason": "project_deleted"})).await?;
+        webhooks::enqueue(&mut tx, WebhookEventType::ApiKeyRevoked, &after, json!({"reason": "project_deleted"}))
+            .await?;
     }
     if !store::soft_delete_project(&mut tx, &caller.organization_id, &before.id, now).await? {
         return Err(ApiError::NotFound("project"));
     }
     store::insert_audit(
         &mut tx,
-        &caller.audit("project.deleted", "project", &before.id, json!({"before": Project::from(&before), "revoked_keys": revoked})),
+        &caller.audit(
+            "project.deleted",
+            "project",
+            &before.id,
+            json!({"before": Project::from(&before), "revoked_keys": revoked}),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -432,7 +466,9 @@ pub async fn delete_project(State(state): State<AppState>, caller: Caller, IdPat
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_projects, create_project))
-        .routes(routes!(get_project, update_project, delete_project))
+    OpenApiRouter::new().routes(routes!(list_projects, create_project)).routes(routes!(
+        get_project,
+        update_project,
+        delete_project
+    ))
 }

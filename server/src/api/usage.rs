@@ -125,7 +125,10 @@ pub async fn get_api_key_usage(
     if buckets > granularity.max_buckets() {
         return Err(ApiError::invalid_field(
             "from",
-            format!("the range from `from` to `to` may span at most {} buckets of this granularity", granularity.max_buckets()),
+            format!(
+                "the range from `from` to `to` may span at most {} buckets of this granularity",
+                granularity.max_buckets()
+            ),
         ));
     }
     let key = load_visible_key(&state, &caller, id).await?;

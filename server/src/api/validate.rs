@@ -102,7 +102,10 @@ pub fn allowed_ips(field: &str, values: &[String]) -> Result<Vec<String>, ApiErr
         .enumerate()
         .map(|(i, rule)| {
             parse_ip_rule(rule.trim()).map(|_| rule.trim().to_string()).ok_or_else(|| {
-                ApiError::invalid_field(&format!("{field}[{i}]"), format!("`{rule}` is not an IP address or CIDR block"))
+                ApiError::invalid_field(
+                    &format!("{field}[{i}]"),
+                    format!("`{rule}` is not an IP address or CIDR block"),
+                )
             })
         })
         .collect()
@@ -176,7 +179,9 @@ mod tests {
             regex::Regex::new(json["pattern"].as_str().unwrap()).unwrap()
         };
         let ip = pattern(IpRule::schema());
-        for ok in ["10.0.0.1", "10.0.0.0/8", "0.0.0.0/0", "::1", "2001:db8::/32", "::/0", "1.2.3.4/32", "1:2:3:4:5:6:7::"] {
+        for ok in
+            ["10.0.0.1", "10.0.0.0/8", "0.0.0.0/0", "::1", "2001:db8::/32", "::/0", "1.2.3.4/32", "1:2:3:4:5:6:7::"]
+        {
             assert!(ip.is_match(ok) && parse_ip_rule(ok).is_some(), "{ok}");
         }
         for bad in ["", "10.0.0.256", "10.0.0.0/33", "::/129", "example.com", "10.0.0.1/", "01.2.3.4"] {

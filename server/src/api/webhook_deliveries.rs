@@ -155,8 +155,11 @@ pub async fn list_webhook_deliveries(
     require_admin(&caller)?;
     let page_query = PageQuery { limit: q.limit, starting_after: q.starting_after };
     let limit = page_query.limit()?;
-    let (endpoint_id, api_key_id, after) =
-        (q.endpoint_id.map(|u| u.to_string()), q.api_key_id.map(|u| u.to_string()), q.starting_after.map(|u| u.to_string()));
+    let (endpoint_id, api_key_id, after) = (
+        q.endpoint_id.map(|u| u.to_string()),
+        q.api_key_id.map(|u| u.to_string()),
+        q.starting_after.map(|u| u.to_string()),
+    );
     let mut conn = state.store.pool().acquire().await?;
     let rows = store::list_webhook_deliveries(
         &mut conn,
@@ -238,7 +241,12 @@ pub async fn redeliver_webhook(
     store::requeue_webhook_delivery(&mut tx, &before.id, now).await?;
     store::insert_audit(
         &mut tx,
-        &caller.audit("webhook_delivery.redelivered", "webhook_delivery", &before.id, json!({"event_id": before.event_id})),
+        &caller.audit(
+            "webhook_delivery.redelivered",
+            "webhook_delivery",
+            &before.id,
+            json!({"event_id": before.event_id}),
+        ),
     )
     .await?;
     let after = load_delivery(&mut tx, &caller, id).await?;

@@ -235,7 +235,12 @@ pub async fn create_webhook_endpoint(
     store::insert_webhook_endpoint(&mut tx, &endpoint).await?;
     store::insert_audit(
         &mut tx,
-        &caller.audit("webhook_endpoint.created", "webhook_endpoint", &endpoint.id, json!({"after": summary(&endpoint)})),
+        &caller.audit(
+            "webhook_endpoint.created",
+            "webhook_endpoint",
+            &endpoint.id,
+            json!({"after": summary(&endpoint)}),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -342,7 +347,11 @@ async fn write_endpoint<T>(
         (status = 404, description = "No such endpoint in this organization", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]
-pub async fn delete_webhook_endpoint(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+pub async fn delete_webhook_endpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
     require_admin(&caller)?;
     // Deliveries still queued sign with its secret: the row stays, deleted.
     write_endpoint(&state, &caller, id, "webhook_endpoint.deleted", |endpoint| {
@@ -397,7 +406,10 @@ pub async fn rotate_webhook_endpoint_secret(
         (status = 403, description = "Missing the `orgs:admin` scope (owner/admin role)", body = ErrorBody),
     ),
     security(("bearer" = []), ("api_key" = [])))]
-pub async fn rotate_webhook_signing_secret(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<WebhookSigningSecret>> {
+pub async fn rotate_webhook_signing_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<WebhookSigningSecret>> {
     require_admin(&caller)?;
     let aad = secrets::organization_aad(&caller.organization_id);
     let sealed = state.secrets.seal(&aad, &webhooks::new_secret())?;

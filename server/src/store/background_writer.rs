@@ -106,7 +106,8 @@ mod tests {
 
     #[tokio::test]
     async fn runs_transactions_at_low_priority_and_rolls_back_failures() {
-        let dir = std::env::temp_dir().join(format!("keyward-bg-writer-{}-{}", std::process::id(), crate::store::now_ms()));
+        let dir =
+            std::env::temp_dir().join(format!("keyward-bg-writer-{}-{}", std::process::id(), crate::store::now_ms()));
         std::fs::create_dir_all(&dir).unwrap();
         let writer = BackgroundWriter::open(dir.join("t.db"), &[]).unwrap();
         writer.transaction(|tx| tx.execute("CREATE TABLE t (n INTEGER)", []).map(|_| ())).await.unwrap();
@@ -126,7 +127,8 @@ mod tests {
             })
             .await;
         assert!(failed.is_err());
-        let rows: i64 = writer.transaction(|tx| tx.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))).await.unwrap();
+        let rows: i64 =
+            writer.transaction(|tx| tx.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))).await.unwrap();
         assert_eq!(rows, 0, "the failed transaction was rolled back");
         drop(writer);
         let _ = std::fs::remove_dir_all(&dir);

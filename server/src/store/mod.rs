@@ -13,13 +13,13 @@ pub use tenancy::*;
 pub use webhooks::*;
 
 use anyhow::Context;
+pub use background_writer::BackgroundWriter;
+use sqlite_reader::SqliteReader;
 use sqlx::{
     AnyConnection, AnyPool, Row,
     any::{AnyPoolOptions, install_default_drivers},
     migrate::Migrator,
 };
-pub use background_writer::BackgroundWriter;
-use sqlite_reader::SqliteReader;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -175,8 +175,12 @@ pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
 
 /// What every SQLite connection that writes runs first (the pool's and the
 /// background writer's).
-const SQLITE_PRAGMAS: [&str; 4] =
-    ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = ON"];
+const SQLITE_PRAGMAS: [&str; 4] = [
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA foreign_keys = ON",
+];
 
 /// SQLite: connect options cannot carry pragmas under `Any`, so set them per
 /// connection.

@@ -109,7 +109,12 @@ impl KeyRecord {
     /// A new, active key in `environment` holding `minted`'s hash: no project,
     /// scopes, limits, usage or rotation yet. Callers set the rest with struct
     /// update syntax.
-    pub fn fresh(organization_id: &str, environment: &EnvironmentRecord, minted: &crate::keyfmt::NewKey, now: i64) -> Self {
+    pub fn fresh(
+        organization_id: &str,
+        environment: &EnvironmentRecord,
+        minted: &crate::keyfmt::NewKey,
+        now: i64,
+    ) -> Self {
         KeyRecord {
             id: uuid::Uuid::now_v7().to_string(),
             organization_id: organization_id.to_string(),
@@ -239,11 +244,13 @@ pub async fn insert_environment(conn: &mut Conn, env: &EnvironmentRecord) -> sql
 }
 
 pub async fn find_environment(conn: &mut Conn, org_id: &str, name: &str) -> sqlx::Result<Option<EnvironmentRecord>> {
-    sqlx::query_as("SELECT id, organization_id, name, created_at FROM environments WHERE organization_id = $1 AND name = $2")
-        .bind(org_id)
-        .bind(name)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as(
+        "SELECT id, organization_id, name, created_at FROM environments WHERE organization_id = $1 AND name = $2",
+    )
+    .bind(org_id)
+    .bind(name)
+    .fetch_optional(conn)
+    .await
 }
 
 // ---------------------------------------------------------------- projects
@@ -253,22 +260,24 @@ const PROJECT_COLUMNS: &str = "id, organization_id, name, key_prefix, default_sc
     leak_policy";
 
 pub async fn insert_project(conn: &mut Conn, p: &ProjectRecord) -> sqlx::Result<()> {
-    sqlx::query(AssertSqlSafe(format!("INSERT INTO projects ({PROJECT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12)")))
-        .bind(&p.id)
-        .bind(&p.organization_id)
-        .bind(&p.name)
-        .bind(&p.key_prefix)
-        .bind(&p.default_scopes)
-        .bind(&p.default_rate_limit)
-        .bind(p.default_ttl_seconds)
-        .bind(p.default_grace_period_seconds)
-        .bind(p.created_at)
-        .bind(p.updated_at)
-        .bind(p.expiry_warning_days)
-        .bind(&p.leak_policy)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO projects ({PROJECT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12)"
+    )))
+    .bind(&p.id)
+    .bind(&p.organization_id)
+    .bind(&p.name)
+    .bind(&p.key_prefix)
+    .bind(&p.default_scopes)
+    .bind(&p.default_rate_limit)
+    .bind(p.default_ttl_seconds)
+    .bind(p.default_grace_period_seconds)
+    .bind(p.created_at)
+    .bind(p.updated_at)
+    .bind(p.expiry_warning_days)
+    .bind(&p.leak_policy)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// Writes a PATCH's settings only if the project is still live and as read
@@ -465,14 +474,16 @@ pub(super) fn key_view_in_place(conn: &rusqlite::Connection, hash: &str) -> rusq
 }
 
 pub async fn find_key_by_hash(conn: &mut Conn, hash: &str) -> sqlx::Result<Option<KeyRecord>> {
-    sqlx::query_as(AssertSqlSafe(format!("{KEY_SELECT} WHERE key_hash = $1")))
-        .bind(hash)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as(AssertSqlSafe(format!("{KEY_SELECT} WHERE key_hash = $1"))).bind(hash).fetch_optional(conn).await
 }
 
 /// Keys of a project still verifying at `at` (what deleting the project revokes).
-pub async fn live_keys_of_project(conn: &mut Conn, org_id: &str, project_id: &str, at: i64) -> sqlx::Result<Vec<KeyRecord>> {
+pub async fn live_keys_of_project(
+    conn: &mut Conn,
+    org_id: &str,
+    project_id: &str,
+    at: i64,
+) -> sqlx::Result<Vec<KeyRecord>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "{KEY_SELECT} WHERE organization_id = $1 AND project_id = $2 \
          AND (revoked_at IS NULL OR revoked_at > $3)"

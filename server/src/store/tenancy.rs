@@ -67,7 +67,12 @@ pub async fn first_membership(conn: &mut Conn, user_id: &str) -> sqlx::Result<Op
 }
 
 /// Newest first; `starting_after` is the id of the last organization seen.
-pub async fn list_user_orgs(conn: &mut Conn, user_id: &str, starting_after: Option<&str>, limit: i64) -> sqlx::Result<Vec<OrgWithRole>> {
+pub async fn list_user_orgs(
+    conn: &mut Conn,
+    user_id: &str,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<OrgWithRole>> {
     sqlx::query_as(
         "SELECT o.id AS id, o.name AS name, o.key_prefix AS key_prefix, o.created_at AS created_at, \
          o.updated_at AS updated_at, o.deleted_at AS deleted_at, m.role AS role \
@@ -102,7 +107,12 @@ pub async fn get_membership(conn: &mut Conn, org_id: &str, user_id: &str) -> sql
 
 /// Newest first (by when they joined, then user id); `starting_after` is the
 /// user id of the last member seen.
-pub async fn list_members(conn: &mut Conn, org_id: &str, starting_after: Option<&str>, limit: i64) -> sqlx::Result<Vec<MembershipRecord>> {
+pub async fn list_members(
+    conn: &mut Conn,
+    org_id: &str,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<MembershipRecord>> {
     let cursor = match starting_after {
         Some(user) => match get_membership(conn, org_id, user).await? {
             Some(m) => Some(m),
@@ -175,11 +185,12 @@ pub async fn update_org(conn: &mut Conn, org: &OrgRecord) -> sqlx::Result<()> {
 }
 
 pub async fn soft_delete_org(conn: &mut Conn, org_id: &str, at: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE organizations SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL")
-        .bind(org_id)
-        .bind(at)
-        .execute(conn)
-        .await?;
+    let done =
+        sqlx::query("UPDATE organizations SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL")
+            .bind(org_id)
+            .bind(at)
+            .execute(conn)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -199,15 +210,21 @@ pub async fn soft_delete_project(conn: &mut Conn, org_id: &str, project_id: &str
 /// Revokes every live key of an organization (or of one of its projects).
 /// Returns the hashes of all the keys concerned, for cache invalidation, and
 /// how many this call revoked.
-pub async fn revoke_keys_of(conn: &mut Conn, org_id: &str, project_id: Option<&str>, at: i64) -> sqlx::Result<(Vec<String>, u64)> {
-    let hashes: Vec<String> = sqlx::query("SELECT key_hash FROM api_keys WHERE organization_id = $1 AND ($2 = '' OR project_id = $2)")
-        .bind(org_id)
-        .bind(project_id.unwrap_or(""))
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String, _>("key_hash"))
-        .collect::<Result<_, _>>()?;
+pub async fn revoke_keys_of(
+    conn: &mut Conn,
+    org_id: &str,
+    project_id: Option<&str>,
+    at: i64,
+) -> sqlx::Result<(Vec<String>, u64)> {
+    let hashes: Vec<String> =
+        sqlx::query("SELECT key_hash FROM api_keys WHERE organization_id = $1 AND ($2 = '' OR project_id = $2)")
+            .bind(org_id)
+            .bind(project_id.unwrap_or(""))
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>("key_hash"))
+            .collect::<Result<_, _>>()?;
     let done = sqlx::query(
         "UPDATE api_keys SET revoked_at = $3, is_active = 0, updated_at = CASE WHEN updated_at >= $3 THEN updated_at + 1 ELSE $3 END \
          WHERE organization_id = $1 AND ($2 = '' OR project_id = $2) AND (revoked_at IS NULL OR revoked_at > $3)",
@@ -223,7 +240,12 @@ pub async fn revoke_keys_of(conn: &mut Conn, org_id: &str, project_id: Option<&s
 // ---------------------------------------------------------------- environments
 
 /// Newest first; `starting_after` is the id of the last environment seen.
-pub async fn list_environments(conn: &mut Conn, org_id: &str, starting_after: Option<&str>, limit: i64) -> sqlx::Result<Vec<EnvironmentRecord>> {
+pub async fn list_environments(
+    conn: &mut Conn,
+    org_id: &str,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<EnvironmentRecord>> {
     sqlx::query_as(
         "SELECT id, organization_id, name, created_at FROM environments WHERE organization_id = $1 \
          AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3",

@@ -120,7 +120,11 @@ pub async fn update_webhook_endpoint(conn: &mut Conn, e: &WebhookEndpointRecord,
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn get_webhook_endpoint(conn: &mut Conn, org_id: &str, id: &str) -> sqlx::Result<Option<WebhookEndpointRecord>> {
+pub async fn get_webhook_endpoint(
+    conn: &mut Conn,
+    org_id: &str,
+    id: &str,
+) -> sqlx::Result<Option<WebhookEndpointRecord>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL"
     )))
@@ -175,7 +179,12 @@ pub async fn key_webhook_secret(conn: &mut Conn, org_id: &str) -> sqlx::Result<O
 }
 
 /// Sets the secret when `replace`, or only when none is set yet; returns the one in force.
-pub async fn set_key_webhook_secret(conn: &mut Conn, org_id: &str, secret: &str, replace: bool) -> sqlx::Result<String> {
+pub async fn set_key_webhook_secret(
+    conn: &mut Conn,
+    org_id: &str,
+    secret: &str,
+    replace: bool,
+) -> sqlx::Result<String> {
     let sql = if replace {
         "UPDATE organizations SET key_webhook_secret = $2 WHERE id = $1"
     } else {
@@ -251,7 +260,11 @@ pub async fn insert_webhook_delivery(conn: &mut Conn, d: &WebhookDeliveryRecord)
     .map(|_| ())
 }
 
-pub async fn get_webhook_delivery(conn: &mut Conn, org_id: &str, id: &str) -> sqlx::Result<Option<WebhookDeliveryRecord>> {
+pub async fn get_webhook_delivery(
+    conn: &mut Conn,
+    org_id: &str,
+    id: &str,
+) -> sqlx::Result<Option<WebhookDeliveryRecord>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE organization_id = $1 AND id = $2"
     )))
@@ -272,7 +285,10 @@ pub struct DeliveryFilter<'a> {
 }
 
 /// Newest first.
-pub async fn list_webhook_deliveries(conn: &mut Conn, f: &DeliveryFilter<'_>) -> sqlx::Result<Vec<WebhookDeliveryRecord>> {
+pub async fn list_webhook_deliveries(
+    conn: &mut Conn,
+    f: &DeliveryFilter<'_>,
+) -> sqlx::Result<Vec<WebhookDeliveryRecord>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE organization_id = $1 \
          AND ($2 = '' OR endpoint_id = $2) AND ($3 = '' OR api_key_id = $3) AND ($4 = '' OR event_type = $4) \
@@ -404,7 +420,11 @@ pub async fn count_webhook_endpoints(conn: &mut Conn, org_id: &str) -> sqlx::Res
 /// endpoint creations of one organization (on Postgres; SQLite serializes
 /// writers anyway) count its endpoints one after the other.
 pub async fn lock_organization(conn: &mut Conn, org_id: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1").bind(org_id).execute(conn).await.map(|_| ())
+    sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1")
+        .bind(org_id)
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 // ---------------------------------------------------------------- scheduler claims
@@ -465,11 +485,12 @@ pub async fn keys_to_warn(
 /// Marks the warning sent; false when another process already did.
 pub async fn claim_warning(conn: &mut Conn, warning: Warning, key_id: &str, now: i64) -> sqlx::Result<bool> {
     let (_, warned) = warning.columns();
-    let done = sqlx::query(AssertSqlSafe(format!("UPDATE api_keys SET {warned} = $2 WHERE id = $1 AND {warned} IS NULL")))
-        .bind(key_id)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    let done =
+        sqlx::query(AssertSqlSafe(format!("UPDATE api_keys SET {warned} = $2 WHERE id = $1 AND {warned} IS NULL")))
+            .bind(key_id)
+            .bind(now)
+            .execute(conn)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 

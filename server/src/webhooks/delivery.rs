@@ -52,7 +52,10 @@ impl InFlight {
     fn free(&self) -> (usize, HashMap<String, usize>) {
         let map = self.lock();
         let busy: usize = map.values().sum();
-        (CONCURRENCY.saturating_sub(busy), map.iter().map(|(org, n)| (org.clone(), PER_ORG.saturating_sub(*n))).collect())
+        (
+            CONCURRENCY.saturating_sub(busy),
+            map.iter().map(|(org, n)| (org.clone(), PER_ORG.saturating_sub(*n))).collect(),
+        )
     }
 
     fn take(self: &Arc<Self>, org: &str) -> Slot {
@@ -168,7 +171,9 @@ async fn attempt(state: &AppState, mut d: WebhookDeliveryRecord) -> anyhow::Resu
             state.metrics.webhook_attempt("delivered");
             return Ok(store::record_webhook_attempt(state.store.pool(), &d).await?);
         }
-        Ok(code) => (d.last_status_code, d.last_error) = (Some(code.into()), Some(format!("receiver answered HTTP {code}"))),
+        Ok(code) => {
+            (d.last_status_code, d.last_error) = (Some(code.into()), Some(format!("receiver answered HTTP {code}")))
+        }
         Err(err) => (d.last_status_code, d.last_error) = (None, Some(err)),
     }
     match state.config.webhook_retry_delays.get(d.retry_step as usize) {
@@ -201,7 +206,8 @@ async fn send(state: &AppState, d: &WebhookDeliveryRecord) -> Result<u16, String
     let secret = signing_secret(state, &mut conn, d).await?;
     drop(conn);
     let timestamp = now_ms() / 1000;
-    let signature = sign(secret.expose(), &d.event_id, timestamp, payload.as_bytes()).ok_or("the signing secret is invalid")?;
+    let signature =
+        sign(secret.expose(), &d.event_id, timestamp, payload.as_bytes()).ok_or("the signing secret is invalid")?;
     let response = state
         .webhook_client
         .post(url)
@@ -218,7 +224,11 @@ async fn send(state: &AppState, d: &WebhookDeliveryRecord) -> Result<u16, String
 
 /// The secret that signs `d`: its endpoint's, or the organization's for a
 /// key's own rotation URL (created, sealed, on first use).
-async fn signing_secret(state: &AppState, conn: &mut store::Conn, d: &WebhookDeliveryRecord) -> Result<secrets::Secret, String> {
+async fn signing_secret(
+    state: &AppState,
+    conn: &mut store::Conn,
+    d: &WebhookDeliveryRecord,
+) -> Result<secrets::Secret, String> {
     let db = |e: sqlx::Error| format!("database: {e}");
     let (stored, aad) = match &d.endpoint_id {
         Some(endpoint_id) => (

@@ -21,7 +21,12 @@ pub fn is_non_public(ip: IpAddr) -> bool {
             let seg = v6.segments();
             // NAT64 (64:ff9b::/96) embeds an IPv4 address.
             if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                return is_non_public_v4(Ipv4Addr::new((seg[6] >> 8) as u8, seg[6] as u8, (seg[7] >> 8) as u8, seg[7] as u8));
+                return is_non_public_v4(Ipv4Addr::new(
+                    (seg[6] >> 8) as u8,
+                    seg[6] as u8,
+                    (seg[7] >> 8) as u8,
+                    seg[7] as u8,
+                ));
             }
             v6.is_loopback()
                 || v6.is_unspecified()
@@ -66,7 +71,10 @@ pub fn refuse_url(url: &url::Url, allow_private: bool) -> Option<String> {
         url::Host::Ipv6(ip) => is_non_public(IpAddr::V6(ip)),
         url::Host::Domain(name) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost") || name.ends_with(".internal") || name.ends_with(".local")
+            name == "localhost"
+                || name.ends_with(".localhost")
+                || name.ends_with(".internal")
+                || name.ends_with(".local")
         }
     };
     refused.then(|| {
@@ -99,9 +107,23 @@ mod tests {
     #[test]
     fn address_classes() {
         for bad in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1",
-            "255.255.255.255", "224.0.0.1", "::1", "::", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
-            "64:ff9b::a00:1", "2001:db8::1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "2001:db8::1",
         ] {
             assert!(is_non_public(bad.parse().unwrap()), "{bad} should be refused");
         }

@@ -23,10 +23,7 @@ pub enum Step {
     Forward,
     /// Answer `status` without involving the server; a plain-text body, as a
     /// load balancer would send.
-    Fail {
-        status: u16,
-        retry_after_seconds: Option<u64>,
-    },
+    Fail { status: u16, retry_after_seconds: Option<u64> },
     /// Pass it to the server (which acts on it), but answer the client
     /// `status`, as when a response is lost on the way back.
     ForwardThenFail { status: u16 },
@@ -68,16 +65,11 @@ impl Proxy {
     pub async fn start(upstream: &str, script: impl IntoIterator<Item = Step>) -> Proxy {
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_string(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("proxy http client"),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("proxy http client"),
             script: Mutex::new(script.into_iter().collect()),
             seen: Mutex::new(Vec::new()),
         });
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port for the proxy");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port for the proxy");
         let addr = listener.local_addr().expect("proxy address");
         let app = Router::new().fallback(handle).with_state(Arc::clone(&shared));
         let (shutdown, stop) = oneshot::channel::<()>();
@@ -88,12 +80,7 @@ impl Proxy {
                 })
                 .await;
         });
-        Proxy {
-            base_url: format!("http://{addr}"),
-            shared,
-            shutdown: Some(shutdown),
-            task: Some(task),
-        }
+        Proxy { base_url: format!("http://{addr}"), shared, shutdown: Some(shutdown), task: Some(task) }
     }
 
     /// Every request seen so far.
@@ -103,10 +90,7 @@ impl Proxy {
 
     /// Requests seen whose path starts with `prefix`.
     pub fn seen_on(&self, method: &str, prefix: &str) -> Vec<Seen> {
-        self.seen()
-            .into_iter()
-            .filter(|s| s.method == method && s.path.starts_with(prefix))
-            .collect()
+        self.seen().into_iter().filter(|s| s.method == method && s.path.starts_with(prefix)).collect()
     }
 
     pub async fn stop(mut self) {
@@ -123,30 +107,18 @@ impl Proxy {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let step = shared
-        .script
-        .lock()
-        .expect("proxy script")
-        .pop_front()
-        .unwrap_or(Step::Forward);
+    let step = shared.script.lock().expect("proxy script").pop_front().unwrap_or(Step::Forward);
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, MAX_BODY).await.unwrap_or_default();
     let mut seen = Seen {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
-        idempotency_key: parts
-            .headers
-            .get("idempotency-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        idempotency_key: parts.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned),
         at: Instant::now(),
         replayed: false,
     };
     let response = match step {
-        Step::Fail {
-            status,
-            retry_after_seconds,
-        } => {
+        Step::Fail { status, retry_after_seconds } => {
             let mut response = plain(status, "upstream unavailable (test proxy)");
             if let Some(seconds) = retry_after_seconds {
                 response.headers_mut().insert("retry-after", HeaderValue::from(seconds));
@@ -173,9 +145,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
 
 async fn forward(shared: &Shared, parts: &axum::http::request::Parts, body: axum::body::Bytes) -> Response {
     let path_and_query = parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
-    let mut request = shared
-        .http
-        .request(parts.method.clone(), format!("{}{}", shared.upstream, path_and_query));
+    let mut request = shared.http.request(parts.method.clone(), format!("{}{}", shared.upstream, path_and_query));
     for (name, value) in &parts.headers {
         if name != "host" && name != "content-length" {
             request = request.header(name, value);
