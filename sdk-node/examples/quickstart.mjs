@@ -12,7 +12,7 @@ const result = await client.keys.verify({ key: plaintext, requiredScopes: ['repo
 console.log('verify', result.valid, result.code, result.meta);
 
 let count = 0;
-for await (const key of client.apiKeys.list({ limit: 50 })) {
+for await (const _key of client.apiKeys.list({ limit: 50 })) {
   count += 1;
   if (count >= 1000) break;
 }

@@ -24,10 +24,9 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import httpx
-
 import keyward
 
 ROOT = Path(__file__).resolve().parents[2]

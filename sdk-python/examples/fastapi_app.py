@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from fastapi import Depends, FastAPI
-
 from keyward import VerifyResult
 from keyward.fastapi import require_key
 

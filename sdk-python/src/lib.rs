@@ -54,10 +54,10 @@ fn runtime() -> &'static tokio::runtime::Runtime {
         let current = RUNTIME.load(Ordering::Acquire);
         // SAFETY: every pointer stored in RUNTIME comes from Box::leak and is
         // never freed, so it stays valid for the life of the process.
-        if let Some(slot) = unsafe { current.as_ref() } {
-            if slot.pid == pid {
-                return &slot.rt;
-            }
+        if let Some(slot) = unsafe { current.as_ref() }
+            && slot.pid == pid
+        {
+            return &slot.rt;
         }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -660,10 +660,10 @@ impl NativeClient {
         let current = self.slot.load(Ordering::Acquire);
         // SAFETY: slots are leaked boxes, freed only in Drop (same process,
         // no other reference possible then).
-        if let Some(slot) = unsafe { current.as_ref() } {
-            if slot.pid == pid {
-                return Ok(slot.client.clone());
-            }
+        if let Some(slot) = unsafe { current.as_ref() }
+            && slot.pid == pid
+        {
+            return Ok(slot.client.clone());
         }
         let client = Self::build(&self.config)?;
         let fresh = Box::into_raw(Box::new(ClientSlot { pid, client: client.clone() }));

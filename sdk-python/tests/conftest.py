@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-import pytest
-
 import keyward
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,7 +65,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         pytest.exit(f"server binary {binary} missing: run `cargo build -p keyward-server`", 2)
     tmp = tmp_path_factory.mktemp("server")
     port = free_port()
-    log = open(tmp / "server.log", "wb")
+    log = open(tmp / "server.log", "wb")  # noqa: SIM115 - the server writes to it until the session ends
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYWARD_")}
     env.update(WEBHOOK_SERVER_ENV)
     proc = subprocess.Popen(

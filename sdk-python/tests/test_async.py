@@ -7,9 +7,8 @@ import time
 import uuid
 from typing import Any, Awaitable, TypeVar
 
-import pytest
-
 import keyward
+import pytest
 from keyward import AsyncKeyward
 
 from .conftest import Proxy, Server

@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Iterator
 
+import keyward
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
-
-import keyward
 from keyward import AsyncKeyward, Keyward, VerifyResult
 from keyward.fastapi import require_key
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import http.server
 import inspect
@@ -27,9 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional, TypeVar
 
-import pytest
-
 import keyward
+import pytest
 from keyward import AsyncKeyward, Keyward, webhooks
 
 from .conftest import Server
@@ -178,10 +178,8 @@ def endpoints(client: Keyward) -> Iterator[List[str]]:
     ids: List[str] = []
     yield ids
     for id in ids:
-        try:
+        with contextlib.suppress(keyward.NotFoundError):
             client.webhook_endpoints.delete(id)
-        except keyward.NotFoundError:
-            pass
 
 
 def deliveries_about(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 import keyward
+import pytest
 from keyward import Keyward
 
 from .conftest import Proxy, Server

@@ -15,9 +15,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, List, TypeVar
 
-import pytest
-
 import keyward
+import pytest
 from keyward import AsyncKeyward, Keyward
 
 from .conftest import JWT_SECRET, Proxy, Server
@@ -276,7 +275,8 @@ def test_audit_events(server: Server) -> None:
     now = datetime.now(timezone.utc)
     assert list(kw.audit_events.list(since=now + timedelta(days=1))) == []
     assert list(kw.audit_events.list(until=datetime(2000, 1, 1))) == []  # naive = UTC
-    assert len(list(kw.audit_events.list(since=now - timedelta(hours=1), until=now + timedelta(hours=1)))) == len(events)
+    within_the_hour = kw.audit_events.list(since=now - timedelta(hours=1), until=now + timedelta(hours=1))
+    assert len(list(within_the_hour)) == len(events)
     assert [e.action for e in kw.audit_events.list(since="2000-01-01T00:00:00Z", action="organization.created")] == [
         "organization.created"
     ]
@@ -301,18 +301,18 @@ def test_other_tenants_objects_are_not_found(server: Server, client: Keyward) ->
     # A user of another organization, and the bootstrap organization's admin key.
     for kw in (as_alice, client):
         attempts: List[Any] = [
-            lambda: kw.organizations.get(b.id),
-            lambda: kw.organizations.update(b.id, name="x"),
-            lambda: kw.organizations.delete(b.id),
-            lambda: list(kw.members.list(b.id)),
-            lambda: kw.members.add(b.id, user_id="x", role="owner"),
-            lambda: kw.members.update(b.id, "bobby", role="owner"),
-            lambda: kw.members.remove(b.id, bob),
-            lambda: list(kw.environments.list(b_project.id)),
-            lambda: kw.environments.create(b_project.id, name="x"),
-            lambda: kw.projects.get(b_project.id),
-            lambda: kw.projects.delete(b_project.id),
-            lambda: kw.api_keys.get(b_key.id),
+            lambda kw=kw: kw.organizations.get(b.id),
+            lambda kw=kw: kw.organizations.update(b.id, name="x"),
+            lambda kw=kw: kw.organizations.delete(b.id),
+            lambda kw=kw: list(kw.members.list(b.id)),
+            lambda kw=kw: kw.members.add(b.id, user_id="x", role="owner"),
+            lambda kw=kw: kw.members.update(b.id, "bobby", role="owner"),
+            lambda kw=kw: kw.members.remove(b.id, bob),
+            lambda kw=kw: list(kw.environments.list(b_project.id)),
+            lambda kw=kw: kw.environments.create(b_project.id, name="x"),
+            lambda kw=kw: kw.projects.get(b_project.id),
+            lambda kw=kw: kw.projects.delete(b_project.id),
+            lambda kw=kw: kw.api_keys.get(b_key.id),
         ]
         for attempt in attempts:
             with pytest.raises(keyward.NotFoundError) as caught:

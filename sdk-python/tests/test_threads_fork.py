@@ -10,9 +10,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 import keyward
+import pytest
 from keyward import Keyward
 
 from .conftest import Proxy, Server

@@ -15,9 +15,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-import pytest
-
 import keyward
+import pytest
 from keyward import WebhookVerificationError, webhooks
 
 # The Standard Webhooks reference libraries' test vector.
@@ -53,7 +52,9 @@ def signed_headers(
     }
 
 
-def rejected(code: str, payload: Union[bytes, str], headers: Any, secret: str = SECRET, **kw: Any) -> WebhookVerificationError:
+def rejected(
+    code: str, payload: Union[bytes, str], headers: Any, secret: str = SECRET, **kw: Any
+) -> WebhookVerificationError:
     with pytest.raises(WebhookVerificationError) as info:
         webhooks.verify(payload, headers, secret, **kw)
     assert info.value.code == code, str(info.value)
@@ -67,7 +68,8 @@ def test_reference_vector() -> None:
     hook = webhooks.Webhook(SECRET)
     assert hook.sign(MSG_ID, TIMESTAMP, PAYLOAD) == SIGNATURE
     assert hook.sign(MSG_ID, datetime.fromtimestamp(TIMESTAMP, tz=timezone.utc), PAYLOAD.decode()) == SIGNATURE
-    assert hook.sign(MSG_ID, datetime.fromtimestamp(TIMESTAMP, tz=timezone.utc).replace(tzinfo=None), PAYLOAD) == SIGNATURE  # naive = UTC
+    naive = datetime.fromtimestamp(TIMESTAMP, tz=timezone.utc).replace(tzinfo=None)  # naive = UTC
+    assert hook.sign(MSG_ID, naive, PAYLOAD) == SIGNATURE
     assert webhooks.Webhook(SECRET[len("whsec_"):]).sign(MSG_ID, TIMESTAMP, PAYLOAD) == SIGNATURE
     # The vector's headers verify once the tolerance reaches back to 2021, not before.
     headers = {"webhook-id": MSG_ID, "webhook-timestamp": str(TIMESTAMP), "webhook-signature": SIGNATURE}
@@ -136,7 +138,8 @@ def test_tolerance_both_ways() -> None:
 def test_one_valid_signature_among_several() -> None:
     headers = signed_headers()
     good = headers["webhook-signature"]
-    wrong = stdlib_signature("whsec_" + base64.b64encode(b"old key").decode(), "msg_2bTest", int(headers["webhook-timestamp"]), BODY)
+    old_secret = "whsec_" + base64.b64encode(b"old key").decode()
+    wrong = stdlib_signature(old_secret, "msg_2bTest", int(headers["webhook-timestamp"]), BODY)
     listed = {**headers, "webhook-signature": f"{wrong} v1,!!notbase64 {good} v2,AAAA"}
     assert webhooks.verify(BODY, listed, SECRET) == json.loads(BODY)
     only_wrong = {**headers, "webhook-signature": f"{wrong} v1,!!notbase64"}
@@ -210,7 +213,8 @@ def test_invalid_secret_is_a_value_error_that_does_not_echo_it() -> None:
 def test_error_class_and_no_secret_in_output() -> None:
     assert issubclass(keyward.WebhookVerificationError, keyward.KeywardError)
     assert keyward.webhooks.WebhookVerificationError is keyward.WebhookVerificationError
-    error = rejected("no_matching_signature", BODY, signed_headers(secret="whsec_" + base64.b64encode(b"x" * 24).decode()))
+    other_secret = "whsec_" + base64.b64encode(b"x" * 24).decode()
+    error = rejected("no_matching_signature", BODY, signed_headers(secret=other_secret))
     assert error.message == str(error) == "no matching webhook signature"
     assert SECRET not in repr(error) and SECRET[6:] not in str(error)
     again = pickle.loads(pickle.dumps(error))

@@ -517,11 +517,11 @@ impl KeyCache {
     /// commits and before answering.
     pub async fn invalidate(&self, hash: &str) {
         self.forget(hash).await;
-        if self.inner.store.backend() == crate::store::Backend::Postgres {
-            if let Err(err) = crate::cache_sync::announce(&self.inner.store, hash).await {
-                // The other replicas' TTL is the bound when this is lost.
-                tracing::warn!(error = %err, "could not announce a key change to other replicas");
-            }
+        if self.inner.store.backend() == crate::store::Backend::Postgres
+            && let Err(err) = crate::cache_sync::announce(&self.inner.store, hash).await
+        {
+            // The other replicas' TTL is the bound when this is lost.
+            tracing::warn!(error = %err, "could not announce a key change to other replicas");
         }
     }
 

@@ -47,6 +47,8 @@ pub fn test() -> anyhow::Result<()> {
     } else {
         eprintln!("node SDK: node_modules is up to date with package-lock.json");
     }
+    eprintln!("node SDK: eslint (npm run lint; the rules are in sdk-node/eslint.config.js)");
+    run_command(npm(&sdk).args(["run", "lint"]))?;
     eprintln!("node SDK: building the native addon (npm run build)");
     run_command(npm(&sdk).args(["run", "build"]))?;
     eprintln!("node SDK: npm test");

@@ -64,6 +64,11 @@ pub fn test() -> anyhow::Result<()> {
             .arg(sdk.join("requirements-dev.txt")),
     )?;
 
+    eprintln!("python SDK: ruff check (the lint rules are in sdk-python/pyproject.toml)");
+    run_command(
+        in_venv(bin.join("ruff"), &venv).args(["check", "python", "tests", "examples", "bench"]).current_dir(&sdk),
+    )?;
+
     eprintln!("python SDK: building the extension into the venv (maturin develop --target {TARGET})");
     run_command(in_venv(bin.join("maturin"), &venv).args(["develop", "--target", TARGET]).current_dir(&sdk))?;
 

@@ -27,6 +27,8 @@ pub struct TestArgs {
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Suite {
+    /// house rules: cargo fmt --check, clippy -D warnings, the layering check
+    Lint,
     /// openapi --check and codegen --check
     Drift,
     /// cargo nextest (or cargo test) over the workspace, plus doctests
@@ -76,6 +78,10 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
         results.push(StepResult { name, outcome, duration: started.elapsed() });
     };
 
+    step("cargo fmt --check", Suite::Lint, &mut || cargo(&["fmt", "--all", "--", "--check"]));
+    step("clippy -D warnings", Suite::Lint, &mut || {
+        cargo(&["clippy", "--workspace", "--all-targets", "--no-deps", "--", "-D", "warnings"])
+    });
     // Built once, shared by both drift checks: generating the spec is the
     // same work either way.
     let mut specs = None;

@@ -13,6 +13,7 @@ True
 they go, and ``client.api_keys.import_keys`` brings existing keys over by hash.
 """
 
+from . import webhooks
 from ._async import AsyncKeyward
 from ._base import AsyncPageIterator, PageIterator, key_hash
 from ._exceptions import (
@@ -57,7 +58,6 @@ from ._models import (
 )
 from ._secret import SecretKey
 from ._sync import Keyward
-from . import webhooks
 
 __version__ = "0.1.0"
 
