@@ -4,10 +4,6 @@
 //! (`support/proxy.rs`) that fails, stalls or forwards each request and
 //! counts attempts. Every wait is bounded; only 127.0.0.1 is used.
 
-mod support {
-    pub mod proxy;
-}
-
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,7 +19,7 @@ use keyward::types::{
 use keyward::{Client, Error, ListApiKeys, ListOrganizationApiKeys, ListProjects, RequestOptions, Uuid};
 use keyward_tests::{Backend, TestServer, backend_tests};
 use serde_json::{Value, json};
-use support::proxy::{Proxy, Step};
+use crate::support::proxy::{Proxy, Step};
 
 /// No single test may take longer than this, whatever goes wrong.
 const TEST_DEADLINE: Duration = Duration::from_secs(120);

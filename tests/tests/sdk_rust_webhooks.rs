@@ -5,12 +5,6 @@
 //! the test, which checks their signatures with `keyward::webhooks`. Every
 //! wait is bounded; only 127.0.0.1 is used.
 
-// Only the forwarding and lossy steps of the shared proxy are used here.
-#[allow(dead_code)]
-mod support {
-    pub mod proxy;
-}
-
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -31,7 +25,7 @@ use keyward::webhooks::{self, WebhookError};
 use keyward::{Client, Error, ListApiKeys, ListProjects, ListWebhookDeliveries, ListWebhookEndpoints, Uuid};
 use keyward_tests::{Backend, TestServer, backend_tests};
 use serde_json::{Value, json};
-use support::proxy::{Proxy, Step};
+use crate::support::proxy::{Proxy, Step};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, mpsc};
 
