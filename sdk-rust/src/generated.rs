@@ -1096,7 +1096,7 @@ pub mod types {
         }
     }
 
-    ///`VerifyCode`
+    ///Why a presented key is or is not valid.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     pub enum VerifyCode {
         #[serde(rename = "VALID")]

@@ -2,6 +2,8 @@
 //! that parses as a keyward key is an API key; its organization is the context
 //! and its scopes gate the call. Session JWTs take the other branch.
 
+pub use crate::domain::access::{Permission, is_keyward_scope, scope_granted, ungrantable};
+pub use crate::domain::network::resolve_client_addr;
 use crate::{
     error::{ApiError, ApiResult, current_request_id},
     keyfmt,
@@ -12,89 +14,10 @@ use axum::{
     extract::{ConnectInfo, FromRequestParts},
     http::{HeaderMap, request::Parts},
 };
-use ipnet::IpNet;
 use std::{
     net::{IpAddr, SocketAddr},
     sync::Arc,
 };
-
-/// What a caller may do. API-key scopes name these; `*` and `prefix:*` are wildcards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Permission {
-    KeysRead,
-    KeysWrite,
-    KeysVerify,
-    OrgsAdmin,
-    /// Change or revoke keys another user created (members manage only their own).
-    KeysManageAll,
-    ProjectsRead,
-    ProjectsWrite,
-    EnvironmentsRead,
-    EnvironmentsWrite,
-    AuditRead,
-    MembersRead,
-    MembersWrite,
-    OrgRead,
-    /// Update or delete the organization.
-    OrgWrite,
-}
-
-impl Permission {
-    pub fn scope(self) -> &'static str {
-        match self {
-            Self::KeysRead => "keys:read",
-            Self::KeysWrite | Self::KeysManageAll => "keys:write",
-            Self::KeysVerify => "keys:verify",
-            // Orgs, members, projects, environments and audit (DESIGN §4).
-            _ => "orgs:admin",
-        }
-    }
-
-    /// What the permission lets one do, for error messages.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Self::KeysRead => "read api keys",
-            Self::KeysWrite => "create or change api keys",
-            Self::KeysManageAll => "change api keys created by someone else",
-            Self::KeysVerify => "verify api keys",
-            Self::OrgsAdmin => "administer the organization",
-            Self::ProjectsRead => "read projects",
-            Self::ProjectsWrite => "create, change or delete projects",
-            Self::EnvironmentsRead => "read environments",
-            Self::EnvironmentsWrite => "create environments",
-            Self::AuditRead => "read audit events",
-            Self::MembersRead => "read members",
-            Self::MembersWrite => "add, change or remove members",
-            Self::OrgRead => "read the organization",
-            Self::OrgWrite => "update or delete the organization",
-        }
-    }
-}
-
-/// Whether `granted` (a key's scopes) covers `required`. `*` covers all;
-/// `keys:*` covers every scope that starts with `keys:`. A wildcard asked for
-/// is covered only by itself or a wider one (`keys:*` by `keys:*` or `*`).
-pub fn scope_granted<S: AsRef<str>>(granted: &[S], required: &str) -> bool {
-    granted.iter().map(AsRef::as_ref).any(|g| {
-        g == "*" || g == required || g.strip_suffix('*').is_some_and(|p| p.ends_with(':') && required.starts_with(p))
-    })
-}
-
-/// keyward's own scopes: they gate keyward's API itself, so only a caller
-/// that holds them may hand them out. Every other scope is the
-/// application's, grantable by anyone allowed to write keys.
-pub fn is_keyward_scope(scope: &str) -> bool {
-    scope == "*" || scope.starts_with("keys:") || scope.starts_with("orgs:")
-}
-
-/// The keyward scopes of `requested` that `ceiling` does not cover.
-pub fn ungrantable<'a, S: AsRef<str>>(ceiling: &[S], requested: &'a [String]) -> Vec<&'a str> {
-    requested
-        .iter()
-        .map(String::as_str)
-        .filter(|scope| is_keyward_scope(scope) && !scope_granted(ceiling, scope))
-        .collect()
-}
 
 /// The address a request came from: the TCP peer, or — when the peer is a
 /// proxy listed in `trusted_proxies` — the nearest address in
@@ -103,24 +26,6 @@ pub fn ungrantable<'a, S: AsRef<str>>(ceiling: &[S], requested: &'a [String]) ->
 /// both read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
-
-pub fn resolve_client_addr(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    let mut client = peer;
-    // Right to left: each hop was appended by the proxy in front of it; the
-    // first untrusted one is the client as far as we can tell.
-    for hop in forwarded_for.unwrap_or_default().rsplit(',').map(str::trim) {
-        let Ok(ip) = hop.parse::<IpAddr>() else { break };
-        client = ip;
-        if !is_trusted(&ip) {
-            break;
-        }
-    }
-    client
-}
 
 /// Middleware: resolves [`ClientAddr`] for everything below it.
 pub async fn client_addr_layer(
@@ -184,7 +89,7 @@ impl Caller {
             Actor::ApiKey { .. } => {
                 Err(ApiError::forbidden(format!("this API key lacks the `{}` scope", permission.scope())))
             }
-            Actor::User { role, .. } if crate::tenancy::role_allows(*role, permission) => Ok(()),
+            Actor::User { role, .. } if crate::domain::access::role_allows(*role, permission) => Ok(()),
             Actor::User { role, .. } => {
                 Err(ApiError::forbidden(format!("the `{role}` role cannot {}", permission.describe())))
             }
@@ -217,7 +122,7 @@ impl Caller {
     pub fn require_grantable(&self, field: &str, scopes: &[String]) -> ApiResult<()> {
         let refused = match &self.actor {
             Actor::ApiKey { scopes: own, .. } => ungrantable(own, scopes),
-            Actor::User { role, .. } => ungrantable(crate::tenancy::role_scope_ceiling(*role), scopes),
+            Actor::User { role, .. } => ungrantable(crate::domain::access::role_scope_ceiling(*role), scopes),
         };
         if refused.is_empty() {
             return Ok(());
@@ -391,51 +296,5 @@ impl FromRequestParts<AppState> for Caller {
             actor: Actor::ApiKey { key_id: record.record.id.to_string(), scopes: record.scopes.clone() },
             meta: request_meta(parts),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_addr_trusts_only_listed_proxies() {
-        let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        // Untrusted peer: its header is ignored.
-        assert_eq!(resolve_client_addr(ip("192.0.2.9"), Some("198.51.100.1"), &proxies), ip("192.0.2.9"));
-        // Trusted peer: the nearest untrusted hop.
-        assert_eq!(
-            resolve_client_addr(ip("10.0.0.2"), Some("198.51.100.1, 203.0.113.5, 10.0.0.7"), &proxies),
-            ip("203.0.113.5")
-        );
-        // A garbled hop stops the walk at the last good one.
-        assert_eq!(resolve_client_addr(ip("10.0.0.2"), Some("198.51.100.1, nonsense"), &proxies), ip("10.0.0.2"));
-        assert_eq!(resolve_client_addr(ip("10.0.0.2"), None, &proxies), ip("10.0.0.2"));
-        assert_eq!(resolve_client_addr(ip("10.0.0.2"), Some("198.51.100.1"), &[]), ip("10.0.0.2"));
-    }
-
-    #[test]
-    fn ceiling_expands_wildcards() {
-        let g = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            ungrantable(&g(&["keys:write"]), &g(&["*", "keys:read", "billing:*", "keys:write"])),
-            ["*", "keys:read"]
-        );
-        assert!(ungrantable(&g(&["keys:*"]), &g(&["keys:read", "keys:*", "app:x"])).is_empty());
-        assert_eq!(ungrantable(&g(&["keys:*"]), &g(&["orgs:admin", "*"])), ["orgs:admin", "*"]);
-        assert!(ungrantable(&g(&["*"]), &g(&["*", "orgs:admin"])).is_empty());
-    }
-
-    #[test]
-    fn wildcards() {
-        let g = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(scope_granted(&g(&["*"]), "keys:write"));
-        assert!(scope_granted(&g(&["keys:*"]), "keys:write"));
-        assert!(!scope_granted(&g(&["keys:*"]), "orgs:admin"));
-        assert!(!scope_granted(&g(&["keys:read"]), "keys:write"));
-        assert!(scope_granted(&g(&["keys:read"]), "keys:read"));
-        assert!(!scope_granted(&g(&["key*"]), "keys:read"));
-        assert!(!scope_granted(&g(&[]), "keys:read"));
     }
 }

@@ -22,7 +22,7 @@
 //! older than a later invalidation of the same hash is dropped and reloaded.
 
 use crate::{
-    api::validate::parse_ip_rule,
+    domain::network::parse_ip_rule,
     store::{KeyRecord, Store},
 };
 use chrono::{DateTime, Utc};
@@ -188,7 +188,7 @@ impl CachedKey {
             Interned::Meta(Arc::from(raw))
         });
         let Interned::Meta(meta) = meta else { unreachable!("meta interned as meta") };
-        let expires_at = record.expires_at.map(crate::api::api_keys::ms_to_time);
+        let expires_at = record.expires_at.map(crate::domain::time::ms_to_time);
         let text = |s: &str| {
             IStr(match interners.strings.intern(s, |s| Interned::Str(Arc::from(s))) {
                 Interned::Str(s) => s,

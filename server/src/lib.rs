@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod cache;
 pub mod cache_sync;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod housekeeping;

@@ -3,7 +3,7 @@
 //! outcomes by code, the key cache's hits and misses, database pool usage.
 //! Per request the cost is two label lookups and a few atomic adds.
 
-use crate::{api::verify::VerifyCode, state::AppState};
+use crate::{domain::verify::VerifyCode, state::AppState};
 use axum::{
     extract::{MatchedPath, Request, State},
     http::{HeaderValue, Method, header},

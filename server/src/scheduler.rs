@@ -85,7 +85,7 @@ async fn warn(state: &AppState, warning: Warning) -> anyhow::Result<()> {
             Warning::RotationDue => key.next_rotation_at,
         }
         .unwrap_or(now);
-        let details = json!({ action: crate::api::api_keys::ms_to_time(at), "seconds_left": (at - now) / 1000 });
+        let details = json!({ action: crate::domain::time::ms_to_time(at), "seconds_left": (at - now) / 1000 });
         let by = ChangedBy::System { organization_id: &org_id, actor_id: "scheduler" };
         record_change(&mut tx, by, event, &key, details.clone(), details).await?;
         tx.commit().await?;

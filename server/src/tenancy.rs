@@ -4,7 +4,7 @@
 //! auth-failure audit learns who was refused.
 
 use crate::{
-    auth::{Actor, Caller, Permission, RequestMeta, presented_token, request_meta},
+    auth::{Actor, Caller, RequestMeta, presented_token, request_meta},
     error::ApiError,
     keyfmt,
     state::AppState,
@@ -14,76 +14,12 @@ use axum::{
     extract::{FromRequestParts, Path},
     http::request::Parts,
 };
-use serde::{Deserialize, Serialize};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
 };
-use utoipa::ToSchema;
 
-/// A user's role in an organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Owner,
-    Admin,
-    Member,
-    Viewer,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Member, Role::Viewer];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Member => "member",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// THE permission table for users (documented in `docs/roles.md`; a unit test
-/// keeps the two in step). API keys use scopes instead: [`Permission::scope`].
-///
-/// `KeysWrite` lets a member create keys and change/revoke the keys they
-/// created; `KeysManageAll` is needed for anyone else's key.
-pub fn role_allows(role: Role, permission: Permission) -> bool {
-    use Permission::*;
-    use Role::*;
-    match permission {
-        KeysRead | ProjectsRead | EnvironmentsRead | MembersRead | OrgRead => true,
-        KeysWrite | KeysVerify => matches!(role, Owner | Admin | Member),
-        KeysManageAll | ProjectsWrite | EnvironmentsWrite | AuditRead | OrgsAdmin => matches!(role, Owner | Admin),
-        MembersWrite | OrgWrite => role == Owner,
-    }
-}
-
-/// The keyward scopes a session of `role` may grant to keys it creates or
-/// changes (documented in `docs/roles.md`, "What a caller may grant"; a unit
-/// test keeps the two in step). Never more than the role can do itself: a
-/// member manages only its own keys, so it cannot mint a `keys:write` key
-/// (which manages every key); an admin cannot manage members or the
-/// organization, so it cannot mint an `orgs:admin` key.
-pub fn role_scope_ceiling(role: Role) -> &'static [&'static str] {
-    match role {
-        Role::Owner => &["*"],
-        Role::Admin => &["keys:*"],
-        Role::Member => &["keys:read", "keys:verify"],
-        Role::Viewer => &["keys:read"],
-    }
-}
+pub use crate::domain::access::{Role, role_allows, role_scope_ceiling};
 
 // ---------------------------------------------------------------- auth-failure audit slot
 
@@ -222,6 +158,7 @@ impl FromRequestParts<AppState> for Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Permission;
 
     /// `docs/roles.md` carries the same table as [`role_allows`].
     #[test]

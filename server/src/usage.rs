@@ -11,7 +11,7 @@
 //!   saturation they wait for spare CPU and grow instead of slowing requests.
 
 use crate::{
-    api::verify::VerifyCode,
+    domain::verify::VerifyCode,
     state::AppState,
     store::{Backend, Store},
 };

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::support::proxy::{Proxy, Step};
 use axum::{Json, Router, routing::get};
 use futures::TryStreamExt;
 use keyward::middleware::{RequireKey, VerifiedKey};
@@ -19,7 +20,6 @@ use keyward::types::{
 use keyward::{Client, Error, ListApiKeys, ListOrganizationApiKeys, ListProjects, RequestOptions, Uuid};
 use keyward_tests::{Backend, TestServer, backend_tests};
 use serde_json::{Value, json};
-use crate::support::proxy::{Proxy, Step};
 
 /// No single test may take longer than this, whatever goes wrong.
 const TEST_DEADLINE: Duration = Duration::from_secs(120);

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
+use crate::support::proxy::{Proxy, Step};
 use axum::Router;
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Request, State};
@@ -25,7 +26,6 @@ use keyward::webhooks::{self, WebhookError};
 use keyward::{Client, Error, ListApiKeys, ListProjects, ListWebhookDeliveries, ListWebhookEndpoints, Uuid};
 use keyward_tests::{Backend, TestServer, backend_tests};
 use serde_json::{Value, json};
-use crate::support::proxy::{Proxy, Step};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, mpsc};
 

@@ -16,7 +16,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -292,9 +292,7 @@ pub struct ListApiKeysQuery {
 
 // ---------------------------------------------------------------- conversions
 
-pub fn ms_to_time(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
+pub use crate::domain::time::ms_to_time;
 
 fn opt_time(ms: Option<i64>) -> Option<DateTime<Utc>> {
     ms.map(ms_to_time)

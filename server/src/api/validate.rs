@@ -3,8 +3,6 @@
 
 use crate::{error::ApiError, keyfmt};
 use chrono::{DateTime, Utc};
-use ipnet::IpNet;
-use std::net::IpAddr;
 
 pub const MAX_META_BYTES: usize = 4096;
 pub const MAX_SCOPES: usize = 100;
@@ -88,10 +86,7 @@ pub fn scopes(field: &str, values: &[String]) -> Result<Vec<String>, ApiError> {
     Ok(out)
 }
 
-/// One IP address or CIDR block.
-pub fn parse_ip_rule(rule: &str) -> Option<IpNet> {
-    rule.parse::<IpNet>().ok().or_else(|| rule.parse::<IpAddr>().ok().map(IpNet::from))
-}
+pub use crate::domain::network::parse_ip_rule;
 
 pub fn allowed_ips(field: &str, values: &[String]) -> Result<Vec<String>, ApiError> {
     if values.len() > MAX_ALLOWED_IPS {

@@ -43,40 +43,10 @@ pub struct VerifyKeyRequest {
     pub cost: Option<u64>,
 }
 
+pub use crate::domain::verify::VerifyCode;
+
 /// The largest `cost` one verify may spend.
 pub const MAX_COST: u64 = 1_000_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum VerifyCode {
-    Valid,
-    NotFound,
-    Malformed,
-    Revoked,
-    Expired,
-    ForbiddenIp,
-    InsufficientScopes,
-    RateLimited,
-    UsageExceeded,
-    Disabled,
-}
-
-impl VerifyCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Valid => "VALID",
-            Self::NotFound => "NOT_FOUND",
-            Self::Malformed => "MALFORMED",
-            Self::Revoked => "REVOKED",
-            Self::Expired => "EXPIRED",
-            Self::ForbiddenIp => "FORBIDDEN_IP",
-            Self::InsufficientScopes => "INSUFFICIENT_SCOPES",
-            Self::RateLimited => "RATE_LIMITED",
-            Self::UsageExceeded => "USAGE_EXCEEDED",
-            Self::Disabled => "DISABLED",
-        }
-    }
-}
 
 /// Rate-limit state of the verified key after this request.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

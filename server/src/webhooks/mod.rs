@@ -154,7 +154,7 @@ pub async fn enqueue(conn: &mut Conn, event: WebhookEventType, key: &KeyRecord, 
     let event_id = format!("msg_{}", uuid::Uuid::now_v7().simple());
     let payload = json!({
         "type": event.as_str(),
-        "timestamp": crate::api::api_keys::ms_to_time(now),
+        "timestamp": crate::domain::time::ms_to_time(now),
         "data": data,
     });
     store::insert_webhook_event(
