@@ -1,4 +1,4 @@
-//! Who is calling (DESIGN §4). An `Authorization: Bearer` or `x-api-key` token
+//! Who is calling (`docs/architecture.md#authentication`). An `Authorization: Bearer` or `x-api-key` token
 //! that parses as a keyward key is an API key; its organization is the context
 //! and its scopes gate the call. Session JWTs take the other branch.
 
@@ -253,7 +253,7 @@ impl FromRequestParts<AppState> for Caller {
             ApiError::unauthenticated("missing credentials: send `Authorization: Bearer <key>` or `x-api-key: <key>`")
         })?;
         let Some(parsed) = keyfmt::parse(token) else {
-            // Not a keyward key: a session JWT (DESIGN §4).
+            // Not a keyward key: a session JWT.
             let token = token.to_string();
             return crate::tenancy::session_caller(parts, state, &token).await;
         };

@@ -1,4 +1,4 @@
-//! Key records by hash, in memory (DESIGN §7). Unknown hashes are cached too
+//! Key records by hash, in memory (`docs/architecture.md#the-verify-path`). Unknown hashes are cached too
 //! (negative entries) so a flood of well-formed but unknown keys costs one
 //! lookup each per TTL. Every write to a key invalidates its old and new hash
 //! before the response is sent.

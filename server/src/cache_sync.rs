@@ -1,5 +1,5 @@
 //! Key cache invalidation across replicas sharing a Postgres database
-//! (DESIGN §7).
+//! (`docs/architecture.md#the-verify-path`).
 //!
 //! A write to a key drops it from the cache of the replica that served the
 //! write before answering ([`crate::cache::KeyCache::invalidate`]), then

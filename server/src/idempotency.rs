@@ -1,4 +1,4 @@
-//! `Idempotency-Key` on mutating POSTs (DESIGN §5): the same key with the same
+//! `Idempotency-Key` on mutating POSTs (`docs/architecture.md#http-conventions`): the same key with the same
 //! body within 24 h replays the first response; with a different body → 409.
 //!
 //! Only hashes identify a record: the scope is SHA-256 over the caller's

@@ -1,4 +1,4 @@
-//! The key format of DESIGN §3: `{prefix}_{env}_{secret}` where `secret` is 32
+//! The key format (`docs/architecture.md#key-format`): `{prefix}_{env}_{secret}` where `secret` is 32
 //! base62 characters from the OS CSPRNG followed by 6 base62 characters of a
 //! CRC32 over everything before them (GitHub's token design). The checksum lets
 //! verify reject typos and random strings without touching storage, and lets

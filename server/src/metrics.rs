@@ -1,4 +1,4 @@
-//! `/metrics` in the Prometheus text format (DESIGN §5), rendered by our own
+//! `/metrics` in the Prometheus text format (`docs/architecture.md#http-conventions`), rendered by our own
 //! handler: HTTP requests and latency by route template and status, verify
 //! outcomes by code, the key cache's hits and misses, database pool usage.
 //! Per request the cost is two label lookups and a few atomic adds.

@@ -1,4 +1,4 @@
-//! Per-key rate limits in process (DESIGN §7): GCRA, exact, keyed by key id.
+//! Per-key rate limits in process (`docs/architecture.md#the-verify-path`): GCRA, exact, keyed by key id.
 //!
 //! A key with `rate_limit {limit, window_ms}` may spend `limit` tokens per
 //! window, all at once or spread out; a token comes back every

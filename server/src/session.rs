@@ -1,4 +1,4 @@
-//! Session JWTs (DESIGN §4): a bearer token that is not a keyward key is a
+//! Session JWTs (`docs/architecture.md#authentication`): a bearer token that is not a keyward key is a
 //! dashboard session issued by the SaaS's identity provider (Supabase, Clerk,
 //! Auth0, …). HS256 with `KEYWARD_JWT_SECRET` (raw UTF-8 bytes) or RS256/ES256
 //! with keys from `KEYWARD_JWKS_URL`; `aud`/`iss` are checked only when

@@ -1,4 +1,4 @@
-//! Users, organizations and roles (DESIGN §2, §4): the permission table, the
+//! Users, organizations and roles (`docs/architecture.md#domain`, `#authentication`): the permission table, the
 //! session branch of authentication (org context resolution), the
 //! no-organization [`Principal`] extractor, and the slot through which the
 //! auth-failure audit learns who was refused.

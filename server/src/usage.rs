@@ -1,4 +1,4 @@
-//! Usage accounting for the verify hot path (DESIGN §7).
+//! Usage accounting for the verify hot path (`docs/architecture.md#the-verify-path`).
 //!
 //! - Quotas (`usage_limit`) are spent with one conditional atomic UPDATE, so
 //!   they stay exact across concurrent requests, restarts and replicas. The

@@ -1,4 +1,4 @@
-//! The verify hot path (DESIGN §5, §7): every outcome code, scopes, CIDRs,
+//! The verify hot path (`docs/architecture.md#the-verify-path`): every outcome code, scopes, CIDRs,
 //! rate limits, quotas (exact under concurrency and across restarts), refill,
 //! `cost`, cache invalidation, write-behind usage, the usage endpoint,
 //! `/metrics` and the caller's own rate limit on the management API.

@@ -1,5 +1,5 @@
 //! `cargo xtask bench`: wrk against `POST /v1/keys/verify` and the server's own
-//! `GET /healthz` in one run (DESIGN §9).
+//! `GET /healthz` in one run (`docs/architecture.md#commands`).
 //!
 //! 1. `cargo build --release -p keyward-server`;
 //! 2. a fresh database (SQLite file under `target/bench/`, or a new Postgres

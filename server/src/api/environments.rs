@@ -1,5 +1,5 @@
 //! `/v1/projects/{id}/environments`: environments belong to the organization
-//! (DESIGN §2: `live` and `test` by default); these routes list and create the
+//! (`live` and `test` by default: `docs/architecture.md#domain`); these routes list and create the
 //! environments of the project's organization.
 
 use super::{Page, PageQuery, api_keys::ms_to_time, pagination_headers, projects::load_visible_project, validate};

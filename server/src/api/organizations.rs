@@ -1,5 +1,5 @@
 //! `/v1/organizations` and `/v1/organizations/{org}/members`: tenants and who
-//! belongs to them (DESIGN §2, `docs/roles.md`).
+//! belongs to them (`docs/architecture.md#domain`, `docs/roles.md`).
 
 use super::{Page, PageQuery, api_keys::ms_to_time, pagination_headers, validate};
 use crate::{

@@ -1,4 +1,4 @@
-//! `POST /v1/keys/verify`: the hot path (DESIGN §5, §7). A well-formed request
+//! `POST /v1/keys/verify`: the hot path (`docs/architecture.md#the-verify-path`). A well-formed request
 //! always answers 200; the outcome is in `valid` and `code`.
 
 use super::api_keys::{ChangedBy, ms_to_time, record_change};
@@ -136,7 +136,7 @@ impl<'a> VerifyOut<'a> {
     }
 }
 
-/// The checks that need no state beyond the key record, in DESIGN §5 order.
+/// The checks that need no state beyond the key record, in the order `docs/architecture.md#the-verify-path` gives.
 fn static_checks(key: &CachedKey, ip: Option<IpAddr>, required: &[String], now: i64) -> VerifyCode {
     match key_unusable_reason(&key.record, now) {
         Some("revoked") => return VerifyCode::Revoked,

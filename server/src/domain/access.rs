@@ -33,7 +33,7 @@ impl Permission {
             Self::KeysRead => "keys:read",
             Self::KeysWrite | Self::KeysManageAll => "keys:write",
             Self::KeysVerify => "keys:verify",
-            // Orgs, members, projects, environments and audit (DESIGN §4).
+            // Orgs, members, projects, environments and audit.
             _ => "orgs:admin",
         }
     }

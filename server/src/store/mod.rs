@@ -1,5 +1,5 @@
 //! The one storage module: sqlx `Any` over SQLite (embedded default) or
-//! Postgres, with a portable schema (DESIGN §6). Times are unix milliseconds,
+//! Postgres, with a portable schema (`docs/architecture.md#storage`). Times are unix milliseconds,
 //! JSON is TEXT, booleans are 0/1 BIGINTs.
 
 mod background_writer;
