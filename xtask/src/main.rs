@@ -6,6 +6,7 @@ mod codegen;
 mod downgrade;
 mod drift;
 mod fuzz;
+mod layering;
 mod node;
 mod openapi;
 mod python;

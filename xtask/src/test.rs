@@ -13,7 +13,7 @@ use std::{
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
-use crate::{codegen, fuzz, node, openapi, python, workspace_path, workspace_root};
+use crate::{codegen, layering, fuzz, node, openapi, python, workspace_path, workspace_root};
 
 #[derive(clap::Args)]
 pub struct TestArgs {
@@ -82,6 +82,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
     step("clippy -D warnings", Suite::Lint, &mut || {
         cargo(&["clippy", "--workspace", "--all-targets", "--no-deps", "--", "-D", "warnings"])
     });
+    step("layering", Suite::Lint, &mut layering::check);
     // Built once, shared by both drift checks: generating the spec is the
     // same work either way.
     let mut specs = None;

@@ -1,0 +1,289 @@
+//! The layering check (`cargo xtask test`, lint suite): the rules of
+//! `docs/architecture.md#layers`, read from the server's source with syn.
+//!
+//! - `domain/` and `app/` know neither HTTP nor SQL: no `axum`, no `sqlx`, no
+//!   `AppState`, nothing of `api/`; `domain/` uses nothing else of the crate.
+//! - Nothing outside `api/` and `lib.rs` imports `api`.
+//! - Every SQL statement is under `store/`.
+//!
+//! The last two are ratchets while the reshaping is under way: the places
+//! that break them today are listed below, a new one fails the check, and one
+//! that no longer breaks it fails the check too until it is struck from the
+//! list — so the lists only shrink.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fs,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, bail};
+use syn::visit::Visit;
+
+use crate::workspace_path;
+
+/// Files outside `api/` that still import it (the key lifecycle is to move to `app/keys.rs`).
+const API_IMPORTS_ALLOWED: &[&str] = &[
+    "bench_seed.rs",
+    "idempotency.rs",
+    "scheduler.rs",
+    "tenancy.rs",
+    "webhooks/mod.rs",
+    "leaks.rs",
+    "housekeeping.rs",
+];
+
+/// Files outside `store/` that still run SQL of their own.
+const SQL_ALLOWED: &[&str] = &["cache_sync.rs", "housekeeping.rs", "idempotency.rs", "usage.rs"];
+
+/// What one file depends on.
+#[derive(Default)]
+struct Uses {
+    /// Top-level modules of this crate (`api`, `store`, …).
+    modules: BTreeSet<String>,
+    /// External crates named (`axum`, `sqlx`, …).
+    crates: BTreeSet<String>,
+    /// Whether it builds a query (`sqlx::query*`, `query_as`, `query_scalar`).
+    sql: bool,
+}
+
+struct Visitor {
+    /// The module path of the item being visited, e.g. `["api", "api_keys"]`.
+    module: Vec<String>,
+    uses: Uses,
+}
+
+impl Visitor {
+    fn record(&mut self, segments: &[String]) {
+        let Some(first) = segments.first() else { return };
+        let absolute: Vec<String> = match first.as_str() {
+            "crate" => segments[1..].to_vec(),
+            "super" => {
+                let mut base = self.module.clone();
+                let mut rest = segments;
+                while rest.first().is_some_and(|s| s == "super") {
+                    base.pop();
+                    rest = &rest[1..];
+                }
+                base.extend(rest.iter().cloned());
+                base
+            }
+            "self" => {
+                let mut base = self.module.clone();
+                base.extend(segments[1..].iter().cloned());
+                base
+            }
+            "axum" | "sqlx" | "hyper" | "hyper_util" | "tower_http" | "utoipa_axum" => {
+                self.uses.crates.insert(first.clone());
+                if first == "sqlx" && segments.iter().any(|s| s.starts_with("query")) {
+                    self.uses.sql = true;
+                }
+                return;
+            }
+            _ => return,
+        };
+        if let Some(top) = absolute.first() {
+            self.uses.modules.insert(top.clone());
+        }
+    }
+
+    fn use_tree(&mut self, prefix: &mut Vec<String>, tree: &syn::UseTree) {
+        match tree {
+            syn::UseTree::Path(path) => {
+                prefix.push(path.ident.to_string());
+                self.use_tree(prefix, &path.tree);
+                prefix.pop();
+            }
+            syn::UseTree::Name(name) => {
+                prefix.push(name.ident.to_string());
+                let segments = prefix.clone();
+                self.record(&segments);
+                prefix.pop();
+            }
+            syn::UseTree::Rename(rename) => {
+                prefix.push(rename.ident.to_string());
+                let segments = prefix.clone();
+                self.record(&segments);
+                prefix.pop();
+            }
+            syn::UseTree::Glob(_) => {
+                let segments = prefix.clone();
+                self.record(&segments);
+            }
+            syn::UseTree::Group(group) => {
+                for tree in &group.items {
+                    self.use_tree(prefix, tree);
+                }
+            }
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for Visitor {
+    fn visit_item_use(&mut self, item: &'ast syn::ItemUse) {
+        self.use_tree(&mut Vec::new(), &item.tree);
+    }
+
+    fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
+        self.module.push(item.ident.to_string());
+        syn::visit::visit_item_mod(self, item);
+        self.module.pop();
+    }
+
+    fn visit_path(&mut self, path: &'ast syn::Path) {
+        let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        self.record(&segments);
+        if segments.last().is_some_and(|s| matches!(s.as_str(), "query" | "query_as" | "query_scalar"))
+            && (segments.len() == 1 || segments[0] == "sqlx")
+        {
+            self.uses.sql = true;
+        }
+        syn::visit::visit_path(self, path);
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        // `sqlx::query!` and friends, and paths inside macro bodies we cannot parse.
+        let segments: Vec<String> = mac.path.segments.iter().map(|s| s.ident.to_string()).collect();
+        self.record(&segments);
+        let body = mac.tokens.to_string();
+        if body.contains("sqlx :: query") {
+            self.uses.sql = true;
+        }
+        syn::visit::visit_macro(self, mac);
+    }
+}
+
+/// `server/src/api/api_keys.rs` → `["api", "api_keys"]`; `api/mod.rs` → `["api"]`.
+fn module_path(relative: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = relative.with_extension("").iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    if parts.last().is_some_and(|p| p == "mod" || p == "lib" || p == "main") {
+        parts.pop();
+    }
+    parts
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            rust_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn scan(root: &Path) -> anyhow::Result<BTreeMap<String, Uses>> {
+    let mut files = Vec::new();
+    rust_files(root, &mut files)?;
+    let mut all = BTreeMap::new();
+    for file in files {
+        let relative = file.strip_prefix(root).unwrap_or(&file).to_path_buf();
+        let text = fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        let parsed = syn::parse_file(&text).with_context(|| format!("parsing {}", file.display()))?;
+        let mut visitor = Visitor { module: module_path(&relative), uses: Uses::default() };
+        visitor.visit_file(&parsed);
+        // A file's own module is not a dependency.
+        if let Some(own) = visitor.module.first().cloned() {
+            visitor.uses.modules.remove(&own);
+        }
+        all.insert(relative.to_string_lossy().replace('\\', "/"), visitor.uses);
+    }
+    Ok(all)
+}
+
+pub fn check() -> anyhow::Result<()> {
+    let root = workspace_path("server/src");
+    let files = scan(&root)?;
+    let mut problems = Vec::new();
+    let in_layer = |file: &str, layer: &str| file.starts_with(&format!("{layer}/"));
+
+    for (file, uses) in &files {
+        for layer in ["domain", "app"] {
+            if !in_layer(file, layer) {
+                continue;
+            }
+            for krate in ["axum", "sqlx", "hyper", "hyper_util", "tower_http", "utoipa_axum"] {
+                if uses.crates.contains(krate) {
+                    problems.push(format!("server/src/{file}: `{layer}/` must not use `{krate}` (HTTP or SQL)"));
+                }
+            }
+            for module in ["api", "state"] {
+                if uses.modules.contains(module) {
+                    problems.push(format!("server/src/{file}: `{layer}/` must not use `crate::{module}`"));
+                }
+            }
+        }
+        if in_layer(file, "domain") {
+            for module in uses.modules.iter().filter(|m| *m != "domain") {
+                problems.push(format!("server/src/{file}: `domain/` must not use `crate::{module}` (pure rules only)"));
+            }
+        }
+    }
+
+    let ratchet = |problems: &mut Vec<String>, what: &str, allowed: &[&str], breaking: BTreeSet<&str>| {
+        for file in &breaking {
+            if !allowed.contains(file) {
+                problems.push(format!("server/src/{file}: {what}"));
+            }
+        }
+        for file in allowed {
+            if !breaking.contains(file) {
+                problems.push(format!(
+                    "server/src/{file} no longer breaks the rule \"{what}\": strike it from the list in xtask/src/layering.rs"
+                ));
+            }
+        }
+    };
+    let imports_api: BTreeSet<&str> = files
+        .iter()
+        .filter(|(file, uses)| !in_layer(file, "api") && file.as_str() != "lib.rs" && uses.modules.contains("api"))
+        .map(|(file, _)| file.as_str())
+        .collect();
+    ratchet(&mut problems, "imports `api` from outside `api/` and `lib.rs`", API_IMPORTS_ALLOWED, imports_api);
+    let runs_sql: BTreeSet<&str> = files
+        .iter()
+        .filter(|(file, uses)| !in_layer(file, "store") && uses.sql)
+        .map(|(file, _)| file.as_str())
+        .collect();
+    ratchet(&mut problems, "runs SQL outside `store/`", SQL_ALLOWED, runs_sql);
+
+    if problems.is_empty() {
+        eprintln!("layering: {} files of server/src keep the rules of docs/architecture.md#layers", files.len());
+        return Ok(());
+    }
+    for problem in &problems {
+        eprintln!("layering: {problem}");
+    }
+    bail!("{} layering problem(s) (rules: docs/architecture.md#layers)", problems.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uses_of(module: &[&str], source: &str) -> Uses {
+        let mut visitor = Visitor { module: module.iter().map(|s| s.to_string()).collect(), uses: Uses::default() };
+        visitor.visit_file(&syn::parse_file(source).unwrap());
+        visitor.uses
+    }
+
+    #[test]
+    fn finds_crate_super_and_grouped_imports() {
+        let uses = uses_of(
+            &["jobs", "scheduler"],
+            "use crate::{auth::{Caller, Permission}, store::{self, now_ms}};\n\
+             use super::super::api::api_keys::rotate_record;\n\
+             fn f() { crate::cache::KeyCache::new(); let _ = sqlx::query(\"SELECT 1\"); }",
+        );
+        assert_eq!(uses.modules.iter().map(String::as_str).collect::<Vec<_>>(), ["api", "auth", "cache", "store"]);
+        assert!(uses.crates.contains("sqlx") && uses.sql);
+    }
+
+    #[test]
+    fn a_file_without_sql_or_http_is_clean() {
+        let uses = uses_of(&["domain", "access"], "use serde::Serialize; pub fn f() -> u8 { 1 }");
+        assert!(uses.modules.is_empty() && uses.crates.is_empty() && !uses.sql);
+    }
+}
