@@ -631,3 +631,434 @@ fn unshare(err: Arc<sqlx::Error>) -> sqlx::Error {
         other => sqlx::Error::Protocol(other.to_string()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! The cache over a real SQLite store in a temp dir. On SQLite the store
+    //! answers key reads in place and counts them ([`Store::in_place_reads`]),
+    //! which is how these tests see whether a lookup reached the database.
+
+    use super::*;
+    use crate::{
+        auth::KeyLifecycle,
+        bootstrap::bootstrap,
+        keyfmt,
+        store::{self, EnvironmentRecord, now_ms},
+    };
+    use std::net::IpAddr;
+
+    struct Fixture {
+        store: Store,
+        organization_id: String,
+        environment: EnvironmentRecord,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        async fn new() -> Fixture {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("cache.db").display());
+            let store = Store::connect(&url, 4).await.expect("open store");
+            let made = bootstrap(&store, "Cache tests").await.expect("bootstrap");
+            let mut tx = store.begin().await.expect("begin");
+            let environment = store::find_environment(&mut tx, &made.organization.id, "live")
+                .await
+                .expect("read environment")
+                .expect("live environment");
+            tx.commit().await.expect("commit");
+            Fixture { store, organization_id: made.organization.id, environment, _dir: dir }
+        }
+
+        fn cache(&self, capacity: u64, ttl: Duration) -> KeyCache {
+            KeyCache::new(self.store.clone(), capacity, ttl)
+        }
+
+        /// A minted key that is not in the database (yet).
+        fn mint(&self) -> keyfmt::NewKey {
+            keyfmt::generate("kw", &self.environment.name)
+        }
+
+        /// Stores `minted` as an active key; returns its id.
+        async fn insert(&self, minted: &keyfmt::NewKey) -> String {
+            let record = KeyRecord::fresh(&self.organization_id, &self.environment, minted, now_ms());
+            let mut tx = self.store.begin().await.expect("begin");
+            store::insert_key(&mut tx, &record).await.expect("insert key");
+            tx.commit().await.expect("commit");
+            record.id
+        }
+
+        /// A new active key in the database; returns its hash.
+        async fn new_key(&self) -> String {
+            let minted = self.mint();
+            self.insert(&minted).await;
+            minted.hash
+        }
+
+        /// Revokes the key with `hash` behind the cache's back (plain SQL).
+        async fn revoke(&self, hash: &str) {
+            let done = sqlx::query("UPDATE api_keys SET revoked_at = $1, is_active = 0 WHERE key_hash = $2")
+                .bind(now_ms())
+                .bind(hash)
+                .execute(self.store.pool())
+                .await
+                .expect("revoke");
+            assert_eq!(done.rows_affected(), 1, "one key revoked");
+        }
+
+        /// Key reads that reached the database so far.
+        fn db_reads(&self) -> u64 {
+            let (reads, failures) = self.store.in_place_reads().expect("a SQLite file store reads in place");
+            reads + failures
+        }
+    }
+
+    fn hits(cache: &KeyCache) -> u64 {
+        cache.stats().hits.load(Ordering::Relaxed)
+    }
+
+    fn misses(cache: &KeyCache) -> u64 {
+        cache.stats().misses.load(Ordering::Relaxed)
+    }
+
+    /// Whether the cached answer for `hash` is a live (not revoked, active) key.
+    async fn live(cache: &KeyCache, hash: &str) -> bool {
+        let key = cache.lookup(hash).await.expect("lookup").expect("the key exists");
+        key.record.revoked_at().is_none() && key.record.is_active()
+    }
+
+    /// A digest that lands in `shard`, distinct for each `n`.
+    fn digest_in_shard(shard: usize, n: u64) -> [u8; 32] {
+        let mut d = [0u8; 32];
+        d[..8].copy_from_slice(&n.to_le_bytes());
+        d[8] = shard as u8;
+        d[31] = 0xa5;
+        d
+    }
+
+    fn shard_len(cache: &KeyCache, shard: usize) -> usize {
+        read(&cache.inner.shards[shard]).len()
+    }
+
+    fn cached(cache: &KeyCache, digest: [u8; 32]) -> bool {
+        read(&cache.inner.shards[Digest(digest).shard()]).contains_key(&Digest(digest))
+    }
+
+    // ------------------------------------------------------------ eviction
+
+    #[tokio::test]
+    async fn a_full_shard_evicts_and_the_cache_stays_within_its_slack() {
+        let fx = Fixture::new().await;
+        let capacity = 640;
+        let cache = fx.cache(capacity, Duration::from_secs(60));
+        let shard_capacity = cache.inner.shard_capacity;
+        // Unknown hashes, spread over every shard like real digests: each is a
+        // negative entry, as big a claim on capacity as a key.
+        let lookups = 4 * capacity;
+        for n in 0..lookups {
+            let digest = keyfmt::key_digest(&format!("unknown key {n}"));
+            assert!(cache.lookup_digest(digest).await.expect("lookup").is_none());
+        }
+        for shard in 0..SHARDS {
+            let len = shard_len(&cache, shard);
+            assert!(len <= shard_capacity, "shard {shard} holds {len} entries, more than its {shard_capacity}");
+        }
+        let count = cache.entry_count();
+        assert!(
+            count <= (SHARDS * shard_capacity) as u64,
+            "{count} entries for a capacity of {capacity} (slack: {SHARDS} shards of {shard_capacity})"
+        );
+        assert!(count < lookups, "{count} of {lookups} entries kept: nothing was evicted");
+
+        // One shard filled three times over never holds more than its capacity.
+        for n in 0..3 * shard_capacity as u64 {
+            cache.lookup_digest(digest_in_shard(7, n)).await.expect("lookup");
+            let len = shard_len(&cache, 7);
+            assert!(len <= shard_capacity, "shard 7 holds {len} entries, more than its {shard_capacity}");
+        }
+    }
+
+    #[tokio::test]
+    async fn eviction_gives_entries_hit_since_the_last_pass_a_second_chance() {
+        let fx = Fixture::new().await;
+        // About 150 entries a shard, so one eviction pass drops about 19.
+        let cache = fx.cache(6400, Duration::from_secs(60));
+        let shard_capacity = cache.inner.shard_capacity;
+        let shard = 3;
+        let digests: Vec<[u8; 32]> = (0..shard_capacity as u64).map(|n| digest_in_shard(shard, n)).collect();
+        for &d in &digests {
+            assert!(cache.lookup_digest(d).await.expect("lookup").is_none());
+        }
+        assert_eq!(shard_len(&cache, shard), shard_capacity, "the shard is exactly full");
+        // Hit every other entry: half the shard is referenced, far more than
+        // one pass needs to keep.
+        let before = hits(&cache);
+        for d in digests.iter().step_by(2) {
+            cache.lookup_digest(*d).await.expect("lookup");
+        }
+        let referenced = digests.len().div_ceil(2) as u64;
+        assert_eq!(hits(&cache) - before, referenced, "the second lookups were hits");
+
+        // One more entry overflows the shard: an eviction pass.
+        let newcomer = digest_in_shard(shard, 1_000_000);
+        cache.lookup_digest(newcomer).await.expect("lookup");
+        let len = shard_len(&cache, shard);
+        assert!(len < shard_capacity, "the pass made room ({len} of {shard_capacity})");
+        assert!(cached(&cache, newcomer), "the entry that caused the pass is cached");
+        let evicted_hit: Vec<usize> = (0..digests.len()).step_by(2).filter(|&i| !cached(&cache, digests[i])).collect();
+        assert!(evicted_hit.is_empty(), "entries hit since the last pass were evicted: {evicted_hit:?}");
+        let evicted_cold = (1..digests.len()).step_by(2).filter(|&i| !cached(&cache, digests[i])).count();
+        assert_eq!(evicted_cold, shard_capacity + 1 - len, "every evicted entry was one not hit");
+    }
+
+    // ------------------------------------------------------------ negative entries
+
+    #[tokio::test]
+    async fn an_unknown_hash_is_cached_as_absent_until_invalidated() {
+        let fx = Fixture::new().await;
+        let cache = fx.cache(1000, Duration::from_secs(60));
+        let minted = fx.mint();
+        let reads = fx.db_reads();
+
+        assert!(cache.lookup(&minted.hash).await.expect("lookup").is_none(), "unknown hash");
+        assert_eq!((hits(&cache), misses(&cache)), (0, 1));
+        assert_eq!(fx.db_reads(), reads + 1, "the first lookup read the database");
+
+        assert!(cache.lookup(&minted.hash).await.expect("lookup").is_none());
+        assert_eq!((hits(&cache), misses(&cache)), (1, 1), "the second lookup was a hit");
+        assert_eq!(fx.db_reads(), reads + 1, "the second lookup did not read the database");
+
+        // The key appears behind the cache's back: the negative entry still answers.
+        let id = fx.insert(&minted).await;
+        assert!(cache.lookup(&minted.hash).await.expect("lookup").is_none(), "negative entry served");
+        assert_eq!(fx.db_reads(), reads + 1);
+
+        cache.invalidate(&minted.hash).await;
+        let found = cache.lookup(&minted.hash).await.expect("lookup").expect("found after invalidate");
+        assert_eq!(&*found.record.id, id.as_str());
+        assert_eq!(fx.db_reads(), reads + 2);
+    }
+
+    // ------------------------------------------------------------ invalidation
+
+    #[tokio::test]
+    async fn invalidate_and_clear_make_the_next_lookup_see_the_database() {
+        let fx = Fixture::new().await;
+        let cache = fx.cache(1000, Duration::from_secs(60));
+
+        let hash = fx.new_key().await;
+        assert!(live(&cache, &hash).await);
+        fx.revoke(&hash).await;
+        assert!(live(&cache, &hash).await, "until invalidated, the cached row answers");
+        cache.invalidate(&hash).await;
+        assert!(!live(&cache, &hash).await, "after invalidate, the revocation is seen");
+
+        let hash = fx.new_key().await;
+        assert!(live(&cache, &hash).await);
+        fx.revoke(&hash).await;
+        cache.clear();
+        assert_eq!(cache.entry_count(), 0);
+        assert!(!live(&cache, &hash).await, "after clear, the revocation is seen");
+    }
+
+    /// What [`KeyCache::load_shared`] does, split where a write can land: the
+    /// read (at the generation current when it starts), then its insert.
+    async fn start_load(cache: &KeyCache, hash: &str) -> Arc<Entry> {
+        let generation = cache.inner.stats.generation.load(Ordering::Acquire);
+        load(&cache.inner, hash, generation, true).await.expect("load")
+    }
+
+    fn finish_load(cache: &KeyCache, hash: &str, entry: Arc<Entry>) {
+        cache.inner.insert(Digest::from_hex(hash).expect("hex digest"), entry);
+    }
+
+    #[tokio::test]
+    async fn a_load_that_read_before_an_invalidate_is_never_served_after_it() {
+        let fx = Fixture::new().await;
+        let cache = fx.cache(1000, Duration::from_secs(60));
+
+        // invalidate: the load reads the live row, the revocation commits and
+        // is invalidated, then the load stores what it read.
+        let hash = fx.new_key().await;
+        let stale = start_load(&cache, &hash).await;
+        fx.revoke(&hash).await;
+        cache.invalidate(&hash).await;
+        finish_load(&cache, &hash, stale);
+        assert!(!live(&cache, &hash).await, "the load begun before invalidate was served");
+        assert!(!live(&cache, &hash).await, "and its reload stays cached");
+
+        // An invalidation of another hash does not make this one's entry stale.
+        let other = fx.new_key().await;
+        let reads = fx.db_reads();
+        cache.invalidate(&other).await;
+        assert!(!live(&cache, &hash).await);
+        assert_eq!(fx.db_reads(), reads, "an unrelated invalidation forced a reload");
+
+        // clear: the same race against dropping everything.
+        let hash = fx.new_key().await;
+        let stale = start_load(&cache, &hash).await;
+        fx.revoke(&hash).await;
+        cache.clear();
+        finish_load(&cache, &hash, stale);
+        assert!(!live(&cache, &hash).await, "the load begun before clear was served");
+
+        // A negative entry read before the key was inserted is just as stale.
+        let minted = fx.mint();
+        let stale = start_load(&cache, &minted.hash).await;
+        fx.insert(&minted).await;
+        cache.invalidate(&minted.hash).await;
+        finish_load(&cache, &minted.hash, stale);
+        assert!(cache.lookup(&minted.hash).await.expect("lookup").is_some(), "a stale negative entry was served");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_lookups_see_a_revocation_once_it_is_invalidated() {
+        let fx = Fixture::new().await;
+        let cache = fx.cache(1000, Duration::from_secs(60));
+        for round in 0..20 {
+            let hash = fx.new_key().await;
+            assert!(live(&cache, &hash).await);
+            let revoked = Arc::new(AtomicBool::new(false));
+            // One task drops everything over and over, so the readers keep
+            // loading the row while it is revoked (one clearer only: clears
+            // are not meant to race each other).
+            let churn = {
+                let (cache, revoked) = (cache.clone(), revoked.clone());
+                tokio::spawn(async move {
+                    let mut after = 0;
+                    while after < 200 {
+                        after += u32::from(revoked.load(Ordering::Acquire));
+                        cache.clear();
+                        tokio::task::yield_now().await;
+                    }
+                })
+            };
+            let readers: Vec<_> = (0..3)
+                .map(|_| {
+                    let (cache, hash, revoked) = (cache.clone(), hash.clone(), revoked.clone());
+                    tokio::spawn(async move {
+                        // Until the revocation is announced, then a bounded
+                        // number of times more: every lookup begun after it
+                        // must see it.
+                        let mut after = 0;
+                        for _ in 0..1_000_000u32 {
+                            let announced = revoked.load(Ordering::Acquire);
+                            let is_live = live(&cache, &hash).await;
+                            if announced {
+                                assert!(!is_live, "a lookup begun after the invalidation saw the key live");
+                                after += 1;
+                                if after == 200 {
+                                    return;
+                                }
+                            }
+                            tokio::task::yield_now().await;
+                        }
+                        panic!("the revocation was never announced");
+                    })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            fx.revoke(&hash).await;
+            cache.invalidate(&hash).await;
+            revoked.store(true, Ordering::Release);
+            for reader in readers {
+                reader.await.unwrap_or_else(|e| panic!("round {round}: {e}"));
+            }
+            churn.await.expect("churn task");
+            assert!(!live(&cache, &hash).await, "round {round}: the key is still live");
+        }
+    }
+
+    /// Two invalidations of one hash at once (a write's own, and the `NOTIFY`
+    /// of an earlier write coming back through [`crate::cache_sync`], say):
+    /// [`KeyCache::forget`] takes its generation, then records it in `recent`
+    /// after an await. If the older one records last, it overwrites the newer
+    /// generation, and a load that began between the two generations (so
+    /// before the newer write) is served as fresh.
+    #[tokio::test]
+    #[ignore = "known bug: `recent` keeps the last-recorded generation, not the highest; see the comment"]
+    async fn an_older_invalidation_recorded_late_does_not_hide_a_newer_one() {
+        let fx = Fixture::new().await;
+        let cache = fx.cache(1000, Duration::from_secs(60));
+        let hash = fx.new_key().await;
+        let digest = Digest::from_hex(&hash).expect("hex digest");
+        // Invalidation A (of an earlier write) takes its generation, then is held up.
+        let generation_a = cache.inner.stats.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        // A load starts: it reads the row before the revocation commits.
+        let stale = start_load(&cache, &hash).await;
+        fx.revoke(&hash).await;
+        // The revocation's own invalidation runs to the end.
+        cache.invalidate(&hash).await;
+        // Invalidation A resumes and records its (older) generation.
+        cache.inner.recent.insert(digest, generation_a).await;
+        cache.inner.remove(digest);
+        // The load finishes.
+        finish_load(&cache, &hash, stale);
+        assert!(!live(&cache, &hash).await, "the load begun before the revocation was served after its invalidation");
+    }
+
+    // ------------------------------------------------------------ TTL
+
+    #[tokio::test]
+    async fn entries_older_than_the_ttl_are_reloaded_and_swept() {
+        let fx = Fixture::new().await;
+        let cache = fx.cache(1000, Duration::from_millis(50));
+        let hash = fx.new_key().await;
+        let minted = fx.mint();
+        assert!(live(&cache, &hash).await);
+        assert!(cache.lookup(&minted.hash).await.expect("lookup").is_none());
+        assert_eq!(cache.entry_count(), 2);
+
+        // Changes behind the cache's back, no invalidation.
+        fx.revoke(&hash).await;
+        fx.insert(&minted).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!live(&cache, &hash).await, "the revocation is seen once the TTL has passed");
+        assert!(cache.lookup(&minted.hash).await.expect("lookup").is_some(), "the new key is seen too");
+
+        // Past the TTL again, a sweep of every shard drops both entries.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(cache.entry_count(), 2, "nothing swept yet");
+        for _ in 0..SHARDS {
+            cache.sweep_expired();
+        }
+        assert_eq!(cache.entry_count(), 0, "expired entries swept");
+    }
+
+    // ------------------------------------------------------------ ip_allowed
+
+    fn key_with_ips(rules: &[&str]) -> CachedKey {
+        CachedKey::new(KeyRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            allowed_ips: serde_json::to_string(rules).expect("JSON"),
+            ..KeyRecord::default()
+        })
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().expect("an IP address"))
+    }
+
+    #[test]
+    fn ip_allowed_checks_the_rules_and_refuses_an_unknown_address_when_restricted() {
+        let open = key_with_ips(&[]);
+        assert!(!open.ip_restricted);
+        for addr in [ip("203.0.113.9"), ip("::1"), None] {
+            assert!(open.ip_allowed(addr), "an empty list allows {addr:?}");
+        }
+
+        let restricted = key_with_ips(&["10.0.0.0/8", " 192.0.2.7 ", "2001:db8::/32"]);
+        assert!(restricted.ip_restricted);
+        for allowed in ["10.0.0.1", "10.255.255.255", "192.0.2.7", "2001:db8::1", "2001:db8:ffff::2"] {
+            assert!(restricted.ip_allowed(ip(allowed)), "{allowed} is inside a rule");
+        }
+        for refused in ["11.0.0.1", "9.255.255.255", "192.0.2.8", "2001:db9::1", "::1"] {
+            assert!(!restricted.ip_allowed(ip(refused)), "{refused} is outside every rule");
+        }
+        assert!(!restricted.ip_allowed(None), "no address, and the key is restricted");
+
+        let unparseable = key_with_ips(&["not an address"]);
+        assert!(unparseable.ip_restricted);
+        assert!(!unparseable.ip_allowed(ip("10.0.0.1")), "a key whose rules are all unparseable allows nobody");
+        assert!(!unparseable.ip_allowed(None));
+    }
+}
