@@ -15,6 +15,7 @@ mod http_api;
 mod idempotency;
 mod key_hygiene;
 mod key_hygiene_processes;
+mod migrations;
 mod sdk_rust;
 mod sdk_rust_tenancy;
 mod sdk_rust_webhooks;

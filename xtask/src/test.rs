@@ -13,7 +13,7 @@ use std::{
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
-use crate::{codegen, layering, fuzz, node, openapi, python, workspace_path, workspace_root};
+use crate::{codegen, fuzz, layering, node, openapi, python, workspace_path, workspace_root};
 
 #[derive(clap::Args)]
 pub struct TestArgs {
