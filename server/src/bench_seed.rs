@@ -8,7 +8,7 @@
 //! the per-key `api_key.created` audit events are left out.
 
 use crate::{
-    api::validate,
+    app::validate,
     bootstrap::bootstrap,
     keyfmt,
     store::{self, KeyRecord, Store, now_ms},

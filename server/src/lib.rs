@@ -2,6 +2,7 @@
 //! contract (`openapi()`), over one sqlx store with SQLite or Postgres.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod background;
 pub mod bench_seed;

@@ -21,7 +21,7 @@
 //! new key's secret yet).
 
 use crate::{
-    api::api_keys::{ChangedBy, record_change, rotate_record},
+    app::keys::{ChangedBy, record_change, rotate_record},
     background::BackgroundTask,
     error::ApiError,
     state::AppState,
@@ -59,7 +59,7 @@ async fn rotate_due(state: &AppState) -> anyhow::Result<()> {
         drop(conn);
         let by = ChangedBy::System { organization_id: &org_id, actor_id: "scheduler" };
         match rotate_record(state, by, &old, None, fallback_grace).await {
-            Ok(rotated) => tracing::info!(old_key_id = %key_id, new_key_id = %rotated.new_key_id, "scheduled rotation"),
+            Ok(rotated) => tracing::info!(old_key_id = %key_id, new_key_id = %rotated.new.id, "scheduled rotation"),
             // Another process rotated it (or it was revoked) since we listed it.
             Err(ApiError::Conflict(_)) => {}
             Err(err) => tracing::warn!(key_id = %key_id, error = %err, "scheduled rotation failed; retried next pass"),

@@ -5,7 +5,7 @@
 //! carry our checksum: verify finds it by hash.
 
 use super::api_keys::{
-    ApiKey, ChangedBy, CreateApiKeyRequest, KeySource, RateLimit, UsageLimit, audit_summary, prepare_key, record_change,
+    ApiKey, ChangedBy, KeySource, NewKey, RateLimit, UsageLimit, audit_summary, prepare_key, record_change,
 };
 use super::validate;
 use crate::{
@@ -142,7 +142,7 @@ pub async fn import_api_keys(
             Some(l) => display_text(&format!("keys[{i}].last4"), l, 4)?,
             None => String::new(),
         };
-        let create = CreateApiKeyRequest {
+        let create = NewKey {
             project_id: item.project_id,
             name: item.name,
             scopes: item.scopes,

@@ -11,7 +11,7 @@ pub mod org_api_keys;
 pub mod organizations;
 pub mod projects;
 pub mod usage;
-pub mod validate;
+pub use crate::app::validate;
 pub mod verify;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;

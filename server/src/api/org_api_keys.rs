@@ -87,7 +87,7 @@ pub async fn list_organization_api_keys(
     check_org(&caller, &org)?;
     let environment = q.environment.as_deref().map(|e| validate::environment_name("environment", e)).transpose()?;
     let page_query = PageQuery { limit: q.limit, starting_after: q.cursor };
-    let page = api_keys::list_keys(&state, &caller, q.project_id, environment.as_deref(), &page_query).await?;
+    let page = api_keys::list_page(&state, &caller, q.project_id, environment.as_deref(), &page_query).await?;
     Ok(Json(OrganizationApiKeyList { api_keys: page.items, next_cursor: page.next_cursor }))
 }
 
@@ -111,7 +111,7 @@ pub async fn create_organization_api_key(
     ApiJson(req): ApiJson<CreateApiKeyRequest>,
 ) -> ApiResult<(StatusCode, Json<OrganizationCreatedApiKey>)> {
     check_org(&caller, &org)?;
-    let (key, plaintext) = api_keys::create_key(&state, &caller, req).await?;
+    let (key, plaintext) = api_keys::create_key(&state, &caller, req.into()).await?;
     Ok((
         StatusCode::CREATED,
         Json(OrganizationCreatedApiKey { api_key: ApiKey::from(&key), plaintext_api_key: plaintext }),

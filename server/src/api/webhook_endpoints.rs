@@ -11,7 +11,7 @@ use crate::{
     secrets,
     state::AppState,
     store::{self, WebhookEndpointRecord, now_ms},
-    webhooks::{self, WebhookEventType, ssrf},
+    webhooks::{self, WebhookEventType},
 };
 use axum::{
     Json,
@@ -121,15 +121,7 @@ impl From<&WebhookEndpointRecord> for WebhookEndpoint {
     }
 }
 
-/// A webhook URL as saved: absolute http(s), and not a private target unless allowed.
-pub fn webhook_target(state: &AppState, field: &str, url: &str) -> ApiResult<String> {
-    let url = validate::webhook_url(field, url)?;
-    let parsed = url::Url::parse(&url).map_err(|e| ApiError::invalid_field(field, e))?;
-    if let Some(why) = ssrf::refuse_url(&parsed, state.config.webhook_allow_private) {
-        return Err(ApiError::invalid_field(field, why));
-    }
-    Ok(url)
-}
+pub use crate::webhooks::target as webhook_target;
 
 fn event_types_json(types: &[WebhookEventType]) -> String {
     // In the caller's order, each type once.

@@ -4,6 +4,7 @@
 //! describes the layers.
 
 pub mod access;
+pub mod keys;
 pub mod network;
 pub mod time;
 pub mod verify;

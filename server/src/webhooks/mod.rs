@@ -147,7 +147,7 @@ pub async fn enqueue(conn: &mut Conn, event: WebhookEventType, key: &KeyRecord, 
         return Ok(0);
     }
     let now = now_ms();
-    let mut data = json!({ "api_key": crate::api::api_keys::ApiKey::from(key) });
+    let mut data = json!({ "api_key": crate::app::keys::ApiKey::from(key) });
     if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), extra) {
         data.extend(extra);
     }
@@ -196,6 +196,16 @@ pub async fn enqueue(conn: &mut Conn, event: WebhookEventType, key: &KeyRecord, 
         .await?;
     }
     Ok(queued)
+}
+
+/// A webhook URL as saved: absolute http(s), and not a private target unless allowed.
+pub fn target(state: &crate::state::AppState, field: &str, url: &str) -> crate::error::ApiResult<String> {
+    let url = crate::app::validate::webhook_url(field, url)?;
+    let parsed = url::Url::parse(&url).map_err(|e| crate::error::ApiError::invalid_field(field, e))?;
+    if let Some(why) = ssrf::refuse_url(&parsed, state.config.webhook_allow_private) {
+        return Err(crate::error::ApiError::invalid_field(field, why));
+    }
+    Ok(url)
 }
 
 #[cfg(test)]

@@ -1,0 +1,9 @@
+//! Use cases: what the API and the background jobs do, written once. A use
+//! case takes the caller (or names the system as the actor), checks what it
+//! may do, validates, writes through `store/` in one unit of work and returns
+//! domain or store types; it knows no HTTP (no axum) and no SQL (no sqlx).
+//! `api/` translates requests into calls here; jobs call here too.
+//! `docs/architecture.md#layers`.
+
+pub mod keys;
+pub mod validate;
