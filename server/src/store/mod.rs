@@ -2,14 +2,24 @@
 //! Postgres, with a portable schema (`docs/architecture.md#storage`). Times are unix milliseconds,
 //! JSON is TEXT, booleans are 0/1 BIGINTs.
 
+mod audit;
 mod background_writer;
-mod records;
+mod environments;
+mod key_hygiene;
+mod keys;
+mod members;
+mod organizations;
+mod projects;
 mod sqlite_reader;
-mod tenancy;
 mod webhooks;
 
-pub use records::*;
-pub use tenancy::*;
+pub use audit::*;
+pub use environments::*;
+pub use key_hygiene::*;
+pub use keys::*;
+pub use members::*;
+pub use organizations::*;
+pub use projects::*;
 pub use webhooks::*;
 
 use anyhow::Context;
@@ -121,13 +131,13 @@ impl Store {
     /// SQLite the read runs on this thread (see [`sqlite_reader`]).
     pub async fn key_view_by_hash(&self, hash: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
         if let Some(reader) = &self.reader {
-            match reader.read(|conn| records::key_view_in_place(conn, hash)) {
+            match reader.read(|conn| keys::key_view_in_place(conn, hash)) {
                 Ok(found) => return Ok(found),
                 Err(err) => tracing::debug!(error = %err, "in-place key read failed; reading through the pool"),
             }
         }
         let row = sqlx::query(KEY_VIEW_BY_HASH).bind(hash).fetch_optional(&self.pool).await?;
-        row.map(|row| records::key_view_from_row(&row)).transpose()
+        row.map(|row| keys::key_view_from_row(&row)).transpose()
     }
 
     pub fn backend(&self) -> Backend {
@@ -211,3 +221,8 @@ pub fn redact_url(url: &str) -> String {
 
 /// Queries below take a connection so callers decide the transaction.
 pub type Conn = AnyConnection;
+
+/// True when a unique index rejected the write (a constraint, not a fault).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,8 +1,6 @@
-//! Queries for organizations, memberships, environments, soft deletes and the
-//! audit log. Like `records.rs`, each takes a connection so the caller decides
-//! the transaction: a change and its audit event always commit together.
+//! Memberships: a user's role in an organization.
 
-use super::{AuditRecord, Conn, EnvironmentRecord, OrgRecord};
+use super::*;
 use sqlx::{FromRow, Row};
 
 #[derive(Debug, Clone, FromRow)]
@@ -37,8 +35,6 @@ impl OrgWithRole {
         }
     }
 }
-
-// ---------------------------------------------------------------- memberships
 
 /// The user's role in a live organization.
 pub async fn membership_role(conn: &mut Conn, org_id: &str, user_id: &str) -> sqlx::Result<Option<String>> {
@@ -159,135 +155,4 @@ pub async fn count_owners(conn: &mut Conn, org_id: &str) -> sqlx::Result<i64> {
         .fetch_one(conn)
         .await?
         .try_get::<i64, _>("n")
-}
-
-// ---------------------------------------------------------------- organizations
-
-/// Takes the organization's row lock for the rest of the transaction, so
-/// member changes of one organization (last-owner checks) run one at a time.
-pub async fn lock_org(conn: &mut Conn, org_id: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1 AND deleted_at IS NULL")
-        .bind(org_id)
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub async fn update_org(conn: &mut Conn, org: &OrgRecord) -> sqlx::Result<()> {
-    sqlx::query("UPDATE organizations SET name = $2, key_prefix = $3, updated_at = $4 WHERE id = $1")
-        .bind(&org.id)
-        .bind(&org.name)
-        .bind(&org.key_prefix)
-        .bind(org.updated_at)
-        .execute(conn)
-        .await
-        .map(|_| ())
-}
-
-pub async fn soft_delete_org(conn: &mut Conn, org_id: &str, at: i64) -> sqlx::Result<bool> {
-    let done =
-        sqlx::query("UPDATE organizations SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL")
-            .bind(org_id)
-            .bind(at)
-            .execute(conn)
-            .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub async fn soft_delete_project(conn: &mut Conn, org_id: &str, project_id: &str, at: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE projects SET deleted_at = $3, updated_at = CASE WHEN updated_at >= $3 THEN updated_at + 1 ELSE $3 END \
-         WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
-    )
-    .bind(org_id)
-    .bind(project_id)
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Revokes every live key of an organization (or of one of its projects).
-/// Returns the hashes of all the keys concerned, for cache invalidation, and
-/// how many this call revoked.
-pub async fn revoke_keys_of(
-    conn: &mut Conn,
-    org_id: &str,
-    project_id: Option<&str>,
-    at: i64,
-) -> sqlx::Result<(Vec<String>, u64)> {
-    let hashes: Vec<String> =
-        sqlx::query("SELECT key_hash FROM api_keys WHERE organization_id = $1 AND ($2 = '' OR project_id = $2)")
-            .bind(org_id)
-            .bind(project_id.unwrap_or(""))
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>("key_hash"))
-            .collect::<Result<_, _>>()?;
-    let done = sqlx::query(
-        "UPDATE api_keys SET revoked_at = $3, is_active = 0, updated_at = CASE WHEN updated_at >= $3 THEN updated_at + 1 ELSE $3 END \
-         WHERE organization_id = $1 AND ($2 = '' OR project_id = $2) AND (revoked_at IS NULL OR revoked_at > $3)",
-    )
-    .bind(org_id)
-    .bind(project_id.unwrap_or(""))
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok((hashes, done.rows_affected()))
-}
-
-// ---------------------------------------------------------------- environments
-
-/// Newest first; `starting_after` is the id of the last environment seen.
-pub async fn list_environments(
-    conn: &mut Conn,
-    org_id: &str,
-    starting_after: Option<&str>,
-    limit: i64,
-) -> sqlx::Result<Vec<EnvironmentRecord>> {
-    sqlx::query_as(
-        "SELECT id, organization_id, name, created_at FROM environments WHERE organization_id = $1 \
-         AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3",
-    )
-    .bind(org_id)
-    .bind(starting_after.unwrap_or(""))
-    .bind(limit)
-    .fetch_all(conn)
-    .await
-}
-
-// ---------------------------------------------------------------- audit
-
-pub struct AuditFilter<'a> {
-    pub organization_id: &'a str,
-    pub action: Option<&'a str>,
-    pub actor_id: Option<&'a str>,
-    pub target_id: Option<&'a str>,
-    /// Inclusive, unix ms.
-    pub since: Option<i64>,
-    /// Exclusive, unix ms.
-    pub until: Option<i64>,
-    pub starting_after: Option<&'a str>,
-    pub limit: i64,
-}
-
-/// Newest first (ids are UUIDv7).
-pub async fn list_audit(conn: &mut Conn, f: &AuditFilter<'_>) -> sqlx::Result<Vec<AuditRecord>> {
-    sqlx::query_as(
-        "SELECT id, organization_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, request_id, \
-         created_at, changes, repeat_count FROM audit_events WHERE organization_id = $1 \
-         AND ($2 = '' OR action = $2) AND ($3 = '' OR actor_id = $3) AND ($4 = '' OR target_id = $4) \
-         AND created_at >= $5 AND created_at < $6 AND ($7 = '' OR id < $7) ORDER BY id DESC LIMIT $8",
-    )
-    .bind(f.organization_id)
-    .bind(f.action.unwrap_or(""))
-    .bind(f.actor_id.unwrap_or(""))
-    .bind(f.target_id.unwrap_or(""))
-    .bind(f.since.unwrap_or(i64::MIN))
-    .bind(f.until.unwrap_or(i64::MAX))
-    .bind(f.starting_after.unwrap_or(""))
-    .bind(f.limit)
-    .fetch_all(conn)
-    .await
 }

@@ -1,48 +1,9 @@
-//! Row types and the queries over them. Each function takes a connection (or a
-//! transaction deref'd to one) so the caller decides the transaction boundary:
-//! a change and its audit event always commit together.
+//! API keys: rows, the lifecycle's writes (each a claim or a compare-and-swap
+//! that returns the hash it touched, for cache invalidation), and the narrow
+//! read verify makes (`docs/architecture.md#the-verify-path`).
 
-use super::Conn;
-use sqlx::{AssertSqlSafe, FromRow, Row};
-
-#[derive(Debug, Clone, FromRow)]
-pub struct OrgRecord {
-    pub id: String,
-    pub name: String,
-    pub key_prefix: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub deleted_at: Option<i64>,
-}
-
-#[derive(Debug, Clone, FromRow)]
-pub struct EnvironmentRecord {
-    pub id: String,
-    pub organization_id: String,
-    pub name: String,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone, FromRow)]
-pub struct ProjectRecord {
-    pub id: String,
-    pub organization_id: String,
-    pub name: String,
-    pub key_prefix: Option<String>,
-    /// JSON array of scope strings.
-    pub default_scopes: Option<String>,
-    /// JSON `{limit, window_ms}`.
-    pub default_rate_limit: Option<String>,
-    pub default_ttl_seconds: Option<i64>,
-    pub default_grace_period_seconds: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub deleted_at: Option<i64>,
-    /// Days before `expires_at`/`next_rotation_at` that warnings go out (NULL: 7).
-    pub expiry_warning_days: Option<i64>,
-    /// `revoke` (NULL) or `flag`: what a leak report does to a key.
-    pub leak_policy: Option<String>,
-}
+use super::*;
+use sqlx::{AnyPool, AssertSqlSafe, FromRow, Row};
 
 /// A stored key. Holds the hash, never a plaintext.
 #[derive(Debug, Clone, Default, FromRow)]
@@ -83,26 +44,6 @@ pub struct KeyRecord {
     pub rotation_interval_days: Option<i64>,
     pub next_rotation_at: Option<i64>,
     pub rotation_webhook_url: Option<String>,
-}
-
-#[derive(Debug, Clone, FromRow)]
-pub struct AuditRecord {
-    pub id: String,
-    pub organization_id: String,
-    pub actor_type: String,
-    pub actor_id: String,
-    pub action: String,
-    pub target_type: String,
-    pub target_id: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
-    pub created_at: i64,
-    /// JSON `{before?, after?}` summary; never a secret.
-    pub changes: String,
-    /// How many times this event happened (more than 1 only for aggregated
-    /// auth failures: one row per credential, address and minute).
-    pub repeat_count: i64,
 }
 
 impl KeyRecord {
@@ -153,46 +94,6 @@ impl KeyRecord {
     }
 }
 
-impl AuditRecord {
-    /// An event of `actor` doing `action` to `target`, now, with no origin or changes yet.
-    pub fn new(
-        organization_id: impl Into<String>,
-        actor_type: &str,
-        actor_id: impl Into<String>,
-        action: &str,
-        target_type: &str,
-        target_id: impl Into<String>,
-    ) -> Self {
-        AuditRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            organization_id: organization_id.into(),
-            actor_type: actor_type.to_string(),
-            actor_id: actor_id.into(),
-            action: action.to_string(),
-            target_type: target_type.to_string(),
-            target_id: target_id.into(),
-            ip: None,
-            user_agent: None,
-            request_id: None,
-            created_at: super::now_ms(),
-            changes: "{}".into(),
-            repeat_count: 1,
-        }
-    }
-
-    /// The before/after summary; never a secret.
-    pub fn changes(mut self, changes: serde_json::Value) -> Self {
-        self.changes = changes.to_string();
-        self
-    }
-
-    /// Where the request came from.
-    pub fn origin(mut self, ip: Option<String>, user_agent: Option<String>, request_id: Option<String>) -> Self {
-        (self.ip, self.user_agent, self.request_id) = (ip, user_agent, request_id);
-        self
-    }
-}
-
 const KEY_COLUMNS: &str = "id, organization_id, project_id, environment_id, environment, name, key_hash, key_prefix, \
     last4, scopes, allowed_ips, meta, expires_at, last_used_at, created_at, updated_at, revoked_at, is_active, \
     created_by_user_id, device_name, source, rate_limit_limit, rate_limit_window_ms, usage_remaining, \
@@ -210,141 +111,6 @@ const KEY_SELECT: &str = "SELECT api_keys.id, organization_id, project_id, envir
     api_keys.usage_count + COALESCE(ku.usage_count, 0) AS usage_count, replaced_by_key_id, grace_expires_at, \
     rotation_interval_days, next_rotation_at, rotation_webhook_url \
     FROM api_keys LEFT JOIN key_usage ku ON ku.key_id = api_keys.id";
-
-// ---------------------------------------------------------------- organizations
-
-pub async fn insert_org(conn: &mut Conn, org: &OrgRecord) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO organizations (id, name, key_prefix, created_at, updated_at, deleted_at) VALUES ($1, $2, $3, $4, $5, NULL)")
-        .bind(&org.id)
-        .bind(&org.name)
-        .bind(&org.key_prefix)
-        .bind(org.created_at)
-        .bind(org.updated_at)
-        .execute(conn)
-        .await
-        .map(|_| ())
-}
-
-pub async fn get_org(conn: &mut Conn, id: &str) -> sqlx::Result<Option<OrgRecord>> {
-    sqlx::query_as("SELECT id, name, key_prefix, created_at, updated_at, deleted_at FROM organizations WHERE id = $1 AND deleted_at IS NULL")
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-}
-
-pub async fn insert_environment(conn: &mut Conn, env: &EnvironmentRecord) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO environments (id, organization_id, name, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(&env.id)
-        .bind(&env.organization_id)
-        .bind(&env.name)
-        .bind(env.created_at)
-        .execute(conn)
-        .await
-        .map(|_| ())
-}
-
-pub async fn find_environment(conn: &mut Conn, org_id: &str, name: &str) -> sqlx::Result<Option<EnvironmentRecord>> {
-    sqlx::query_as(
-        "SELECT id, organization_id, name, created_at FROM environments WHERE organization_id = $1 AND name = $2",
-    )
-    .bind(org_id)
-    .bind(name)
-    .fetch_optional(conn)
-    .await
-}
-
-// ---------------------------------------------------------------- projects
-
-const PROJECT_COLUMNS: &str = "id, organization_id, name, key_prefix, default_scopes, default_rate_limit, \
-    default_ttl_seconds, default_grace_period_seconds, created_at, updated_at, deleted_at, expiry_warning_days, \
-    leak_policy";
-
-pub async fn insert_project(conn: &mut Conn, p: &ProjectRecord) -> sqlx::Result<()> {
-    sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO projects ({PROJECT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12)"
-    )))
-    .bind(&p.id)
-    .bind(&p.organization_id)
-    .bind(&p.name)
-    .bind(&p.key_prefix)
-    .bind(&p.default_scopes)
-    .bind(&p.default_rate_limit)
-    .bind(p.default_ttl_seconds)
-    .bind(p.default_grace_period_seconds)
-    .bind(p.created_at)
-    .bind(p.updated_at)
-    .bind(p.expiry_warning_days)
-    .bind(&p.leak_policy)
-    .execute(conn)
-    .await
-    .map(|_| ())
-}
-
-/// Writes a PATCH's settings only if the project is still live and as read
-/// (`updated_at == read_at`); never touches `deleted_at`. False: read again.
-pub async fn update_project(conn: &mut Conn, p: &ProjectRecord, read_at: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE projects SET name = $2, key_prefix = $3, default_scopes = $4, default_rate_limit = $5, \
-         default_ttl_seconds = $6, default_grace_period_seconds = $7, updated_at = $8, \
-         expiry_warning_days = $10, leak_policy = $11 WHERE id = $1 AND updated_at = $9 AND deleted_at IS NULL",
-    )
-    .bind(&p.id)
-    .bind(&p.name)
-    .bind(&p.key_prefix)
-    .bind(&p.default_scopes)
-    .bind(&p.default_rate_limit)
-    .bind(p.default_ttl_seconds)
-    .bind(p.default_grace_period_seconds)
-    .bind(p.updated_at)
-    .bind(read_at)
-    .bind(p.expiry_warning_days)
-    .bind(&p.leak_policy)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub async fn get_project(conn: &mut Conn, org_id: &str, id: &str) -> sqlx::Result<Option<ProjectRecord>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {PROJECT_COLUMNS} FROM projects WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL"
-    )))
-    .bind(org_id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await
-}
-
-pub async fn project_prefix_taken(conn: &mut Conn, org_id: &str, prefix: &str, except_id: &str) -> sqlx::Result<bool> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM projects WHERE organization_id = $1 AND key_prefix = $2 AND id <> $3 AND deleted_at IS NULL",
-    )
-    .bind(org_id)
-    .bind(prefix)
-    .bind(except_id)
-    .fetch_one(conn)
-    .await?;
-    Ok(row.try_get::<i64, _>("n")? > 0)
-}
-
-/// Newest first; `starting_after` is the id of the last item already seen.
-pub async fn list_projects(
-    conn: &mut Conn,
-    org_id: &str,
-    starting_after: Option<&str>,
-    limit: i64,
-) -> sqlx::Result<Vec<ProjectRecord>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {PROJECT_COLUMNS} FROM projects WHERE organization_id = $1 AND deleted_at IS NULL \
-         AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3"
-    )))
-    .bind(org_id)
-    .bind(starting_after.unwrap_or(""))
-    .bind(limit)
-    .fetch_all(conn)
-    .await
-}
-
-// ---------------------------------------------------------------- api keys
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
@@ -626,46 +392,41 @@ pub async fn mark_replaced(
     .await
 }
 
-// ---------------------------------------------------------------- audit
-
-pub async fn insert_audit(conn: &mut Conn, e: &AuditRecord) -> sqlx::Result<()> {
-    insert_audit_row(conn, e, None).await
-}
-
-/// Appends `e`, or counts one more of it when an event with the same
-/// `aggregation_key` exists (one row per credential, address and minute for
-/// auth failures: a flood costs O(minutes) rows, not O(requests)).
-pub async fn insert_or_count_audit(conn: &mut Conn, e: &AuditRecord, aggregation_key: &str) -> sqlx::Result<()> {
-    insert_audit_row(conn, e, Some(aggregation_key)).await
-}
-
-/// One statement for both: a NULL `aggregation_key` never conflicts.
-async fn insert_audit_row(conn: &mut Conn, e: &AuditRecord, aggregation_key: Option<&str>) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (id, organization_id, actor_type, actor_id, action, target_type, target_id, ip, \
-         user_agent, request_id, created_at, changes, repeat_count, aggregation_key) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13) \
-         ON CONFLICT (aggregation_key) DO UPDATE SET repeat_count = audit_events.repeat_count + 1",
+/// Revokes every live key of an organization (or of one of its projects).
+/// Returns the hashes of all the keys concerned, for cache invalidation, and
+/// how many this call revoked.
+pub async fn revoke_keys_of(
+    conn: &mut Conn,
+    org_id: &str,
+    project_id: Option<&str>,
+    at: i64,
+) -> sqlx::Result<(Vec<String>, u64)> {
+    let hashes: Vec<String> =
+        sqlx::query("SELECT key_hash FROM api_keys WHERE organization_id = $1 AND ($2 = '' OR project_id = $2)")
+            .bind(org_id)
+            .bind(project_id.unwrap_or(""))
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>("key_hash"))
+            .collect::<Result<_, _>>()?;
+    let done = sqlx::query(
+        "UPDATE api_keys SET revoked_at = $3, is_active = 0, updated_at = CASE WHEN updated_at >= $3 THEN updated_at + 1 ELSE $3 END \
+         WHERE organization_id = $1 AND ($2 = '' OR project_id = $2) AND (revoked_at IS NULL OR revoked_at > $3)",
     )
-    .bind(&e.id)
-    .bind(&e.organization_id)
-    .bind(&e.actor_type)
-    .bind(&e.actor_id)
-    .bind(&e.action)
-    .bind(&e.target_type)
-    .bind(&e.target_id)
-    .bind(&e.ip)
-    .bind(&e.user_agent)
-    .bind(&e.request_id)
-    .bind(e.created_at)
-    .bind(&e.changes)
-    .bind(aggregation_key)
+    .bind(org_id)
+    .bind(project_id.unwrap_or(""))
+    .bind(at)
     .execute(conn)
-    .await
-    .map(|_| ())
+    .await?;
+    Ok((hashes, done.rows_affected()))
 }
 
-/// True when a unique index rejected the write (a constraint, not a fault).
-pub fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+/// Whether any key was imported (imported keys may lack our checksum, so
+/// verify must look them up by hash).
+pub async fn has_imported_keys(pool: &AnyPool) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM api_keys WHERE source = 'import' LIMIT 1) t")
+        .fetch_one(pool)
+        .await?;
+    Ok(n > 0)
 }

@@ -1,0 +1,77 @@
+//! Organizations: the tenants. Like every store file, each function takes a
+//! connection (or a transaction deref'd to one) so the caller decides the
+//! transaction: a change and its audit event always commit together.
+
+use super::*;
+use sqlx::FromRow;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OrgRecord {
+    pub id: String,
+    pub name: String,
+    pub key_prefix: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+pub async fn insert_org(conn: &mut Conn, org: &OrgRecord) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO organizations (id, name, key_prefix, created_at, updated_at, deleted_at) VALUES ($1, $2, $3, $4, $5, NULL)")
+        .bind(&org.id)
+        .bind(&org.name)
+        .bind(&org.key_prefix)
+        .bind(org.created_at)
+        .bind(org.updated_at)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+pub async fn get_org(conn: &mut Conn, id: &str) -> sqlx::Result<Option<OrgRecord>> {
+    sqlx::query_as("SELECT id, name, key_prefix, created_at, updated_at, deleted_at FROM organizations WHERE id = $1 AND deleted_at IS NULL")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Takes the organization's row lock for the rest of the transaction, so
+/// member changes of one organization (last-owner checks) run one at a time.
+pub async fn lock_org(conn: &mut Conn, org_id: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1 AND deleted_at IS NULL")
+        .bind(org_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn update_org(conn: &mut Conn, org: &OrgRecord) -> sqlx::Result<()> {
+    sqlx::query("UPDATE organizations SET name = $2, key_prefix = $3, updated_at = $4 WHERE id = $1")
+        .bind(&org.id)
+        .bind(&org.name)
+        .bind(&org.key_prefix)
+        .bind(org.updated_at)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+pub async fn soft_delete_org(conn: &mut Conn, org_id: &str, at: i64) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("UPDATE organizations SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL")
+            .bind(org_id)
+            .bind(at)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Touches the organization's row inside a write transaction, so concurrent
+/// endpoint creations of one organization (on Postgres; SQLite serializes
+/// writers anyway) count its endpoints one after the other.
+pub async fn lock_organization(conn: &mut Conn, org_id: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1")
+        .bind(org_id)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
