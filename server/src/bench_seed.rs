@@ -78,9 +78,7 @@ pub async fn seed(store: &Store, n: usize, keys_file: &Path) -> anyhow::Result<S
         anyhow::Ok(())
     });
     let mut conn = store.pool().acquire().await?;
-    if store.backend() == store::Backend::Sqlite {
-        sqlx::query("PRAGMA cache_size = -262144").execute(&mut *conn).await?;
-    }
+    store::set_page_cache_kib(&mut conn, store.backend(), 262_144).await?;
     let mut done = 0;
     while let Some(keys) = batches.recv().await {
         let keys = keys?;
@@ -92,9 +90,7 @@ pub async fn seed(store: &Store, n: usize, keys_file: &Path) -> anyhow::Result<S
             tracing::info!(done, elapsed = ?started.elapsed(), "bench-seed");
         }
     }
-    if store.backend() == store::Backend::Sqlite {
-        sqlx::query("PRAGMA cache_size = -2000").execute(&mut *conn).await?;
-    }
+    store::set_page_cache_kib(&mut conn, store.backend(), 2_000).await?;
     drop(conn);
     minter.await??;
     anyhow::ensure!(done == n, "seeded {done} of {n} keys");

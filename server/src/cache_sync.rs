@@ -22,7 +22,7 @@ pub const CHANNEL: &str = "keyward_key_changes";
 
 /// Tell the other replicas that the key with `hash` changed.
 pub async fn announce(store: &Store, hash: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(hash).execute(store.pool()).await.map(|_| ())
+    crate::store::notify(store.pool(), CHANNEL, hash).await
 }
 
 /// Follow the other replicas' announcements until stopped (Postgres only).

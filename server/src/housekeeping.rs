@@ -11,7 +11,11 @@
 //! (Postgres). Several processes may run it at once: deletes of old rows
 //! commute.
 
-use crate::{background::BackgroundTask, state::AppState, store::now_ms};
+use crate::{
+    background::BackgroundTask,
+    state::AppState,
+    store::{self, now_ms},
+};
 use sqlx::AnyPool;
 use std::time::Duration;
 
@@ -52,23 +56,21 @@ pub async fn run_pass(state: &AppState) -> anyhow::Result<Purged> {
 pub async fn run_pass_at(pool: &AnyPool, config: &crate::Config, now: i64) -> anyhow::Result<Purged> {
     let mut purged = Purged {
         idempotency_records: batched(|| {
-            delete_batch(pool, "idempotency_records", "scope_hash", "created_at", now - IDEMPOTENCY_RETENTION_MS)
+            store::delete_old_idempotency_records(pool, now - IDEMPOTENCY_RETENTION_MS, BATCH)
         })
         .await?,
-        webhook_history: batched(|| {
-            crate::store::purge_webhook_history(pool, now - WEBHOOK_HISTORY_DAYS * DAY_MS, BATCH)
-        })
-        .await?,
+        webhook_history: batched(|| store::purge_webhook_history(pool, now - WEBHOOK_HISTORY_DAYS * DAY_MS, BATCH))
+            .await?,
         ..Purged::default()
     };
     if let Some(days) = config.usage_retention_days {
         // Whole hours only: a counter's hour must have ended before the cut.
         let before = now - days as i64 * DAY_MS - HOUR_MS;
-        purged.usage_counters = batched(|| delete_usage_counters(pool, before)).await?;
+        purged.usage_counters = batched(|| store::delete_old_usage_counters(pool, before, BATCH)).await?;
     }
     if let Some(days) = config.audit_retention_days {
         purged.audit_events =
-            batched(|| delete_batch(pool, "audit_events", "id", "created_at", now - days as i64 * DAY_MS)).await?;
+            batched(|| store::delete_old_audit_events(pool, now - days as i64 * DAY_MS, BATCH)).await?;
     }
     if purged != Purged::default() {
         tracing::info!(?purged, "housekeeping: purged expired rows");
@@ -91,25 +93,4 @@ where
         }
     }
     Ok(total)
-}
-
-/// Deletes up to [`BATCH`] rows of `table` whose `time` is before `before`, oldest first, by `key`.
-async fn delete_batch(pool: &AnyPool, table: &str, key: &str, time: &str, before: i64) -> sqlx::Result<u64> {
-    let sql = format!(
-        "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {time} < $1 ORDER BY {time} LIMIT $2)"
-    );
-    Ok(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(before).bind(BATCH).execute(pool).await?.rows_affected())
-}
-
-/// `usage_counters` has a composite key (and no rowid on SQLite): delete by row value.
-async fn delete_usage_counters(pool: &AnyPool, before: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query(
-        "DELETE FROM usage_counters WHERE (key_id, hour_start, code) IN \
-         (SELECT key_id, hour_start, code FROM usage_counters WHERE hour_start < $1 ORDER BY hour_start LIMIT $2)",
-    )
-    .bind(before)
-    .bind(BATCH)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
 }

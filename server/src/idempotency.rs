@@ -13,7 +13,7 @@ use crate::{
     error::{ApiError, ApiResult},
     keyfmt::hash_key,
     state::AppState,
-    store::now_ms,
+    store::{self, now_ms},
 };
 use axum::{
     body::{Body, to_bytes},
@@ -28,14 +28,13 @@ use chacha20poly1305::{
     aead::{Aead, AeadCore, OsRng},
 };
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 /// Records older than this are forgotten (and purged by [`crate::housekeeping`]).
 const RETENTION_MS: i64 = crate::housekeeping::IDEMPOTENCY_RETENTION_MS;
 /// A row with this status is a request still being executed.
-const IN_FLIGHT: i64 = 0;
+const IN_FLIGHT: i64 = store::IDEMPOTENCY_IN_FLIGHT;
 /// Response headers worth replaying besides the body.
 const REPLAYED_HEADERS: [HeaderName; 2] = [header::CONTENT_TYPE, header::LOCATION];
 
@@ -87,11 +86,7 @@ impl Drop for InFlightClaim {
         };
         let pool = self.pool.clone();
         runtime.spawn(async move {
-            let released = sqlx::query("DELETE FROM idempotency_records WHERE scope_hash = $1 AND status = $2")
-                .bind(&scope_hash)
-                .bind(IN_FLIGHT)
-                .execute(&pool)
-                .await;
+            let released = store::forget_idempotency(&pool, &scope_hash, None, true).await;
             if let Err(err) = released {
                 tracing::warn!(error = %err, "releasing an abandoned idempotency claim failed");
             }
@@ -168,72 +163,39 @@ async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Resp
     let pool = state.store.pool();
 
     // Claim the scope, or find who already holds it.
-    let claimed = sqlx::query(
-        "INSERT INTO idempotency_records (scope_hash, request_hash, status, response_body, response_headers, created_at) \
-         VALUES ($1, $2, $3, NULL, NULL, $4) ON CONFLICT (scope_hash) DO NOTHING",
-    )
-    .bind(&scope_hash)
-    .bind(&request_hash)
-    .bind(IN_FLIGHT)
-    .bind(now)
-    .execute(pool)
-    .await?
-    .rows_affected()
-        == 1;
-    if !claimed {
-        let row = sqlx::query(
-            "SELECT request_hash, status, response_body, response_headers, created_at FROM idempotency_records WHERE scope_hash = $1",
-        )
-        .bind(&scope_hash)
-        .fetch_optional(pool)
-        .await?;
-        let Some(row) = row else {
+    if !store::claim_idempotency(pool, &scope_hash, &request_hash, now).await? {
+        let Some(record) = store::get_idempotency(pool, &scope_hash).await? else {
             return Err(ApiError::IdempotencyInProgress);
         };
-        let created_at: i64 = row.try_get("created_at")?;
-        if created_at < now - RETENTION_MS {
+        if record.created_at < now - RETENTION_MS {
             // Expired: forget it and let the client retry as a new request.
-            sqlx::query("DELETE FROM idempotency_records WHERE scope_hash = $1 AND created_at = $2")
-                .bind(&scope_hash)
-                .bind(created_at)
-                .execute(pool)
-                .await?;
+            store::forget_idempotency(pool, &scope_hash, Some(record.created_at), false).await?;
             return Err(ApiError::conflict("the previous use of this Idempotency-Key expired; retry the request"));
         }
-        if row.try_get::<String, _>("request_hash")? != request_hash {
+        if record.request_hash != request_hash {
             return Err(ApiError::conflict("Idempotency-Key was already used with a different request body"));
         }
-        let status: i64 = row.try_get("status")?;
-        if status == IN_FLIGHT {
+        if record.status == IN_FLIGHT {
             // No request runs longer than the request timeout: a claim older
             // than twice that was left by a process that died mid-request
             // (a panic or a hang-up release theirs at once). Drop it; the
             // client's retry, as `Retry-After` asks, claims afresh.
             let stale_before =
                 now - 2 * i64::try_from(state.config.request_timeout.as_millis()).unwrap_or(i64::MAX / 4);
-            if created_at < stale_before {
-                sqlx::query(
-                    "DELETE FROM idempotency_records WHERE scope_hash = $1 AND status = $2 AND created_at = $3",
-                )
-                .bind(&scope_hash)
-                .bind(IN_FLIGHT)
-                .bind(created_at)
-                .execute(pool)
-                .await?;
+            if record.created_at < stale_before {
+                store::forget_idempotency(pool, &scope_hash, Some(record.created_at), true).await?;
             }
             return Err(ApiError::IdempotencyInProgress);
         }
         let cipher = cipher_for(&idempotency_key, &scope_hash);
-        let body = row
-            .try_get::<Option<String>, _>("response_body")?
+        let body = record
+            .response_body
             .and_then(|sealed| open(&cipher, &sealed))
             .ok_or_else(|| anyhow::anyhow!("stored idempotent response could not be opened"))?;
-        let headers: Vec<(String, String)> = row
-            .try_get::<Option<String>, _>("response_headers")?
-            .and_then(|h| serde_json::from_str(&h).ok())
-            .unwrap_or_default();
+        let headers: Vec<(String, String)> =
+            record.response_headers.and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default();
         let mut response = Response::new(Body::from(body));
-        *response.status_mut() = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+        *response.status_mut() = StatusCode::from_u16(record.status as u16).unwrap_or(StatusCode::OK);
         for (name, value) in headers {
             if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
                 response.headers_mut().insert(n, v);
@@ -247,7 +209,7 @@ async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Resp
     let response = next.run(Request::from_parts(parts, Body::from(body))).await;
     if !response.status().is_success() {
         // Only successes are remembered; a failed attempt may be retried as new.
-        sqlx::query("DELETE FROM idempotency_records WHERE scope_hash = $1").bind(&scope_hash).execute(pool).await?;
+        store::forget_idempotency(pool, &scope_hash, None, false).await?;
         claim.settled();
         return Ok(response);
     }
@@ -258,15 +220,8 @@ async fn handle(state: AppState, request: Request, next: Next) -> ApiResult<Resp
         .filter_map(|name| Some((name.as_str().to_string(), parts.headers.get(name)?.to_str().ok()?.to_string())))
         .collect();
     let sealed = seal(&cipher_for(&idempotency_key, &scope_hash), &body)?;
-    sqlx::query(
-        "UPDATE idempotency_records SET status = $2, response_body = $3, response_headers = $4 WHERE scope_hash = $1",
-    )
-    .bind(&scope_hash)
-    .bind(i64::from(parts.status.as_u16()))
-    .bind(sealed)
-    .bind(serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into()))
-    .execute(pool)
-    .await?;
+    let headers = serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into());
+    store::settle_idempotency(pool, &scope_hash, i64::from(parts.status.as_u16()), &sealed, &headers).await?;
     claim.settled();
     Ok(Response::from_parts(parts, Body::from(body)))
 }

@@ -26,7 +26,6 @@ use chacha20poly1305::{
     aead::{Aead, AeadCore, OsRng, Payload},
 };
 use sha2::{Digest, Sha256};
-use sqlx::AssertSqlSafe;
 use std::path::{Path, PathBuf};
 
 pub use crate::config::SecretString as Secret;
@@ -260,11 +259,7 @@ const COLUMNS: [(&str, &str, Aad); 2] =
 pub async fn count_stored_secrets(store: &Store) -> anyhow::Result<i64> {
     let mut total = 0;
     for (table, column, _) in COLUMNS {
-        let n: i64 =
-            sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL")))
-                .fetch_one(store.pool())
-                .await?;
-        total += n;
+        total += crate::store::count_stored_secrets(store.pool(), table, column).await?;
     }
     Ok(total)
 }
@@ -293,15 +288,8 @@ pub async fn startup(store: &Store, keyring: &SecretsKeyring) -> anyhow::Result<
     for (table, column, aad) in COLUMNS {
         let mut after = String::new();
         loop {
-            let rows: Vec<(String, String)> = sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT id, {column} FROM {table} WHERE {column} IS NOT NULL AND {column} NOT LIKE $1 AND id > $2 \
-                 ORDER BY id LIMIT $3"
-            )))
-            .bind(&current_prefix)
-            .bind(&after)
-            .bind(BATCH)
-            .fetch_all(store.pool())
-            .await?;
+            let rows = crate::store::secrets_not_sealed_as(store.pool(), table, column, &current_prefix, &after, BATCH)
+                .await?;
             let Some((last, _)) = rows.last() else { break };
             after = last.clone();
             let mut tx = store.begin().await?;
@@ -310,15 +298,7 @@ pub async fn startup(store: &Store, keyring: &SecretsKeyring) -> anyhow::Result<
                     .reseal(&aad(id), old)
                     .with_context(|| format!("re-sealing {table}.{column} of row {id}"))?;
                 // Only if unchanged since read (another process may have re-sealed or rotated it).
-                let done = sqlx::query(AssertSqlSafe(format!(
-                    "UPDATE {table} SET {column} = $1 WHERE id = $2 AND {column} = $3"
-                )))
-                .bind(&new)
-                .bind(id)
-                .bind(old)
-                .execute(&mut *tx)
-                .await?;
-                resealed += done.rows_affected();
+                resealed += crate::store::replace_stored_secret(&mut tx, table, column, id, old, &new).await?;
             }
             tx.commit().await?;
         }

@@ -9,7 +9,7 @@ use crate::{
     extract::{ApiQuery, IdPath},
     state::AppState,
     store::now_ms,
-    usage::{HOUR_MS, hourly_counts},
+    usage::HOUR_MS,
 };
 use axum::{Json, extract::State};
 use chrono::{DateTime, Utc};
@@ -132,7 +132,7 @@ pub async fn get_api_key_usage(
         ));
     }
     let key = load_visible_key(&state, &caller, id).await?;
-    let rows = hourly_counts(&state.store, &key.id, from, to).await?;
+    let rows = crate::store::hourly_counts(state.store.pool(), &key.id, from, to).await?;
 
     let mut out = ApiKeyUsage {
         key_id: id,

@@ -5,21 +5,27 @@
 mod audit;
 mod background_writer;
 mod environments;
+mod idempotency;
 mod key_hygiene;
 mod keys;
 mod members;
 mod organizations;
 mod projects;
+mod retention;
 mod sqlite_reader;
+mod usage;
 mod webhooks;
 
 pub use audit::*;
 pub use environments::*;
+pub use idempotency::*;
 pub use key_hygiene::*;
 pub use keys::*;
 pub use members::*;
 pub use organizations::*;
 pub use projects::*;
+pub use retention::*;
+pub use usage::*;
 pub use webhooks::*;
 
 use anyhow::Context;
@@ -225,4 +231,18 @@ pub type Conn = AnyConnection;
 /// True when a unique index rejected the write (a constraint, not a fault).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// `NOTIFY channel, payload` (Postgres): what the other replicas follow.
+pub async fn notify(pool: &AnyPool, channel: &str, payload: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(payload).execute(pool).await.map(|_| ())
+}
+
+/// SQLite's page cache of this connection, in KiB (bulk loads want a large
+/// one; give it back after). A no-op on Postgres.
+pub async fn set_page_cache_kib(conn: &mut Conn, backend: Backend, kib: i64) -> sqlx::Result<()> {
+    if backend == Backend::Sqlite {
+        sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = -{kib}"))).execute(&mut *conn).await?;
+    }
+    Ok(())
 }

@@ -410,3 +410,53 @@ pub async fn count_webhook_endpoints(conn: &mut Conn, org_id: &str) -> sqlx::Res
         .fetch_one(conn)
         .await
 }
+
+// ---------------------------------------------------------------- secrets at rest (`crate::secrets`)
+// `table` and `column` are the constants of `crate::secrets::COLUMNS`, never input.
+
+/// How many rows of `table` hold a secret in `column` (any form).
+pub async fn count_stored_secrets(pool: &AnyPool, table: &str, column: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL")))
+        .fetch_one(pool)
+        .await
+}
+
+/// Up to `limit` `(id, stored)` rows after `after` whose secret does not start
+/// as `sealed_like` (a LIKE pattern: sealed under the current key).
+pub async fn secrets_not_sealed_as(
+    pool: &AnyPool,
+    table: &str,
+    column: &str,
+    sealed_like: &str,
+    after: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT id, {column} FROM {table} WHERE {column} IS NOT NULL AND {column} NOT LIKE $1 AND id > $2 \
+         ORDER BY id LIMIT $3"
+    )))
+    .bind(sealed_like)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Replaces a stored secret only if it is still `old` (another process may
+/// have re-sealed or rotated it meanwhile); returns the rows changed.
+pub async fn replace_stored_secret(
+    conn: &mut Conn,
+    table: &str,
+    column: &str,
+    id: &str,
+    old: &str,
+    new: &str,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(AssertSqlSafe(format!("UPDATE {table} SET {column} = $1 WHERE id = $2 AND {column} = $3")))
+        .bind(new)
+        .bind(id)
+        .bind(old)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
