@@ -31,8 +31,8 @@ use sha2::{Digest, Sha256};
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
-/// Records older than this are forgotten (and purged by [`crate::housekeeping`]).
-const RETENTION_MS: i64 = crate::housekeeping::IDEMPOTENCY_RETENTION_MS;
+/// Records older than this are forgotten (and purged by [`crate::jobs::housekeeping`]).
+const RETENTION_MS: i64 = crate::jobs::housekeeping::IDEMPOTENCY_RETENTION_MS;
 /// A row with this status is a request still being executed.
 const IN_FLIGHT: i64 = store::IDEMPOTENCY_IN_FLIGHT;
 /// Response headers worth replaying besides the body.

@@ -4,23 +4,20 @@
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod background;
 pub mod bench_seed;
 pub mod bootstrap;
 pub mod cache;
-pub mod cache_sync;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod extract;
-pub mod housekeeping;
 pub mod idempotency;
+pub mod jobs;
 pub mod keyfmt;
 pub mod leaks;
 pub mod listener;
 pub mod metrics;
 pub mod ratelimit;
-pub mod scheduler;
 pub mod secrets;
 pub mod session;
 pub mod state;
@@ -97,12 +94,12 @@ pub async fn serve(
     }
     let flusher = usage::spawn_flusher(state.clone());
     let follower = (state.store.backend() == store::Backend::Postgres)
-        .then(|| cache_sync::follow(state.keys.clone(), state.config.database_url.clone()));
+        .then(|| cache::sync::follow(state.keys.clone(), state.config.database_url.clone()));
     let jobs = if state.config.background_jobs {
         vec![
-            scheduler::spawn(state.clone()),
-            webhooks::delivery::spawn(state.clone()),
-            housekeeping::spawn(state.clone()),
+            jobs::scheduler::spawn(state.clone()),
+            jobs::delivery::spawn(state.clone()),
+            jobs::housekeeping::spawn(state.clone()),
         ]
     } else {
         Vec::new()

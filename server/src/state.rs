@@ -51,7 +51,7 @@ impl AppState {
         let secrets = Arc::new(crate::secrets::SecretsKeyring::from_config(&config)?);
         let keys = KeyCache::new(store.clone(), config.cache_capacity, config.cache_ttl);
         let sessions = Arc::new(crate::session::SessionVerifier::new(&config));
-        let webhook_client = crate::webhooks::delivery::client(
+        let webhook_client = crate::jobs::delivery::client(
             config.webhook_allow_private,
             config.webhook_timeout,
             config.webhook_proxy.as_ref().map(|p| p.expose()),

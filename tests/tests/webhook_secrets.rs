@@ -429,7 +429,7 @@ impl Drop for StuckReceiver {
 }
 
 async fn one_tenants_stuck_receiver_does_not_hold_up_another(backend: Backend) {
-    use keyward_server::webhooks::delivery::PER_ORG;
+    use keyward_server::jobs::delivery::PER_ORG;
     let server = TestServer::start_with(backend, |c| c.webhook_timeout = Duration::from_secs(60)).await;
     let stuck = StuckReceiver::start().await;
     create_endpoint(&server, &server.admin_key, &stuck.url).await;
@@ -598,7 +598,7 @@ async fn retention_purges_old_rows_only(backend: Backend) {
             .await;
     }
 
-    keyward_server::housekeeping::run_pass(&server.state).await.expect("housekeeping pass");
+    keyward_server::jobs::housekeeping::run_pass(&server.state).await.expect("housekeeping pass");
 
     assert_eq!(count(&server, "SELECT COUNT(*) FROM idempotency_records WHERE scope_hash LIKE 'old-%'").await, 0);
     assert_eq!(count(&server, "SELECT COUNT(*) FROM idempotency_records WHERE scope_hash = 'fresh'").await, 1);
@@ -626,7 +626,7 @@ async fn retention_purges_old_rows_only(backend: Backend) {
             server.organization_id
         ))
         .await;
-    keyward_server::housekeeping::run_pass(&server.state).await.unwrap();
+    keyward_server::jobs::housekeeping::run_pass(&server.state).await.unwrap();
     assert_eq!(count(&server, "SELECT COUNT(*) FROM audit_events WHERE id = 'a-ancient'").await, 1);
     server.stop().await;
 }

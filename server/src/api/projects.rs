@@ -167,7 +167,7 @@ impl From<&ProjectRecord> for Project {
             default_grace_period_seconds: p.default_grace_period_seconds.map(|v| v as u64),
             expiry_warning_days: p
                 .expiry_warning_days
-                .map_or(crate::scheduler::DEFAULT_WARNING_DAYS as u32, |d| d as u32),
+                .map_or(crate::jobs::scheduler::DEFAULT_WARNING_DAYS as u32, |d| d as u32),
             leak_policy: LeakPolicy::of(Some(p)),
             created_at: ms_to_time(p.created_at),
             updated_at: ms_to_time(p.updated_at),

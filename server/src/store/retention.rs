@@ -1,5 +1,5 @@
 //! Retention deletes: bounded batches over the time indexes of migration
-//! 0004, oldest first (`crate::housekeeping` decides when and how many).
+//! 0004, oldest first (`crate::jobs::housekeeping` decides when and how many).
 
 use sqlx::AnyPool;
 

@@ -1,6 +1,6 @@
 //! Signed webhooks (Standard Webhooks): the event types, the outbox writer
 //! every key change calls inside its own transaction, signing, and the
-//! delivery worker ([`delivery`]) with its SSRF guard ([`ssrf`]).
+//! delivery worker ([`crate::jobs::delivery`]) with its SSRF guard ([`ssrf`]).
 //!
 //! An event is written to `webhook_events` with one `webhook_deliveries` row
 //! per destination in the same transaction as the change it announces, so an
@@ -9,7 +9,6 @@
 //! takes the event type, and, for rotation events, the key's own
 //! `rotation_webhook_url`.
 
-pub mod delivery;
 pub mod ssrf;
 
 use crate::store::{self, Conn, KeyRecord, WebhookDeliveryRecord, WebhookEventRecord, now_ms};

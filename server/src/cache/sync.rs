@@ -13,7 +13,7 @@
 //! SQLite has no such channel: several processes on one SQLite file rely on
 //! the TTL alone.
 
-use crate::{background::BackgroundTask, cache::KeyCache, store::Store};
+use crate::{cache::KeyCache, jobs::BackgroundTask, store::Store};
 use sqlx::postgres::PgListener;
 use std::time::Duration;
 

@@ -21,6 +21,8 @@
 //! remembers the invalidation generation at which its load started, and a hit
 //! older than a later invalidation of the same hash is dropped and reloaded.
 
+pub mod sync;
+
 use crate::{
     domain::network::parse_ip_rule,
     store::{KeyRecord, Store},
@@ -513,12 +515,12 @@ impl KeyCache {
     }
 
     /// Drop `hash` here and, on Postgres, on every other replica (a
-    /// `NOTIFY` they follow with [`crate::cache_sync`]); call after the write
+    /// `NOTIFY` they follow with [`crate::cache::sync`]); call after the write
     /// commits and before answering.
     pub async fn invalidate(&self, hash: &str) {
         self.forget(hash).await;
         if self.inner.store.backend() == crate::store::Backend::Postgres
-            && let Err(err) = crate::cache_sync::announce(&self.inner.store, hash).await
+            && let Err(err) = crate::cache::sync::announce(&self.inner.store, hash).await
         {
             // The other replicas' TTL is the bound when this is lost.
             tracing::warn!(error = %err, "could not announce a key change to other replicas");
@@ -983,7 +985,7 @@ mod tests {
     }
 
     /// Two invalidations of one hash at once (a write's own, and the `NOTIFY`
-    /// of an earlier write coming back through [`crate::cache_sync`], say):
+    /// of an earlier write coming back through [`crate::cache::sync`], say):
     /// [`KeyCache::forget`] takes its generation, then records it in `recent`
     /// after an await. If the older one records last, it overwrites the newer
     /// generation, and a load that began between the two generations (so

@@ -17,9 +17,9 @@
 //! (oldest first) and leases their deliveries round-robin, one per organization
 //! in turn, while slots are free.
 
-use super::{sign, ssrf};
+use crate::webhooks::{new_secret, sign, ssrf};
 use crate::{
-    background::BackgroundTask,
+    jobs::BackgroundTask,
     secrets,
     state::AppState,
     store::{self, DELIVERY_FAILED, DELIVERY_SUCCEEDED, WebhookDeliveryRecord, now_ms},
@@ -240,7 +240,7 @@ async fn signing_secret(
             let stored = match store::key_webhook_secret(conn, &d.organization_id).await.map_err(db)? {
                 Some(stored) => stored,
                 None => {
-                    let sealed = state.secrets.seal(&aad, &super::new_secret()).map_err(|e| e.to_string())?;
+                    let sealed = state.secrets.seal(&aad, &new_secret()).map_err(|e| e.to_string())?;
                     store::set_key_webhook_secret(conn, &d.organization_id, &sealed, false).await.map_err(db)?
                 }
             };

@@ -12,7 +12,7 @@
 //! commute.
 
 use crate::{
-    background::BackgroundTask,
+    jobs::BackgroundTask,
     state::AppState,
     store::{self, now_ms},
 };

@@ -11,7 +11,7 @@
 //! commits; SQLite serializes writers), so it rolls back and writes nothing.
 //! Warnings are claimed the same way on their `*_warned_at` marker.
 //!
-//! Finished webhook deliveries are purged by [`crate::housekeeping`].
+//! Finished webhook deliveries are purged by [`crate::jobs::housekeeping`].
 //!
 //! A scheduled rotation never sends the new plaintext anywhere: the
 //! `api_key.rotated` event names the new key's id, and its owner obtains a
@@ -22,8 +22,8 @@
 
 use crate::{
     app::keys::{ChangedBy, record_change, rotate_record},
-    background::BackgroundTask,
     error::ApiError,
+    jobs::BackgroundTask,
     state::AppState,
     store::{self, Warning, now_ms},
     webhooks::WebhookEventType,
@@ -35,7 +35,7 @@ pub const DEFAULT_WARNING_DAYS: i64 = 7;
 /// Keys handled per kind per pass; the next pass takes the rest.
 const BATCH: i64 = 200;
 /// Finished webhook deliveries (and their events) are kept this long.
-pub use crate::housekeeping::WEBHOOK_HISTORY_DAYS;
+pub use crate::jobs::housekeeping::WEBHOOK_HISTORY_DAYS;
 
 pub fn spawn(state: AppState) -> BackgroundTask {
     BackgroundTask::spawn("scheduler", state.config.scheduler_interval, state, |state: AppState| async move {
