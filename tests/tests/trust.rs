@@ -377,6 +377,51 @@ async fn a_dead_processs_claim_expires(backend: Backend) {
     s.stop().await;
 }
 
+/// Deleting a project or an organization revokes its keys through the same
+/// unit of work as the API: one audit event and one `api_key.revoked` outbox
+/// event per key that still verified, none for one already revoked.
+async fn deletions_announce_every_key(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| c.background_jobs = false).await;
+    let (org, admin) = s.new_tenant("doomed").await;
+    let hook = s.post("/v1/webhook-endpoints", &admin, json!({"url": "http://127.0.0.1:9/hook"})).await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.body);
+    let project = s.post("/v1/projects", &admin, json!({"name": "p"})).await.body;
+    let project_id = project["id"].as_str().unwrap().to_string();
+    for name in ["in project a", "in project b"] {
+        s.post("/v1/api-keys", &admin, json!({"name": name, "project_id": project_id})).await;
+    }
+    let gone = s.post("/v1/api-keys", &admin, json!({"name": "already revoked", "project_id": project_id})).await.body;
+    s.delete(&format!("/v1/api-keys/{}", gone["id"].as_str().unwrap()), &admin).await;
+    let count = |action: &'static str, org: String| {
+        let s = &s;
+        async move {
+            let sql =
+                format!("SELECT COUNT(*) FROM audit_events WHERE organization_id = '{org}' AND action = '{action}'");
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(s.state.store.pool()).await.unwrap();
+            n
+        }
+    };
+    let events = |org: String| {
+        let s = &s;
+        async move {
+            let sql = format!(
+                "SELECT COUNT(*) FROM webhook_events WHERE organization_id = '{org}' AND event_type = 'api_key.revoked'"
+            );
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(s.state.store.pool()).await.unwrap();
+            n
+        }
+    };
+    assert_eq!(s.delete(&format!("/v1/projects/{project_id}"), &admin).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(count("api_key.revoked", org.clone()).await, 3, "two by the deletion, one before it");
+    assert_eq!(events(org.clone()).await, 3);
+    // The organization: its org-wide keys, including the admin key itself.
+    s.post("/v1/api-keys", &admin, json!({"name": "org-wide"})).await;
+    assert_eq!(s.delete(&format!("/v1/organizations/{org}"), &admin).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(count("api_key.revoked", org.clone()).await, 5, "the org-wide key and the admin key too");
+    assert_eq!(events(org.clone()).await, 5);
+    s.stop().await;
+}
+
 backend_tests!(
     allowed_ips_bind_every_route,
     trusted_proxies_name_the_client,
@@ -391,4 +436,5 @@ backend_tests!(
     a_patch_never_undeletes_a_project,
     a_patch_never_undoes_a_secret_rotation,
     a_dead_processs_claim_expires,
+    deletions_announce_every_key,
 );

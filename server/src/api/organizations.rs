@@ -3,6 +3,7 @@
 
 use super::{Page, PageQuery, api_keys::ms_to_time, pagination_headers, validate};
 use crate::{
+    app::keys::ChangedBy,
     auth::{Actor, Caller, Permission},
     bootstrap::{self, DEFAULT_ORG_PREFIX},
     error::{ApiError, ApiResult, ErrorBody},
@@ -379,7 +380,9 @@ pub async fn delete_organization(
     if !store::lock_org(&mut tx, &before.id).await? {
         return Err(ApiError::NotFound("organization"));
     }
-    let (hashes, revoked) = store::revoke_keys_of(&mut tx, &before.id, None, now).await?;
+    let by = ChangedBy::Caller(&caller);
+    let (hashes, revoked) =
+        crate::app::keys::revoke_all_in(&mut tx, by, &before.id, None, "organization_deleted", now).await?;
     store::soft_delete_org(&mut tx, &before.id, now).await?;
     store::insert_audit(
         &mut tx,

@@ -7,12 +7,12 @@ use super::{
     nullable, pagination_headers, validate,
 };
 use crate::{
+    app::keys::{ChangedBy, revoke_all_in},
     auth::{Caller, Permission},
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiQuery, IdPath},
     state::AppState,
     store::{self, ProjectRecord, now_ms},
-    webhooks::{self, WebhookEventType},
 };
 use axum::{
     Json,
@@ -438,13 +438,9 @@ pub async fn delete_project(
     let before = load_visible_project(&state, &caller, id).await?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let live = store::live_keys_of_project(&mut tx, &caller.organization_id, &before.id, now).await?;
-    let (hashes, revoked) = store::revoke_keys_of(&mut tx, &caller.organization_id, Some(&before.id), now).await?;
-    for key in live {
-        let after = store::KeyRecord { revoked_at: Some(now), is_active: 0, updated_at: now, ..key };
-        webhooks::enqueue(&mut tx, WebhookEventType::ApiKeyRevoked, &after, json!({"reason": "project_deleted"}))
-            .await?;
-    }
+    let by = ChangedBy::Caller(&caller);
+    let (hashes, revoked) =
+        revoke_all_in(&mut tx, by, &caller.organization_id, Some(&before.id), "project_deleted", now).await?;
     if !store::soft_delete_project(&mut tx, &caller.organization_id, &before.id, now).await? {
         return Err(ApiError::NotFound("project"));
     }

@@ -534,6 +534,31 @@ pub async fn revoke_record(
     Ok(revoked_hash.is_some())
 }
 
+/// Revokes, on `tx`, every key of an organization (or of one of its
+/// projects) that still verifies, announcing each as `api_key.revoked` with
+/// `reason` exactly as a revoke through the API does (audit event and outbox
+/// rows), so a receiver hears of every key a deletion took. Returns every
+/// hash of the scope, to drop from the cache once `tx` commits, and how many
+/// keys this revoked.
+pub async fn revoke_all_in(
+    tx: &mut store::Conn,
+    by: ChangedBy<'_>,
+    organization_id: &str,
+    project_id: Option<&str>,
+    reason: &str,
+    now: i64,
+) -> ApiResult<(Vec<String>, u64)> {
+    let live = store::live_keys_of(&mut *tx, organization_id, project_id, now).await?;
+    let (hashes, revoked) = store::revoke_keys_of(&mut *tx, organization_id, project_id, now).await?;
+    for key in live {
+        let changes = json!({"before": audit_summary(&key), "reason": reason});
+        let after = KeyRecord { revoked_at: Some(now), is_active: 0, updated_at: now, ..key };
+        record_change(&mut *tx, by, WebhookEventType::ApiKeyRevoked, &after, changes, json!({"reason": reason}))
+            .await?;
+    }
+    Ok((hashes, revoked))
+}
+
 fn base_prefix(key: &KeyRecord) -> &str {
     key.key_prefix.split('_').next().unwrap_or("kw")
 }

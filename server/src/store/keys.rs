@@ -243,19 +243,20 @@ pub async fn find_key_by_hash(conn: &mut Conn, hash: &str) -> sqlx::Result<Optio
     sqlx::query_as(AssertSqlSafe(format!("{KEY_SELECT} WHERE key_hash = $1"))).bind(hash).fetch_optional(conn).await
 }
 
-/// Keys of a project still verifying at `at` (what deleting the project revokes).
-pub async fn live_keys_of_project(
+/// Keys of an organization (or one of its projects) still verifying at `at`
+/// (what deleting it revokes).
+pub async fn live_keys_of(
     conn: &mut Conn,
     org_id: &str,
-    project_id: &str,
+    project_id: Option<&str>,
     at: i64,
 ) -> sqlx::Result<Vec<KeyRecord>> {
     sqlx::query_as(AssertSqlSafe(format!(
-        "{KEY_SELECT} WHERE organization_id = $1 AND project_id = $2 \
+        "{KEY_SELECT} WHERE organization_id = $1 AND ($2 = '' OR project_id = $2) \
          AND (revoked_at IS NULL OR revoked_at > $3)"
     )))
     .bind(org_id)
-    .bind(project_id)
+    .bind(project_id.unwrap_or(""))
     .bind(at)
     .fetch_all(conn)
     .await
