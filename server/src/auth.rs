@@ -8,7 +8,7 @@ use crate::{
     error::{ApiError, ApiResult, current_request_id},
     keyfmt,
     state::AppState,
-    store::{AuditRecord, KeyRecord, now_ms},
+    store::{AuditRecord, KeyRecord},
 };
 use axum::{
     extract::{ConnectInfo, FromRequestParts},
@@ -263,7 +263,7 @@ impl FromRequestParts<AppState> for Caller {
             .await?
             .ok_or_else(|| ApiError::unauthenticated("invalid API key"))?;
         crate::tenancy::note_auth_context(parts, &record.record.organization_id, "api_key", &record.record.id);
-        let now = now_ms();
+        let now = state.config.clock.now_ms();
         if let Some(reason) = key_unusable_reason(&record.record, now) {
             return Err(ApiError::unauthenticated(format!("API key is {reason}")));
         }

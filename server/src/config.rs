@@ -203,6 +203,8 @@ pub struct Config {
     pub database_url: String,
     pub log: String,
     pub log_json: bool,
+    /// Where use cases read "now" (the system clock; tests set a manual one).
+    pub clock: crate::domain::time::Clock,
     /// Peers whose `X-Forwarded-For` is believed (see `auth::ClientAddr`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub header_read_timeout: Duration,
@@ -259,6 +261,7 @@ impl Default for Config {
             database_url: DEFAULT_DATABASE_URL.to_string(),
             log: "info".to_string(),
             log_json: false,
+            clock: crate::domain::time::Clock::system(),
             trusted_proxies: Vec::new(),
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
@@ -312,6 +315,7 @@ impl Config {
             database_url: args.database_url.clone().or(file.database_url).unwrap_or(d.database_url),
             log: args.log.clone().or(file.log).unwrap_or(d.log),
             log_json: log_format == "json",
+            clock: d.clock.clone(),
             trusted_proxies: match args.trusted_proxies.clone().or(file.trusted_proxies) {
                 Some(list) => parse_cidrs("trusted_proxies", &list)?,
                 None => d.trusted_proxies,

@@ -10,7 +10,6 @@ use crate::{
     keyfmt,
     ratelimit::Decision,
     state::AppState,
-    store::now_ms,
     usage::{self, Spend},
     webhooks::WebhookEventType,
 };
@@ -212,7 +211,7 @@ pub async fn verify_key(
     if record.organization_id != caller.organization_id || !caller.can_see_project(record.project_id.as_deref()) {
         return answer(VerifyOut::unknown(unknown_code));
     }
-    let now = now_ms();
+    let now = state.config.clock.now_ms();
     let mut code = static_checks(&key, ip, required, now);
 
     // Rate limit: spends `cost` tokens only when everything above passed.

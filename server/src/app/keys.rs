@@ -309,7 +309,8 @@ async fn load_project(conn: &mut store::Conn, caller: &Caller, id: Uuid) -> ApiR
 pub async fn create_key(state: &AppState, caller: &Caller, req: NewKey) -> ApiResult<(KeyRecord, String)> {
     caller.require(Permission::KeysWrite)?;
     let mut tx = state.store.begin().await?;
-    let (key, minted) = prepare_key(state, &mut tx, caller, req, caller.key_source(), now_ms()).await?;
+    let (key, minted) =
+        prepare_key(state, &mut tx, caller, req, caller.key_source(), state.config.clock.now_ms()).await?;
     store::insert_key(&mut tx, &key).await?;
     record_change(
         &mut tx,
@@ -410,7 +411,7 @@ pub async fn update_key(state: &AppState, caller: &Caller, id: Uuid, req: KeyCha
     for _ in 0..MAX_PATCH_ATTEMPTS {
         let before = load_visible_key(state, caller, id).await?;
         caller.require_key_manage(before.created_by_user_id.as_deref())?;
-        let now = now_ms();
+        let now = state.config.clock.now_ms();
         if before.revoked_at.is_some_and(|at| at <= now) {
             return Err(ApiError::conflict("api key is revoked and can no longer be changed"));
         }
@@ -513,7 +514,7 @@ pub async fn revoke_record(
     audit_extra: Value,
     webhook_extra: Value,
 ) -> ApiResult<bool> {
-    let now = now_ms();
+    let now = state.config.clock.now_ms();
     let mut tx = state.store.begin().await?;
     let revoked_hash = store::revoke_key(&mut tx, &key.id, now).await?;
     if revoked_hash.is_some() {
@@ -586,7 +587,7 @@ pub async fn regenerate_key(state: &AppState, caller: &Caller, id: Uuid) -> ApiR
     key.key_hash = minted.hash.clone();
     key.key_prefix = minted.key_prefix.clone();
     key.last4 = minted.last4.clone();
-    key.updated_at = now_ms();
+    key.updated_at = state.config.clock.now_ms();
     let mut tx = state.store.begin().await?;
     if !store::replace_secret(&mut tx, &key).await? {
         return Err(ApiError::conflict("api key was revoked or rotated concurrently"));
@@ -634,7 +635,7 @@ pub async fn rotate_record(
     fallback_grace_seconds: i64,
 ) -> ApiResult<RotatedKey> {
     ensure_rotatable(old, "rotate")?;
-    let now = now_ms();
+    let now = state.config.clock.now_ms();
     let mut tx = state.store.begin().await?;
     let grace_seconds = match grace_seconds {
         Some(g) => g,

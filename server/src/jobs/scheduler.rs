@@ -25,7 +25,7 @@ use crate::{
     error::ApiError,
     jobs::BackgroundTask,
     state::AppState,
-    store::{self, Warning, now_ms},
+    store::{self, Warning},
     webhooks::WebhookEventType,
 };
 use serde_json::json;
@@ -53,7 +53,8 @@ pub async fn run_pass(state: &AppState) -> anyhow::Result<()> {
 
 async fn rotate_due(state: &AppState) -> anyhow::Result<()> {
     let fallback_grace = state.config.scheduled_rotation_grace.as_secs() as i64;
-    for (org_id, key_id) in store::keys_due_for_rotation(state.store.pool(), now_ms(), BATCH).await? {
+    for (org_id, key_id) in store::keys_due_for_rotation(state.store.pool(), state.config.clock.now_ms(), BATCH).await?
+    {
         let mut conn = state.store.pool().acquire().await?;
         let Some(old) = store::get_key(&mut conn, &org_id, &key_id).await? else { continue };
         drop(conn);
@@ -73,7 +74,7 @@ async fn warn(state: &AppState, warning: Warning) -> anyhow::Result<()> {
         Warning::Expiring => (WebhookEventType::ApiKeyExpiring, "expires_at"),
         Warning::RotationDue => (WebhookEventType::ApiKeyRotationDue, "next_rotation_at"),
     };
-    let now = now_ms();
+    let now = state.config.clock.now_ms();
     for (org_id, key_id) in store::keys_to_warn(state.store.pool(), warning, now, DEFAULT_WARNING_DAYS, BATCH).await? {
         let mut tx = state.store.begin().await?;
         if !store::claim_warning(&mut tx, warning, &key_id, now).await? {
