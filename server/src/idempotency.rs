@@ -53,8 +53,8 @@ fn applies_to(method: &Method, path: &str) -> bool {
 async fn authenticate(parts: &mut Parts, state: &AppState) -> ApiResult<()> {
     // Creating an organization is the one POST a user without one may make.
     if parts.uri.path() == "/v1/organizations" {
-        if let crate::tenancy::Principal::Key(caller) =
-            crate::tenancy::Principal::from_request_parts(parts, state).await?
+        if let crate::auth::tenancy::Principal::Key(caller) =
+            crate::auth::tenancy::Principal::from_request_parts(parts, state).await?
         {
             parts.extensions.insert(caller);
         }

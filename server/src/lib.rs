@@ -19,10 +19,8 @@ pub mod listener;
 pub mod metrics;
 pub mod ratelimit;
 pub mod secrets;
-pub mod session;
 pub mod state;
 pub mod store;
-pub mod tenancy;
 pub mod usage;
 pub mod webhooks;
 

@@ -3,12 +3,12 @@
 
 use super::{Page, PageQuery, api_keys::ms_to_time, pagination_headers};
 use crate::{
+    auth::tenancy::AuthSlot,
     auth::{Caller, ClientAddr, Permission},
     error::{ApiError, ApiResult, ErrorBody},
     extract::ApiQuery,
     state::AppState,
     store::{self, AuditRecord},
-    tenancy::AuthSlot,
 };
 use axum::{
     Json,

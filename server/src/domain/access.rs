@@ -1,7 +1,7 @@
 //! Access rules: what a caller may do (permissions, the role table), which
 //! scopes cover which, and what a caller may grant. Pure functions of their
 //! arguments; `auth` applies them to a request's caller. `docs/roles.md`
-//! carries the same tables (tests in `tenancy.rs` keep them in step).
+//! carries the same tables (tests in `auth/tenancy.rs` keep them in step).
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

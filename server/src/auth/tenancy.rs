@@ -163,7 +163,7 @@ mod tests {
     /// `docs/roles.md` carries the same table as [`role_allows`].
     #[test]
     fn documented_table_matches() {
-        let doc = include_str!("../../docs/roles.md");
+        let doc = include_str!("../../../docs/roles.md");
         let table = doc.split("## The permission table").nth(1).expect("a permission table section");
         let table = table.split("\n## ").next().unwrap_or(table);
         let mut rows = 0;
@@ -197,7 +197,7 @@ mod tests {
     /// `docs/roles.md` carries the same grant ceilings as [`role_scope_ceiling`].
     #[test]
     fn documented_ceilings_match() {
-        let doc = include_str!("../../docs/roles.md");
+        let doc = include_str!("../../../docs/roles.md");
         let table = doc.split("## What a caller may grant").nth(1).expect("a grant-ceiling section");
         let table = table.split("\n## ").next().unwrap_or(table);
         let mut rows = 0;

@@ -2,6 +2,9 @@
 //! that parses as a keyward key is an API key; its organization is the context
 //! and its scopes gate the call. Session JWTs take the other branch.
 
+pub mod session;
+pub mod tenancy;
+
 pub use crate::domain::access::{Permission, is_keyward_scope, scope_granted, ungrantable};
 pub use crate::domain::network::resolve_client_addr;
 use crate::{
@@ -54,7 +57,7 @@ pub enum Actor {
     /// A dashboard session (JWT `sub`) with its role in `Caller::organization_id`.
     User {
         user_id: String,
-        role: crate::tenancy::Role,
+        role: crate::auth::tenancy::Role,
     },
 }
 
@@ -118,7 +121,7 @@ impl Caller {
     }
 
     /// The scopes this caller may hand out: a key's own, a session's role's
-    /// ([`crate::tenancy::role_scope_ceiling`]).
+    /// ([`crate::auth::tenancy::role_scope_ceiling`]).
     pub fn require_grantable(&self, field: &str, scopes: &[String]) -> ApiResult<()> {
         let refused = match &self.actor {
             Actor::ApiKey { scopes: own, .. } => ungrantable(own, scopes),
@@ -141,7 +144,7 @@ impl Caller {
     /// organization): an owner session or a `*` key.
     pub fn require_owner_level(&self, what: &str) -> ApiResult<()> {
         match &self.actor {
-            Actor::User { role: crate::tenancy::Role::Owner, .. } => Ok(()),
+            Actor::User { role: crate::auth::tenancy::Role::Owner, .. } => Ok(()),
             Actor::ApiKey { scopes, .. } if scopes.iter().any(|s| s == "*") => Ok(()),
             Actor::ApiKey { .. } => Err(ApiError::InsufficientScope(format!("only a `*` key or an owner can {what}"))),
             Actor::User { role, .. } => Err(ApiError::forbidden(format!("the `{role}` role cannot {what}"))),
@@ -255,14 +258,14 @@ impl FromRequestParts<AppState> for Caller {
         let Some(parsed) = keyfmt::parse(token) else {
             // Not a keyward key: a session JWT.
             let token = token.to_string();
-            return crate::tenancy::session_caller(parts, state, &token).await;
+            return crate::auth::tenancy::session_caller(parts, state, &token).await;
         };
         let record = state
             .keys
             .lookup_digest(keyfmt::key_digest(parsed.full))
             .await?
             .ok_or_else(|| ApiError::unauthenticated("invalid API key"))?;
-        crate::tenancy::note_auth_context(parts, &record.record.organization_id, "api_key", &record.record.id);
+        crate::auth::tenancy::note_auth_context(parts, &record.record.organization_id, "api_key", &record.record.id);
         let now = state.config.clock.now_ms();
         if let Some(reason) = key_unusable_reason(&record.record, now) {
             return Err(ApiError::unauthenticated(format!("API key is {reason}")));
