@@ -22,6 +22,8 @@ pub struct AppStateInner {
     pub keys: KeyCache,
     /// Per-key rate-limit buckets (verify and the caller's own key).
     pub limiter: Arc<RateLimiter>,
+    /// Failed authentications per client address (a bucket per address).
+    pub auth_failures: Arc<RateLimiter>,
     /// `last_used_at`, `usage_count` and hourly counters, written behind.
     pub usage: Arc<UsageRecorder>,
     pub metrics: Arc<Metrics>,
@@ -61,6 +63,7 @@ impl AppState {
             config: Arc::new(config),
             keys,
             limiter: Arc::default(),
+            auth_failures: Arc::default(),
             usage: Arc::default(),
             metrics: Arc::default(),
             sessions,

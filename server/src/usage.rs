@@ -276,7 +276,9 @@ pub fn spawn_flusher(state: AppState) -> Flusher {
                 if let Err(err) = state.usage.flush_spread(&state.store, every / 2).await {
                     tracing::warn!(error = %err, "usage flush failed; counts kept for the next attempt");
                 }
-                state.limiter.sweep(crate::store::now_ms());
+                let now = crate::store::now_ms();
+                state.limiter.sweep(now);
+                state.auth_failures.sweep(now);
                 state.keys.sweep_expired();
             }
         })

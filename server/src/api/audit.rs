@@ -262,9 +262,9 @@ pub async fn record_auth_failures(State(state): State<AppState>, mut request: Re
     Response::from_parts(parts, Body::from(bytes)).into_response()
 }
 
-/// Failed authentications of one client address, in the shared rate limiter
-/// under an id derived from the address (never a key's id: those are UUIDs
-/// with a version nibble, these are hashes tagged apart).
+/// Failed authentications of one client address, in a limiter of their own
+/// (`AppState::auth_failures`) keyed by the address itself: no hashing on
+/// the path every request takes, and no way to aim at a key's bucket.
 struct AuthFailureThrottle<'a> {
     state: &'a AppState,
     id: u128,
@@ -280,14 +280,16 @@ impl<'a> AuthFailureThrottle<'a> {
         if limit == 0 {
             return None;
         }
-        let digest = Sha256::digest(format!("keyward auth failures\0{client}").as_bytes());
-        let id = u128::from_be_bytes(digest[..16].try_into().unwrap_or_default());
+        let id = match client {
+            std::net::IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+            std::net::IpAddr::V6(v6) => u128::from(v6),
+        };
         Some(Self { state, id, limit })
     }
 
     fn refusal(&self) -> Option<Response> {
         let now = store::now_ms();
-        let decision = self.state.limiter.peek(self.id, self.limit, AUTH_FAILURE_WINDOW_MS, now);
+        let decision = self.state.auth_failures.peek(self.id, self.limit, AUTH_FAILURE_WINDOW_MS, now);
         if decision.remaining > 0 {
             return None;
         }
@@ -309,6 +311,6 @@ impl<'a> AuthFailureThrottle<'a> {
     }
 
     fn count_failure(&self) {
-        self.state.limiter.check(self.id, self.limit, AUTH_FAILURE_WINDOW_MS, 1, store::now_ms());
+        self.state.auth_failures.check(self.id, self.limit, AUTH_FAILURE_WINDOW_MS, 1, store::now_ms());
     }
 }

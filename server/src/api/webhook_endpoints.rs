@@ -216,7 +216,9 @@ pub async fn create_webhook_endpoint(
         deleted_at: None,
     };
     let mut tx = state.store.begin().await?;
-    store::lock_organization(&mut tx, &caller.organization_id).await?;
+    // Lock the organization's row: concurrent creations (on Postgres; SQLite
+    // serializes writers anyway) count its endpoints one after the other.
+    store::lock_org(&mut tx, &caller.organization_id).await?;
     let max = state.config.webhook_max_endpoints;
     if store::count_webhook_endpoints(&mut tx, &caller.organization_id).await? >= max as i64 {
         return Err(ApiError::LimitReached(format!(

@@ -35,7 +35,9 @@ pub async fn get_org(conn: &mut Conn, id: &str) -> sqlx::Result<Option<OrgRecord
 }
 
 /// Takes the organization's row lock for the rest of the transaction, so
-/// member changes of one organization (last-owner checks) run one at a time.
+/// member changes of one organization (last-owner checks) and its endpoint
+/// creations (the per-organization cap) run one at a time. False when the
+/// organization is gone.
 pub async fn lock_org(conn: &mut Conn, org_id: &str) -> sqlx::Result<bool> {
     let done = sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1 AND deleted_at IS NULL")
         .bind(org_id)
@@ -63,15 +65,4 @@ pub async fn soft_delete_org(conn: &mut Conn, org_id: &str, at: i64) -> sqlx::Re
             .execute(conn)
             .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// Touches the organization's row inside a write transaction, so concurrent
-/// endpoint creations of one organization (on Postgres; SQLite serializes
-/// writers anyway) count its endpoints one after the other.
-pub async fn lock_organization(conn: &mut Conn, org_id: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1")
-        .bind(org_id)
-        .execute(conn)
-        .await
-        .map(|_| ())
 }
