@@ -9,10 +9,10 @@
 
 use crate::{
     MAX_BODY_BYTES,
+    app::AppState,
     auth::{Caller, presented_token},
     error::{ApiError, ApiResult},
     keyfmt::hash_key,
-    state::AppState,
     store::{self, now_ms},
 };
 use axum::{

@@ -19,7 +19,7 @@ pub mod listener;
 pub mod metrics;
 pub mod ratelimit;
 pub mod secrets;
-pub mod state;
+
 pub mod store;
 pub mod usage;
 pub mod webhooks;
@@ -33,8 +33,8 @@ use tower::{ServiceBuilder, limit::GlobalConcurrencyLimitLayer};
 use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::TraceLayer};
 use utoipa_scalar::Servable;
 
+pub use app::AppState;
 pub use config::Config;
-pub use state::AppState;
 pub use store::Store;
 
 /// Request bodies above this answer 413.
@@ -56,7 +56,7 @@ pub fn app(state: AppState) -> Router {
             async move { Json(spec.as_ref().clone()) }
         }
     };
-    let api = if state.config.metrics { api.route("/metrics", get(metrics::metrics_handler)) } else { api };
+    let api = if state.config.metrics { api.route("/metrics", get(api::health::metrics_handler)) } else { api };
     let request_timeout = state.config.request_timeout;
     let in_progress = Arc::new(tokio::sync::Semaphore::new(state.config.max_concurrent_requests));
     // Layers run outside in: the last added sees the request first.
@@ -90,9 +90,9 @@ pub async fn serve(
     if store::has_imported_keys(state.store.pool()).await? {
         state.imported_keys.store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    let flusher = usage::spawn_flusher(state.clone());
+    let flusher = jobs::usage_flush::spawn(state.clone());
     let follower = (state.store.backend() == store::Backend::Postgres)
-        .then(|| cache::sync::follow(state.keys.clone(), state.config.database_url.clone()));
+        .then(|| jobs::cache_follow::follow(state.keys.clone(), state.config.database_url.clone()));
     let jobs = if state.config.background_jobs {
         vec![
             jobs::scheduler::spawn(state.clone()),

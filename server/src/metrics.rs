@@ -3,12 +3,12 @@
 //! outcomes by code, the key cache's hits and misses, database pool usage.
 //! Per request the cost is two label lookups and a few atomic adds.
 
-use crate::{domain::verify::VerifyCode, state::AppState};
+use crate::{cache::KeyCache, domain::verify::VerifyCode, ratelimit::RateLimiter, store::Store};
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{HeaderValue, Method, header},
+    http::Method,
     middleware::Next,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
@@ -147,19 +147,19 @@ impl Metrics {
     }
 
     /// The exposition text, with the sampled values brought up to date.
-    pub fn render(&self, state: &AppState) -> String {
+    pub fn render(&self, keys: &KeyCache, limiter: &RateLimiter, store: &Store) -> String {
         let _guard = self.render.lock().unwrap_or_else(|p| p.into_inner());
-        let stats = state.keys.stats();
+        let stats = keys.stats();
         let (hits, misses) = (stats.hits.load(Ordering::Relaxed), stats.misses.load(Ordering::Relaxed));
         self.cache_hits.inc_by(hits.saturating_sub(self.cache_hits.get()));
         self.cache_misses.inc_by(misses.saturating_sub(self.cache_misses.get()));
-        self.cache_entries.set(state.keys.entry_count() as i64);
+        self.cache_entries.set(keys.entry_count() as i64);
         self.cache_hit_ratio.set(if hits + misses == 0 { 0.0 } else { hits as f64 / (hits + misses) as f64 });
-        self.rate_limit_buckets.set(state.limiter.len() as i64);
-        let pool = state.store.pool();
+        self.rate_limit_buckets.set(limiter.len() as i64);
+        let pool = store.pool();
         self.pool_size.set(i64::from(pool.size()));
         self.pool_idle.set(pool.num_idle() as i64);
-        if let Some((reads, failures)) = state.store.in_place_reads() {
+        if let Some((reads, failures)) = store.in_place_reads() {
             self.in_place_reads.inc_by(reads.saturating_sub(self.in_place_reads.get()));
             self.in_place_read_failures.inc_by(failures.saturating_sub(self.in_place_read_failures.get()));
         }
@@ -197,11 +197,4 @@ fn method_label(method: &Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     }
-}
-
-/// `GET /metrics` (unauthenticated; not mounted when `metrics = false`).
-pub async fn metrics_handler(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(&state);
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], body)
-        .into_response()
 }

@@ -5,18 +5,16 @@
 //!   refill is applied by the same statement.
 //! - Everything else (`last_used_at`, `usage_count`, the hourly
 //!   `usage_counters` by outcome code) is counted in memory and written behind
-//!   in batches by [`spawn_flusher`] (every `usage_flush_interval`, and once
+//!   in batches by [`crate::jobs::usage_flush`] (every `usage_flush_interval`, and once
 //!   more on graceful shutdown). On SQLite the batches are written on a
 //!   low-priority thread ([`crate::store::BackgroundWriter`]): under
 //!   saturation they wait for spare CPU and grow instead of slowing requests.
 
 use crate::{
     domain::verify::VerifyCode,
-    state::AppState,
     store::{KeyUse, Store},
 };
 use std::{collections::HashMap, sync::Mutex, time::Duration};
-use tokio::{sync::oneshot, task::JoinHandle};
 
 pub const HOUR_MS: i64 = 3_600_000;
 
@@ -246,55 +244,6 @@ async fn write_chunk(store: &Store, chunk: Chunk) -> Result<(), (Chunk, anyhow::
             .map_err(|err| (std::sync::Arc::unwrap_or_clone(chunk), err));
     }
     crate::store::write_usage_pooled(store, &chunk.counters, &chunk.keys).await.map_err(|err| (chunk, err.into()))
-}
-
-// ---------------------------------------------------------------- background task
-
-/// The running write-behind task; [`Flusher::stop`] flushes one last time.
-pub struct Flusher {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-    state: AppState,
-}
-
-/// Flush counters every `config.usage_flush_interval` and sweep idle
-/// rate-limit buckets.
-pub fn spawn_flusher(state: AppState) -> Flusher {
-    let (stop, mut stopped) = oneshot::channel::<()>();
-    let every = state.config.usage_flush_interval.max(Duration::from_millis(10));
-    let task = {
-        let state = state.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = &mut stopped => break,
-                }
-                if let Err(err) = state.usage.flush_spread(&state.store, every / 2).await {
-                    tracing::warn!(error = %err, "usage flush failed; counts kept for the next attempt");
-                }
-                let now = crate::store::now_ms();
-                state.limiter.sweep(now);
-                state.auth_failures.sweep(now);
-                state.keys.sweep_expired();
-            }
-        })
-    };
-    Flusher { stop, task, state }
-}
-
-impl Flusher {
-    /// Stop the task (letting a flush in progress finish), then flush what is left.
-    pub async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
-        if let Err(err) = self.state.usage.flush(&self.state.store).await {
-            tracing::warn!(error = %err, "final usage flush failed");
-        }
-    }
 }
 
 #[cfg(test)]

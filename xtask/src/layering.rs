@@ -255,6 +255,8 @@ pub fn check() -> anyhow::Result<()> {
         .collect();
     ratchet(&mut problems, "runs SQL outside `store/`", SQL_ALLOWED, runs_sql);
 
+    problems.extend(layer_cycles(&files));
+
     if problems.is_empty() {
         eprintln!("layering: {} files of server/src keep the rules of docs/architecture.md#layers", files.len());
         return Ok(());
@@ -263,6 +265,59 @@ pub fn check() -> anyhow::Result<()> {
         eprintln!("layering: {problem}");
     }
     bail!("{} layering problem(s) (rules: docs/architecture.md#layers)", problems.len())
+}
+
+/// The top-level module of a file: `api/keys.rs` → `api`, `usage.rs` → `usage`.
+fn top_module(file: &str) -> &str {
+    let first = file.split('/').next().unwrap_or(file);
+    first.strip_suffix(".rs").unwrap_or(first)
+}
+
+/// Dependencies between top-level modules (layers and the loose modules
+/// beside them) must form no cycle: files of one layer may import each other,
+/// but once `a` uses `b`, nothing `b` reaches may use `a`.
+fn layer_cycles(files: &BTreeMap<String, Uses>) -> Vec<String> {
+    let mut edges: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (file, uses) in files {
+        let from = top_module(file);
+        if from == "lib" || from == "main" {
+            continue;
+        }
+        let targets = edges.entry(from).or_default();
+        targets.extend(uses.modules.iter().map(String::as_str).filter(|m| *m != from));
+    }
+    let reaches = |from: &str, to: &str| {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![from];
+        while let Some(node) = stack.pop() {
+            for next in edges.get(node).into_iter().flatten() {
+                if *next == to {
+                    return true;
+                }
+                if seen.insert(*next) {
+                    stack.push(next);
+                }
+            }
+        }
+        false
+    };
+    let mut problems = Vec::new();
+    for (from, targets) in &edges {
+        for to in targets {
+            if reaches(to, from) {
+                let culprits: Vec<&str> = files
+                    .iter()
+                    .filter(|(file, uses)| top_module(file) == *from && uses.modules.contains(*to))
+                    .map(|(file, _)| file.as_str())
+                    .collect();
+                problems.push(format!(
+                    "`{from}` uses `{to}` ({}), and `{to}` leads back to `{from}`: layers must not form a cycle",
+                    culprits.join(", ")
+                ));
+            }
+        }
+    }
+    problems
 }
 
 #[cfg(test)]
@@ -296,5 +351,19 @@ mod tests {
     fn a_file_without_sql_or_http_is_clean() {
         let uses = uses_of(&["domain", "access"], "use serde::Serialize; pub fn f() -> u8 { 1 }");
         assert!(uses.modules.is_empty() && uses.crates.is_empty() && !uses.sql);
+    }
+
+    #[test]
+    fn a_cycle_between_top_level_modules_is_found_and_a_chain_is_not() {
+        let file =
+            |modules: &[&str]| Uses { modules: modules.iter().map(|m| m.to_string()).collect(), ..Uses::default() };
+        let mut files = BTreeMap::new();
+        files.insert("app/keys.rs".to_string(), file(&["store", "domain"]));
+        files.insert("store/keys.rs".to_string(), file(&["domain"]));
+        files.insert("api/keys.rs".to_string(), file(&["app", "store"]));
+        assert!(layer_cycles(&files).is_empty());
+        files.insert("store/audit.rs".to_string(), file(&["app"]));
+        let problems = layer_cycles(&files);
+        assert!(problems.iter().any(|p| p.contains("`store` uses `app` (store/audit.rs)")), "{problems:?}");
     }
 }

@@ -3,10 +3,10 @@
 
 use super::{Page, PageQuery, nullable, pagination_headers, validate};
 use crate::{
+    app::AppState,
     auth::{Caller, Permission},
     error::{ApiResult, ErrorBody},
     extract::{ApiJson, ApiQuery, IdPath, OptionalJson},
-    state::AppState,
 };
 use axum::{
     extract::State,

@@ -3,11 +3,11 @@
 
 use super::{Page, PageQuery, api_keys::ms_to_time, pagination_headers};
 use crate::{
+    app::AppState,
     auth::tenancy::AuthSlot,
     auth::{Caller, ClientAddr, Permission},
     error::{ApiError, ApiResult, ErrorBody},
     extract::ApiQuery,
-    state::AppState,
     store::{self, AuditRecord},
 };
 use axum::{

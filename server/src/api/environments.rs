@@ -4,10 +4,10 @@
 
 use super::{Page, PageQuery, api_keys::ms_to_time, pagination_headers, projects::load_visible_project, validate};
 use crate::{
+    app::AppState,
     auth::{Caller, Permission},
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiQuery, IdPath},
-    state::AppState,
     store::{self, EnvironmentRecord, now_ms},
 };
 use axum::{

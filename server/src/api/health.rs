@@ -1,7 +1,11 @@
 //! Liveness and readiness, unauthenticated.
 
-use crate::{error::ErrorBody, state::AppState};
+use crate::{app::AppState, error::ErrorBody};
 use axum::{Json, extract::State};
+use axum::{
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -35,4 +39,11 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<HealthStatus>,
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
+}
+
+/// `GET /metrics` (unauthenticated; not mounted when `metrics = false`).
+pub async fn metrics_handler(State(state): State<AppState>) -> Response {
+    let body = state.metrics.render(&state.keys, &state.limiter, &state.store);
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], body)
+        .into_response()
 }

@@ -9,10 +9,10 @@ use super::api_keys::{
 };
 use super::validate;
 use crate::{
+    app::AppState,
     auth::{Caller, Permission},
     error::{ApiError, ApiResult, ErrorBody},
     extract::ApiJson,
-    state::AppState,
     store::{self, now_ms},
     webhooks::WebhookEventType,
 };

@@ -9,10 +9,10 @@ use super::{
     projects::LeakPolicy,
 };
 use crate::{
+    app::AppState,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{RawBody, parse_json},
     keyfmt,
-    state::AppState,
     store::{self, now_ms},
     webhooks::WebhookEventType,
 };

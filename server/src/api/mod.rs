@@ -16,7 +16,7 @@ pub mod verify;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{app::AppState, error::ApiError};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use utoipa::{
     Modify, OpenApi,

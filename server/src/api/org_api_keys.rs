@@ -7,10 +7,10 @@ use super::{
     validate,
 };
 use crate::{
+    app::AppState,
     auth::Caller,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiQuery},
-    state::AppState,
 };
 use axum::{
     Json,

@@ -3,13 +3,13 @@
 
 use super::{Page, PageQuery, api_keys::ms_to_time, pagination_headers, validate};
 use crate::{
+    app::AppState,
     app::keys::ChangedBy,
     auth::tenancy::{Principal, Role},
     auth::{Actor, Caller, Permission},
     bootstrap::{self, DEFAULT_ORG_PREFIX},
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiQuery},
-    state::AppState,
     store::{self, MembershipRecord, OrgRecord, now_ms},
 };
 use axum::{

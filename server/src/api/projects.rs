@@ -7,11 +7,11 @@ use super::{
     nullable, pagination_headers, validate,
 };
 use crate::{
+    app::AppState,
     app::keys::{ChangedBy, revoke_all_in},
     auth::{Caller, Permission},
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiQuery, IdPath},
-    state::AppState,
     store::{self, ProjectRecord, now_ms},
 };
 use axum::{

@@ -4,10 +4,10 @@
 
 use super::api_keys::{TAG, load_visible_key, ms_to_time};
 use crate::{
+    app::AppState,
     auth::{Caller, Permission},
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiQuery, IdPath},
-    state::AppState,
     store::now_ms,
     usage::HOUR_MS,
 };

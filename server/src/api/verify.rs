@@ -3,13 +3,13 @@
 
 use super::api_keys::{ChangedBy, ms_to_time, record_change};
 use crate::{
+    app::AppState,
     auth::{Caller, Permission, key_unusable_reason, scope_granted},
     cache::CachedKey,
     error::{ApiError, ApiResult, ErrorBody},
     extract::ApiJson,
     keyfmt,
     ratelimit::Decision,
-    state::AppState,
     usage::{self, Spend},
     webhooks::WebhookEventType,
 };

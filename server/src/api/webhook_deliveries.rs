@@ -8,10 +8,10 @@ use super::{
     webhook_endpoints::{TAG, require_admin},
 };
 use crate::{
+    app::AppState,
     auth::Caller,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiQuery, IdPath},
-    state::AppState,
     store::{self, WebhookDeliveryRecord, now_ms},
     webhooks::WebhookEventType,
 };

@@ -5,11 +5,11 @@
 
 use super::{Page, PageQuery, api_keys::ms_to_time, nullable, pagination_headers, validate};
 use crate::{
+    app::AppState,
     auth::{Caller, Permission},
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiQuery, IdPath},
     secrets,
-    state::AppState,
     store::{self, WebhookEndpointRecord, now_ms},
     webhooks::{self, WebhookEventType},
 };
@@ -121,8 +121,6 @@ impl From<&WebhookEndpointRecord> for WebhookEndpoint {
     }
 }
 
-pub use crate::webhooks::target as webhook_target;
-
 fn event_types_json(types: &[WebhookEventType]) -> String {
     // In the caller's order, each type once.
     let mut names: Vec<&str> = Vec::with_capacity(types.len());
@@ -206,7 +204,7 @@ pub async fn create_webhook_endpoint(
     let endpoint = WebhookEndpointRecord {
         id: id.clone(),
         organization_id: caller.organization_id.clone(),
-        url: webhook_target(&state, "url", &req.url)?,
+        url: validate::webhook_target(state.config.webhook_allow_private, "url", &req.url)?,
         description: validate::optional_text("description", req.description.as_deref(), 500)?,
         event_types: event_types_json(req.event_types.as_deref().unwrap_or_default()),
         secret: state.secrets.seal(&secrets::endpoint_aad(&id), &secret)?,
@@ -281,7 +279,7 @@ pub async fn update_webhook_endpoint(
     require_admin(&caller)?;
     let (endpoint, ()) = write_endpoint(&state, &caller, id, "webhook_endpoint.updated", |endpoint| {
         if let Some(url) = &req.url {
-            endpoint.url = webhook_target(&state, "url", url)?;
+            endpoint.url = validate::webhook_target(state.config.webhook_allow_private, "url", url)?;
         }
         if let Some(description) = &req.description {
             endpoint.description = validate::optional_text("description", description.as_deref(), 500)?;

@@ -6,17 +6,18 @@
 //! (`docs/architecture.md#the-unit-of-work-for-a-key-change`).
 
 use crate::{
+    app::AppState,
+    app::caller::Caller,
     app::validate,
-    auth::{Caller, Permission},
     domain::{
+        access::Permission,
         keys::{KeySource, RateLimit, UsageLimit, UsageRefill, json_list},
         time::ms_to_time,
     },
     error::{ApiError, ApiResult},
     keyfmt,
-    state::AppState,
     store::{self, AuditRecord, KeyRecord, ProjectRecord, Warning, now_ms},
-    webhooks::{self, WebhookEventType},
+    webhooks::WebhookEventType,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -282,7 +283,7 @@ pub async fn record_change(
     webhook_extra: Value,
 ) -> ApiResult<()> {
     store::insert_audit(conn, &by.audit(event.as_str(), &key.id, audit_changes)).await?;
-    webhooks::enqueue(conn, event, key, webhook_extra).await?;
+    crate::app::outbox::enqueue(conn, event, key, webhook_extra).await?;
     Ok(())
 }
 
@@ -393,7 +394,7 @@ pub async fn prepare_key(
         rotation_webhook_url: req
             .rotation_webhook_url
             .as_deref()
-            .map(|u| crate::webhooks::target(state, "rotation_webhook_url", u))
+            .map(|u| validate::webhook_target(state.config.webhook_allow_private, "rotation_webhook_url", u))
             .transpose()?,
         ..KeyRecord::fresh(&org.id, &environment, &minted, now)
     };
@@ -484,8 +485,10 @@ fn patched(state: &AppState, before: &KeyRecord, req: &KeyChanges, now: i64) -> 
         apply_rotation(&mut key, days, now)?;
     }
     if let Some(url) = &req.rotation_webhook_url {
-        key.rotation_webhook_url =
-            url.as_deref().map(|u| crate::webhooks::target(state, "rotation_webhook_url", u)).transpose()?;
+        key.rotation_webhook_url = url
+            .as_deref()
+            .map(|u| validate::webhook_target(state.config.webhook_allow_private, "rotation_webhook_url", u))
+            .transpose()?;
     }
     if let Some(usage_limit) = &req.usage_limit {
         apply_usage_limit(&mut key, "usage_limit", usage_limit.as_ref(), now)?;

@@ -5,5 +5,11 @@
 //! `api/` translates requests into calls here; jobs call here too.
 //! `docs/architecture.md#layers`.
 
+pub mod caller;
 pub mod keys;
+pub mod outbox;
+pub mod sessions;
+pub mod state;
 pub mod validate;
+
+pub use state::AppState;

@@ -1,7 +1,10 @@
 //! Field validation shared by every endpoint. Each check names its field in
 //! the error so a client can point at it.
 
-use crate::{error::ApiError, keyfmt};
+use crate::{
+    error::{ApiError, ApiResult},
+    keyfmt,
+};
 use chrono::{DateTime, Utc};
 
 pub const MAX_META_BYTES: usize = 4096;
@@ -149,6 +152,16 @@ pub fn webhook_url(field: &str, value: &str) -> Result<String, ApiError> {
         }
         _ => Err(ApiError::invalid_field(field, "must be an absolute http(s) URL")),
     }
+}
+
+/// A webhook URL as saved: absolute http(s), and not a private target unless allowed.
+pub fn webhook_target(allow_private: bool, field: &str, url: &str) -> ApiResult<String> {
+    let url = webhook_url(field, url)?;
+    let parsed = url::Url::parse(&url).map_err(|e| ApiError::invalid_field(field, e))?;
+    if let Some(why) = crate::webhooks::ssrf::refuse_url(&parsed, allow_private) {
+        return Err(ApiError::invalid_field(field, why));
+    }
+    Ok(url)
 }
 
 #[cfg(test)]

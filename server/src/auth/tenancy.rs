@@ -4,10 +4,10 @@
 //! auth-failure audit learns who was refused.
 
 use crate::{
+    app::AppState,
     auth::{Actor, Caller, RequestMeta, presented_token, request_meta},
     error::ApiError,
     keyfmt,
-    state::AppState,
     store::{self, AuditRecord},
 };
 use axum::{

@@ -142,7 +142,7 @@ pub struct KeyView {
     pub environment: IStr,
     pub name: Box<str>,
     /// `expires_at`, `revoked_at` (i64::MAX for none) and `is_active`, packed
-    /// (read through [`crate::auth::KeyLifecycle`]).
+    /// (read through [`crate::domain::keys::KeyLifecycle`]).
     expires_at_ms: i64,
     revoked_at_ms: i64,
     active: bool,
@@ -334,7 +334,7 @@ pub struct Entry {
     referenced: AtomicBool,
 }
 
-impl crate::auth::KeyLifecycle for KeyView {
+impl crate::domain::keys::KeyLifecycle for KeyView {
     fn revoked_at(&self) -> Option<i64> {
         (self.revoked_at_ms != i64::MAX).then_some(self.revoked_at_ms)
     }
@@ -656,8 +656,8 @@ mod tests {
 
     use super::*;
     use crate::{
-        auth::KeyLifecycle,
         bootstrap::bootstrap,
+        domain::keys::KeyLifecycle,
         keyfmt,
         store::{self, EnvironmentRecord, now_ms},
     };

@@ -73,3 +73,23 @@ impl KeySource {
 pub fn json_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
+
+/// The lifecycle fields of a stored key (the stored record or its cached view).
+pub trait KeyLifecycle {
+    fn revoked_at(&self) -> Option<i64>;
+    fn is_active(&self) -> bool;
+    fn expires_at(&self) -> Option<i64>;
+}
+
+/// Why a stored key cannot be used right now, if it cannot.
+pub fn key_unusable_reason(key: &impl KeyLifecycle, now: i64) -> Option<&'static str> {
+    if key.revoked_at().is_some_and(|at| at <= now) {
+        Some("revoked")
+    } else if !key.is_active() {
+        Some("disabled")
+    } else if key.expires_at().is_some_and(|at| at <= now) {
+        Some("expired")
+    } else {
+        None
+    }
+}

@@ -12,8 +12,8 @@
 //! commute.
 
 use crate::{
+    app::AppState,
     jobs::BackgroundTask,
-    state::AppState,
     store::{self, now_ms},
 };
 use sqlx::AnyPool;

@@ -21,10 +21,10 @@
 //! new key's secret yet).
 
 use crate::{
+    app::AppState,
     app::keys::{ChangedBy, record_change, rotate_record},
     error::ApiError,
     jobs::BackgroundTask,
-    state::AppState,
     store::{self, Warning},
     webhooks::WebhookEventType,
 };

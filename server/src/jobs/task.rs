@@ -3,7 +3,6 @@
 //! and carrying on. The work itself is safe to run in several processes at
 //! once: every pass claims rows with conditional UPDATEs.
 
-use crate::state::AppState;
 use std::{future::Future, time::Duration};
 use tokio::{sync::oneshot, task::JoinHandle};
 
@@ -13,9 +12,10 @@ pub struct BackgroundTask {
 }
 
 impl BackgroundTask {
-    pub fn spawn<F, Fut>(name: &'static str, every: Duration, state: AppState, pass: F) -> BackgroundTask
+    pub fn spawn<S, F, Fut>(name: &'static str, every: Duration, state: S, pass: F) -> BackgroundTask
     where
-        F: Fn(AppState) -> Fut + Send + 'static,
+        S: Clone + Send + 'static,
+        F: Fn(S) -> Fut + Send + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
         let (stop, mut stopped) = oneshot::channel::<()>();

@@ -431,3 +431,15 @@ pub async fn has_imported_keys(pool: &AnyPool) -> sqlx::Result<bool> {
         .await?;
     Ok(n > 0)
 }
+
+impl crate::domain::keys::KeyLifecycle for KeyRecord {
+    fn revoked_at(&self) -> Option<i64> {
+        self.revoked_at
+    }
+    fn is_active(&self) -> bool {
+        self.is_active != 0
+    }
+    fn expires_at(&self) -> Option<i64> {
+        self.expires_at
+    }
+}

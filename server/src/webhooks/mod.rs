@@ -1,6 +1,7 @@
-//! Signed webhooks (Standard Webhooks): the event types, the outbox writer
-//! every key change calls inside its own transaction, signing, and the
-//! delivery worker ([`crate::jobs::delivery`]) with its SSRF guard ([`ssrf`]).
+//! Signed webhooks (Standard Webhooks): the event types, signing, the
+//! outgoing HTTP client and its SSRF guard ([`ssrf`]). The outbox writer every
+//! key change calls inside its own transaction is [`crate::app::outbox`]; the
+//! delivery worker is [`crate::jobs::delivery`].
 //!
 //! An event is written to `webhook_events` with one `webhook_deliveries` row
 //! per destination in the same transaction as the change it announces, so an
@@ -9,14 +10,16 @@
 //! takes the event type, and, for rotation events, the key's own
 //! `rotation_webhook_url`.
 
+pub mod client;
 pub mod ssrf;
 
-use crate::store::{self, Conn, KeyRecord, WebhookDeliveryRecord, WebhookEventRecord, now_ms};
+pub use client::client;
+
 use aws_lc_rs::hmac;
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use rand::{TryRngCore, rngs::OsRng};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+
 use utoipa::ToSchema;
 
 /// What happened to a key.
@@ -78,7 +81,7 @@ impl WebhookEventType {
     }
 
     /// Events that also go to the key's own `rotation_webhook_url`.
-    fn goes_to_rotation_url(self) -> bool {
+    pub fn goes_to_rotation_url(self) -> bool {
         matches!(self, Self::ApiKeyRotated | Self::ApiKeyRotationDue)
     }
 }
@@ -124,92 +127,10 @@ pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Option<S
     Some(format!("v1,{}", BASE64.encode(ctx.sign().as_ref())))
 }
 
-/// Writes `event` about `key` (with `extra` fields merged into `data`) to the
-/// outbox, fanned out to its destinations, on `conn` — the transaction of the
-/// change. Returns how many deliveries were queued.
-pub async fn enqueue(conn: &mut Conn, event: WebhookEventType, key: &KeyRecord, extra: Value) -> sqlx::Result<usize> {
-    let endpoints = store::active_webhook_endpoints(conn, &key.organization_id).await?;
-    let mut destinations: Vec<(Option<String>, Option<String>, String)> = endpoints
-        .into_iter()
-        .filter(|e| {
-            let types: Vec<String> = serde_json::from_str(&e.event_types).unwrap_or_default();
-            types.is_empty() || types.iter().any(|t| t == event.as_str())
-        })
-        .map(|e| (Some(e.id), None, e.url))
-        .collect();
-    if event.goes_to_rotation_url()
-        && let Some(url) = &key.rotation_webhook_url
-    {
-        destinations.push((None, Some(key.id.clone()), url.clone()));
-    }
-    if destinations.is_empty() {
-        return Ok(0);
-    }
-    let now = now_ms();
-    let mut data = json!({ "api_key": crate::app::keys::ApiKey::from(key) });
-    if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), extra) {
-        data.extend(extra);
-    }
-    let event_id = format!("msg_{}", uuid::Uuid::now_v7().simple());
-    let payload = json!({
-        "type": event.as_str(),
-        "timestamp": crate::domain::time::ms_to_time(now),
-        "data": data,
-    });
-    store::insert_webhook_event(
-        conn,
-        &WebhookEventRecord {
-            id: event_id.clone(),
-            organization_id: key.organization_id.clone(),
-            event_type: event.as_str().to_string(),
-            payload: payload.to_string(),
-            created_at: now,
-        },
-    )
-    .await?;
-    let queued = destinations.len();
-    for (endpoint_id, key_id, url) in destinations {
-        store::insert_webhook_delivery(
-            conn,
-            &WebhookDeliveryRecord {
-                id: uuid::Uuid::now_v7().to_string(),
-                organization_id: key.organization_id.clone(),
-                event_id: event_id.clone(),
-                event_type: event.as_str().to_string(),
-                endpoint_id,
-                api_key_id: key_id,
-                url,
-                status: store::DELIVERY_PENDING.to_string(),
-                attempts: 0,
-                retry_step: 0,
-                next_attempt_at: Some(now),
-                locked_until: None,
-                last_attempt_at: None,
-                last_status_code: None,
-                last_error: None,
-                delivered_at: None,
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .await?;
-    }
-    Ok(queued)
-}
-
-/// A webhook URL as saved: absolute http(s), and not a private target unless allowed.
-pub fn target(state: &crate::state::AppState, field: &str, url: &str) -> crate::error::ApiResult<String> {
-    let url = crate::app::validate::webhook_url(field, url)?;
-    let parsed = url::Url::parse(&url).map_err(|e| crate::error::ApiError::invalid_field(field, e))?;
-    if let Some(why) = ssrf::refuse_url(&parsed, state.config.webhook_allow_private) {
-        return Err(crate::error::ApiError::invalid_field(field, why));
-    }
-    Ok(url)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     /// The reference vector of the Standard Webhooks libraries.
     #[test]

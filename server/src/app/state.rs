@@ -28,7 +28,7 @@ pub struct AppStateInner {
     pub usage: Arc<UsageRecorder>,
     pub metrics: Arc<Metrics>,
     /// Verifies session JWTs (HS256 secret or a cached JWKS).
-    pub sessions: Arc<crate::auth::session::SessionVerifier>,
+    pub sessions: Arc<crate::app::sessions::SessionVerifier>,
     /// Sends webhooks (no redirects; public addresses only unless allowed).
     pub webhook_client: reqwest::Client,
     /// Some stored key was imported: a key that fails our checksum may still
@@ -52,8 +52,8 @@ impl AppState {
     pub fn try_new(store: Store, config: Config) -> anyhow::Result<Self> {
         let secrets = Arc::new(crate::secrets::SecretsKeyring::from_config(&config)?);
         let keys = KeyCache::new(store.clone(), config.cache_capacity, config.cache_ttl);
-        let sessions = Arc::new(crate::auth::session::SessionVerifier::new(&config));
-        let webhook_client = crate::jobs::delivery::client(
+        let sessions = Arc::new(crate::app::sessions::SessionVerifier::new(&config));
+        let webhook_client = crate::webhooks::client(
             config.webhook_allow_private,
             config.webhook_timeout,
             config.webhook_proxy.as_ref().map(|p| p.expose()),
