@@ -450,7 +450,7 @@ pub fn load_leak_report_keys(path: &std::path::Path) -> anyhow::Result<Vec<Vec<u
     anyhow::ensure!(!keys.is_empty(), "leak_report_public_keys: no `PUBLIC KEY` block in {}", path.display());
     for (i, der) in keys.iter().enumerate() {
         anyhow::ensure!(
-            crate::leaks::is_p256_public_key(der),
+            crate::domain::leaks::is_p256_public_key(der),
             "leak_report_public_keys: key {} in {} is not an ECDSA P-256 public key",
             i + 1,
             path.display()

@@ -14,7 +14,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod jobs;
 pub mod keyfmt;
-pub mod leaks;
+
 pub mod listener;
 pub mod metrics;
 pub mod ratelimit;

@@ -4,29 +4,23 @@
 //! verifies, rotates and revokes like a native key. Its format need not
 //! carry our checksum: verify finds it by hash.
 
-use super::api_keys::{
-    ApiKey, ChangedBy, KeySource, NewKey, RateLimit, UsageLimit, audit_summary, prepare_key, record_change,
-};
+use super::api_keys::{ApiKey, NewKey, RateLimit, UsageLimit};
 use super::validate;
 use crate::{
-    app::AppState,
-    auth::{Caller, Permission},
-    error::{ApiError, ApiResult, ErrorBody},
+    app::{self, AppState, import::KeyToImport},
+    auth::Caller,
+    error::{ApiResult, ErrorBody},
     extract::ApiJson,
-    store::{self, now_ms},
-    webhooks::WebhookEventType,
 };
 use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
-use std::sync::atomic::Ordering;
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-/// Keys one import request may carry.
-pub const MAX_IMPORT: usize = 100;
+pub use crate::app::import::MAX_IMPORT;
 
 /// An existing key, known by its hash.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -83,30 +77,6 @@ pub struct ImportApiKeysResponse {
     pub imported: Vec<ApiKey>,
 }
 
-fn sha256_hex(field: &str, value: &str) -> ApiResult<String> {
-    let hex = value.trim().to_ascii_lowercase();
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::invalid_field(field, "must be the SHA-256 of the key as 64 hex characters"));
-    }
-    Ok(hex)
-}
-
-fn display_text(field: &str, value: &str, max: usize) -> ApiResult<String> {
-    if value.is_empty() || value.chars().count() > max || !value.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(ApiError::invalid_field(field, format!("must be 1-{max} printable ASCII characters")));
-    }
-    Ok(value.to_string())
-}
-
-/// Errors of item `i` name their field as `keys[i].field`. A `project_id` or
-/// `environment` that does not exist stays a 404, as on create.
-fn in_item(i: usize, err: ApiError) -> ApiError {
-    match err {
-        ApiError::BadRequest(message) => ApiError::BadRequest(format!("keys[{i}].{message}")),
-        other => other,
-    }
-}
-
 /// Import API keys
 ///
 /// Imports existing keys by the SHA-256 of their full text, so clients keep
@@ -128,62 +98,31 @@ pub async fn import_api_keys(
     caller: Caller,
     ApiJson(req): ApiJson<ImportApiKeysRequest>,
 ) -> ApiResult<(StatusCode, Json<ImportApiKeysResponse>)> {
-    caller.require(Permission::KeysWrite)?;
-    if req.keys.is_empty() || req.keys.len() > MAX_IMPORT {
-        return Err(ApiError::invalid_field("keys", format!("must hold 1-{MAX_IMPORT} keys")));
-    }
-    let now = now_ms();
-    let mut tx = state.store.begin().await?;
-    let mut imported = Vec::with_capacity(req.keys.len());
-    for (i, item) in req.keys.into_iter().enumerate() {
-        let key_hash = sha256_hex(&format!("keys[{i}].key_hash"), &item.key_hash)?;
-        let key_prefix = display_text(&format!("keys[{i}].key_prefix"), &item.key_prefix, 32)?;
-        let last4 = match &item.last4 {
-            Some(l) => display_text(&format!("keys[{i}].last4"), l, 4)?,
-            None => String::new(),
-        };
-        let create = NewKey {
-            project_id: item.project_id,
-            name: item.name,
-            scopes: item.scopes,
-            expires_at: item.expires_at,
-            allowed_ips: item.allowed_ips,
-            meta: item.meta,
-            rate_limit: item.rate_limit,
-            usage_limit: item.usage_limit,
-            environment: item.environment,
-            ..Default::default()
-        };
-        let (mut key, _unused_secret) = prepare_key(&state, &mut tx, &caller, create, KeySource::Import.as_str(), now)
-            .await
-            .map_err(|e| in_item(i, e))?;
-        (key.key_hash, key.key_prefix, key.last4) = (key_hash, key_prefix, last4);
-        if let Err(err) = store::insert_key(&mut tx, &key).await {
-            return Err(if store::is_unique_violation(&err) {
-                ApiError::conflict(format!("keys[{i}].key_hash: a key with this hash already exists"))
-            } else {
-                err.into()
-            });
-        }
-        record_change(
-            &mut tx,
-            ChangedBy::Caller(&caller),
-            WebhookEventType::ApiKeyCreated,
-            &key,
-            json!({"after": audit_summary(&key), "imported": true}),
-            json!({}),
-        )
-        .await?;
-        imported.push(key);
-    }
-    tx.commit().await?;
-    state.imported_keys.store(true, Ordering::Relaxed);
-    for key in &imported {
-        // A verify before the import may have cached the hash as unknown.
-        state.keys.invalidate(&key.key_hash).await;
-    }
-    tracing::info!(count = imported.len(), "api keys imported");
+    let items = req.keys.into_iter().map(KeyToImport::from).collect();
+    let imported = app::import::import_keys(&state, &caller, items).await?;
     Ok((StatusCode::CREATED, Json(ImportApiKeysResponse { imported: imported.iter().map(ApiKey::from).collect() })))
+}
+
+impl From<ImportedApiKey> for KeyToImport {
+    fn from(item: ImportedApiKey) -> Self {
+        KeyToImport {
+            key_hash: item.key_hash,
+            key_prefix: item.key_prefix,
+            last4: item.last4,
+            key: NewKey {
+                project_id: item.project_id,
+                name: item.name,
+                scopes: item.scopes,
+                expires_at: item.expires_at,
+                allowed_ips: item.allowed_ips,
+                meta: item.meta,
+                rate_limit: item.rate_limit,
+                usage_limit: item.usage_limit,
+                environment: item.environment,
+                ..Default::default()
+            },
+        }
+    }
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -4,26 +4,17 @@
 //! flagged, per its project's `leak_policy`), audited and announced with
 //! `api_key.leaked`. The answer is the same whether or not anything matched.
 
-use super::{
-    api_keys::{ChangedBy, record_change, revoke_record},
-    projects::LeakPolicy,
-};
 use crate::{
-    app::AppState,
-    error::{ApiError, ApiResult, ErrorBody},
+    app::{self, AppState, leaks::LeakedToken},
+    error::{ApiResult, ErrorBody},
     extract::{RawBody, parse_json},
-    keyfmt,
-    store::{self, now_ms},
-    webhooks::WebhookEventType,
 };
 use axum::{Json, extract::State, http::HeaderMap};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-/// Matches one report may carry.
-pub const MAX_MATCHES: usize = 1000;
+pub use crate::app::leaks::MAX_MATCHES;
 
 /// One match, as GitHub secret scanning sends it.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -73,61 +64,19 @@ pub async fn report_leaked_keys(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Json<LeakReportReceipt>> {
-    if state.config.leak_report_keys.is_empty() {
-        return Err(ApiError::forbidden(
-            "leak reports are not accepted: no signing keys are configured (KEYWARD_LEAK_REPORT_PUBLIC_KEYS)",
-        ));
-    }
-    let signature = header(&headers, "github-public-key-signature")
-        .ok_or_else(|| ApiError::forbidden("missing the Github-Public-Key-Signature header"))?;
+    let signature = header(&headers, "github-public-key-signature");
     let identifier = header(&headers, "github-public-key-identifier");
-    if !crate::leaks::signature_valid(&state.config.leak_report_keys, identifier, signature, &body) {
-        tracing::warn!("leak report refused: bad signature");
-        return Err(ApiError::forbidden("the report's signature does not verify"));
-    }
-    let matches: Vec<LeakMatch> = parse_json(&body)?;
-    if matches.len() > MAX_MATCHES {
-        return Err(ApiError::bad_request(format!("a report may carry at most {MAX_MATCHES} matches")));
-    }
-    for m in &matches {
-        handle_match(&state, m).await?;
-    }
-    Ok(Json(LeakReportReceipt { received: matches.len() as u32 }))
-}
-
-async fn handle_match(state: &AppState, m: &LeakMatch) -> ApiResult<()> {
-    let hash = keyfmt::hash_key(m.token.trim());
-    let mut conn = state.store.pool().acquire().await?;
-    let Some(key) = store::find_key_by_hash(&mut conn, &hash).await? else { return Ok(()) };
-    if key.revoked_at.is_some_and(|at| at <= now_ms()) {
-        return Ok(());
-    }
-    let project = match &key.project_id {
-        Some(pid) => store::get_project(&mut conn, &key.organization_id, pid).await?,
-        None => None,
-    };
-    drop(conn);
-    let policy = LeakPolicy::of(project.as_ref());
-    let details = json!({
-        "action": match policy { LeakPolicy::Revoke => "revoked", LeakPolicy::Flag => "flagged" },
-        "type": m.token_type, "url": m.url, "source": m.source,
-    });
-    let by = ChangedBy::System { organization_id: &key.organization_id, actor_id: "leak_report" };
-    tracing::warn!(key_id = %key.id, key_prefix = %key.key_prefix, action = policy.as_str(), "leaked key reported");
-    match policy {
-        LeakPolicy::Revoke => {
-            revoke_record(state, by, &key, WebhookEventType::ApiKeyLeaked, details.clone(), details).await?;
-        }
-        LeakPolicy::Flag => {
-            let now = now_ms();
-            let mut tx = state.store.begin().await?;
-            store::mark_leaked(&mut tx, &key.id, now).await?;
-            record_change(&mut tx, by, WebhookEventType::ApiKeyLeaked, &key, details.clone(), details).await?;
-            tx.commit().await?;
-            state.keys.invalidate(&key.key_hash).await;
-        }
-    }
-    Ok(())
+    let tokens = app::leaks::report(&state, signature, identifier, &body, |body| {
+        let matches: Vec<LeakMatch> = parse_json(body)?;
+        Ok(matches.into_iter().map(|m| LeakedToken {
+            token: m.token,
+            kind: m.token_type,
+            url: m.url,
+            source: m.source,
+        }))
+    })
+    .await?;
+    Ok(Json(LeakReportReceipt { received: tokens as u32 }))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -1,17 +1,14 @@
 //! `POST /v1/keys/verify`: the hot path (`docs/architecture.md#the-verify-path`). A well-formed request
 //! always answers 200; the outcome is in `valid` and `code`.
 
-use super::api_keys::{ChangedBy, ms_to_time, record_change};
+use super::api_keys::ms_to_time;
 use crate::{
-    app::AppState,
-    auth::{Caller, Permission, key_unusable_reason, scope_granted},
+    app::{self, AppState, verify::VerifyInput},
+    auth::Caller,
     cache::CachedKey,
-    error::{ApiError, ApiResult, ErrorBody},
+    error::{ApiResult, ErrorBody},
     extract::ApiJson,
-    keyfmt,
     ratelimit::Decision,
-    usage::{self, Spend},
-    webhooks::WebhookEventType,
 };
 use axum::{
     Json,
@@ -20,8 +17,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json, value::RawValue};
-use std::{net::IpAddr, sync::atomic::Ordering};
+use serde_json::{Map, Value, value::RawValue};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -42,10 +38,7 @@ pub struct VerifyKeyRequest {
     pub cost: Option<u64>,
 }
 
-pub use crate::domain::verify::VerifyCode;
-
-/// The largest `cost` one verify may spend.
-pub const MAX_COST: u64 = 1_000_000;
+pub use crate::{app::verify::MAX_COST, domain::verify::VerifyCode};
 
 /// Rate-limit state of the verified key after this request.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -135,23 +128,6 @@ impl<'a> VerifyOut<'a> {
     }
 }
 
-/// The checks that need no state beyond the key record, in the order `docs/architecture.md#the-verify-path` gives.
-fn static_checks(key: &CachedKey, ip: Option<IpAddr>, required: &[String], now: i64) -> VerifyCode {
-    match key_unusable_reason(&key.record, now) {
-        Some("revoked") => return VerifyCode::Revoked,
-        Some("disabled") => return VerifyCode::Disabled,
-        Some(_) => return VerifyCode::Expired,
-        None => {}
-    }
-    if !key.ip_allowed(ip) {
-        return VerifyCode::ForbiddenIp;
-    }
-    if !required.iter().all(|r| scope_granted(&key.scopes, r)) {
-        return VerifyCode::InsufficientScopes;
-    }
-    VerifyCode::Valid
-}
-
 fn rate_limit_state(d: &Decision) -> RateLimitState {
     RateLimitState { limit: d.limit, remaining: d.remaining, reset_at: ms_to_time(d.reset_at_ms) }
 }
@@ -175,101 +151,20 @@ pub async fn verify_key(
     caller: Caller,
     ApiJson(req): ApiJson<VerifyKeyRequest>,
 ) -> ApiResult<Response> {
-    caller.require(Permission::KeysVerify)?;
-    let ip = req
-        .ip
-        .as_deref()
-        .map(|s| s.trim().parse::<IpAddr>().map_err(|_| ApiError::invalid_field("ip", "not an IP address")))
-        .transpose()?;
-    let cost = req.cost.unwrap_or(1);
-    if cost > MAX_COST {
-        return Err(ApiError::invalid_field("cost", format!("must be between 0 and {MAX_COST}")));
-    }
-    let required = req.required_scopes.as_deref().unwrap_or_default();
-    let answer = |out: VerifyOut<'_>| {
-        state.metrics.verify_outcome(out.code);
-        Ok(Json(out).into_response())
+    let input = VerifyInput {
+        key: &req.key,
+        ip: req.ip.as_deref(),
+        required_scopes: req.required_scopes.as_deref().unwrap_or_default(),
+        cost: req.cost,
     };
-
-    // Shape and checksum: no I/O for typos and random strings — unless
-    // imported keys exist, whose format may lack our checksum.
-    let presented = req.key.trim();
-    // An unknown key in our format is NOT_FOUND; an unknown foreign one stays MALFORMED.
-    let (digest, unknown_code) = match keyfmt::parse(presented) {
-        Some(parsed) => (keyfmt::key_digest(parsed.full), VerifyCode::NotFound),
-        None if state.imported_keys.load(Ordering::Relaxed) && keyfmt::plausible_foreign_key(presented) => {
-            (keyfmt::key_digest(presented), VerifyCode::Malformed)
-        }
-        None => return answer(VerifyOut::unknown(VerifyCode::Malformed)),
+    let outcome = app::verify::verify(&state, &caller, input).await?;
+    let mut out = match &outcome.key {
+        Some(key) => VerifyOut::for_key(key, outcome.code, outcome.now),
+        None => VerifyOut::unknown(outcome.code),
     };
-    let Some(key) = state.keys.lookup_digest(digest).await? else {
-        return answer(VerifyOut::unknown(unknown_code));
-    };
-    let record = &key.record;
-    // Another tenant's key answers exactly as an unknown key of its format
-    // would: nothing tells a caller that it exists elsewhere.
-    if record.organization_id != caller.organization_id || !caller.can_see_project(record.project_id.as_deref()) {
-        return answer(VerifyOut::unknown(unknown_code));
-    }
-    let now = state.config.clock.now_ms();
-    let mut code = static_checks(&key, ip, required, now);
-
-    // Rate limit: spends `cost` tokens only when everything above passed.
-    let mut ratelimit = None;
-    if let (Some(limit), Some(window)) = (record.rate_limit_limit, record.rate_limit_window_ms) {
-        let (limit, window) = (limit as u64, window as u64);
-        let decision = if code == VerifyCode::Valid {
-            state.limiter.check(key.id, limit, window, cost, now)
-        } else {
-            state.limiter.peek(key.id, limit, window, now)
-        };
-        if !decision.allowed {
-            code = VerifyCode::RateLimited;
-        }
-        ratelimit = Some(rate_limit_state(&decision));
-    }
-
-    // Quota: the only write on the hot path, and only for keys that have one.
-    let mut remaining = None;
-    if code == VerifyCode::Valid && record.usage_remaining.is_some() {
-        match usage::spend_quota(&state.store, &record.id, cost as i64, now).await? {
-            Spend::Spent(left) => remaining = Some(left.max(0) as u64),
-            Spend::Exceeded(left) => {
-                code = VerifyCode::UsageExceeded;
-                remaining = Some(left as u64);
-                announce_usage_exceeded(&state, record, now).await?;
-            }
-            Spend::NoQuota => {}
-        }
-    }
-
-    state.usage.record_verify(key.id, code, now);
-    let mut out = VerifyOut::for_key(&key, code, now);
-    out.ratelimit = ratelimit;
-    out.remaining = remaining;
-    answer(out)
-}
-
-/// How often one process re-checks an exhausted key's once-per-period marker.
-const USAGE_EXCEEDED_CLAIM_WINDOW_MS: i64 = 10_000;
-
-/// `api_key.usage_exceeded`, once per quota period: the first refusal claims
-/// the marker (off the hot path: only refused verifies get here).
-/// The cache holds only what verify reads: the event gets the full stored
-/// record, read in the claiming transaction.
-async fn announce_usage_exceeded(state: &AppState, key: &crate::cache::KeyView, now: i64) -> ApiResult<()> {
-    if !state.usage_exceeded_claims.should_try(&key.id, now, USAGE_EXCEEDED_CLAIM_WINDOW_MS) {
-        return Ok(());
-    }
-    let mut tx = state.store.begin().await?;
-    if crate::store::claim_usage_exceeded(&mut tx, &key.id, now).await?
-        && let Some(key) = crate::store::get_key(&mut tx, &key.organization_id, &key.id).await?
-    {
-        let by = ChangedBy::System { organization_id: &key.organization_id, actor_id: "verify" };
-        record_change(&mut tx, by, WebhookEventType::ApiKeyUsageExceeded, &key, json!({}), json!({})).await?;
-    }
-    tx.commit().await?;
-    Ok(())
+    out.ratelimit = outcome.ratelimit.as_ref().map(rate_limit_state);
+    out.remaining = outcome.remaining;
+    Ok(Json(out).into_response())
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

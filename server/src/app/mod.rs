@@ -6,10 +6,14 @@
 //! `docs/architecture.md#layers`.
 
 pub mod caller;
+pub mod import;
 pub mod keys;
+pub mod leaks;
 pub mod outbox;
 pub mod sessions;
 pub mod state;
+pub mod usage;
 pub mod validate;
+pub mod verify;
 
 pub use state::AppState;

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod keys;
+pub mod leaks;
 pub mod network;
 pub mod time;
 pub mod verify;
