@@ -547,3 +547,10 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// A manual clock starting at the present: a test of expiry, grace, windows
+/// or refills moves it (`clock.advance(ms)`) instead of sleeping. Give it to
+/// the server with `TestServer::start_with(backend, |c| c.clock = clock.clone())`.
+pub fn manual_clock() -> keyward_server::domain::time::Clock {
+    keyward_server::domain::time::Clock::manual(keyward_server::store::now_ms())
+}

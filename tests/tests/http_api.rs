@@ -1,7 +1,7 @@
 //! The HTTP API end to end over a real socket, on every backend: both key
 //! families, the lifecycle, verify codes, validation, tenancy and errors.
 
-use keyward_tests::{Backend, TestServer, backend_tests, json};
+use keyward_tests::{Backend, TestServer, backend_tests, json, manual_clock};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::time::Duration;
@@ -143,7 +143,7 @@ async fn regenerate_keeps_the_id_and_kills_the_old_secret(backend: Backend) {
 
 async fn rotate_with_and_without_grace(backend: Backend) {
     // A manual clock: the grace period below ends when the test says, not after a sleep.
-    let clock = keyward_server::domain::time::Clock::manual(chrono::Utc::now().timestamp_millis());
+    let clock = manual_clock();
     let s = TestServer::start_with(backend, |c| c.clock = clock.clone()).await;
     // Without a grace period the old key is revoked at once.
     let a = s.create_key(json!({"name": "a", "scopes": ["x"], "meta": {"m": 1}})).await;
@@ -182,7 +182,8 @@ async fn rotate_with_and_without_grace(backend: Backend) {
 }
 
 async fn verify_codes(backend: Backend) {
-    let s = TestServer::start(backend).await;
+    let clock = manual_clock();
+    let s = TestServer::start_with(backend, |c| c.clock = clock.clone()).await;
     let v = s.verify("not-a-key").await;
     assert_eq!(
         (v["valid"].clone(), v["code"].clone(), v["key_id"].clone()),
@@ -215,7 +216,7 @@ async fn verify_codes(backend: Backend) {
     assert!(r.error_message().starts_with("ip"));
     let e = s.create_key(json!({"name": "short", "expires_at": (chrono::Utc::now() + chrono::Duration::milliseconds(1200)).to_rfc3339()})).await;
     assert_eq!(s.verify(e["key"].as_str().unwrap()).await["code"], "VALID");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    clock.advance(2000);
     let v = s.verify(e["key"].as_str().unwrap()).await;
     assert_eq!((v["code"].clone(), v["key_id"].clone()), (json!("EXPIRED"), e["id"].clone()));
     s.stop().await;

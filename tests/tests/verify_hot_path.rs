@@ -3,7 +3,7 @@
 //! `cost`, cache invalidation, write-behind usage, the usage endpoint,
 //! `/metrics` and the caller's own rate limit on the management API.
 
-use keyward_tests::{Backend, TestServer, backend_tests, json};
+use keyward_tests::{Backend, TestServer, backend_tests, json, manual_clock};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::{sync::atomic::Ordering, time::Duration};
@@ -42,7 +42,8 @@ where
 }
 
 async fn every_code(backend: Backend) {
-    let s = TestServer::start(backend).await;
+    let clock = manual_clock();
+    let s = TestServer::start_with(backend, |c| c.clock = clock.clone()).await;
     // MALFORMED: rejected by the checksum, with no lookup at all.
     let mut typo = key_of(&s.create_key(json!({"name": "typo"})).await);
     let last = typo.pop().unwrap();
@@ -113,7 +114,7 @@ async fn every_code(backend: Backend) {
     assert_eq!(code(&s, json!({"key": key_of(&quota)})).await, "VALID");
     known(json!({"key": key_of(&quota)}), "USAGE_EXCEEDED", &quota).await;
     assert_eq!(code(&s, json!({"key": key_of(&expiring)})).await, "VALID");
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    clock.advance(2000);
     known(json!({"key": key_of(&expiring)}), "EXPIRED", &expiring).await;
     s.stop().await;
 }
@@ -188,7 +189,8 @@ async fn cidr_edges(backend: Backend) {
 }
 
 async fn rate_limit_window_resets(backend: Backend) {
-    let s = TestServer::start(backend).await;
+    let clock = manual_clock();
+    let s = TestServer::start_with(backend, |c| c.clock = clock.clone()).await;
     let k = s.create_key(json!({"name": "rl", "rate_limit": {"limit": 3, "window_ms": 1000}})).await;
     let key = key_of(&k);
     for left in [2, 1, 0] {
@@ -202,7 +204,7 @@ async fn rate_limit_window_resets(backend: Backend) {
     assert_eq!(v["ratelimit"]["remaining"], 0);
     // A failed static check reports the bucket without spending from it.
     assert_eq!(code(&s, json!({"key": key, "required_scopes": ["nope"]})).await, "INSUFFICIENT_SCOPES");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(1100);
     let v = verify_with(&s, json!({"key": key})).await;
     assert_eq!(v["code"], "VALID", "{v}");
     assert_eq!(v["ratelimit"]["remaining"], 2);
@@ -299,7 +301,8 @@ async fn quota_is_exact_under_concurrency_and_restarts(backend: Backend) {
 }
 
 async fn quota_refills(backend: Backend) {
-    let s = TestServer::start(backend).await;
+    let clock = manual_clock();
+    let s = TestServer::start_with(backend, |c| c.clock = clock.clone()).await;
     let key = key_of(
         &s.create_key(
             json!({"name": "refill", "usage_limit": {"remaining": 2, "refill": {"amount": 3, "interval_ms": 1000}}}),
@@ -310,13 +313,13 @@ async fn quota_refills(backend: Backend) {
     assert_eq!(remaining(json!({"key": key})).await, json!(1));
     assert_eq!(remaining(json!({"key": key})).await, json!(0));
     assert_eq!(code(&s, json!({"key": key})).await, "USAGE_EXCEEDED");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(1100);
     // Reset to the refill amount (not added to what was left), once per interval.
     assert_eq!(remaining(json!({"key": key})).await, json!(2));
     assert_eq!(remaining(json!({"key": key, "cost": 2})).await, json!(0));
     let v = verify_with(&s, json!({"key": key})).await;
     assert_eq!((v["code"].clone(), v["remaining"].clone()), (json!("USAGE_EXCEEDED"), json!(0)));
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(1100);
     let v = verify_with(&s, json!({"key": key, "cost": 4})).await;
     assert_eq!(
         (v["code"].clone(), v["remaining"].clone()),

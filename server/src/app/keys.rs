@@ -362,7 +362,7 @@ pub async fn prepare_key(
     // The ceiling applies to the effective scopes: defaults are a grant too.
     caller.require_grantable("scopes", &scopes)?;
     let expires_at = match (req.expires_at, project_defaults.and_then(|p| p.default_ttl_seconds)) {
-        (Some(t), _) => Some(validate::future_time("expires_at", t)?),
+        (Some(t), _) => Some(validate::future_time("expires_at", t, now)?),
         (None, Some(ttl)) => Some(now + ttl * 1000),
         (None, None) => None,
     };
@@ -462,7 +462,7 @@ fn patched(state: &AppState, before: &KeyRecord, req: &KeyChanges, now: i64) -> 
         key.scopes = serde_json::to_string(&validate::scopes("scopes", scopes)?).unwrap_or_else(|_| "[]".into());
     }
     if let Some(expires_at) = req.expires_at {
-        key.expires_at = expires_at.map(|t| validate::future_time("expires_at", t)).transpose()?;
+        key.expires_at = expires_at.map(|t| validate::future_time("expires_at", t, now)).transpose()?;
     }
     if let Some(ips) = &req.allowed_ips {
         key.allowed_ips =

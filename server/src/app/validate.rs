@@ -117,8 +117,9 @@ pub fn meta(field: &str, value: &serde_json::Map<String, serde_json::Value>) -> 
     Ok(text)
 }
 
-pub fn future_time(field: &str, value: DateTime<Utc>) -> Result<i64, ApiError> {
-    if value <= Utc::now() {
+/// `value` as milliseconds, if it is after `now` (the use case's clock).
+pub fn future_time(field: &str, value: DateTime<Utc>, now: i64) -> Result<i64, ApiError> {
+    if value.timestamp_millis() <= now {
         return Err(ApiError::invalid_field(field, "must be in the future"));
     }
     Ok(value.timestamp_millis())

@@ -97,7 +97,7 @@ async fn poll(state: &AppState, in_flight: &Arc<InFlight>) -> anyhow::Result<()>
     if free == 0 {
         return Ok(());
     }
-    let now = now_ms();
+    let now = state.config.clock.now_ms();
     let lease = (state.config.webhook_timeout + Duration::from_secs(30)).as_millis() as i64;
     // Each organization's due deliveries, up to its free slots, oldest organization first.
     let mut queues = Vec::new();
@@ -138,7 +138,7 @@ async fn poll(state: &AppState, in_flight: &Arc<InFlight>) -> anyhow::Result<()>
 /// One attempt, recorded: delivered, retried later, or dead-lettered.
 async fn attempt(state: &AppState, mut d: WebhookDeliveryRecord) -> anyhow::Result<()> {
     let outcome = send(state, &d).await;
-    let now = now_ms();
+    let now = state.config.clock.now_ms();
     d.attempts += 1;
     d.last_attempt_at = Some(now);
     d.updated_at = now;
@@ -184,6 +184,7 @@ async fn send(state: &AppState, d: &WebhookDeliveryRecord) -> Result<u16, String
         .ok_or("the event is gone")?;
     let secret = signing_secret(state, &mut conn, d).await?;
     drop(conn);
+    // On the wire, the wall clock: receivers compare it with theirs.
     let timestamp = now_ms() / 1000;
     let signature =
         sign(secret.expose(), &d.event_id, timestamp, payload.as_bytes()).ok_or("the signing secret is invalid")?;

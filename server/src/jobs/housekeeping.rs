@@ -11,11 +11,7 @@
 //! (Postgres). Several processes may run it at once: deletes of old rows
 //! commute.
 
-use crate::{
-    app::AppState,
-    jobs::BackgroundTask,
-    store::{self, now_ms},
-};
+use crate::{app::AppState, jobs::BackgroundTask, store};
 use sqlx::AnyPool;
 use std::time::Duration;
 
@@ -49,7 +45,7 @@ pub struct Purged {
 
 /// One pass of every purge, as of now.
 pub async fn run_pass(state: &AppState) -> anyhow::Result<Purged> {
-    run_pass_at(state.store.pool(), &state.config, now_ms()).await
+    run_pass_at(state.store.pool(), &state.config, state.config.clock.now_ms()).await
 }
 
 /// One pass of every purge, as if it were `now`.

@@ -5,7 +5,7 @@
 //! Stopping flushes once more, so a graceful shutdown loses no count
 //! (`docs/architecture.md#the-verify-path`).
 
-use crate::{app::AppState, jobs::BackgroundTask, store::now_ms};
+use crate::{app::AppState, jobs::BackgroundTask};
 use std::time::Duration;
 
 /// The running write-behind; [`UsageFlush::stop`] flushes one last time.
@@ -18,7 +18,7 @@ pub fn spawn(state: AppState) -> UsageFlush {
     let every = state.config.usage_flush_interval.max(Duration::from_millis(10));
     let task = BackgroundTask::spawn("usage flush", every, state.clone(), move |state: AppState| async move {
         state.usage.flush_spread(&state.store, every / 2).await?;
-        let now = now_ms();
+        let now = state.config.clock.now_ms();
         state.limiter.sweep(now);
         state.auth_failures.sweep(now);
         state.keys.sweep_expired();
