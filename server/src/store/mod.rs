@@ -6,6 +6,7 @@ mod audit;
 mod background_writer;
 mod environments;
 mod idempotency;
+mod ids;
 mod key_hygiene;
 mod keys;
 mod members;
