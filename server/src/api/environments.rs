@@ -2,9 +2,10 @@
 //! (`live` and `test` by default: `docs/architecture.md#domain`); these routes list and create the
 //! environments of the project's organization.
 
-use super::{Page, PageQuery, api_keys::ms_to_time, pagination_headers, projects::load_visible_project, validate};
+use super::{Page, PageQuery, api_keys::ms_to_time, pagination_headers, validate};
 use crate::{
     app::AppState,
+    app::projects::load_visible_project,
     auth::{Caller, Permission},
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiQuery, IdPath},

@@ -16,16 +16,18 @@ pub mod verify;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;
 
-use crate::{app::AppState, error::ApiError};
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use crate::app::AppState;
+use axum::{
+    http::{HeaderMap, HeaderName, HeaderValue},
+    response::{IntoResponse, Response},
+};
 use utoipa::{
     Modify, OpenApi,
     openapi::security::{ApiKey as ApiKeyScheme, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 use utoipa_axum::router::OpenApiRouter;
 
-pub const DEFAULT_PAGE_SIZE: u32 = 50;
-pub const MAX_PAGE_SIZE: u32 = 200;
+pub use crate::app::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageQuery};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -210,41 +212,6 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(health::router())
 }
 
-/// Cursor pagination input shared by every list.
-#[derive(Debug, Default, Clone)]
-pub struct PageQuery {
-    pub limit: Option<u32>,
-    pub starting_after: Option<uuid::Uuid>,
-}
-
-impl PageQuery {
-    pub fn limit(&self) -> Result<i64, ApiError> {
-        match self.limit.unwrap_or(DEFAULT_PAGE_SIZE) {
-            n @ 1..=MAX_PAGE_SIZE => Ok(i64::from(n)),
-            _ => Err(ApiError::invalid_field("limit", format!("must be between 1 and {MAX_PAGE_SIZE}"))),
-        }
-    }
-}
-
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-impl<T> Page<T> {
-    pub fn empty() -> Self {
-        Page { items: Vec::new(), next_cursor: None }
-    }
-
-    /// `rows` were fetched with `limit + 1`: the extra row only says "there is more".
-    pub fn from_rows(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> Self {
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(&cursor_of) } else { None };
-        Page { items: rows, next_cursor }
-    }
-}
-
 /// `X-Next-Cursor` and `Link: <…>; rel="next"` for a list response.
 pub fn pagination_headers(
     path: &str,
@@ -267,6 +234,19 @@ pub fn pagination_headers(
         headers.insert(axum::http::header::LINK, v);
     }
     headers
+}
+
+/// A page as a list response: the items as the JSON body, the next cursor in
+/// `X-Next-Cursor` and `Link` (`docs/architecture.md#http-conventions`);
+/// `extra` are the list's filters, repeated in the next page's link.
+pub fn list_response<T: serde::Serialize>(
+    path: &str,
+    page: Page<T>,
+    limit: Option<u32>,
+    extra: &[(&str, String)],
+) -> Response {
+    let headers = pagination_headers(path, page.next_cursor.as_deref(), limit, extra);
+    (headers, axum::Json(page.items)).into_response()
 }
 
 /// PATCH fields where `null` (clear) differs from absent (leave alone).

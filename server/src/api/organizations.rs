@@ -427,7 +427,7 @@ pub async fn list_members(
     check_org(&caller, &org)?;
     caller.require(Permission::MembersRead)?;
     caller.require_org_level("read members")?;
-    let limit = PageQuery { limit: q.limit, starting_after: None }.limit()?;
+    let limit = PageQuery::<String> { limit: q.limit, starting_after: None }.limit()?;
     let mut conn = state.store.pool().acquire().await?;
     let rows = store::list_members(&mut conn, &caller.organization_id, q.starting_after.as_deref(), limit + 1).await?;
     let page = Page::from_rows(rows.iter().map(member_dto).collect(), limit, |m| m.user_id.clone());

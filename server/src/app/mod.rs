@@ -6,10 +6,13 @@
 //! `docs/architecture.md#layers`.
 
 pub mod caller;
+pub mod cas;
 pub mod import;
 pub mod keys;
 pub mod leaks;
 pub mod outbox;
+pub mod pagination;
+pub mod projects;
 pub mod sessions;
 pub mod state;
 pub mod usage;

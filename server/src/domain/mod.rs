@@ -8,5 +8,6 @@ pub mod ids;
 pub mod keys;
 pub mod leaks;
 pub mod network;
+pub mod projects;
 pub mod time;
 pub mod verify;

@@ -30,8 +30,7 @@ use crate::{
 };
 use serde_json::json;
 
-/// Default `expiry_warning_days` for keys without a project setting.
-pub const DEFAULT_WARNING_DAYS: i64 = 7;
+pub use crate::domain::projects::DEFAULT_WARNING_DAYS;
 /// Keys handled per kind per pass; the next pass takes the rest.
 const BATCH: i64 = 200;
 /// Finished webhook deliveries (and their events) are kept this long.
