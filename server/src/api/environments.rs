@@ -1,41 +1,25 @@
-//! `/v1/projects/{id}/environments`: environments belong to the organization
-//! (`live` and `test` by default: `docs/architecture.md#domain`); these routes list and create the
-//! environments of the project's organization.
+//! `/v1/projects/{id}/environments`: the HTTP face of the environment use
+//! cases (`app/environments.rs`). Environments belong to the organization
+//! (`live` and `test` by default: `docs/architecture.md#domain`); these routes
+//! list and create the environments of the project's organization.
 
-use super::{Page, PageQuery, api_keys::ms_to_time, pagination_headers, validate};
+use super::{PageQuery, list_response};
 use crate::{
     app::AppState,
-    app::projects::load_visible_project,
-    auth::{Caller, Permission},
-    error::{ApiError, ApiResult, ErrorBody},
+    app::environments,
+    auth::Caller,
+    error::{ApiResult, ErrorBody},
     extract::{ApiJson, ApiQuery, IdPath},
-    store::{self, EnvironmentRecord, now_ms},
 };
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use axum::{Json, extract::State, http::StatusCode, response::Response};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-const TAG: &str = "environments";
+pub use crate::app::environments::Environment;
 
-/// A label keys carry and verify returns (e.g. `live`, `test`).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"id": "0193a3c1-0000-7000-8000-000000000002", "organization_id": "0193a3c1-0000-7000-8000-000000000001", "name": "staging", "created_at": "2026-11-23T12:00:00Z"}))]
-pub struct Environment {
-    pub id: Uuid,
-    pub organization_id: Uuid,
-    /// 1-16 lowercase letters or digits.
-    pub name: String,
-    pub created_at: DateTime<Utc>,
-}
+const TAG: &str = "environments";
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -55,15 +39,6 @@ pub struct ListEnvironmentsQuery {
     pub limit: Option<u32>,
     /// Cursor from `X-Next-Cursor`.
     pub starting_after: Option<Uuid>,
-}
-
-fn env_dto(e: &EnvironmentRecord) -> Environment {
-    Environment {
-        id: Uuid::parse_str(&e.id).unwrap_or_default(),
-        organization_id: Uuid::parse_str(&e.organization_id).unwrap_or_default(),
-        name: e.name.clone(),
-        created_at: ms_to_time(e.created_at),
-    }
 }
 
 /// List environments
@@ -87,16 +62,9 @@ pub async fn list_environments(
     IdPath(id): IdPath,
     ApiQuery(q): ApiQuery<ListEnvironmentsQuery>,
 ) -> ApiResult<Response> {
-    caller.require(Permission::EnvironmentsRead)?;
-    let project = load_visible_project(&state, &caller, id).await?;
-    let limit = PageQuery { limit: q.limit, starting_after: q.starting_after }.limit()?;
-    let after = q.starting_after.map(|u| u.to_string());
-    let mut conn = state.store.pool().acquire().await?;
-    let rows = store::list_environments(&mut conn, &project.organization_id, after.as_deref(), limit + 1).await?;
-    let page = Page::from_rows(rows.iter().map(env_dto).collect(), limit, |e| e.id.to_string());
-    let headers =
-        pagination_headers(&format!("/v1/projects/{id}/environments"), page.next_cursor.as_deref(), q.limit, &[]);
-    Ok((headers, Json(page.items)).into_response())
+    let page_query = PageQuery { limit: q.limit, starting_after: q.starting_after };
+    let page = environments::list_environments(&state, &caller, id, &page_query).await?.map(Environment::from);
+    Ok(list_response(&format!("/v1/projects/{id}/environments"), page, q.limit, &[]))
 }
 
 /// Create an environment
@@ -122,35 +90,8 @@ pub async fn create_environment(
     IdPath(id): IdPath,
     ApiJson(req): ApiJson<CreateEnvironmentRequest>,
 ) -> ApiResult<(StatusCode, Json<Environment>)> {
-    caller.require(Permission::EnvironmentsWrite)?;
-    caller.require_org_level("create environments")?;
-    let project = load_visible_project(&state, &caller, id).await?;
-    let env = EnvironmentRecord {
-        id: Uuid::now_v7().to_string(),
-        organization_id: project.organization_id.clone(),
-        name: validate::environment_name("name", &req.name)?,
-        created_at: now_ms(),
-    };
-    let conflict = || ApiError::conflict(format!("an environment named `{}` already exists", env.name));
-    let mut tx = state.store.begin().await?;
-    if store::find_environment(&mut tx, &env.organization_id, &env.name).await?.is_some() {
-        return Err(conflict());
-    }
-    store::insert_environment(&mut tx, &env)
-        .await
-        .map_err(|e| if store::is_unique_violation(&e) { conflict() } else { e.into() })?;
-    store::insert_audit(
-        &mut tx,
-        &caller.audit(
-            "environment.created",
-            "environment",
-            &env.id,
-            json!({"after": {"name": env.name}, "project_id": project.id}),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(env_dto(&env))))
+    let env = environments::create_environment(&state, &caller, id, &req.name).await?;
+    Ok((StatusCode::CREATED, Json(Environment::from(&env))))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -7,6 +7,7 @@
 
 pub mod caller;
 pub mod cas;
+pub mod environments;
 pub mod import;
 pub mod keys;
 pub mod leaks;
