@@ -2,7 +2,9 @@
 //! in, who it is (an API key with its scopes or a session user with a role),
 //! and where the request came from for the audit log. `auth/` builds one from
 //! a request's credentials; the use cases of `app/` only ask it questions:
-//! may it do this, may it grant that, may it see this project.
+//! may it do this, may it grant that, may it see this project. A
+//! [`Principal`] is the caller of the two use cases a user without an
+//! organization may reach (listing and creating organizations).
 
 use crate::{
     domain::access::{Permission, Role, role_allows, role_scope_ceiling, scope_granted, ungrantable},
@@ -74,6 +76,15 @@ impl Caller {
         }
     }
 
+    /// The organization a request names (a path's `{org}`) must be the
+    /// caller's: any other answers 404, never 403 (no enumeration).
+    pub fn require_organization(&self, organization_id: &str) -> ApiResult<()> {
+        if self.organization_id != organization_id {
+            return Err(ApiError::NotFound("organization"));
+        }
+        Ok(())
+    }
+
     /// Organization-level management (members, the org itself, environments,
     /// audit) is not for a key confined to one project.
     pub fn require_org_level(&self, what: &str) -> ApiResult<()> {
@@ -122,6 +133,14 @@ impl Caller {
         }
     }
 
+    /// A session's role in the organization; none for an API key.
+    pub fn role(&self) -> Option<Role> {
+        match &self.actor {
+            Actor::User { role, .. } => Some(*role),
+            Actor::ApiKey { .. } => None,
+        }
+    }
+
     pub fn user_id(&self) -> Option<&str> {
         match &self.actor {
             Actor::ApiKey { .. } => None,
@@ -148,4 +167,39 @@ impl Caller {
                 .changes(changes),
         )
     }
+}
+
+/// A verified session user, before any organization is chosen.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub user_id: String,
+    /// The Clerk-style `org_id` claim, if any.
+    pub org_claim: Option<String>,
+    pub meta: RequestMeta,
+}
+
+impl SessionUser {
+    /// An audit event by this user in `organization_id`.
+    pub fn audit(
+        &self,
+        organization_id: &str,
+        action: &str,
+        target_type: &str,
+        target_id: &str,
+        changes: serde_json::Value,
+    ) -> AuditRecord {
+        self.meta.stamp(
+            AuditRecord::new(organization_id, "user", self.user_id.as_str(), action, target_type, target_id)
+                .changes(changes),
+        )
+    }
+}
+
+/// Who is calling, for the two routes a user without an organization may use
+/// (`GET`/`POST /v1/organizations`): an API key (with its organization) or a
+/// session user (no organization chosen).
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Key(Caller),
+    User(SessionUser),
 }

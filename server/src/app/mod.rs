@@ -11,6 +11,8 @@ pub mod environments;
 pub mod import;
 pub mod keys;
 pub mod leaks;
+pub mod members;
+pub mod organizations;
 pub mod outbox;
 pub mod pagination;
 pub mod projects;

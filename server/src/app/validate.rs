@@ -58,6 +58,15 @@ pub fn name(field: &str, value: &str) -> Result<String, ApiError> {
     Ok(value.to_string())
 }
 
+/// A user id (a session JWT's `sub`): 1-255 characters, not blank, no control characters.
+pub fn user_id(field: &str, value: &str) -> Result<String, ApiError> {
+    let len = value.chars().count();
+    if value.trim().is_empty() || len > 255 || value.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field(field, "must be 1-255 printable characters"));
+    }
+    Ok(value.to_string())
+}
+
 pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
     match value {
         None => Ok(None),

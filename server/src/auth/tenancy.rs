@@ -5,10 +5,9 @@
 
 use crate::{
     app::AppState,
-    auth::{Actor, Caller, RequestMeta, presented_token, request_meta},
+    auth::{Actor, Caller, presented_token, request_meta},
     error::ApiError,
-    keyfmt,
-    store::{self, AuditRecord},
+    keyfmt, store,
 };
 use axum::{
     extract::{FromRequestParts, Path},
@@ -19,7 +18,10 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-pub use crate::domain::access::{Role, role_allows, role_scope_ceiling};
+pub use crate::{
+    app::caller::{Principal, SessionUser},
+    domain::access::{Role, role_allows, role_scope_ceiling},
+};
 
 // ---------------------------------------------------------------- auth-failure audit slot
 
@@ -55,32 +57,6 @@ pub fn note_auth_context(parts: &Parts, organization_id: &str, actor_type: &'sta
 }
 
 // ---------------------------------------------------------------- sessions
-
-/// A verified session user, before any organization is chosen.
-#[derive(Debug, Clone)]
-pub struct SessionUser {
-    pub user_id: String,
-    /// The Clerk-style `org_id` claim, if any.
-    pub org_claim: Option<String>,
-    pub meta: RequestMeta,
-}
-
-impl SessionUser {
-    /// An audit event by this user in `organization_id`.
-    pub fn audit(
-        &self,
-        organization_id: &str,
-        action: &str,
-        target_type: &str,
-        target_id: &str,
-        changes: serde_json::Value,
-    ) -> AuditRecord {
-        self.meta.stamp(
-            AuditRecord::new(organization_id, "user", self.user_id.as_str(), action, target_type, target_id)
-                .changes(changes),
-        )
-    }
-}
 
 /// Whether the presented credential came in `Authorization: Bearer` (only
 /// there may a session JWT appear).
@@ -132,15 +108,8 @@ pub async fn session_caller(parts: &mut Parts, state: &AppState, token: &str) ->
     })
 }
 
-/// Who is calling, for the two routes a user without an organization may use
-/// (`GET`/`POST /v1/organizations`): an API key (with its organization) or a
-/// session user (no organization chosen).
-#[derive(Debug, Clone)]
-pub enum Principal {
-    Key(Caller),
-    User(SessionUser),
-}
-
+/// Extracts a [`Principal`]: a session JWT without an organization chosen
+/// yet, else whatever an API key authenticates as.
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
