@@ -1,48 +1,28 @@
 //! `/v1/webhook-endpoints`: where an organization's key events are delivered,
 //! with event filters and a signing secret shown once; and
 //! `/v1/webhook-signing-secret`, the organization's secret for deliveries to
-//! keys' own `rotation_webhook_url`.
+//! keys' own `rotation_webhook_url`. The HTTP face of the use cases in
+//! `app/webhooks.rs`: request bodies and their mapping, the responses that
+//! carry a secret once, handlers, router.
 
-use super::{Page, PageQuery, api_keys::ms_to_time, nullable, pagination_headers, validate};
+use super::{PageQuery, list_response, nullable};
 use crate::{
     app::AppState,
-    auth::{Caller, Permission},
-    error::{ApiError, ApiResult, ErrorBody},
+    app::webhooks::{self, NewWebhookEndpoint, WebhookEndpointChanges},
+    auth::Caller,
+    error::{ApiResult, ErrorBody},
     extract::{ApiJson, ApiQuery, IdPath},
-    secrets,
-    store::{self, WebhookEndpointRecord, now_ms},
-    webhooks::{self, WebhookEventType},
+    webhooks::WebhookEventType,
 };
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
-use chrono::{DateTime, Utc};
+use axum::{Json, extract::State, http::StatusCode, response::Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-pub const TAG: &str = "webhooks";
+pub use crate::app::webhooks::WebhookEndpoint;
 
-/// A destination for the organization's key events. The signing secret is
-/// not shown again after creation (rotate it to get a new one).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct WebhookEndpoint {
-    pub id: Uuid,
-    pub organization_id: Uuid,
-    pub url: String,
-    pub description: Option<String>,
-    /// Event types delivered here; empty: every event.
-    pub event_types: Vec<WebhookEventType>,
-    /// False pauses deliveries (events are not queued for it meanwhile).
-    pub is_active: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+pub const TAG: &str = "webhooks";
 
 /// An endpoint with its signing `secret`, returned once by create and rotate-secret.
 // No `Debug`: it holds a secret shown once.
@@ -105,49 +85,31 @@ pub struct WebhookSigningSecret {
     pub secret: String,
 }
 
-impl From<&WebhookEndpointRecord> for WebhookEndpoint {
-    fn from(e: &WebhookEndpointRecord) -> Self {
-        let types: Vec<String> = serde_json::from_str(&e.event_types).unwrap_or_default();
-        WebhookEndpoint {
-            id: Uuid::parse_str(&e.id).unwrap_or_default(),
-            organization_id: Uuid::parse_str(&e.organization_id).unwrap_or_default(),
-            url: e.url.clone(),
-            description: e.description.clone(),
-            event_types: types.iter().filter_map(|t| WebhookEventType::parse(t)).collect(),
-            is_active: e.is_active != 0,
-            created_at: ms_to_time(e.created_at),
-            updated_at: ms_to_time(e.updated_at),
+// ---------------------------------------------------------------- to the use cases
+
+impl From<CreateWebhookEndpointRequest> for NewWebhookEndpoint {
+    fn from(r: CreateWebhookEndpointRequest) -> Self {
+        NewWebhookEndpoint {
+            url: r.url,
+            description: r.description,
+            event_types: r.event_types,
+            is_active: r.is_active,
         }
     }
 }
 
-fn event_types_json(types: &[WebhookEventType]) -> String {
-    // In the caller's order, each type once.
-    let mut names: Vec<&str> = Vec::with_capacity(types.len());
-    for name in types.iter().map(|t| t.as_str()) {
-        if !names.contains(&name) {
-            names.push(name);
+impl From<UpdateWebhookEndpointRequest> for WebhookEndpointChanges {
+    fn from(r: UpdateWebhookEndpointRequest) -> Self {
+        WebhookEndpointChanges {
+            url: r.url,
+            description: r.description,
+            event_types: r.event_types,
+            is_active: r.is_active,
         }
     }
-    json!(names).to_string()
 }
 
-/// Webhooks are organization administration: `orgs:admin` (owner/admin), not for a project key.
-pub fn require_admin(caller: &Caller) -> ApiResult<()> {
-    caller.require(Permission::OrgsAdmin)?;
-    caller.require_org_level("manage webhooks")
-}
-
-async fn load_endpoint(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<WebhookEndpointRecord> {
-    let mut conn = state.store.pool().acquire().await?;
-    store::get_webhook_endpoint(&mut conn, &caller.organization_id, &id.to_string())
-        .await?
-        .ok_or(ApiError::NotFound("webhook endpoint"))
-}
-
-fn summary(e: &WebhookEndpointRecord) -> serde_json::Value {
-    json!(WebhookEndpoint::from(e))
-}
+// ---------------------------------------------------------------- handlers
 
 /// List webhook endpoints
 #[utoipa::path(get, path = "/v1/webhook-endpoints", tag = TAG, operation_id = "list_webhook_endpoints",
@@ -166,15 +128,9 @@ pub async fn list_webhook_endpoints(
     caller: Caller,
     ApiQuery(q): ApiQuery<ListWebhookEndpointsQuery>,
 ) -> ApiResult<Response> {
-    require_admin(&caller)?;
     let page_query = PageQuery { limit: q.limit, starting_after: q.starting_after };
-    let limit = page_query.limit()?;
-    let after = q.starting_after.map(|u| u.to_string());
-    let mut conn = state.store.pool().acquire().await?;
-    let rows = store::list_webhook_endpoints(&mut conn, &caller.organization_id, after.as_deref(), limit + 1).await?;
-    let page = Page::from_rows(rows.iter().map(WebhookEndpoint::from).collect(), limit, |e| e.id.to_string());
-    let headers = pagination_headers("/v1/webhook-endpoints", page.next_cursor.as_deref(), q.limit, &[]);
-    Ok((headers, Json(page.items)).into_response())
+    let page = webhooks::list_endpoints(&state, &caller, &page_query).await?.map(WebhookEndpoint::from);
+    Ok(list_response("/v1/webhook-endpoints", page, q.limit, &[]))
 }
 
 /// Create a webhook endpoint
@@ -197,45 +153,7 @@ pub async fn create_webhook_endpoint(
     caller: Caller,
     ApiJson(req): ApiJson<CreateWebhookEndpointRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedWebhookEndpoint>)> {
-    require_admin(&caller)?;
-    let now = now_ms();
-    let id = Uuid::now_v7().to_string();
-    let secret = webhooks::new_secret();
-    let endpoint = WebhookEndpointRecord {
-        id: id.clone(),
-        organization_id: caller.organization_id.clone(),
-        url: validate::webhook_target(state.config.webhook_allow_private, "url", &req.url)?,
-        description: validate::optional_text("description", req.description.as_deref(), 500)?,
-        event_types: event_types_json(req.event_types.as_deref().unwrap_or_default()),
-        secret: state.secrets.seal(&secrets::endpoint_aad(&id), &secret)?,
-        is_active: i64::from(req.is_active.unwrap_or(true)),
-        created_at: now,
-        updated_at: now,
-        deleted_at: None,
-    };
-    let mut tx = state.store.begin().await?;
-    // Lock the organization's row: concurrent creations (on Postgres; SQLite
-    // serializes writers anyway) count its endpoints one after the other.
-    store::lock_org(&mut tx, &caller.organization_id).await?;
-    let max = state.config.webhook_max_endpoints;
-    if store::count_webhook_endpoints(&mut tx, &caller.organization_id).await? >= max as i64 {
-        return Err(ApiError::LimitReached(format!(
-            "this organization already has {max} webhook endpoints, the most allowed (webhook_max_endpoints); \
-             delete one first"
-        )));
-    }
-    store::insert_webhook_endpoint(&mut tx, &endpoint).await?;
-    store::insert_audit(
-        &mut tx,
-        &caller.audit(
-            "webhook_endpoint.created",
-            "webhook_endpoint",
-            &endpoint.id,
-            json!({"after": summary(&endpoint)}),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
+    let (endpoint, secret) = webhooks::create_endpoint(&state, &caller, req.into()).await?;
     Ok((StatusCode::CREATED, Json(CreatedWebhookEndpoint { endpoint: WebhookEndpoint::from(&endpoint), secret })))
 }
 
@@ -254,8 +172,7 @@ pub async fn get_webhook_endpoint(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<WebhookEndpoint>> {
-    require_admin(&caller)?;
-    Ok(Json(WebhookEndpoint::from(&load_endpoint(&state, &caller, id).await?)))
+    Ok(Json(WebhookEndpoint::from(&webhooks::get_endpoint(&state, &caller, id).await?)))
 }
 
 /// Update a webhook endpoint
@@ -276,55 +193,7 @@ pub async fn update_webhook_endpoint(
     IdPath(id): IdPath,
     ApiJson(req): ApiJson<UpdateWebhookEndpointRequest>,
 ) -> ApiResult<Json<WebhookEndpoint>> {
-    require_admin(&caller)?;
-    let (endpoint, ()) = write_endpoint(&state, &caller, id, "webhook_endpoint.updated", |endpoint| {
-        if let Some(url) = &req.url {
-            endpoint.url = validate::webhook_target(state.config.webhook_allow_private, "url", url)?;
-        }
-        if let Some(description) = &req.description {
-            endpoint.description = validate::optional_text("description", description.as_deref(), 500)?;
-        }
-        if let Some(types) = &req.event_types {
-            endpoint.event_types = event_types_json(types);
-        }
-        if let Some(active) = req.is_active {
-            endpoint.is_active = i64::from(active);
-        }
-        Ok(())
-    })
-    .await?;
-    Ok(Json(WebhookEndpoint::from(&endpoint)))
-}
-
-/// How many times a write re-reads an endpoint that changed under it.
-const MAX_WRITE_ATTEMPTS: usize = 5;
-
-/// Read the endpoint, apply `change`, and write it — only if nobody wrote
-/// it in between (else read again and reapply), audited as `action` in the
-/// same transaction. Every write re-seals the secret under the current key.
-async fn write_endpoint<T>(
-    state: &AppState,
-    caller: &Caller,
-    id: Uuid,
-    action: &str,
-    mut change: impl FnMut(&mut store::WebhookEndpointRecord) -> ApiResult<T>,
-) -> ApiResult<(store::WebhookEndpointRecord, T)> {
-    for _ in 0..MAX_WRITE_ATTEMPTS {
-        let before = load_endpoint(state, caller, id).await?;
-        let mut endpoint = before.clone();
-        let out = change(&mut endpoint)?;
-        endpoint.updated_at = now_ms().max(before.updated_at + 1);
-        endpoint.secret = state.secrets.reseal(&secrets::endpoint_aad(&endpoint.id), &endpoint.secret)?;
-        let mut tx = state.store.begin().await?;
-        if !store::update_webhook_endpoint(&mut tx, &endpoint, before.updated_at).await? {
-            continue;
-        }
-        let changes = json!({"before": summary(&before), "after": summary(&endpoint)});
-        store::insert_audit(&mut tx, &caller.audit(action, "webhook_endpoint", &endpoint.id, changes)).await?;
-        tx.commit().await?;
-        return Ok((endpoint, out));
-    }
-    Err(ApiError::conflict("webhook endpoint is being changed concurrently; retry the request"))
+    Ok(Json(WebhookEndpoint::from(&webhooks::update_endpoint(&state, &caller, id, req.into()).await?)))
 }
 
 /// Delete a webhook endpoint
@@ -344,13 +213,7 @@ pub async fn delete_webhook_endpoint(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
-    require_admin(&caller)?;
-    // Deliveries still queued sign with its secret: the row stays, deleted.
-    write_endpoint(&state, &caller, id, "webhook_endpoint.deleted", |endpoint| {
-        (endpoint.deleted_at, endpoint.is_active) = (Some(now_ms()), 0);
-        Ok(())
-    })
-    .await?;
+    webhooks::delete_endpoint(&state, &caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -373,14 +236,7 @@ pub async fn rotate_webhook_endpoint_secret(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<CreatedWebhookEndpoint>> {
-    require_admin(&caller)?;
-    // The secret returned is the one written: a retry after a lost race mints another.
-    let (endpoint, secret) = write_endpoint(&state, &caller, id, "webhook_endpoint.secret_rotated", |endpoint| {
-        let secret = webhooks::new_secret();
-        endpoint.secret = state.secrets.seal(&secrets::endpoint_aad(&endpoint.id), &secret)?;
-        Ok(secret)
-    })
-    .await?;
+    let (endpoint, secret) = webhooks::rotate_endpoint_secret(&state, &caller, id).await?;
     Ok(Json(CreatedWebhookEndpoint { endpoint: WebhookEndpoint::from(&endpoint), secret }))
 }
 
@@ -402,19 +258,7 @@ pub async fn rotate_webhook_signing_secret(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<WebhookSigningSecret>> {
-    require_admin(&caller)?;
-    let aad = secrets::organization_aad(&caller.organization_id);
-    let sealed = state.secrets.seal(&aad, &webhooks::new_secret())?;
-    let mut tx = state.store.begin().await?;
-    let stored = store::set_key_webhook_secret(&mut tx, &caller.organization_id, &sealed, true).await?;
-    let secret = state.secrets.open(&aad, &stored)?.expose().to_string();
-    store::insert_audit(
-        &mut tx,
-        &caller.audit("organization.webhook_secret_rotated", "organization", &caller.organization_id, json!({})),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(WebhookSigningSecret { secret }))
+    Ok(Json(WebhookSigningSecret { secret: webhooks::rotate_signing_secret(&state, &caller).await? }))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

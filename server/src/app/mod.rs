@@ -21,5 +21,6 @@ pub mod state;
 pub mod usage;
 pub mod validate;
 pub mod verify;
+pub mod webhooks;
 
 pub use state::AppState;
