@@ -1,17 +1,20 @@
-//! `GET /v1/audit-events` and the middleware that records refused management
-//! calls (401/403) as audit events when the organization is known.
+//! `GET /v1/audit-events` (the HTTP face of `app/audit.rs`: the query, the
+//! event as shown, the handler) and the middleware that records refused
+//! management calls (401/403) as audit events when the organization is known
+//! — HTTP itself, since it reads the response a request got.
 
-use super::{Page, PageQuery, api_keys::ms_to_time, pagination_headers};
+use super::{PageQuery, list_response};
 use crate::{
     app::AppState,
+    app::audit::{AuditEventFilter, list_audit_events as list_events},
     auth::tenancy::AuthSlot,
-    auth::{Caller, ClientAddr, Permission},
+    auth::{Caller, ClientAddr},
+    domain::time::ms_to_time,
     error::{ApiError, ApiResult, ErrorBody},
     extract::ApiQuery,
     store::{self, AuditRecord},
 };
 use axum::{
-    Json,
     body::{Body, to_bytes},
     extract::{Request, State},
     http::StatusCode,
@@ -134,26 +137,15 @@ pub async fn list_audit_events(
     caller: Caller,
     ApiQuery(q): ApiQuery<ListAuditEventsQuery>,
 ) -> ApiResult<Response> {
-    caller.require(Permission::AuditRead)?;
-    caller.require_org_level("read audit events")?;
-    let limit = PageQuery { limit: q.limit, starting_after: q.starting_after }.limit()?;
-    let after = q.starting_after.map(|u| u.to_string());
-    let mut conn = state.store.pool().acquire().await?;
-    let rows = store::list_audit(
-        &mut conn,
-        &store::AuditFilter {
-            organization_id: &caller.organization_id,
-            action: q.action.as_deref().filter(|s| !s.is_empty()),
-            actor_id: q.actor_id.as_deref().filter(|s| !s.is_empty()),
-            target_id: q.target_id.as_deref().filter(|s| !s.is_empty()),
-            since: q.since.map(|t| t.timestamp_millis()),
-            until: q.until.map(|t| t.timestamp_millis()),
-            starting_after: after.as_deref(),
-            limit: limit + 1,
-        },
-    )
-    .await?;
-    let page = Page::from_rows(rows.iter().map(AuditEvent::from).collect(), limit, |e| e.id.to_string());
+    let filter = AuditEventFilter {
+        action: q.action.clone(),
+        actor_id: q.actor_id.clone(),
+        target_id: q.target_id.clone(),
+        since: q.since,
+        until: q.until,
+    };
+    let page_query = PageQuery { limit: q.limit, starting_after: q.starting_after };
+    let page = list_events(&state, &caller, &filter, &page_query).await?.map(AuditEvent::from);
     let mut extra = Vec::new();
     for (name, value) in [("action", &q.action), ("actor_id", &q.actor_id), ("target_id", &q.target_id)] {
         if let Some(v) = value.as_ref().filter(|s| !s.is_empty()) {
@@ -166,8 +158,7 @@ pub async fn list_audit_events(
     if let Some(t) = q.until {
         extra.push(("until", t.to_rfc3339()));
     }
-    let headers = pagination_headers("/v1/audit-events", page.next_cursor.as_deref(), q.limit, &extra);
-    Ok((headers, Json(page.items)).into_response())
+    Ok(list_response("/v1/audit-events", page, q.limit, &extra))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -5,6 +5,7 @@
 //! `api/` translates requests into calls here; jobs call here too.
 //! `docs/architecture.md#layers`.
 
+pub mod audit;
 pub mod caller;
 pub mod cas;
 pub mod environments;
