@@ -1,9 +1,11 @@
-//! Use cases: what the API and the background jobs do, written once. A use
-//! case takes the caller (or names the system as the actor), checks what it
-//! may do, validates, writes through `store/` in one unit of work and returns
-//! domain or store types; it knows no HTTP (no axum) and no SQL (no sqlx).
-//! `api/` translates requests into calls here; jobs call here too.
-//! `docs/architecture.md#layers`.
+//! Use cases: what the API and the background jobs do, written once, one file
+//! per resource. A use case takes the state, the caller (or names the system
+//! as the actor) and a plain input (`NewProject`, `ProjectChanges`, …), checks
+//! what the caller may do, validates, writes through `store/` with its audit
+//! event in one transaction and returns store records or the views the API
+//! and the audit log show (`Project`, `ApiKey`, …); it knows no HTTP (no
+//! axum) and no SQL (no sqlx). `api/` translates requests into calls here;
+//! jobs call here too. `docs/architecture.md#layers`.
 
 pub mod audit;
 pub mod caller;
