@@ -4,7 +4,6 @@
 use keyward_tests::{Backend, TestServer, backend_tests, json, manual_clock};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use std::time::Duration;
 
 fn id_of(v: &Value) -> String {
     v["id"].as_str().expect("id").to_string()
