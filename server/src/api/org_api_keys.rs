@@ -59,14 +59,6 @@ pub struct ListOrganizationApiKeysQuery {
     pub cursor: Option<Uuid>,
 }
 
-/// The path's organization must be the caller's; any other answers 404.
-fn check_org(caller: &Caller, org: &str) -> ApiResult<()> {
-    if caller.organization_id != org {
-        return Err(ApiError::NotFound("organization"));
-    }
-    Ok(())
-}
-
 /// List an organization's API keys
 #[utoipa::path(get, path = "/v1/organizations/{org}/api-keys", tag = TAG, operation_id = "list_organization_api_keys",
     params(("org" = Uuid, Path, description = "Organization id"), ListOrganizationApiKeysQuery),
@@ -84,7 +76,7 @@ pub async fn list_organization_api_keys(
     Path(org): Path<String>,
     ApiQuery(q): ApiQuery<ListOrganizationApiKeysQuery>,
 ) -> ApiResult<Json<OrganizationApiKeyList>> {
-    check_org(&caller, &org)?;
+    caller.require_organization(&org)?;
     let environment = q.environment.as_deref().map(|e| validate::environment_name("environment", e)).transpose()?;
     let page_query = PageQuery { limit: q.limit, starting_after: q.cursor };
     let page = api_keys::list_page(&state, &caller, q.project_id, environment.as_deref(), &page_query).await?;
@@ -110,7 +102,7 @@ pub async fn create_organization_api_key(
     Path(org): Path<String>,
     ApiJson(req): ApiJson<CreateApiKeyRequest>,
 ) -> ApiResult<(StatusCode, Json<OrganizationCreatedApiKey>)> {
-    check_org(&caller, &org)?;
+    caller.require_organization(&org)?;
     let (key, plaintext) = api_keys::create_key(&state, &caller, req.into()).await?;
     Ok((
         StatusCode::CREATED,
@@ -133,7 +125,7 @@ pub async fn revoke_organization_api_key(
     caller: Caller,
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult<Json<RevokedApiKey>> {
-    check_org(&caller, &org)?;
+    caller.require_organization(&org)?;
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("api key"))?;
     api_keys::revoke_key(&state, &caller, id).await?;
     Ok(Json(RevokedApiKey { revoked: true }))

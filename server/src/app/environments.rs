@@ -13,7 +13,7 @@ use crate::{
     },
     domain::{access::Permission, time::ms_to_time},
     error::{ApiError, ApiResult},
-    store::{self, EnvironmentRecord, now_ms},
+    store::{self, EnvironmentRecord},
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -74,7 +74,7 @@ pub async fn create_environment(
         id: Uuid::now_v7().to_string(),
         organization_id: project.organization_id.clone(),
         name: validate::environment_name("name", name)?,
-        created_at: now_ms(),
+        created_at: state.config.clock.now_ms(),
     };
     let conflict = || ApiError::conflict(format!("an environment named `{}` already exists", env.name));
     let mut tx = state.store.begin().await?;

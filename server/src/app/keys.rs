@@ -8,6 +8,7 @@
 use crate::{
     app::AppState,
     app::caller::Caller,
+    app::cas::compare_and_swap,
     app::validate,
     domain::{
         access::Permission,
@@ -16,7 +17,7 @@ use crate::{
     },
     error::{ApiError, ApiResult},
     keyfmt,
-    store::{self, AuditRecord, KeyRecord, ProjectRecord, Warning, now_ms},
+    store::{self, AuditRecord, KeyRecord, Warning, now_ms},
     webhooks::WebhookEventType,
 };
 use chrono::{DateTime, Utc};
@@ -299,14 +300,6 @@ pub async fn load_visible_key(state: &AppState, caller: &Caller, id: Uuid) -> Ap
     Ok(key)
 }
 
-async fn load_project(conn: &mut store::Conn, caller: &Caller, id: Uuid) -> ApiResult<ProjectRecord> {
-    let id = id.to_string();
-    if !caller.can_see_project(Some(&id)) {
-        return Err(ApiError::NotFound("project"));
-    }
-    store::get_project(conn, &caller.organization_id, &id).await?.ok_or(ApiError::NotFound("project"))
-}
-
 pub async fn create_key(state: &AppState, caller: &Caller, req: NewKey) -> ApiResult<(KeyRecord, String)> {
     caller.require(Permission::KeysWrite)?;
     let mut tx = state.store.begin().await?;
@@ -341,7 +334,7 @@ pub async fn prepare_key(
 ) -> ApiResult<(KeyRecord, keyfmt::NewKey)> {
     let project_id = req.project_id.or_else(|| caller.project_id.as_deref().and_then(|p| Uuid::parse_str(p).ok()));
     let project = match project_id {
-        Some(id) => Some(load_project(&mut *tx, caller, id).await?),
+        Some(id) => Some(crate::app::projects::visible_project(&mut *tx, caller, id).await?),
         None => None,
     };
     let org = store::get_org(&mut *tx, &caller.organization_id).await?.ok_or(ApiError::NotFound("organization"))?;
@@ -403,13 +396,9 @@ pub async fn prepare_key(
     Ok((key, minted))
 }
 
-/// How many times a PATCH re-reads a key that changed under it before
-/// answering 409: each retry means another writer committed in between.
-const MAX_PATCH_ATTEMPTS: usize = 5;
-
 pub async fn update_key(state: &AppState, caller: &Caller, id: Uuid, req: KeyChanges) -> ApiResult<KeyRecord> {
     caller.require(Permission::KeysWrite)?;
-    for _ in 0..MAX_PATCH_ATTEMPTS {
+    compare_and_swap("api key", || async {
         let before = load_visible_key(state, caller, id).await?;
         caller.require_key_manage(before.created_by_user_id.as_deref())?;
         let now = state.config.clock.now_ms();
@@ -422,7 +411,7 @@ pub async fn update_key(state: &AppState, caller: &Caller, id: Uuid, req: KeyCha
 
         let mut tx = state.store.begin().await?;
         let Some(stored_hash) = store::update_key_settings(&mut tx, &key, before.updated_at).await? else {
-            continue; // another write came first: read it and apply the PATCH to that
+            return Ok(None); // another write came first: read it and apply the PATCH to that
         };
         if req.usage_limit.is_some() {
             store::set_usage_limit(&mut tx, &key).await?;
@@ -445,9 +434,9 @@ pub async fn update_key(state: &AppState, caller: &Caller, id: Uuid, req: KeyCha
         .await?;
         tx.commit().await?;
         state.keys.invalidate(&stored_hash).await;
-        return Ok(key);
-    }
-    Err(ApiError::conflict("api key is being changed concurrently; retry the request"))
+        Ok(Some(key))
+    })
+    .await
 }
 
 /// `before` with `req` applied and validated; nothing is written. The new

@@ -10,7 +10,7 @@ use crate::{
         AppState,
         keys::{ChangedBy, record_change, revoke_record},
     },
-    domain::leaks::signature_valid,
+    domain::{leaks::signature_valid, projects::LeakPolicy},
     error::{ApiError, ApiResult},
     keyfmt, store,
     webhooks::WebhookEventType,
@@ -76,8 +76,7 @@ async fn handle(state: &AppState, leaked: &LeakedToken) -> ApiResult<()> {
         None => None,
     };
     drop(conn);
-    // The project's `leak_policy`: `flag` only records; anything else revokes.
-    let revoke = project.as_ref().and_then(|p| p.leak_policy.as_deref()) != Some("flag");
+    let revoke = LeakPolicy::parse(project.as_ref().and_then(|p| p.leak_policy.as_deref())) == LeakPolicy::Revoke;
     let details = json!({
         "action": if revoke { "revoked" } else { "flagged" },
         "type": leaked.kind, "url": leaked.url, "source": leaked.source,

@@ -17,7 +17,7 @@ use crate::{
         time::ms_to_time,
     },
     error::{ApiError, ApiResult},
-    store::{self, MembershipRecord, now_ms},
+    store::{self, MembershipRecord},
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -87,7 +87,7 @@ pub async fn add_member(state: &AppState, caller: &Caller, org: &str, req: NewMe
         organization_id: caller.organization_id.clone(),
         user_id: validate::user_id("user_id", &req.user_id)?,
         role: req.role.as_str().into(),
-        created_at: now_ms(),
+        created_at: state.config.clock.now_ms(),
     };
     let already = || ApiError::conflict(format!("user `{}` is already a member", member.user_id));
     let mut tx = state.store.begin().await?;

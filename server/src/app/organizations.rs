@@ -20,7 +20,7 @@ use crate::{
         time::ms_to_time,
     },
     error::{ApiError, ApiResult},
-    store::{self, MembershipRecord, OrgRecord, now_ms},
+    store::{self, MembershipRecord, OrgRecord},
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -184,7 +184,7 @@ pub async fn update_organization(
     if let Some(prefix) = &req.key_prefix {
         after.key_prefix = validate::key_prefix("key_prefix", prefix)?;
     }
-    after.updated_at = now_ms();
+    after.updated_at = state.config.clock.now_ms();
     let mut tx = state.store.begin().await?;
     store::update_org(&mut tx, &after).await?;
     store::insert_audit(
@@ -208,7 +208,7 @@ pub async fn delete_organization(state: &AppState, caller: &Caller, org: &str) -
     caller.require_org_level("delete the organization")?;
     caller.require_owner_level("delete the organization")?;
     let before = load_org(state, caller).await?;
-    let now = now_ms();
+    let now = state.config.clock.now_ms();
     let mut tx = state.store.begin().await?;
     lock_org(&mut tx, &before.id).await?;
     let by = ChangedBy::Caller(caller);

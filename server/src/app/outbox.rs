@@ -36,6 +36,7 @@ pub async fn enqueue(conn: &mut Conn, event: WebhookEventType, key: &KeyRecord, 
     if destinations.is_empty() {
         return Ok(0);
     }
+    // The event's timestamp goes on the wire: the wall clock.
     let now = now_ms();
     let mut data = json!({ "api_key": ApiKey::from(key) });
     if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), extra) {

@@ -22,7 +22,7 @@ use crate::{
         time::ms_to_time,
     },
     error::{ApiError, ApiResult},
-    store::{self, ProjectRecord, now_ms},
+    store::{self, ProjectRecord},
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -156,12 +156,19 @@ async fn ensure_prefix_free(conn: &mut store::Conn, p: &ProjectRecord) -> ApiRes
 
 /// Loads a project the caller may see, or answers 404 (never 403: no enumeration).
 pub async fn load_visible_project(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<ProjectRecord> {
+    let mut conn = state.store.pool().acquire().await?;
+    visible_project(&mut conn, caller, id).await
+}
+
+/// Project `id` of the caller's organization, read on `conn` (a transaction
+/// of the caller's); 404 when it does not exist or the caller is confined to
+/// another project.
+pub async fn visible_project(conn: &mut store::Conn, caller: &Caller, id: Uuid) -> ApiResult<ProjectRecord> {
     let id = id.to_string();
     if !caller.can_see_project(Some(&id)) {
         return Err(ApiError::NotFound("project"));
     }
-    let mut conn = state.store.pool().acquire().await?;
-    store::get_project(&mut conn, &caller.organization_id, &id).await?.ok_or(ApiError::NotFound("project"))
+    store::get_project(conn, &caller.organization_id, &id).await?.ok_or(ApiError::NotFound("project"))
 }
 
 /// A page of the projects the caller can see (a project key: its own), newest first.
@@ -177,7 +184,7 @@ pub async fn list_projects(state: &AppState, caller: &Caller, page: &PageQuery) 
 pub async fn create_project(state: &AppState, caller: &Caller, req: NewProject) -> ApiResult<ProjectRecord> {
     caller.require(Permission::ProjectsWrite)?;
     caller.require_org_level("create projects")?;
-    let now = now_ms();
+    let now = state.config.clock.now_ms();
     let mut project = ProjectRecord {
         id: Uuid::now_v7().to_string(),
         organization_id: caller.organization_id.clone(),
@@ -256,7 +263,7 @@ async fn apply_changes(
         req.default_grace_period_seconds,
     )?;
     set_policies(&mut project, req.expiry_warning_days, req.leak_policy)?;
-    project.updated_at = now_ms().max(before.updated_at + 1);
+    project.updated_at = state.config.clock.now_ms().max(before.updated_at + 1);
     let mut tx = state.store.begin().await?;
     ensure_prefix_free(&mut tx, &project).await?;
     if !store::update_project(&mut tx, &project, before.updated_at).await? {
@@ -281,7 +288,7 @@ pub async fn delete_project(state: &AppState, caller: &Caller, id: Uuid) -> ApiR
     caller.require(Permission::ProjectsWrite)?;
     caller.require_org_level("delete projects")?;
     let before = load_visible_project(state, caller, id).await?;
-    let now = now_ms();
+    let now = state.config.clock.now_ms();
     let mut tx = state.store.begin().await?;
     let by = ChangedBy::Caller(caller);
     let (hashes, revoked) =

@@ -18,7 +18,7 @@ use crate::{
     domain::{access::Permission, time::ms_to_time},
     error::{ApiError, ApiResult},
     secrets,
-    store::{self, WebhookDeliveryRecord, WebhookEndpointRecord, now_ms},
+    store::{self, WebhookDeliveryRecord, WebhookEndpointRecord},
     webhooks::{WebhookEventType, new_secret},
 };
 use chrono::{DateTime, Utc};
@@ -229,7 +229,7 @@ async fn write_endpoint_once<T>(
     let before = load_endpoint(state, caller, id).await?;
     let mut endpoint = before.clone();
     let out = change(&mut endpoint)?;
-    endpoint.updated_at = now_ms().max(before.updated_at + 1);
+    endpoint.updated_at = state.config.clock.now_ms().max(before.updated_at + 1);
     endpoint.secret = state.secrets.reseal(&secrets::endpoint_aad(&endpoint.id), &endpoint.secret)?;
     let mut tx = state.store.begin().await?;
     if !store::update_webhook_endpoint(&mut tx, &endpoint, before.updated_at).await? {
@@ -264,7 +264,7 @@ pub async fn create_endpoint(
     req: NewWebhookEndpoint,
 ) -> ApiResult<(WebhookEndpointRecord, String)> {
     require_admin(caller)?;
-    let now = now_ms();
+    let now = state.config.clock.now_ms();
     let id = Uuid::now_v7().to_string();
     let secret = new_secret();
     let endpoint = WebhookEndpointRecord {
@@ -341,7 +341,7 @@ pub async fn delete_endpoint(state: &AppState, caller: &Caller, id: Uuid) -> Api
     require_admin(caller)?;
     // Deliveries still queued sign with its secret: the row stays, deleted.
     write_endpoint(state, caller, id, "webhook_endpoint.deleted", |endpoint| {
-        (endpoint.deleted_at, endpoint.is_active) = (Some(now_ms()), 0);
+        (endpoint.deleted_at, endpoint.is_active) = (Some(state.config.clock.now_ms()), 0);
         Ok(())
     })
     .await?;
@@ -440,7 +440,7 @@ pub async fn get_delivery(state: &AppState, caller: &Caller, id: Uuid) -> ApiRes
 /// retry schedule (a delivery still pending is simply attempted now).
 pub async fn redeliver(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<WebhookDelivery> {
     require_admin(caller)?;
-    let now = now_ms();
+    let now = state.config.clock.now_ms();
     let mut tx = state.store.begin().await?;
     let before = load_delivery(&mut tx, caller, id).await?;
     store::requeue_webhook_delivery(&mut tx, &before.id, now).await?;
