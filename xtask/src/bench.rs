@@ -17,6 +17,21 @@
 //! `--scaling` instead runs the cached scenario at 10 000 and 1 000 000 keys
 //! (a fresh database each) and reports the throughput drop and the RSS with
 //! every key cached (`bench-scaling-<db>.md`).
+//!
+//! `--baseline <rev>` compares the current server with the release server
+//! of another revision ([`baseline`] builds it once and keeps it): both run
+//! side by side on the one seeded database, and [`interleave`] runs their
+//! rounds in turn — in each round, each server's `/healthz` then verify, the
+//! two servers taking turns going first. Interleaving is what makes the
+//! comparison mean anything on a shared 2-core host: `/healthz` alone drifts
+//! by ±20 % between runs a minute apart, far more than a refactor's effect,
+//! so a baseline measured in one run (or one half of this run) and the
+//! current server in another would compare the machine's moods. Runs side
+//! by side meet the same drift, each server's "vs /healthz" ratio comes from
+//! its own runs of the same round, and "current ÷ baseline" is the median of
+//! the rounds' ratios (with their range, the noise to judge a change by).
+
+mod baseline;
 
 use anyhow::{Context, bail, ensure};
 use clap::{Args, ValueEnum};
@@ -79,6 +94,11 @@ pub struct BenchArgs {
     /// Key counts of the scaling mode.
     #[arg(long, value_delimiter = ',', default_values_t = vec![10_000, 1_000_000])]
     scaling_keys: Vec<usize>,
+    /// Also run the release server of this git revision (built once into
+    /// `target/bench-baseline/`), interleaved with the current one round by
+    /// round on the same database, and report current ÷ baseline.
+    #[arg(long, value_name = "GIT_REV", conflicts_with = "scaling")]
+    baseline: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -90,14 +110,51 @@ struct WrkResult {
     requests: u64,
 }
 
+/// A release server under test: the current build, and with `--baseline`
+/// the baseline's (first in `binaries`).
+struct Binary {
+    /// Its name in the table's binary column.
+    label: String,
+    /// Its name in the report's heading.
+    about: String,
+    /// In its server log's name (`server-cached-<tag>.log`) when there are two.
+    tag: &'static str,
+    path: PathBuf,
+}
+
+/// One round's runs on one server: `/healthz`, then verify right after it.
+#[derive(Debug, Clone)]
+struct Round {
+    health: WrkResult,
+    verify: WrkResult,
+}
+
+#[derive(Debug, Clone)]
 struct Row {
     keys: usize,
     scenario: String,
     connections: u32,
+    /// Index into the run's binaries.
+    binary: usize,
+    /// The median round (by req/s), with the errors of every round.
     result: WrkResult,
-    /// req/s ÷ and p99 ÷ those of /healthz: the medians of the rounds'
-    /// ratios (each round's two runs are side by side in time).
-    vs_healthz: Option<(f64, f64)>,
+    /// Every round's run of this scenario, in order.
+    runs: Vec<WrkResult>,
+    /// Verify rows: each round's req/s ÷ and p99 ÷ those of the same
+    /// round's /healthz (the two runs side by side in time); empty for
+    /// /healthz rows.
+    round_vs_healthz: Vec<(f64, f64)>,
+}
+
+impl Row {
+    /// req/s ÷ and p99 ÷ those of /healthz: the medians of the rounds' ratios.
+    fn vs_healthz(&self) -> Option<(f64, f64)> {
+        if self.round_vs_healthz.is_empty() {
+            return None;
+        }
+        let (rps, p99): (Vec<f64>, Vec<f64>) = self.round_vs_healthz.iter().copied().unzip();
+        Some((median_of(rps), median_of(p99)))
+    }
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
@@ -107,6 +164,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
     let out_dir = target.join("bench");
     std::fs::create_dir_all(&out_dir)?;
+    // Before the current build: the baseline's build writes release/keyward
+    // too, and the current build then links it back to the current server.
+    let baseline = match &args.baseline {
+        Some(rev) => Some(baseline::prepare(root, &target, rev, args.no_build)?),
+        None => None,
+    };
     if !args.no_build {
         eprintln!("bench: cargo build --release -p keyward-server");
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -117,6 +180,21 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     let server_bin = target.join("release/keyward");
     ensure!(server_bin.exists(), "{} is missing (drop --no-build)", server_bin.display());
+    let mut binaries = Vec::new();
+    if let Some(baseline) = &baseline {
+        binaries.push(Binary {
+            label: format!("baseline {}", baseline.short),
+            about: format!("baseline {} ({})", baseline.short, baseline.sha),
+            tag: "baseline",
+            path: baseline.bin.clone(),
+        });
+    }
+    binaries.push(Binary {
+        label: "current".into(),
+        about: format!("current: the working tree at {}", baseline::describe_current(root)),
+        tag: "current",
+        path: server_bin.clone(),
+    });
     write_scripts(&out_dir)?;
     eprintln!("bench: load average {}", load_average());
 
@@ -125,17 +203,23 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         let mut runs = Vec::new();
         for &keys in &args.scaling_keys {
             ensure!(keys > 0, "--scaling-keys must be at least 1");
-            let (rows, warm) = with_seeded_db(&runtime, args, &server_bin, &out_dir, keys, |url, admin_key| {
-                measure(args, &wrk, &server_bin, url, admin_key, &out_dir, keys, true)
+            let (rows, mut warms) = with_seeded_db(&runtime, args, &server_bin, &out_dir, keys, |url, admin_key| {
+                measure(args, &wrk, &binaries, url, admin_key, &out_dir, keys, true)
             })?;
-            runs.push((keys, rows, warm));
+            runs.push((keys, rows, warms.remove(0)));
         }
         report_scaling(args, &runs, &out_dir)
     } else {
-        let (rows, warm) = with_seeded_db(&runtime, args, &server_bin, &out_dir, args.keys, |url, admin_key| {
-            measure(args, &wrk, &server_bin, url, admin_key, &out_dir, args.keys, false)
+        // Seeded by the current binary: the baseline's migrations are the same
+        // (checked by baseline::prepare), and it may predate bench-seed.
+        let (rows, warms) = with_seeded_db(&runtime, args, &server_bin, &out_dir, args.keys, |url, admin_key| {
+            measure(args, &wrk, &binaries, url, admin_key, &out_dir, args.keys, false)
         })?;
-        report(args, &rows, &warm, &out_dir)
+        if binaries.len() == 1 {
+            report(args, &rows, &warms[0], &out_dir)
+        } else {
+            report_comparison(args, &binaries, &rows, &warms, &out_dir)
+        }
     }
 }
 
@@ -188,6 +272,8 @@ fn find_wrk() -> anyhow::Result<PathBuf> {
         let status = std::process::Command::new(argv[0])
             .args(&argv[1..])
             .env("DEBIAN_FRONTEND", "noninteractive")
+            // stdout is the report's.
+            .stdout(std::io::stderr())
             .status()
             .with_context(|| format!("running `{}`", argv.join(" ")))?;
         anyhow::ensure!(
@@ -387,6 +473,17 @@ impl Server {
     }
 }
 
+/// A server still running when its `Server` goes away (an error or a panic
+/// between start and `stop`) is killed, never left behind.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// A minimal HTTP/1.1 exchange (status, body) for readiness and sanity checks.
 fn http(
     addr: SocketAddr,
@@ -439,44 +536,91 @@ fn wrk_run(
     parse_wrk(&text).with_context(|| format!("unexpected wrk output:\n{text}"))
 }
 
-/// `--rounds` rounds of `/healthz` then verify at `connections` on `server`:
-/// each scenario's median round (by req/s, with the errors of all rounds),
-/// and the medians of the rounds' verify ÷ /healthz ratios (req/s, p99).
-fn alternate(
+/// Every round at `connections`, on every server: THE interleaving of the
+/// baseline comparison (see the module doc for why). In each round each
+/// server runs `/healthz` then verify; with two servers they take turns going
+/// first ([`round_order`]), so neither is always the one a drift within a
+/// round hits last. Returns each server's rounds, in `servers` order.
+#[allow(clippy::too_many_arguments)]
+fn interleave(
     wrk: &Path,
     args: &BenchArgs,
     connections: u32,
-    server: &Server,
+    binaries: &[Binary],
+    servers: &[Server],
     script: &Path,
     keys_arg: &str,
     label: &str,
-) -> anyhow::Result<(WrkResult, WrkResult, (f64, f64))> {
+) -> anyhow::Result<Vec<Vec<Round>>> {
     let rounds = args.rounds.max(1);
-    let (mut health, mut verify, mut ratios, mut p99_ratios) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut per_server: Vec<Vec<Round>> = servers.iter().map(|_| Vec::new()).collect();
     for round in 1..=rounds {
         eprintln!(
             "bench: round {round}/{rounds} at {connections} connections, {} s each: /healthz, then verify ({label}) (load average {})",
             args.duration,
             load_average()
         );
-        let h = wrk_run(wrk, args, connections, args.duration, &server.url("/healthz"), None)?;
-        let v =
-            wrk_run(wrk, args, connections, args.duration, &server.url("/"), Some((script, &[keys_arg, "random"])))?;
-        let (ratio, p99_ratio) = (v.rps / h.rps.max(1.0), v.p99_ms / h.p99_ms.max(1e-6));
-        eprintln!(
-            "bench:   /healthz {:.0} req/s p99 {:.2} ms; verify {:.0} req/s p99 {:.2} ms ({:.0} %, p99 {p99_ratio:.2}×)",
-            h.rps,
-            h.p99_ms,
-            v.rps,
-            v.p99_ms,
-            100.0 * ratio
-        );
-        ratios.push(ratio);
-        p99_ratios.push(p99_ratio);
-        health.push(h);
-        verify.push(v);
+        for i in round_order(round, servers.len()) {
+            let server = &servers[i];
+            let health = wrk_run(wrk, args, connections, args.duration, &server.url("/healthz"), None)?;
+            let verify = wrk_run(
+                wrk,
+                args,
+                connections,
+                args.duration,
+                &server.url("/"),
+                Some((script, &[keys_arg, "random"])),
+            )?;
+            let (ratio, p99_ratio) = vs_healthz(&health, &verify);
+            let who = if servers.len() > 1 { format!("{}: ", binaries[i].label) } else { String::new() };
+            eprintln!(
+                "bench:   {who}/healthz {:.0} req/s p99 {:.2} ms; verify {:.0} req/s p99 {:.2} ms ({:.0} %, p99 {p99_ratio:.2}×)",
+                health.rps,
+                health.p99_ms,
+                verify.rps,
+                verify.p99_ms,
+                100.0 * ratio
+            );
+            per_server[i].push(Round { health, verify });
+        }
     }
-    Ok((median(health), median(verify), (median_of(ratios), median_of(p99_ratios))))
+    Ok(per_server)
+}
+
+/// The order the servers run in during round `round` (1-based): as given in
+/// odd rounds, reversed in even ones.
+fn round_order(round: u32, servers: usize) -> Vec<usize> {
+    if round.is_multiple_of(2) { (0..servers).rev().collect() } else { (0..servers).collect() }
+}
+
+/// verify's req/s ÷ and p99 ÷ those of the /healthz run beside it.
+fn vs_healthz(health: &WrkResult, verify: &WrkResult) -> (f64, f64) {
+    (verify.rps / health.rps.max(1.0), verify.p99_ms / health.p99_ms.max(1e-6))
+}
+
+/// One binary's /healthz and verify rows of a scenario, from its rounds.
+fn scenario_rows(
+    keys: usize,
+    binary: usize,
+    connections: u32,
+    [health_scenario, verify_scenario]: [&str; 2],
+    rounds: &[Round],
+) -> [Row; 2] {
+    let health: Vec<WrkResult> = rounds.iter().map(|r| r.health.clone()).collect();
+    let verify: Vec<WrkResult> = rounds.iter().map(|r| r.verify.clone()).collect();
+    let row = |scenario: &str, runs: Vec<WrkResult>, round_vs_healthz| Row {
+        keys,
+        scenario: scenario.into(),
+        connections,
+        binary,
+        result: median(runs.clone()),
+        runs,
+        round_vs_healthz,
+    };
+    [
+        row(health_scenario, health, Vec::new()),
+        row(verify_scenario, verify, rounds.iter().map(|r| vs_healthz(&r.health, &r.verify)).collect()),
+    ]
 }
 
 fn median_of(mut values: Vec<f64>) -> f64 {
@@ -572,23 +716,98 @@ fn cache_entries(server: &Server) -> anyhow::Result<u64> {
         .context("no keyward_key_cache_entries in /metrics")
 }
 
+/// The warm-up of a cached server: every key once (each wrk thread walks its
+/// own stripe and stops at its end; bounded in time all the same).
+fn warm_up(args: &BenchArgs, wrk: &Path, server: &Server, keys: usize, out_dir: &Path) -> anyhow::Result<Warm> {
+    let keys_arg = out_dir.join("keys.txt").display().to_string();
+    let bound = (keys as u64 / 1000).clamp(30, 900);
+    eprintln!("bench: warming up every key (at most {bound} s)");
+    let threads = args.threads.max(1).to_string();
+    let started = Instant::now();
+    // wrk keeps its connections open until -d even after every thread
+    // stopped: watch the cache fill up instead and end wrk then.
+    let mut child = Command::new(wrk)
+        .args([
+            format!("-t{}", args.threads.max(1)),
+            "-c32".into(),
+            format!("-d{bound}s"),
+            "--timeout".into(),
+            "5s".into(),
+        ])
+        .arg("-s")
+        .arg(out_dir.join("warm.lua"))
+        .arg(server.url("/"))
+        .args(["--", keys_arg.as_str(), "sequential", threads.as_str()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("running wrk")?;
+    loop {
+        std::thread::sleep(Duration::from_millis(250));
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        if cache_entries(server)? > keys as u64 || started.elapsed() > Duration::from_secs(bound + 10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    wrk_run(wrk, args, 32, 2, &server.url("/healthz"), None)?;
+    let warm = Warm { secs, rss_mib: rss_mib(server.child.id())?, cache_entries: cache_entries(server)? };
+    eprintln!(
+        "bench: warmed in {:.1} s: {} cache entries, server RSS {:.0} MiB",
+        warm.secs, warm.cache_entries, warm.rss_mib
+    );
+    Ok(warm)
+}
+
+/// One server per binary, all up at once (the idle one waits while the
+/// other is measured), each checked to verify a seeded key. A server is
+/// killed if a later one fails to start ([`Server`]'s drop).
+fn start_servers(
+    binaries: &[Binary],
+    url: &str,
+    env: &[(&str, String)],
+    admin_key: &str,
+    out_dir: &Path,
+    phase: &str,
+) -> anyhow::Result<Vec<Server>> {
+    let mut servers = Vec::new();
+    for binary in binaries {
+        let log = if binaries.len() == 1 {
+            format!("server-{phase}.log")
+        } else {
+            format!("server-{phase}-{}.log", binary.tag)
+        };
+        let server = Server::start(&binary.path, url, env, &out_dir.join(log))
+            .with_context(|| format!("starting the {} server", binary.label))?;
+        sanity_check(&server, admin_key, &out_dir.join("keys.txt"))
+            .with_context(|| format!("the {} server", binary.label))?;
+        servers.push(server);
+    }
+    Ok(servers)
+}
+
+/// The cached, then the cold-cache scenario on every binary's server: the
+/// rows (per connection count, each binary's /healthz and verify rows) and
+/// each binary's warm-up.
 #[allow(clippy::too_many_arguments)]
 fn measure(
     args: &BenchArgs,
     wrk: &Path,
-    bin: &Path,
+    binaries: &[Binary],
     url: &str,
     admin_key: &str,
     out_dir: &Path,
     keys: usize,
     cached_only: bool,
-) -> anyhow::Result<(Vec<Row>, Warm)> {
+) -> anyhow::Result<(Vec<Row>, Vec<Warm>)> {
     let script = out_dir.join("verify.lua");
-    let warm_script = out_dir.join("warm.lua");
-    let keys_file = out_dir.join("keys.txt");
-    let keys_arg = keys_file.display().to_string();
+    let keys_arg = out_dir.join("keys.txt").display().to_string();
     let mut rows = Vec::new();
-    let mut warm = Warm::default();
     let connections: Vec<u32> = if cached_only {
         vec![args.connections.iter().copied().max().unwrap_or(128)]
     } else {
@@ -596,100 +815,37 @@ fn measure(
     };
 
     let cached_env = [("KEYWARD_CACHE_TTL_SECS", args.cache_ttl_secs.to_string())];
-    let server = Server::start(bin, url, &cached_env, &out_dir.join("server-cached.log"))?;
-    let outcome = (|| -> anyhow::Result<()> {
-        sanity_check(&server, admin_key, &keys_file)?;
-        // Warm-up: every key once (each wrk thread walks its own stripe and
-        // stops at its end; bounded in time all the same).
-        let bound = (keys as u64 / 1000).clamp(30, 900);
-        eprintln!("bench: warming up every key (at most {bound} s)");
-        let threads = args.threads.max(1).to_string();
-        let started = Instant::now();
-        // wrk keeps its connections open until -d even after every thread
-        // stopped: watch the cache fill up instead and end wrk then.
-        let mut child = Command::new(wrk)
-            .args([
-                format!("-t{}", args.threads.max(1)),
-                "-c32".into(),
-                format!("-d{bound}s"),
-                "--timeout".into(),
-                "5s".into(),
-            ])
-            .arg("-s")
-            .arg(&warm_script)
-            .arg(server.url("/"))
-            .args(["--", keys_arg.as_str(), "sequential", threads.as_str()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("running wrk")?;
-        loop {
-            std::thread::sleep(Duration::from_millis(250));
-            if child.try_wait()?.is_some() {
-                break;
-            }
-            if cache_entries(&server)? > keys as u64 || started.elapsed() > Duration::from_secs(bound + 10) {
-                let _ = child.kill();
-                let _ = child.wait();
-                break;
-            }
+    let servers = start_servers(binaries, url, &cached_env, admin_key, out_dir, "cached")?;
+    let mut warms = Vec::new();
+    for server in &servers {
+        warms.push(warm_up(args, wrk, server, keys, out_dir)?);
+    }
+    for &c in &connections {
+        let rounds = interleave(wrk, args, c, binaries, &servers, &script, &keys_arg, "cached")?;
+        for (binary, rounds) in rounds.iter().enumerate() {
+            rows.extend(scenario_rows(keys, binary, c, ["GET /healthz", "POST /v1/keys/verify (cached)"], rounds));
         }
-        warm.secs = started.elapsed().as_secs_f64();
-        wrk_run(wrk, args, 32, 2, &server.url("/healthz"), None)?;
-        warm.rss_mib = rss_mib(server.child.id())?;
-        warm.cache_entries = cache_entries(&server)?;
-        eprintln!(
-            "bench: warmed in {:.1} s: {} cache entries, server RSS {:.0} MiB",
-            warm.secs, warm.cache_entries, warm.rss_mib
-        );
-        for &c in &connections {
-            let (health, verify, vs_healthz) = alternate(wrk, args, c, &server, &script, &keys_arg, "cached")?;
-            rows.push(Row { keys, scenario: "GET /healthz".into(), connections: c, result: health, vs_healthz: None });
-            rows.push(Row {
-                keys,
-                scenario: "POST /v1/keys/verify (cached)".into(),
-                connections: c,
-                result: verify,
-                vs_healthz: Some(vs_healthz),
-            });
-        }
+    }
+    for (server, warm) in servers.iter().zip(&mut warms) {
         let after = rss_mib(server.child.id())?;
         eprintln!("bench: server RSS after the runs {after:.0} MiB");
         warm.rss_mib = warm.rss_mib.max(after);
-        Ok(())
-    })();
-    server.stop();
-    outcome?;
+    }
+    servers.into_iter().for_each(Server::stop);
 
     if !args.no_cold && !cached_only {
         let cold_env = [("KEYWARD_CACHE_CAPACITY", "0".to_string())];
-        let server = Server::start(bin, url, &cold_env, &out_dir.join("server-cold.log"))?;
-        let outcome = (|| -> anyhow::Result<()> {
-            sanity_check(&server, admin_key, &keys_file)?;
-            for &c in &connections {
-                let (health, verify, vs_healthz) = alternate(wrk, args, c, &server, &script, &keys_arg, "cold cache")?;
-                rows.push(Row {
-                    keys,
-                    scenario: "GET /healthz (cold-cache server)".into(),
-                    connections: c,
-                    result: health,
-                    vs_healthz: None,
-                });
-                rows.push(Row {
-                    keys,
-                    scenario: "POST /v1/keys/verify (cold cache)".into(),
-                    connections: c,
-                    result: verify,
-                    vs_healthz: Some(vs_healthz),
-                });
+        let servers = start_servers(binaries, url, &cold_env, admin_key, out_dir, "cold")?;
+        for &c in &connections {
+            let rounds = interleave(wrk, args, c, binaries, &servers, &script, &keys_arg, "cold cache")?;
+            for (binary, rounds) in rounds.iter().enumerate() {
+                let scenarios = ["GET /healthz (cold-cache server)", "POST /v1/keys/verify (cold cache)"];
+                rows.extend(scenario_rows(keys, binary, c, scenarios, rounds));
             }
-            Ok(())
-        })();
-        server.stop();
-        outcome?;
+        }
+        servers.into_iter().for_each(Server::stop);
     }
-    Ok((rows, warm))
+    Ok((rows, warms))
 }
 
 fn db_name(args: &BenchArgs) -> &'static str {
@@ -708,7 +864,7 @@ fn table_rows(table: &mut String, rows: &[Row], with_keys: bool) -> anyhow::Resu
     writeln!(table, "{}|---|---:|---:|---:|---:|---:|---:|---:|", if with_keys { "|---:" } else { "" })?;
     for row in rows {
         let r = &row.result;
-        let (ratio, p99_ratio) = match row.vs_healthz {
+        let (ratio, p99_ratio) = match row.vs_healthz() {
             Some((rps, p99)) => (format!("{:.0} %", 100.0 * rps), format!("{p99:.2}×")),
             _ => ("—".into(), "—".into()),
         };
@@ -760,7 +916,7 @@ fn report_scaling(args: &BenchArgs, runs: &[(usize, Vec<Row>, Warm)], out_dir: &
         args.cache_ttl_secs,
         load_average()
     )?;
-    let rows: Vec<Row> = runs.iter().flat_map(|(_, rows, _)| rows.iter().map(clone_row)).collect();
+    let rows: Vec<Row> = runs.iter().flat_map(|(_, rows, _)| rows.iter().cloned()).collect();
     table_rows(&mut table, &rows, true)?;
     writeln!(
         table,
@@ -770,7 +926,7 @@ fn report_scaling(args: &BenchArgs, runs: &[(usize, Vec<Row>, Warm)], out_dir: &
     let verify = |rows: &[Row]| {
         rows.iter()
             .find(|r| r.scenario.contains("cached"))
-            .map_or((0.0, 0.0), |r| (r.result.rps, r.vs_healthz.map_or(0.0, |(ratio, _)| ratio)))
+            .map_or((0.0, 0.0), |r| (r.result.rps, r.vs_healthz().map_or(0.0, |(ratio, _)| ratio)))
     };
     let change = |now: f64, first: f64| {
         if first > 0.0 { format!("{:+.1} %", 100.0 * (now - first) / first) } else { "—".into() }
@@ -796,14 +952,140 @@ fn report_scaling(args: &BenchArgs, runs: &[(usize, Vec<Row>, Warm)], out_dir: &
     Ok(())
 }
 
-fn clone_row(r: &Row) -> Row {
-    Row {
-        keys: r.keys,
-        scenario: r.scenario.clone(),
-        connections: r.connections,
-        result: r.result.clone(),
-        vs_healthz: r.vs_healthz,
+// ---------------------------------------------------------------- --baseline report
+
+/// The median, lowest and highest of the rounds' ratios.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Spread {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Spread {
+    fn of(values: Vec<f64>) -> Option<Spread> {
+        let min = values.iter().copied().reduce(f64::min)?;
+        let max = values.iter().copied().reduce(f64::max)?;
+        Some(Spread { median: median_of(values), min, max })
     }
+
+    /// `0.98×`, and with more than one round the range: `0.98× (0.95–1.01)`.
+    fn show(&self) -> String {
+        if self.min == self.max {
+            format!("{:.2}×", self.median)
+        } else {
+            format!("{:.2}× ({:.2}–{:.2})", self.median, self.min, self.max)
+        }
+    }
+}
+
+/// current ÷ baseline of one scenario at one connection count, each ratio
+/// taken within a round (the two binaries' runs side by side in time).
+#[derive(Debug, Clone, PartialEq)]
+struct Versus {
+    rps: Option<Spread>,
+    p99: Option<Spread>,
+    /// Of the req/s and p99 "vs /healthz" ratios (verify rows only).
+    vs_healthz: Option<(Spread, Spread)>,
+}
+
+fn versus(baseline: &Row, current: &Row) -> Versus {
+    let per_round = |f: fn(&WrkResult) -> f64, floor: f64| {
+        Spread::of(current.runs.iter().zip(&baseline.runs).map(|(c, b)| f(c) / f(b).max(floor)).collect())
+    };
+    let ratios = |pick: fn(&(f64, f64)) -> f64| {
+        Spread::of(
+            current.round_vs_healthz.iter().zip(&baseline.round_vs_healthz).map(|(c, b)| pick(c) / pick(b)).collect(),
+        )
+    };
+    Versus {
+        rps: per_round(|r| r.rps, 1.0),
+        p99: per_round(|r| r.p99_ms, 1e-6),
+        vs_healthz: ratios(|r| r.0).zip(ratios(|r| r.1)),
+    }
+}
+
+/// The comparison table: per scenario and connection count, a row per
+/// binary (as [`table_rows`] has them) and a "current ÷ baseline" row.
+fn comparison_rows(table: &mut String, binaries: &[Binary], rows: &[Row]) -> anyhow::Result<()> {
+    writeln!(
+        table,
+        "| scenario | conns | binary | req/s | p50 ms | p99 ms | errors | req/s vs /healthz | p99 vs /healthz |"
+    )?;
+    writeln!(table, "|---|---:|---|---:|---:|---:|---:|---:|---:|")?;
+    let mut groups: Vec<(&str, u32)> = Vec::new();
+    for row in rows {
+        if !groups.contains(&(row.scenario.as_str(), row.connections)) {
+            groups.push((row.scenario.as_str(), row.connections));
+        }
+    }
+    for (scenario, connections) in groups {
+        let row_of = |binary: usize| {
+            rows.iter().find(|r| r.scenario == scenario && r.connections == connections && r.binary == binary)
+        };
+        for (i, binary) in binaries.iter().enumerate() {
+            let Some(row) = row_of(i) else { continue };
+            let r = &row.result;
+            let (ratio, p99_ratio) = match row.vs_healthz() {
+                Some((rps, p99)) => (format!("{:.0} %", 100.0 * rps), format!("{p99:.2}×")),
+                _ => ("—".into(), "—".into()),
+            };
+            writeln!(
+                table,
+                "| {scenario} | {connections} | {} | {:.0} | {:.2} | {:.2} | {} | {ratio} | {p99_ratio} |",
+                binary.label, r.rps, r.p50_ms, r.p99_ms, r.errors
+            )?;
+        }
+        if let (Some(baseline), Some(current)) = (row_of(0), row_of(1)) {
+            let v = versus(baseline, current);
+            let show = |s: Option<Spread>| s.map_or("—".into(), |s| s.show());
+            writeln!(
+                table,
+                "| {scenario} | {connections} | current ÷ baseline | {} | — | {} | — | {} | {} |",
+                show(v.rps),
+                show(v.p99),
+                show(v.vs_healthz.map(|(rps, _)| rps)),
+                show(v.vs_healthz.map(|(_, p99)| p99)),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn report_comparison(
+    args: &BenchArgs,
+    binaries: &[Binary],
+    rows: &[Row],
+    warms: &[Warm],
+    out_dir: &Path,
+) -> anyhow::Result<()> {
+    let db = db_name(args);
+    let mut table = String::new();
+    writeln!(
+        table,
+        "keyward bench --baseline — {db}, {} keys, {}; wrk -t{} {} s per run, {} rounds in which each server runs /healthz then verify, the two servers taking turns going first, on the same database; each binary's row is its median round (vs /healthz: the median of its rounds' ratios); current ÷ baseline: the median of the rounds' ratios (their range in brackets); cached runs with a {} s cache TTL, all on 127.0.0.1 (wrk shares the cores); load average at the end {}\n",
+        args.keys,
+        binaries.iter().map(|b| b.about.as_str()).collect::<Vec<_>>().join(" against "),
+        args.threads,
+        args.duration,
+        args.rounds.max(1),
+        args.cache_ttl_secs,
+        load_average()
+    )?;
+    comparison_rows(&mut table, binaries, rows)?;
+    writeln!(table)?;
+    for (binary, warm) in binaries.iter().zip(warms) {
+        writeln!(
+            table,
+            "cached server ({}): warmed {} keys in {:.1} s, {} cache entries, peak sampled RSS {:.0} MiB",
+            binary.label, args.keys, warm.secs, warm.cache_entries, warm.rss_mib
+        )?;
+    }
+    print!("{table}");
+    let path = out_dir.join(format!("bench-{db}.md"));
+    std::fs::write(&path, &table)?;
+    eprintln!("bench: wrote {}", path.display());
+    Ok(())
 }
 
 #[cfg(test)]
@@ -834,5 +1116,84 @@ Transfer/sec:      8.00MB
         assert_eq!(r.errors, 7);
         assert_eq!(r.requests, 612345);
         assert_eq!(parse_duration_ms("1.50s"), Some(1500.0));
+    }
+
+    fn run(rps: f64, p99_ms: f64) -> WrkResult {
+        WrkResult { rps, p50_ms: p99_ms / 2.0, p99_ms, errors: 0, requests: rps as u64 }
+    }
+
+    /// Rounds of (healthz req/s, verify req/s), p99 = 1000 ÷ req/s.
+    fn rounds(pairs: &[(f64, f64)]) -> Vec<Round> {
+        pairs.iter().map(|&(h, v)| Round { health: run(h, 1000.0 / h), verify: run(v, 1000.0 / v) }).collect()
+    }
+
+    fn binaries() -> Vec<Binary> {
+        ["baseline 70b37c4", "current"]
+            .into_iter()
+            .map(|label| Binary { label: label.into(), about: String::new(), tag: "", path: PathBuf::new() })
+            .collect()
+    }
+
+    #[test]
+    fn servers_take_turns_going_first() {
+        assert_eq!(round_order(1, 2), [0, 1]);
+        assert_eq!(round_order(2, 2), [1, 0]);
+        assert_eq!(round_order(3, 2), [0, 1]);
+        assert_eq!(round_order(2, 1), [0]);
+    }
+
+    #[test]
+    fn rows_are_the_median_round_and_the_median_of_the_rounds_ratios() {
+        let [health, verify] =
+            scenario_rows(10, 1, 32, ["h", "v"], &rounds(&[(100.0, 50.0), (200.0, 160.0), (150.0, 105.0)]));
+        assert_eq!((health.binary, health.result.rps, health.vs_healthz()), (1, 150.0, None));
+        assert_eq!(verify.result.rps, 105.0);
+        // Ratios 0.5, 0.8, 0.7: the median is 0.7, not 105 ÷ 150.
+        let (rps, _) = verify.vs_healthz().unwrap();
+        assert!((rps - 0.7).abs() < 1e-9);
+    }
+
+    #[test]
+    fn current_over_baseline_pairs_the_runs_of_each_round() {
+        let baseline = rounds(&[(100.0, 50.0), (200.0, 100.0), (100.0, 50.0)]);
+        // Round 2 caught the current server in a slow moment (its req/s 0.55×
+        // the baseline's) but not its ratio to its own /healthz: still 1.1×.
+        let current = rounds(&[(100.0, 60.0), (100.0, 55.0), (100.0, 50.0)]);
+        let [bh, bv] = scenario_rows(10, 0, 32, ["h", "v"], &baseline);
+        let [ch, cv] = scenario_rows(10, 1, 32, ["h", "v"], &current);
+        let health = versus(&bh, &ch);
+        assert_eq!(health.rps, Some(Spread { median: 1.0, min: 0.5, max: 1.0 }));
+        assert_eq!(health.vs_healthz, None);
+        let verify = versus(&bv, &cv);
+        assert_eq!(verify.rps, Some(Spread { median: 1.0, min: 0.55, max: 1.2 }));
+        let (rps, p99) = verify.vs_healthz.unwrap();
+        let close = |s: Spread, want: (f64, f64, f64)| {
+            (s.median - want.0).abs() < 1e-9 && (s.min - want.1).abs() < 1e-9 && (s.max - want.2).abs() < 1e-9
+        };
+        assert!(close(rps, (1.1, 1.0, 1.2)), "{rps:?}");
+        assert!(close(p99, (1.0 / 1.1, 1.0 / 1.2, 1.0)), "{p99:?}");
+        assert_eq!(Spread { median: 1.0, min: 1.0, max: 1.0 }.show(), "1.00×");
+        assert_eq!(rps.show(), "1.10× (1.00–1.20)");
+    }
+
+    #[test]
+    fn comparison_table_has_a_row_per_binary_and_a_ratio_row() {
+        let mut rows = Vec::new();
+        rows.extend(scenario_rows(10, 0, 32, ["GET /healthz", "POST verify"], &rounds(&[(100.0, 50.0)])));
+        rows.extend(scenario_rows(10, 1, 32, ["GET /healthz", "POST verify"], &rounds(&[(100.0, 55.0)])));
+        let mut table = String::new();
+        comparison_rows(&mut table, &binaries(), &rows).unwrap();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[2..],
+            [
+                "| GET /healthz | 32 | baseline 70b37c4 | 100 | 5.00 | 10.00 | 0 | — | — |",
+                "| GET /healthz | 32 | current | 100 | 5.00 | 10.00 | 0 | — | — |",
+                "| GET /healthz | 32 | current ÷ baseline | 1.00× | — | 1.00× | — | — | — |",
+                "| POST verify | 32 | baseline 70b37c4 | 50 | 10.00 | 20.00 | 0 | 50 % | 2.00× |",
+                "| POST verify | 32 | current | 55 | 9.09 | 18.18 | 0 | 55 % | 1.82× |",
+                "| POST verify | 32 | current ÷ baseline | 1.10× | — | 0.91× | — | 1.10× | 0.91× |",
+            ]
+        );
     }
 }
