@@ -2,10 +2,9 @@
 
 use crate::{
     keyfmt,
-    store::{self, AuditRecord, EnvironmentRecord, KeyRecord, OrgRecord, Store, now_ms},
+    store::{self, AuditRecord, EnvironmentId, EnvironmentRecord, KeyId, KeyRecord, OrgId, OrgRecord, Store, now_ms},
 };
 use serde_json::json;
-use uuid::Uuid;
 
 pub const DEFAULT_ORG_PREFIX: &str = "kw";
 pub const DEFAULT_ENVIRONMENTS: [&str; 2] = ["live", "test"];
@@ -14,7 +13,7 @@ pub const DEFAULT_ENVIRONMENTS: [&str; 2] = ["live", "test"];
 pub async fn insert_org_with_defaults(conn: &mut store::Conn, name: &str, key_prefix: &str) -> sqlx::Result<OrgRecord> {
     let now = now_ms();
     let org = OrgRecord {
-        id: Uuid::now_v7().to_string(),
+        id: OrgId::new(),
         name: name.to_string(),
         key_prefix: key_prefix.to_string(),
         created_at: now,
@@ -25,12 +24,7 @@ pub async fn insert_org_with_defaults(conn: &mut store::Conn, name: &str, key_pr
     for env in DEFAULT_ENVIRONMENTS {
         store::insert_environment(
             conn,
-            &EnvironmentRecord {
-                id: Uuid::now_v7().to_string(),
-                organization_id: org.id.clone(),
-                name: env.into(),
-                created_at: now,
-            },
+            &EnvironmentRecord { id: EnvironmentId::new(), organization_id: org.id, name: env.into(), created_at: now },
         )
         .await?;
     }
@@ -40,7 +34,7 @@ pub async fn insert_org_with_defaults(conn: &mut store::Conn, name: &str, key_pr
 /// What bootstrap made. `admin_key` is the plaintext: print it once, then drop it.
 pub struct Bootstrapped {
     pub organization: OrgRecord,
-    pub admin_key_id: String,
+    pub admin_key_id: KeyId,
     pub admin_key: String,
 }
 
@@ -71,7 +65,7 @@ pub async fn bootstrap(store: &Store, org_name: &str) -> anyhow::Result<Bootstra
     store::insert_key(&mut tx, &key).await?;
     store::insert_audit(
         &mut tx,
-        &AuditRecord::new(&org.id, "system", "bootstrap", "organization.bootstrapped", "api_key", key.id.as_str())
+        &AuditRecord::new(org.id, "system", "bootstrap", "organization.bootstrapped", "api_key", key.id.to_string())
             .changes(json!({
                 "organization": {"id": org.id, "name": org.name},
                 "api_key": {"key_prefix": key.key_prefix, "scopes": ["*"]},

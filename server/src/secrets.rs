@@ -96,12 +96,12 @@ pub fn generate_key() -> [u8; 32] {
 }
 
 /// The associated data of an endpoint's secret.
-pub fn endpoint_aad(endpoint_id: &str) -> String {
+pub fn endpoint_aad(endpoint_id: impl std::fmt::Display) -> String {
     format!("webhook_endpoints.secret:{endpoint_id}")
 }
 
 /// The associated data of an organization's signing secret.
-pub fn organization_aad(organization_id: &str) -> String {
+pub fn organization_aad(organization_id: impl std::fmt::Display) -> String {
     format!("organizations.key_webhook_secret:{organization_id}")
 }
 
@@ -252,8 +252,10 @@ fn load_or_create_key_file(path: &Path) -> anyhow::Result<[u8; 32]> {
 type Aad = fn(&str) -> String;
 
 /// Where secrets are stored: table, secret column (keyed by `id`), associated data.
-const COLUMNS: [(&str, &str, Aad); 2] =
-    [("webhook_endpoints", "secret", endpoint_aad), ("organizations", "key_webhook_secret", organization_aad)];
+const COLUMNS: [(&str, &str, Aad); 2] = [
+    ("webhook_endpoints", "secret", |id| endpoint_aad(id)),
+    ("organizations", "key_webhook_secret", |id| organization_aad(id)),
+];
 
 /// How many stored secrets exist (any form).
 pub async fn count_stored_secrets(store: &Store) -> anyhow::Result<i64> {

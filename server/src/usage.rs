@@ -12,7 +12,7 @@
 
 use crate::{
     domain::verify::VerifyCode,
-    store::{KeyUse, Store},
+    store::{KeyId, KeyUse, Store},
 };
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
@@ -25,7 +25,7 @@ pub use crate::store::Spend;
 /// Spend `cost` credits of key `id` if it has them (`store::spend_quota`:
 /// one conditional atomic decrement, with a due refill applied by the same
 /// statement).
-pub async fn spend_quota(store: &Store, id: &str, cost: i64, now: i64) -> sqlx::Result<Spend> {
+pub async fn spend_quota(store: &Store, id: &KeyId, cost: i64, now: i64) -> sqlx::Result<Spend> {
     crate::store::spend_quota(store.pool(), id, cost, now).await
 }
 

@@ -126,7 +126,7 @@ impl TestServer {
             backend,
             base_url,
             admin_key: made.admin_key,
-            organization_id: made.organization.id,
+            organization_id: made.organization.id.to_string(),
             state,
             database,
             http: reqwest::Client::new(),
@@ -138,7 +138,7 @@ impl TestServer {
     /// A second tenant in the same server: a new organization and its admin key.
     pub async fn new_tenant(&self, name: &str) -> (String, String) {
         let made = bootstrap(&self.state.store, name).await.expect("bootstrap tenant");
-        (made.organization.id, made.admin_key)
+        (made.organization.id.to_string(), made.admin_key)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -213,7 +213,7 @@ async fn verify_codes(backend: Backend) {
     let r = s.post("/v1/keys/verify", &s.admin_key, json!({"key": key, "ip": "10.0.0.300"})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.error_message().starts_with("ip"));
-    let e = s.create_key(json!({"name": "short", "expires_at": (chrono::Utc::now() + chrono::Duration::milliseconds(1200)).to_rfc3339()})).await;
+    let e = s.create_key(json!({"name": "short", "expires_at": keyward_server::domain::time::ms_to_time(clock.now_ms() + 1200).to_rfc3339()})).await;
     assert_eq!(s.verify(e["key"].as_str().unwrap()).await["code"], "VALID");
     clock.advance(2000);
     let v = s.verify(e["key"].as_str().unwrap()).await;

@@ -42,4 +42,35 @@ async fn read_then_write_transaction_survives_a_concurrent_writer(backend: Backe
     db.drop_database().await;
 }
 
-keyward_tests::backend_tests!(read_then_write_transaction_survives_a_concurrent_writer);
+/// Ids are decoded once, at the store boundary: a stored id that is not a
+/// UUID fails the read that meets it, naming its kind, and the API answers
+/// 500 — it never turns into a nil UUID in a response.
+async fn a_malformed_stored_id_is_an_error_not_a_nil_uuid(backend: Backend) {
+    let s = keyward_tests::TestServer::start(backend).await;
+    let key = s.create_key(serde_json::json!({"name": "corrupted"})).await;
+    let id = key["id"].as_str().expect("id").to_string();
+    // `replaced_by_key_id` has no foreign key, so both backends take the bad value.
+    sqlx::query("UPDATE api_keys SET replaced_by_key_id = 'not-a-uuid' WHERE id = $1")
+        .bind(&id)
+        .execute(s.state.store.pool())
+        .await
+        .expect("corrupt the row");
+
+    let org = s.organization_id.parse().expect("organization id");
+    let mut conn = s.state.store.pool().acquire().await.unwrap();
+    let err = keyward_server::store::get_key(&mut conn, &org, &id.parse().expect("key id"))
+        .await
+        .expect_err("a malformed stored id fails the read");
+    assert!(err.to_string().contains("malformed api key id \"not-a-uuid\""), "{err}");
+    drop(conn);
+
+    let r = s.get(&format!("/v1/api-keys/{id}"), &s.admin_key).await;
+    assert_eq!(r.status, reqwest::StatusCode::INTERNAL_SERVER_ERROR, "{}", r.body);
+    assert!(!r.body.to_string().contains("00000000-0000-0000-0000-000000000000"), "{}", r.body);
+    s.stop().await;
+}
+
+keyward_tests::backend_tests!(
+    read_then_write_transaction_survives_a_concurrent_writer,
+    a_malformed_stored_id_is_an_error_not_a_nil_uuid
+);

@@ -349,7 +349,10 @@ async fn a_patch_never_undoes_a_secret_rotation(backend: Backend) {
         assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
         let returned = rotated.body["secret"].as_str().expect("the new secret").to_string();
         let mut conn = s.state.store.pool().acquire().await.unwrap();
-        let stored = keyward_server::store::webhook_endpoint_secret(&mut conn, &id).await.unwrap().expect("a secret");
+        let stored = keyward_server::store::webhook_endpoint_secret(&mut conn, &id.parse().expect("an endpoint id"))
+            .await
+            .unwrap()
+            .expect("a secret");
         let opened = s.state.secrets.open(&keyward_server::secrets::endpoint_aad(&id), &stored).expect("opens");
         assert_eq!(opened.expose(), returned, "round {round}: the stored secret is not the one the rotation returned");
         let description = s.get(&format!("/v1/webhook-endpoints/{id}"), &s.admin_key).await.body["description"].clone();

@@ -93,7 +93,7 @@ async fn every_code(backend: Backend) {
     let limited = s.create_key(json!({"name": "rl", "rate_limit": {"limit": 1, "window_ms": 60000}})).await;
     let quota = s.create_key(json!({"name": "quota", "usage_limit": {"remaining": 1}})).await;
     let expiring = s
-        .create_key(json!({"name": "exp", "expires_at": (chrono::Utc::now() + chrono::Duration::milliseconds(1000)).to_rfc3339()}))
+        .create_key(json!({"name": "exp", "expires_at": keyward_server::domain::time::ms_to_time(clock.now_ms() + 1000).to_rfc3339()}))
         .await;
 
     let known = |body: Value, expected: &'static str, key: &Value| {

@@ -222,7 +222,7 @@ impl From<RotatedKey> for RotatedApiKey {
     fn from(r: RotatedKey) -> Self {
         let new = ApiKey::from(&r.new);
         RotatedApiKey {
-            old_key_id: Uuid::parse_str(&r.old_key_id).unwrap_or_default(),
+            old_key_id: r.old_key_id.uuid(),
             new_key_id: new.id,
             project_id: new.project_id,
             name: new.name,

@@ -103,8 +103,8 @@ pub struct ListAuditEventsQuery {
 impl From<&AuditRecord> for AuditEvent {
     fn from(e: &AuditRecord) -> Self {
         AuditEvent {
-            id: Uuid::parse_str(&e.id).unwrap_or_default(),
-            organization_id: Uuid::parse_str(&e.organization_id).unwrap_or_default(),
+            id: e.id.uuid(),
+            organization_id: e.organization_id.uuid(),
             actor: AuditActor { actor_type: e.actor_type.clone(), id: e.actor_id.clone() },
             action: e.action.clone(),
             target: AuditTarget { target_type: e.target_type.clone(), id: e.target_id.clone() },

@@ -9,6 +9,7 @@ use crate::{
     error::{ApiResult, ErrorBody},
     extract::ApiJson,
     ratelimit::Decision,
+    store::{KeyId, OrgId, ProjectId},
 };
 use axum::{
     Json,
@@ -76,9 +77,9 @@ pub struct VerifyKeyResponse {
 struct VerifyOut<'a> {
     valid: bool,
     code: VerifyCode,
-    key_id: Option<&'a str>,
-    organization_id: Option<&'a str>,
-    project_id: Option<&'a str>,
+    key_id: Option<KeyId>,
+    organization_id: Option<OrgId>,
+    project_id: Option<ProjectId>,
     environment: Option<&'a str>,
     name: Option<&'a str>,
     scopes: Option<&'a [String]>,
@@ -113,9 +114,9 @@ impl<'a> VerifyOut<'a> {
         VerifyOut {
             valid: code == VerifyCode::Valid,
             code,
-            key_id: Some(&r.id),
-            organization_id: Some(&r.organization_id),
-            project_id: r.project_id.as_deref(),
+            key_id: Some(r.id),
+            organization_id: Some(r.organization_id),
+            project_id: r.project_id,
             environment: Some(&r.environment),
             name: Some(&r.name),
             scopes: Some(&key.scopes),

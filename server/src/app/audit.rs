@@ -54,5 +54,5 @@ pub async fn list_audit_events(
         },
     )
     .await?;
-    Ok(Page::from_rows(rows, limit, |e| e.id.clone()))
+    Ok(Page::from_rows(rows, limit, |e| e.id.to_string()))
 }

@@ -9,14 +9,14 @@
 use crate::{
     domain::access::{Permission, Role, role_allows, role_scope_ceiling, scope_granted, ungrantable},
     error::{ApiError, ApiResult},
-    store::AuditRecord,
+    store::{AuditRecord, KeyId, OrgId, ProjectId},
 };
-use std::sync::Arc;
+use std::{fmt, sync::Arc};
 
 #[derive(Debug, Clone)]
 pub enum Actor {
     ApiKey {
-        key_id: String,
+        key_id: KeyId,
         scopes: Arc<Vec<String>>,
     },
     /// A dashboard session (JWT `sub`) with its role in `Caller::organization_id`.
@@ -43,9 +43,9 @@ impl RequestMeta {
 
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub organization_id: String,
+    pub organization_id: OrgId,
     /// A project key sees and manages only its project.
-    pub project_id: Option<String>,
+    pub project_id: Option<ProjectId>,
     pub actor: Actor,
     pub meta: RequestMeta,
 }
@@ -79,7 +79,7 @@ impl Caller {
     /// The organization a request names (a path's `{org}`) must be the
     /// caller's: any other answers 404, never 403 (no enumeration).
     pub fn require_organization(&self, organization_id: &str) -> ApiResult<()> {
-        if self.organization_id != organization_id {
+        if OrgId::parse(organization_id).ok() != Some(self.organization_id) {
             return Err(ApiError::NotFound("organization"));
         }
         Ok(())
@@ -149,21 +149,27 @@ impl Caller {
     }
 
     /// Whether this caller may see an object of `project_id`.
-    pub fn can_see_project(&self, project_id: Option<&str>) -> bool {
-        match &self.project_id {
+    pub fn can_see_project(&self, project_id: Option<ProjectId>) -> bool {
+        match self.project_id {
             None => true,
-            Some(own) => project_id == Some(own.as_str()),
+            Some(own) => project_id == Some(own),
         }
     }
 
     /// An audit event performed by this caller.
-    pub fn audit(&self, action: &str, target_type: &str, target_id: &str, changes: serde_json::Value) -> AuditRecord {
+    pub fn audit(
+        &self,
+        action: &str,
+        target_type: &str,
+        target_id: impl fmt::Display,
+        changes: serde_json::Value,
+    ) -> AuditRecord {
         let (actor_type, actor_id) = match &self.actor {
-            Actor::ApiKey { key_id, .. } => ("api_key", key_id.as_str()),
-            Actor::User { user_id, .. } => ("user", user_id.as_str()),
+            Actor::ApiKey { key_id, .. } => ("api_key", key_id.to_string()),
+            Actor::User { user_id, .. } => ("user", user_id.clone()),
         };
         self.meta.stamp(
-            AuditRecord::new(&self.organization_id, actor_type, actor_id, action, target_type, target_id)
+            AuditRecord::new(self.organization_id, actor_type, actor_id, action, target_type, target_id.to_string())
                 .changes(changes),
         )
     }
@@ -182,15 +188,22 @@ impl SessionUser {
     /// An audit event by this user in `organization_id`.
     pub fn audit(
         &self,
-        organization_id: &str,
+        organization_id: OrgId,
         action: &str,
         target_type: &str,
-        target_id: &str,
+        target_id: impl fmt::Display,
         changes: serde_json::Value,
     ) -> AuditRecord {
         self.meta.stamp(
-            AuditRecord::new(organization_id, "user", self.user_id.as_str(), action, target_type, target_id)
-                .changes(changes),
+            AuditRecord::new(
+                organization_id,
+                "user",
+                self.user_id.as_str(),
+                action,
+                target_type,
+                target_id.to_string(),
+            )
+            .changes(changes),
         )
     }
 }

@@ -3,6 +3,7 @@
 //! an environment is a label keys carry and verify returns:
 //! `docs/architecture.md#domain`).
 
+use crate::domain::ids::EnvironmentId;
 use crate::{
     app::{
         AppState,
@@ -35,8 +36,8 @@ pub struct Environment {
 impl From<&EnvironmentRecord> for Environment {
     fn from(e: &EnvironmentRecord) -> Self {
         Environment {
-            id: Uuid::parse_str(&e.id).unwrap_or_default(),
-            organization_id: Uuid::parse_str(&e.organization_id).unwrap_or_default(),
+            id: e.id.uuid(),
+            organization_id: e.organization_id.uuid(),
             name: e.name.clone(),
             created_at: ms_to_time(e.created_at),
         }
@@ -56,7 +57,7 @@ pub async fn list_environments(
     let mut conn = state.store.pool().acquire().await?;
     let rows =
         store::list_environments(&mut conn, &project.organization_id, page.after().as_deref(), limit + 1).await?;
-    Ok(Page::from_rows(rows, limit, |e| e.id.clone()))
+    Ok(Page::from_rows(rows, limit, |e| e.id.to_string()))
 }
 
 /// Creates environment `name` in project `project_id`'s organization
@@ -71,8 +72,8 @@ pub async fn create_environment(
     caller.require_org_level("create environments")?;
     let project = load_visible_project(state, caller, project_id).await?;
     let env = EnvironmentRecord {
-        id: Uuid::now_v7().to_string(),
-        organization_id: project.organization_id.clone(),
+        id: EnvironmentId::new(),
+        organization_id: project.organization_id,
         name: validate::environment_name("name", name)?,
         created_at: state.config.clock.now_ms(),
     };
@@ -89,7 +90,7 @@ pub async fn create_environment(
         &caller.audit(
             "environment.created",
             "environment",
-            &env.id,
+            env.id,
             json!({"after": {"name": env.name}, "project_id": project.id}),
         ),
     )

@@ -17,7 +17,7 @@ use crate::{
     },
     error::{ApiError, ApiResult},
     keyfmt,
-    store::{self, AuditRecord, KeyRecord, Warning, now_ms},
+    store::{self, AuditRecord, KeyId, KeyRecord, OrgId, ProjectId, Warning, now_ms},
     webhooks::WebhookEventType,
 };
 use chrono::{DateTime, Utc};
@@ -68,7 +68,7 @@ pub struct KeyChanges {
 /// A rotation's outcome: the replaced key's id, the successor, its
 /// plaintext (shown once) and until when the old key still verifies.
 pub struct RotatedKey {
-    pub old_key_id: String,
+    pub old_key_id: KeyId,
     pub new: KeyRecord,
     pub plaintext: String,
     pub grace_expires_at: Option<i64>,
@@ -133,10 +133,6 @@ fn opt_time(ms: Option<i64>) -> Option<DateTime<Utc>> {
     ms.map(ms_to_time)
 }
 
-fn parse_uuid(s: &str) -> Uuid {
-    Uuid::parse_str(s).unwrap_or_default()
-}
-
 impl KeyRecord {
     pub fn rate_limit(&self) -> Option<RateLimit> {
         Some(RateLimit { limit: self.rate_limit_limit? as u64, window_ms: self.rate_limit_window_ms? as u64 })
@@ -158,10 +154,10 @@ impl From<&KeyRecord> for ApiKey {
     fn from(k: &KeyRecord) -> Self {
         let now = now_ms();
         ApiKey {
-            id: parse_uuid(&k.id),
-            organization_id: parse_uuid(&k.organization_id),
-            project_id: k.project_id.as_deref().map(parse_uuid),
-            environment_id: parse_uuid(&k.environment_id),
+            id: k.id.uuid(),
+            organization_id: k.organization_id.uuid(),
+            project_id: k.project_id.map(ProjectId::uuid),
+            environment_id: k.environment_id.uuid(),
             environment: k.environment.clone(),
             name: k.name.clone(),
             key_prefix: k.key_prefix.clone(),
@@ -181,7 +177,7 @@ impl From<&KeyRecord> for ApiKey {
             rate_limit: k.rate_limit(),
             usage_limit: k.usage_limit(),
             usage_count: k.usage_count,
-            replaced_by_key_id: k.replaced_by_key_id.as_deref().map(parse_uuid),
+            replaced_by_key_id: k.replaced_by_key_id.map(KeyId::uuid),
             grace_expires_at: opt_time(k.grace_expires_at),
             rotation_interval_days: k.rotation_interval_days.map(|d| d as u32),
             next_rotation_at: opt_time(k.next_rotation_at),
@@ -251,13 +247,14 @@ pub enum ChangedBy<'a> {
     Caller(&'a Caller),
     /// `actor_id` names the mechanism in the audit log, e.g. `scheduler`.
     System {
-        organization_id: &'a str,
+        organization_id: OrgId,
         actor_id: &'static str,
     },
 }
 
 impl ChangedBy<'_> {
-    pub fn audit(&self, action: &str, key_id: &str, changes: Value) -> AuditRecord {
+    pub fn audit(&self, action: &str, key_id: KeyId, changes: Value) -> AuditRecord {
+        let key_id = &key_id.to_string();
         match self {
             ChangedBy::Caller(caller) => caller.audit(action, "api_key", key_id, changes),
             ChangedBy::System { organization_id, actor_id } => {
@@ -283,7 +280,7 @@ pub async fn record_change(
     audit_changes: Value,
     webhook_extra: Value,
 ) -> ApiResult<()> {
-    store::insert_audit(conn, &by.audit(event.as_str(), &key.id, audit_changes)).await?;
+    store::insert_audit(conn, &by.audit(event.as_str(), key.id, audit_changes)).await?;
     crate::app::outbox::enqueue(conn, event, key, webhook_extra).await?;
     Ok(())
 }
@@ -291,10 +288,10 @@ pub async fn record_change(
 /// Loads a key the caller may see, or answers 404 (never 403: no enumeration).
 pub async fn load_visible_key(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<KeyRecord> {
     let mut conn = state.store.pool().acquire().await?;
-    let key = store::get_key(&mut conn, &caller.organization_id, &id.to_string())
+    let key = store::get_key(&mut conn, &caller.organization_id, &KeyId::from(id))
         .await?
         .ok_or(ApiError::NotFound("api key"))?;
-    if !caller.can_see_project(key.project_id.as_deref()) {
+    if !caller.can_see_project(key.project_id) {
         return Err(ApiError::NotFound("api key"));
     }
     Ok(key)
@@ -332,7 +329,7 @@ pub async fn prepare_key(
     source: &'static str,
     now: i64,
 ) -> ApiResult<(KeyRecord, keyfmt::NewKey)> {
-    let project_id = req.project_id.or_else(|| caller.project_id.as_deref().and_then(|p| Uuid::parse_str(p).ok()));
+    let project_id = req.project_id.or_else(|| caller.project_id.map(ProjectId::uuid));
     let project = match project_id {
         Some(id) => Some(crate::app::projects::visible_project(&mut *tx, caller, id).await?),
         None => None,
@@ -369,7 +366,7 @@ pub async fn prepare_key(
     let prefix = project.as_ref().and_then(|p| p.key_prefix.clone()).unwrap_or(org.key_prefix.clone());
     let minted = keyfmt::generate(&prefix, &environment.name);
     let mut key = KeyRecord {
-        project_id: project.as_ref().map(|p| p.id.clone()),
+        project_id: project.as_ref().map(|p| p.id),
         name: validate::name("name", &req.name)?,
         scopes: serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into()),
         allowed_ips: serde_json::to_string(&validate::allowed_ips(
@@ -536,8 +533,8 @@ pub async fn revoke_record(
 pub async fn revoke_all_in(
     tx: &mut store::Conn,
     by: ChangedBy<'_>,
-    organization_id: &str,
-    project_id: Option<&str>,
+    organization_id: &OrgId,
+    project_id: Option<&ProjectId>,
     reason: &str,
     now: i64,
 ) -> ApiResult<(Vec<String>, u64)> {
@@ -642,7 +639,7 @@ pub async fn rotate_record(
     let grace_expires_at = (grace_seconds > 0).then(|| now + grace_seconds * 1000);
     let minted = keyfmt::generate(base_prefix(old), &old.environment);
     let mut new = old.clone();
-    new.id = Uuid::now_v7().to_string();
+    new.id = KeyId::new();
     new.key_hash = minted.hash.clone();
     new.key_prefix = minted.key_prefix.clone();
     new.last4 = minted.last4.clone();
@@ -660,7 +657,7 @@ pub async fn rotate_record(
     store::insert_key(&mut tx, &new).await?;
     let mut replaced = old.clone();
     (replaced.replaced_by_key_id, replaced.revoked_at, replaced.grace_expires_at) =
-        (Some(new.id.clone()), Some(grace_expires_at.unwrap_or(now)), grace_expires_at);
+        (Some(new.id), Some(grace_expires_at.unwrap_or(now)), grace_expires_at);
     (replaced.next_rotation_at, replaced.updated_at) = (None, now);
     record_change(
         &mut tx,
@@ -678,7 +675,7 @@ pub async fn rotate_record(
         state.keys.invalidate(&replaced_hash).await;
     }
     state.keys.invalidate(&new.key_hash).await;
-    Ok(RotatedKey { old_key_id: old.id.clone(), new, plaintext: minted.into_plaintext(), grace_expires_at })
+    Ok(RotatedKey { old_key_id: old.id, new, plaintext: minted.into_plaintext(), grace_expires_at })
 }
 
 /// Up to `limit` keys the caller can see, newest first, after the key
@@ -692,11 +689,11 @@ pub async fn list_keys(
     starting_after: Option<Uuid>,
 ) -> ApiResult<Vec<KeyRecord>> {
     caller.require(Permission::KeysRead)?;
-    let project_id = project_id.map(|p| p.to_string());
+    let project_id = project_id.map(ProjectId::from);
     let project_filter = match (&caller.project_id, &project_id) {
         (Some(own), Some(asked)) if own != asked => return Ok(Vec::new()),
-        (Some(own), _) => Some(own.as_str()),
-        (None, asked) => asked.as_deref(),
+        (Some(own), _) => Some(own),
+        (None, asked) => asked.as_ref(),
     };
     let after = starting_after.map(|u| u.to_string());
     let mut conn = state.store.pool().acquire().await?;

@@ -81,7 +81,7 @@ async fn handle(state: &AppState, leaked: &LeakedToken) -> ApiResult<()> {
         "action": if revoke { "revoked" } else { "flagged" },
         "type": leaked.kind, "url": leaked.url, "source": leaked.source,
     });
-    let by = ChangedBy::System { organization_id: &key.organization_id, actor_id: "leak_report" };
+    let by = ChangedBy::System { organization_id: key.organization_id, actor_id: "leak_report" };
     tracing::warn!(key_id = %key.id, key_prefix = %key.key_prefix, action = if revoke { "revoke" } else { "flag" }, "leaked key reported");
     if revoke {
         revoke_record(state, by, &key, WebhookEventType::ApiKeyLeaked, details.clone(), details).await?;

@@ -40,7 +40,7 @@ pub struct Member {
 impl From<&MembershipRecord> for Member {
     fn from(m: &MembershipRecord) -> Self {
         Member {
-            organization_id: Uuid::parse_str(&m.organization_id).unwrap_or_default(),
+            organization_id: m.organization_id.uuid(),
             user_id: m.user_id.clone(),
             role: Role::parse(&m.role).unwrap_or(Role::Viewer),
             created_at: ms_to_time(m.created_at),
@@ -84,7 +84,7 @@ pub async fn add_member(state: &AppState, caller: &Caller, org: &str, req: NewMe
         caller.require_owner_level("make someone an owner")?;
     }
     let member = MembershipRecord {
-        organization_id: caller.organization_id.clone(),
+        organization_id: caller.organization_id,
         user_id: validate::user_id("user_id", &req.user_id)?,
         role: req.role.as_str().into(),
         created_at: state.config.clock.now_ms(),

@@ -6,6 +6,7 @@
 //! revoke through the API
 //! (`docs/architecture.md#the-unit-of-work-for-a-key-change`).
 
+use crate::domain::ids::OrgId;
 use crate::{
     app::{
         AppState,
@@ -49,7 +50,7 @@ impl Organization {
     /// `o` as shown to a caller whose role in it is `role`.
     pub fn new(o: &OrgRecord, role: Option<Role>) -> Self {
         Organization {
-            id: Uuid::parse_str(&o.id).unwrap_or_default(),
+            id: o.id.uuid(),
             name: o.name.clone(),
             key_prefix: o.key_prefix.clone(),
             created_at: ms_to_time(o.created_at),
@@ -81,7 +82,7 @@ async fn load_org(state: &AppState, caller: &Caller) -> ApiResult<OrgRecord> {
 
 /// Locks the organization's row for the rest of `tx`, so writes that count or
 /// check its members (or delete it) run one after the other; 404 when it is gone.
-pub async fn lock_org(tx: &mut store::Conn, organization_id: &str) -> ApiResult<()> {
+pub async fn lock_org(tx: &mut store::Conn, organization_id: &OrgId) -> ApiResult<()> {
     if !store::lock_org(tx, organization_id).await? {
         return Err(ApiError::NotFound("organization"));
     }
@@ -101,7 +102,7 @@ pub async fn list_organizations(
         Principal::Key(caller) => {
             caller.require(Permission::OrgRead)?;
             let org = load_org(state, caller).await?;
-            let rows = if after.as_deref().is_some_and(|a| org.id.as_str() >= a) {
+            let rows = if after.as_deref().is_some_and(|a| org.id.to_string().as_str() >= a) {
                 vec![]
             } else {
                 vec![Organization::new(&org, None)]
@@ -139,7 +140,7 @@ pub async fn create_organization(
     store::insert_membership(
         &mut tx,
         &MembershipRecord {
-            organization_id: org.id.clone(),
+            organization_id: org.id,
             user_id: user.user_id.clone(),
             role: Role::Owner.as_str().into(),
             created_at: org.created_at,
@@ -149,10 +150,10 @@ pub async fn create_organization(
     store::insert_audit(
         &mut tx,
         &user.audit(
-            &org.id,
+            org.id,
             "organization.created",
             "organization",
-            &org.id,
+            org.id,
             json!({"after": {"name": org.name, "key_prefix": org.key_prefix}, "owner": user.user_id}),
         ),
     )
@@ -192,7 +193,7 @@ pub async fn update_organization(
         &caller.audit(
             "organization.updated",
             "organization",
-            &after.id,
+            after.id,
             json!({"before": {"name": before.name, "key_prefix": before.key_prefix}, "after": {"name": after.name, "key_prefix": after.key_prefix}}),
         ),
     )
@@ -219,7 +220,7 @@ pub async fn delete_organization(state: &AppState, caller: &Caller, org: &str) -
         &caller.audit(
             "organization.deleted",
             "organization",
-            &before.id,
+            before.id,
             json!({"before": {"name": before.name, "key_prefix": before.key_prefix}, "revoked_keys": revoked}),
         ),
     )

@@ -10,7 +10,10 @@ use crate::{
     app::keys::ApiKey,
     domain::time::ms_to_time,
     error::ApiResult,
-    store::{self, Conn, KeyRecord, WebhookDeliveryRecord, WebhookEventRecord, now_ms},
+    store::{
+        self, Conn, KeyId, KeyRecord, WebhookDeliveryId, WebhookDeliveryRecord, WebhookEndpointId, WebhookEventRecord,
+        now_ms,
+    },
     webhooks::WebhookEventType,
 };
 use serde_json::{Value, json};
@@ -20,7 +23,7 @@ use serde_json::{Value, json};
 /// change. Returns how many deliveries were queued.
 pub async fn enqueue(conn: &mut Conn, event: WebhookEventType, key: &KeyRecord, extra: Value) -> ApiResult<usize> {
     let endpoints = store::active_webhook_endpoints(conn, &key.organization_id).await?;
-    let mut destinations: Vec<(Option<String>, Option<String>, String)> = endpoints
+    let mut destinations: Vec<(Option<WebhookEndpointId>, Option<KeyId>, String)> = endpoints
         .into_iter()
         .filter(|e| {
             let types: Vec<String> = serde_json::from_str(&e.event_types).unwrap_or_default();
@@ -31,7 +34,7 @@ pub async fn enqueue(conn: &mut Conn, event: WebhookEventType, key: &KeyRecord, 
     if event.goes_to_rotation_url()
         && let Some(url) = &key.rotation_webhook_url
     {
-        destinations.push((None, Some(key.id.clone()), url.clone()));
+        destinations.push((None, Some(key.id), url.clone()));
     }
     if destinations.is_empty() {
         return Ok(0);
@@ -52,7 +55,7 @@ pub async fn enqueue(conn: &mut Conn, event: WebhookEventType, key: &KeyRecord, 
         conn,
         &WebhookEventRecord {
             id: event_id.clone(),
-            organization_id: key.organization_id.clone(),
+            organization_id: key.organization_id,
             event_type: event.as_str().to_string(),
             payload: payload.to_string(),
             created_at: now,
@@ -64,8 +67,8 @@ pub async fn enqueue(conn: &mut Conn, event: WebhookEventType, key: &KeyRecord, 
         store::insert_webhook_delivery(
             conn,
             &WebhookDeliveryRecord {
-                id: uuid::Uuid::now_v7().to_string(),
-                organization_id: key.organization_id.clone(),
+                id: WebhookDeliveryId::new(),
+                organization_id: key.organization_id,
                 event_id: event_id.clone(),
                 event_type: event.as_str().to_string(),
                 endpoint_id,

@@ -6,6 +6,7 @@
 //! project's keys, each announced as a revoke through the API
 //! (`docs/architecture.md#the-unit-of-work-for-a-key-change`).
 
+use crate::domain::ids::ProjectId;
 use crate::{
     app::{
         AppState,
@@ -57,8 +58,8 @@ pub struct Project {
 impl From<&ProjectRecord> for Project {
     fn from(p: &ProjectRecord) -> Self {
         Project {
-            id: Uuid::parse_str(&p.id).unwrap_or_default(),
-            organization_id: Uuid::parse_str(&p.organization_id).unwrap_or_default(),
+            id: p.id.uuid(),
+            organization_id: p.organization_id.uuid(),
             name: p.name.clone(),
             key_prefix: p.key_prefix.clone(),
             default_scopes: p.default_scopes.as_deref().map(json_list),
@@ -164,8 +165,8 @@ pub async fn load_visible_project(state: &AppState, caller: &Caller, id: Uuid) -
 /// of the caller's); 404 when it does not exist or the caller is confined to
 /// another project.
 pub async fn visible_project(conn: &mut store::Conn, caller: &Caller, id: Uuid) -> ApiResult<ProjectRecord> {
-    let id = id.to_string();
-    if !caller.can_see_project(Some(&id)) {
+    let id = ProjectId::from(id);
+    if !caller.can_see_project(Some(id)) {
         return Err(ApiError::NotFound("project"));
     }
     store::get_project(conn, &caller.organization_id, &id).await?.ok_or(ApiError::NotFound("project"))
@@ -177,8 +178,8 @@ pub async fn list_projects(state: &AppState, caller: &Caller, page: &PageQuery) 
     let limit = page.limit()?;
     let mut conn = state.store.pool().acquire().await?;
     let rows = store::list_projects(&mut conn, &caller.organization_id, page.after().as_deref(), limit + 1).await?;
-    let rows = rows.into_iter().filter(|p| caller.can_see_project(Some(&p.id))).collect();
-    Ok(Page::from_rows(rows, limit, |p| p.id.clone()))
+    let rows = rows.into_iter().filter(|p| caller.can_see_project(Some(p.id))).collect();
+    Ok(Page::from_rows(rows, limit, |p| p.id.to_string()))
 }
 
 pub async fn create_project(state: &AppState, caller: &Caller, req: NewProject) -> ApiResult<ProjectRecord> {
@@ -186,8 +187,8 @@ pub async fn create_project(state: &AppState, caller: &Caller, req: NewProject) 
     caller.require_org_level("create projects")?;
     let now = state.config.clock.now_ms();
     let mut project = ProjectRecord {
-        id: Uuid::now_v7().to_string(),
-        organization_id: caller.organization_id.clone(),
+        id: ProjectId::new(),
+        organization_id: caller.organization_id,
         name: validate::name("name", &req.name)?,
         key_prefix: req.key_prefix.as_deref().map(|p| validate::key_prefix("key_prefix", p)).transpose()?,
         default_scopes: None,
@@ -213,7 +214,7 @@ pub async fn create_project(state: &AppState, caller: &Caller, req: NewProject) 
     store::insert_project(&mut tx, &project).await?;
     store::insert_audit(
         &mut tx,
-        &caller.audit("project.created", "project", &project.id, json!({"after": Project::from(&project)})),
+        &caller.audit("project.created", "project", project.id, json!({"after": Project::from(&project)})),
     )
     .await?;
     tx.commit().await?;
@@ -274,7 +275,7 @@ async fn apply_changes(
         &caller.audit(
             "project.updated",
             "project",
-            &project.id,
+            project.id,
             json!({"before": Project::from(before), "after": Project::from(&project)}),
         ),
     )
@@ -301,7 +302,7 @@ pub async fn delete_project(state: &AppState, caller: &Caller, id: Uuid) -> ApiR
         &caller.audit(
             "project.deleted",
             "project",
-            &before.id,
+            before.id,
             json!({"before": Project::from(&before), "revoked_keys": revoked}),
         ),
     )

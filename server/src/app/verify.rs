@@ -100,7 +100,7 @@ async fn check(
     let record = &key.record;
     // Another tenant's key answers exactly as an unknown key of its format
     // would: nothing tells a caller that it exists elsewhere.
-    if record.organization_id != caller.organization_id || !caller.can_see_project(record.project_id.as_deref()) {
+    if record.organization_id != caller.organization_id || !caller.can_see_project(record.project_id) {
         return Ok(Verification::unknown(unknown_code, now));
     }
     let mut code = static_checks(&key, ip, required, now);
@@ -160,14 +160,14 @@ fn static_checks(key: &CachedKey, ip: Option<IpAddr>, required: &[String], now: 
 /// The cache holds only what verify reads: the event gets the full stored
 /// record, read in the claiming transaction.
 async fn announce_usage_exceeded(state: &AppState, key: &KeyView, now: i64) -> ApiResult<()> {
-    if !state.usage_exceeded_claims.should_try(&key.id, now, USAGE_EXCEEDED_CLAIM_WINDOW_MS) {
+    if !state.usage_exceeded_claims.should_try(key.id, now, USAGE_EXCEEDED_CLAIM_WINDOW_MS) {
         return Ok(());
     }
     let mut tx = state.store.begin().await?;
     if store::claim_usage_exceeded(&mut tx, &key.id, now).await?
         && let Some(key) = store::get_key(&mut tx, &key.organization_id, &key.id).await?
     {
-        let by = ChangedBy::System { organization_id: &key.organization_id, actor_id: "verify" };
+        let by = ChangedBy::System { organization_id: key.organization_id, actor_id: "verify" };
         record_change(&mut tx, by, WebhookEventType::ApiKeyUsageExceeded, &key, json!({}), json!({})).await?;
     }
     tx.commit().await?;

@@ -7,6 +7,7 @@
 //! so a concurrent secret rotation or delete is never overwritten. Signing
 //! and sending are `webhooks/` and `jobs/delivery.rs`.
 
+use crate::domain::ids::{KeyId, WebhookDeliveryId, WebhookEndpointId};
 use crate::{
     app::{
         AppState,
@@ -49,8 +50,8 @@ impl From<&WebhookEndpointRecord> for WebhookEndpoint {
     fn from(e: &WebhookEndpointRecord) -> Self {
         let types: Vec<String> = serde_json::from_str(&e.event_types).unwrap_or_default();
         WebhookEndpoint {
-            id: Uuid::parse_str(&e.id).unwrap_or_default(),
-            organization_id: Uuid::parse_str(&e.organization_id).unwrap_or_default(),
+            id: e.id.uuid(),
+            organization_id: e.organization_id.uuid(),
             url: e.url.clone(),
             description: e.description.clone(),
             event_types: types.iter().filter_map(|t| WebhookEventType::parse(t)).collect(),
@@ -120,13 +121,12 @@ pub struct WebhookDelivery {
 impl WebhookDelivery {
     /// `d` with its event's `payload` (a delivery row does not hold it).
     fn new(d: &WebhookDeliveryRecord, payload: Option<&str>) -> Self {
-        let uuid = |s: &str| Uuid::parse_str(s).unwrap_or_default();
         WebhookDelivery {
-            id: uuid(&d.id),
+            id: d.id.uuid(),
             event_id: d.event_id.clone(),
             event_type: WebhookEventType::parse(&d.event_type).unwrap_or(WebhookEventType::ApiKeyUpdated),
-            endpoint_id: d.endpoint_id.as_deref().map(uuid),
-            api_key_id: d.api_key_id.as_deref().map(uuid),
+            endpoint_id: d.endpoint_id.map(WebhookEndpointId::uuid),
+            api_key_id: d.api_key_id.map(KeyId::uuid),
             url: d.url.clone(),
             status: WebhookDeliveryStatus::parse(&d.status),
             attempts: d.attempts as u32,
@@ -199,7 +199,7 @@ fn summary(e: &WebhookEndpointRecord) -> Value {
 
 async fn load_endpoint(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<WebhookEndpointRecord> {
     let mut conn = state.store.pool().acquire().await?;
-    store::get_webhook_endpoint(&mut conn, &caller.organization_id, &id.to_string())
+    store::get_webhook_endpoint(&mut conn, &caller.organization_id, &WebhookEndpointId::from(id))
         .await?
         .ok_or(ApiError::NotFound("webhook endpoint"))
 }
@@ -230,13 +230,13 @@ async fn write_endpoint_once<T>(
     let mut endpoint = before.clone();
     let out = change(&mut endpoint)?;
     endpoint.updated_at = state.config.clock.now_ms().max(before.updated_at + 1);
-    endpoint.secret = state.secrets.reseal(&secrets::endpoint_aad(&endpoint.id), &endpoint.secret)?;
+    endpoint.secret = state.secrets.reseal(&secrets::endpoint_aad(endpoint.id), &endpoint.secret)?;
     let mut tx = state.store.begin().await?;
     if !store::update_webhook_endpoint(&mut tx, &endpoint, before.updated_at).await? {
         return Ok(None);
     }
     let changes = json!({"before": summary(&before), "after": summary(&endpoint)});
-    store::insert_audit(&mut tx, &caller.audit(action, "webhook_endpoint", &endpoint.id, changes)).await?;
+    store::insert_audit(&mut tx, &caller.audit(action, "webhook_endpoint", endpoint.id, changes)).await?;
     tx.commit().await?;
     Ok(Some((endpoint, out)))
 }
@@ -253,7 +253,7 @@ pub async fn list_endpoints(
     let mut conn = state.store.pool().acquire().await?;
     let rows =
         store::list_webhook_endpoints(&mut conn, &caller.organization_id, page.after().as_deref(), limit + 1).await?;
-    Ok(Page::from_rows(rows, limit, |e| e.id.clone()))
+    Ok(Page::from_rows(rows, limit, |e| e.id.to_string()))
 }
 
 /// Creates an endpoint with a fresh signing secret, returned in plaintext
@@ -265,15 +265,15 @@ pub async fn create_endpoint(
 ) -> ApiResult<(WebhookEndpointRecord, String)> {
     require_admin(caller)?;
     let now = state.config.clock.now_ms();
-    let id = Uuid::now_v7().to_string();
+    let id = WebhookEndpointId::new();
     let secret = new_secret();
     let endpoint = WebhookEndpointRecord {
-        id: id.clone(),
-        organization_id: caller.organization_id.clone(),
+        id,
+        organization_id: caller.organization_id,
         url: validate::webhook_target(state.config.webhook_allow_private, "url", &req.url)?,
         description: validate::optional_text("description", req.description.as_deref(), 500)?,
         event_types: event_types_json(req.event_types.as_deref().unwrap_or_default()),
-        secret: state.secrets.seal(&secrets::endpoint_aad(&id), &secret)?,
+        secret: state.secrets.seal(&secrets::endpoint_aad(id), &secret)?,
         is_active: i64::from(req.is_active.unwrap_or(true)),
         created_at: now,
         updated_at: now,
@@ -296,7 +296,7 @@ pub async fn create_endpoint(
         &caller.audit(
             "webhook_endpoint.created",
             "webhook_endpoint",
-            &endpoint.id,
+            endpoint.id,
             json!({"after": summary(&endpoint)}),
         ),
     )
@@ -359,7 +359,7 @@ pub async fn rotate_endpoint_secret(
     // The secret returned is the one written: a retry after a lost race mints another.
     write_endpoint(state, caller, id, "webhook_endpoint.secret_rotated", |endpoint| {
         let secret = new_secret();
-        endpoint.secret = state.secrets.seal(&secrets::endpoint_aad(&endpoint.id), &secret)?;
+        endpoint.secret = state.secrets.seal(&secrets::endpoint_aad(endpoint.id), &secret)?;
         Ok(secret)
     })
     .await
@@ -369,14 +369,14 @@ pub async fn rotate_endpoint_secret(
 /// `rotation_webhook_url` and returns the new one in plaintext, once.
 pub async fn rotate_signing_secret(state: &AppState, caller: &Caller) -> ApiResult<String> {
     require_admin(caller)?;
-    let aad = secrets::organization_aad(&caller.organization_id);
+    let aad = secrets::organization_aad(caller.organization_id);
     let sealed = state.secrets.seal(&aad, &new_secret())?;
     let mut tx = state.store.begin().await?;
     let stored = store::set_key_webhook_secret(&mut tx, &caller.organization_id, &sealed, true).await?;
     let secret = state.secrets.open(&aad, &stored)?.expose().to_string();
     store::insert_audit(
         &mut tx,
-        &caller.audit("organization.webhook_secret_rotated", "organization", &caller.organization_id, json!({})),
+        &caller.audit("organization.webhook_secret_rotated", "organization", caller.organization_id, json!({})),
     )
     .await?;
     tx.commit().await?;
@@ -394,7 +394,7 @@ async fn with_payloads(conn: &mut store::Conn, rows: &[WebhookDeliveryRecord]) -
 }
 
 async fn load_delivery(conn: &mut store::Conn, caller: &Caller, id: Uuid) -> ApiResult<WebhookDeliveryRecord> {
-    store::get_webhook_delivery(conn, &caller.organization_id, &id.to_string())
+    store::get_webhook_delivery(conn, &caller.organization_id, &WebhookDeliveryId::from(id))
         .await?
         .ok_or(ApiError::NotFound("webhook delivery"))
 }
@@ -409,14 +409,14 @@ pub async fn list_deliveries(
     require_admin(caller)?;
     let limit = page.limit()?;
     let (endpoint_id, api_key_id, after) =
-        (filter.endpoint_id.map(|u| u.to_string()), filter.api_key_id.map(|u| u.to_string()), page.after());
+        (filter.endpoint_id.map(WebhookEndpointId::from), filter.api_key_id.map(KeyId::from), page.after());
     let mut conn = state.store.pool().acquire().await?;
     let rows = store::list_webhook_deliveries(
         &mut conn,
         &store::DeliveryFilter {
             organization_id: &caller.organization_id,
-            endpoint_id: endpoint_id.as_deref(),
-            api_key_id: api_key_id.as_deref(),
+            endpoint_id: endpoint_id.as_ref(),
+            api_key_id: api_key_id.as_ref(),
             event_type: filter.event_type.map(WebhookEventType::as_str),
             status: filter.status.map(WebhookDeliveryStatus::as_str),
             starting_after: after.as_deref(),
@@ -449,7 +449,7 @@ pub async fn redeliver(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult
         &caller.audit(
             "webhook_delivery.redelivered",
             "webhook_delivery",
-            &before.id,
+            before.id,
             json!({"event_id": before.event_id}),
         ),
     )

@@ -91,7 +91,12 @@ impl FromRequestParts<AppState> for Caller {
             .lookup_digest(keyfmt::key_digest(parsed.full))
             .await?
             .ok_or_else(|| ApiError::unauthenticated("invalid API key"))?;
-        crate::auth::tenancy::note_auth_context(parts, &record.record.organization_id, "api_key", &record.record.id);
+        crate::auth::tenancy::note_auth_context(
+            parts,
+            record.record.organization_id,
+            "api_key",
+            &record.record.id.to_string(),
+        );
         let now = state.config.clock.now_ms();
         if let Some(reason) = key_unusable_reason(&record.record, now) {
             return Err(ApiError::unauthenticated(format!("API key is {reason}")));
@@ -120,9 +125,9 @@ impl FromRequestParts<AppState> for Caller {
         }
         state.usage.record_use(record.id, now);
         Ok(Caller {
-            organization_id: record.record.organization_id.to_string(),
-            project_id: record.record.project_id.as_deref().map(str::to_string),
-            actor: Actor::ApiKey { key_id: record.record.id.to_string(), scopes: record.scopes.clone() },
+            organization_id: record.record.organization_id,
+            project_id: record.record.project_id,
+            actor: Actor::ApiKey { key_id: record.record.id, scopes: record.scopes.clone() },
             meta: request_meta(parts),
         })
     }

@@ -7,7 +7,8 @@ use crate::{
     app::AppState,
     auth::{Actor, Caller, presented_token, request_meta},
     error::ApiError,
-    keyfmt, store,
+    keyfmt,
+    store::{self, OrgId},
 };
 use axum::{
     extract::{FromRequestParts, Path},
@@ -29,7 +30,7 @@ pub use crate::{
 /// by [`crate::api::audit::record_auth_failures`] when the answer is 401/403.
 #[derive(Debug, Clone)]
 pub struct AuthContext {
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub actor_type: &'static str,
     pub actor_id: String,
 }
@@ -44,15 +45,11 @@ impl AuthSlot {
 }
 
 /// Records who the caller is for the auth-failure audit (a no-op outside it).
-pub fn note_auth_context(parts: &Parts, organization_id: &str, actor_type: &'static str, actor_id: &str) {
+pub fn note_auth_context(parts: &Parts, organization_id: OrgId, actor_type: &'static str, actor_id: &str) {
     if let Some(slot) = parts.extensions.get::<AuthSlot>()
         && let Ok(mut g) = slot.0.lock()
     {
-        *g = Some(AuthContext {
-            organization_id: organization_id.to_string(),
-            actor_type,
-            actor_id: actor_id.to_string(),
-        });
+        *g = Some(AuthContext { organization_id, actor_type, actor_id: actor_id.to_string() });
     }
 }
 
@@ -89,6 +86,8 @@ pub async fn session_caller(parts: &mut Parts, state: &AppState, token: &str) ->
     let mut conn = state.store.pool().acquire().await?;
     let (organization_id, role) = match wanted {
         Some(org) => {
+            // An id that is not a UUID names no organization, like an unknown one.
+            let org = OrgId::parse(&org).map_err(|_| ApiError::NotFound("organization"))?;
             let role = store::membership_role(&mut conn, &org, &user.user_id)
                 .await?
                 .ok_or(ApiError::NotFound("organization"))?;
@@ -99,7 +98,7 @@ pub async fn session_caller(parts: &mut Parts, state: &AppState, token: &str) ->
         })?,
     };
     let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("membership with unknown role `{role}`"))?;
-    note_auth_context(parts, &organization_id, "user", &user.user_id);
+    note_auth_context(parts, organization_id, "user", &user.user_id);
     Ok(Caller {
         organization_id,
         project_id: None,

@@ -25,7 +25,7 @@ pub mod sync;
 
 use crate::{
     domain::network::parse_ip_rule,
-    store::{KeyRecord, Store},
+    store::{KeyId, KeyRecord, OrgId, ProjectId, Store},
 };
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, future::Shared};
@@ -89,56 +89,13 @@ impl PartialEq<&str> for IStr {
     }
 }
 
-/// A key id, inline when it is a UUID-sized string (it always is for keys
-/// keyward minted), so a cached key needs no allocation for it.
-#[derive(Clone)]
-pub enum KeyId {
-    Inline { len: u8, bytes: [u8; 36] },
-    Heap(Box<str>),
-}
-
-impl KeyId {
-    fn new(id: String) -> Self {
-        if id.len() <= 36 {
-            let mut bytes = [0u8; 36];
-            bytes[..id.len()].copy_from_slice(id.as_bytes());
-            KeyId::Inline { len: id.len() as u8, bytes }
-        } else {
-            KeyId::Heap(id.into_boxed_str())
-        }
-    }
-}
-
-impl Deref for KeyId {
-    type Target = str;
-    fn deref(&self) -> &str {
-        match self {
-            // Copied from a `String`, so always UTF-8.
-            KeyId::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
-            KeyId::Heap(s) => s,
-        }
-    }
-}
-
-impl fmt::Debug for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self)
-    }
-}
-
 /// The fields of a [`KeyRecord`] that verify and caller authentication read,
 /// under the same names.
 #[derive(Debug)]
 pub struct KeyView {
     pub id: KeyId,
-    pub organization_id: IStr,
-    pub project_id: Option<IStr>,
+    pub organization_id: OrgId,
+    pub project_id: Option<ProjectId>,
     pub environment: IStr,
     pub name: Box<str>,
     /// `expires_at`, `revoked_at` (i64::MAX for none) and `is_active`, packed
@@ -174,7 +131,7 @@ impl CachedKey {
     }
 
     fn decode(record: KeyRecord, interners: &Interners) -> Self {
-        let id = uuid::Uuid::parse_str(&record.id).map(|u| u.as_u128()).unwrap_or_default();
+        let id = record.id.uuid().as_u128();
         let scopes = interners.json.intern(&record.scopes, |text| {
             Interned::Scopes(Arc::new(serde_json::from_str::<Vec<String>>(text).unwrap_or_default()))
         });
@@ -198,10 +155,10 @@ impl CachedKey {
             })
         };
         let view = KeyView {
-            organization_id: text(&record.organization_id),
-            project_id: record.project_id.as_deref().map(text),
+            organization_id: record.organization_id,
+            project_id: record.project_id,
             environment: text(&record.environment),
-            id: KeyId::new(record.id),
+            id: record.id,
             name: record.name.into_boxed_str(),
             expires_at_ms: record.expires_at.unwrap_or(i64::MAX),
             revoked_at_ms: record.revoked_at.unwrap_or(i64::MAX),
@@ -665,7 +622,7 @@ mod tests {
 
     struct Fixture {
         store: Store,
-        organization_id: String,
+        organization_id: OrgId,
         environment: EnvironmentRecord,
         _dir: tempfile::TempDir,
     }
@@ -695,7 +652,7 @@ mod tests {
         }
 
         /// Stores `minted` as an active key; returns its id.
-        async fn insert(&self, minted: &keyfmt::NewKey) -> String {
+        async fn insert(&self, minted: &keyfmt::NewKey) -> KeyId {
             let record = KeyRecord::fresh(&self.organization_id, &self.environment, minted, now_ms());
             let mut tx = self.store.begin().await.expect("begin");
             store::insert_key(&mut tx, &record).await.expect("insert key");
@@ -850,7 +807,7 @@ mod tests {
 
         cache.invalidate(&minted.hash).await;
         let found = cache.lookup(&minted.hash).await.expect("lookup").expect("found after invalidate");
-        assert_eq!(&*found.record.id, id.as_str());
+        assert_eq!(found.record.id, id);
         assert_eq!(fx.db_reads(), reads + 2);
     }
 
@@ -1042,11 +999,7 @@ mod tests {
     // ------------------------------------------------------------ ip_allowed
 
     fn key_with_ips(rules: &[&str]) -> CachedKey {
-        CachedKey::new(KeyRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            allowed_ips: serde_json::to_string(rules).expect("JSON"),
-            ..KeyRecord::default()
-        })
+        CachedKey::new(KeyRecord { allowed_ips: serde_json::to_string(rules).expect("JSON"), ..KeyRecord::default() })
     }
 
     fn ip(s: &str) -> Option<IpAddr> {

@@ -97,6 +97,8 @@ typed_ids! {
     WebhookEndpointId => "webhook endpoint";
     /// One delivery of a webhook event to one destination.
     WebhookDeliveryId => "webhook delivery";
+    /// An entry of the audit log.
+    AuditEventId => "audit event";
 }
 
 /// A stored or presented id that is not a UUID.

@@ -22,7 +22,7 @@ use crate::{
     app::AppState,
     jobs::BackgroundTask,
     secrets,
-    store::{self, DELIVERY_FAILED, DELIVERY_SUCCEEDED, WebhookDeliveryRecord, now_ms},
+    store::{self, DELIVERY_FAILED, DELIVERY_SUCCEEDED, OrgId, WebhookDeliveryRecord, now_ms},
 };
 use std::{
     collections::HashMap,
@@ -40,34 +40,31 @@ const ORGS_PER_POLL: i64 = 64;
 /// Deliveries in flight in this process, per organization.
 #[derive(Default)]
 struct InFlight {
-    per_org: Mutex<HashMap<String, usize>>,
+    per_org: Mutex<HashMap<OrgId, usize>>,
 }
 
 impl InFlight {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<OrgId, usize>> {
         self.per_org.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Slots free in all, and for each organization.
-    fn free(&self) -> (usize, HashMap<String, usize>) {
+    fn free(&self) -> (usize, HashMap<OrgId, usize>) {
         let map = self.lock();
         let busy: usize = map.values().sum();
-        (
-            CONCURRENCY.saturating_sub(busy),
-            map.iter().map(|(org, n)| (org.clone(), PER_ORG.saturating_sub(*n))).collect(),
-        )
+        (CONCURRENCY.saturating_sub(busy), map.iter().map(|(org, n)| (*org, PER_ORG.saturating_sub(*n))).collect())
     }
 
-    fn take(self: &Arc<Self>, org: &str) -> Slot {
-        *self.lock().entry(org.to_string()).or_default() += 1;
-        Slot { in_flight: self.clone(), org: org.to_string() }
+    fn take(self: &Arc<Self>, org: OrgId) -> Slot {
+        *self.lock().entry(org).or_default() += 1;
+        Slot { in_flight: self.clone(), org }
     }
 }
 
 /// A delivery's slot, given back when dropped.
 struct Slot {
     in_flight: Arc<InFlight>,
-    org: String,
+    org: OrgId,
 }
 
 impl Drop for Slot {
@@ -120,11 +117,11 @@ async fn poll(state: &AppState, in_flight: &Arc<InFlight>) -> anyhow::Result<()>
                 continue;
             }
             free -= 1;
-            *free_per_org.entry(delivery.organization_id.clone()).or_insert(PER_ORG) -= 1;
-            let slot = in_flight.take(&delivery.organization_id);
+            *free_per_org.entry(delivery.organization_id).or_insert(PER_ORG) -= 1;
+            let slot = in_flight.take(delivery.organization_id);
             let state = state.clone();
             tokio::spawn(async move {
-                let id = delivery.id.clone();
+                let id = delivery.id;
                 if let Err(err) = attempt(&state, delivery).await {
                     tracing::warn!(delivery_id = %id, error = %err, "webhook attempt could not be recorded; retried after its lease");
                 }
@@ -213,10 +210,10 @@ async fn signing_secret(
     let (stored, aad) = match &d.endpoint_id {
         Some(endpoint_id) => (
             store::webhook_endpoint_secret(conn, endpoint_id).await.map_err(db)?.ok_or("the endpoint is gone")?,
-            secrets::endpoint_aad(endpoint_id),
+            secrets::endpoint_aad(endpoint_id.to_string()),
         ),
         None => {
-            let aad = secrets::organization_aad(&d.organization_id);
+            let aad = secrets::organization_aad(d.organization_id.to_string());
             let stored = match store::key_webhook_secret(conn, &d.organization_id).await.map_err(db)? {
                 Some(stored) => stored,
                 None => {

@@ -57,7 +57,7 @@ async fn rotate_due(state: &AppState) -> anyhow::Result<()> {
         let mut conn = state.store.pool().acquire().await?;
         let Some(old) = store::get_key(&mut conn, &org_id, &key_id).await? else { continue };
         drop(conn);
-        let by = ChangedBy::System { organization_id: &org_id, actor_id: "scheduler" };
+        let by = ChangedBy::System { organization_id: org_id, actor_id: "scheduler" };
         match rotate_record(state, by, &old, None, fallback_grace).await {
             Ok(rotated) => tracing::info!(old_key_id = %key_id, new_key_id = %rotated.new.id, "scheduled rotation"),
             // Another process rotated it (or it was revoked) since we listed it.
@@ -86,7 +86,7 @@ async fn warn(state: &AppState, warning: Warning) -> anyhow::Result<()> {
         }
         .unwrap_or(now);
         let details = json!({ action: crate::domain::time::ms_to_time(at), "seconds_left": (at - now) / 1000 });
-        let by = ChangedBy::System { organization_id: &org_id, actor_id: "scheduler" };
+        let by = ChangedBy::System { organization_id: org_id, actor_id: "scheduler" };
         record_change(&mut tx, by, event, &key, details.clone(), details).await?;
         tx.commit().await?;
         tracing::info!(key_id = %key.id, event = event.as_str(), "key warning queued");

@@ -5,8 +5,8 @@ use sqlx::FromRow;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct AuditRecord {
-    pub id: String,
-    pub organization_id: String,
+    pub id: AuditEventId,
+    pub organization_id: OrgId,
     pub actor_type: String,
     pub actor_id: String,
     pub action: String,
@@ -26,7 +26,7 @@ pub struct AuditRecord {
 impl AuditRecord {
     /// An event of `actor` doing `action` to `target`, now, with no origin or changes yet.
     pub fn new(
-        organization_id: impl Into<String>,
+        organization_id: OrgId,
         actor_type: &str,
         actor_id: impl Into<String>,
         action: &str,
@@ -34,8 +34,8 @@ impl AuditRecord {
         target_id: impl Into<String>,
     ) -> Self {
         AuditRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            organization_id: organization_id.into(),
+            id: AuditEventId::new(),
+            organization_id,
             actor_type: actor_type.to_string(),
             actor_id: actor_id.into(),
             action: action.to_string(),
@@ -82,8 +82,8 @@ async fn insert_audit_row(conn: &mut Conn, e: &AuditRecord, aggregation_key: Opt
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13) \
          ON CONFLICT (aggregation_key) DO UPDATE SET repeat_count = audit_events.repeat_count + 1",
     )
-    .bind(&e.id)
-    .bind(&e.organization_id)
+    .bind(e.id)
+    .bind(e.organization_id)
     .bind(&e.actor_type)
     .bind(&e.actor_id)
     .bind(&e.action)
@@ -101,7 +101,7 @@ async fn insert_audit_row(conn: &mut Conn, e: &AuditRecord, aggregation_key: Opt
 }
 
 pub struct AuditFilter<'a> {
-    pub organization_id: &'a str,
+    pub organization_id: &'a OrgId,
     pub action: Option<&'a str>,
     pub actor_id: Option<&'a str>,
     pub target_id: Option<&'a str>,

@@ -5,16 +5,16 @@ use sqlx::FromRow;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct EnvironmentRecord {
-    pub id: String,
-    pub organization_id: String,
+    pub id: EnvironmentId,
+    pub organization_id: OrgId,
     pub name: String,
     pub created_at: i64,
 }
 
 pub async fn insert_environment(conn: &mut Conn, env: &EnvironmentRecord) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO environments (id, organization_id, name, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(&env.id)
-        .bind(&env.organization_id)
+        .bind(env.id)
+        .bind(env.organization_id)
         .bind(&env.name)
         .bind(env.created_at)
         .execute(conn)
@@ -22,7 +22,7 @@ pub async fn insert_environment(conn: &mut Conn, env: &EnvironmentRecord) -> sql
         .map(|_| ())
 }
 
-pub async fn find_environment(conn: &mut Conn, org_id: &str, name: &str) -> sqlx::Result<Option<EnvironmentRecord>> {
+pub async fn find_environment(conn: &mut Conn, org_id: &OrgId, name: &str) -> sqlx::Result<Option<EnvironmentRecord>> {
     sqlx::query_as(
         "SELECT id, organization_id, name, created_at FROM environments WHERE organization_id = $1 AND name = $2",
     )
@@ -35,7 +35,7 @@ pub async fn find_environment(conn: &mut Conn, org_id: &str, name: &str) -> sqlx
 /// Newest first; `starting_after` is the id of the last environment seen.
 pub async fn list_environments(
     conn: &mut Conn,
-    org_id: &str,
+    org_id: &OrgId,
     starting_after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<EnvironmentRecord>> {

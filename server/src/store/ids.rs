@@ -3,7 +3,7 @@
 //! decode error naming its kind, so a bad row fails its query instead of
 //! turning into a nil UUID further up.
 
-use crate::domain::ids::{EnvironmentId, KeyId, OrgId, ProjectId, WebhookDeliveryId, WebhookEndpointId};
+use crate::domain::ids::{AuditEventId, EnvironmentId, KeyId, OrgId, ProjectId, WebhookDeliveryId, WebhookEndpointId};
 use sqlx::{
     Any, Decode, Encode, Type,
     any::{AnyTypeInfo, AnyValueRef},
@@ -28,6 +28,14 @@ macro_rules! id_columns {
             }
         }
 
+        // The in-place SQLite read of the verify path (`store::sqlite_reader`).
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                let text = value.as_str()?;
+                $name::parse(text).map_err(|err| rusqlite::types::FromSqlError::Other(Box::new(err)))
+            }
+        }
+
         impl<'r> Decode<'r, Any> for $name {
             fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
                 let text = <&str as Decode<'r, Any>>::decode(value)?;
@@ -37,4 +45,4 @@ macro_rules! id_columns {
     )+};
 }
 
-id_columns!(OrgId, ProjectId, EnvironmentId, KeyId, WebhookEndpointId, WebhookDeliveryId);
+id_columns!(AuditEventId, OrgId, ProjectId, EnvironmentId, KeyId, WebhookEndpointId, WebhookDeliveryId);

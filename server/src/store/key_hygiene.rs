@@ -7,7 +7,7 @@ use super::*;
 use sqlx::{AnyPool, AssertSqlSafe};
 
 /// Ids of keys whose scheduled rotation is due.
-pub async fn keys_due_for_rotation(pool: &AnyPool, now: i64, limit: i64) -> sqlx::Result<Vec<(String, String)>> {
+pub async fn keys_due_for_rotation(pool: &AnyPool, now: i64, limit: i64) -> sqlx::Result<Vec<(OrgId, KeyId)>> {
     sqlx::query_as(
         "SELECT organization_id, id FROM api_keys WHERE next_rotation_at IS NOT NULL AND next_rotation_at <= $1 \
          AND revoked_at IS NULL AND replaced_by_key_id IS NULL ORDER BY next_rotation_at LIMIT $2",
@@ -44,7 +44,7 @@ pub async fn keys_to_warn(
     now: i64,
     default_days: i64,
     limit: i64,
-) -> sqlx::Result<Vec<(String, String)>> {
+) -> sqlx::Result<Vec<(OrgId, KeyId)>> {
     let (at, warned) = warning.columns();
     sqlx::query_as(AssertSqlSafe(format!(
         "SELECT k.organization_id, k.id FROM api_keys k LEFT JOIN projects p ON p.id = k.project_id \
@@ -60,7 +60,7 @@ pub async fn keys_to_warn(
 }
 
 /// Marks the warning sent; false when another process already did.
-pub async fn claim_warning(conn: &mut Conn, warning: Warning, key_id: &str, now: i64) -> sqlx::Result<bool> {
+pub async fn claim_warning(conn: &mut Conn, warning: Warning, key_id: &KeyId, now: i64) -> sqlx::Result<bool> {
     let (_, warned) = warning.columns();
     let done =
         sqlx::query(AssertSqlSafe(format!("UPDATE api_keys SET {warned} = $2 WHERE id = $1 AND {warned} IS NULL")))
@@ -72,7 +72,7 @@ pub async fn claim_warning(conn: &mut Conn, warning: Warning, key_id: &str, now:
 }
 
 /// Clears a warning marker when the date it warned about moves.
-pub async fn reset_warning(conn: &mut Conn, warning: Warning, key_id: &str) -> sqlx::Result<()> {
+pub async fn reset_warning(conn: &mut Conn, warning: Warning, key_id: &KeyId) -> sqlx::Result<()> {
     let (_, warned) = warning.columns();
     sqlx::query(AssertSqlSafe(format!("UPDATE api_keys SET {warned} = NULL WHERE id = $1")))
         .bind(key_id)
@@ -82,7 +82,7 @@ pub async fn reset_warning(conn: &mut Conn, warning: Warning, key_id: &str) -> s
 }
 
 /// First quota rejection since the last refill (or ever): announce it once.
-pub async fn claim_usage_exceeded(conn: &mut Conn, key_id: &str, now: i64) -> sqlx::Result<bool> {
+pub async fn claim_usage_exceeded(conn: &mut Conn, key_id: &KeyId, now: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE api_keys SET usage_exceeded_notified_at = $2 WHERE id = $1 AND (usage_exceeded_notified_at IS NULL \
          OR (usage_refilled_at IS NOT NULL AND usage_exceeded_notified_at < usage_refilled_at))",
@@ -94,7 +94,7 @@ pub async fn claim_usage_exceeded(conn: &mut Conn, key_id: &str, now: i64) -> sq
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn mark_leaked(conn: &mut Conn, key_id: &str, now: i64) -> sqlx::Result<()> {
+pub async fn mark_leaked(conn: &mut Conn, key_id: &KeyId, now: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE api_keys SET leaked_at = $2, updated_at = CASE WHEN updated_at >= $2 THEN updated_at + 1 ELSE $2 END WHERE id = $1")
         .bind(key_id)
         .bind(now)

@@ -8,10 +8,10 @@ use sqlx::{AnyPool, AssertSqlSafe, FromRow, Row};
 /// A stored key. Holds the hash, never a plaintext.
 #[derive(Debug, Clone, Default, FromRow)]
 pub struct KeyRecord {
-    pub id: String,
-    pub organization_id: String,
-    pub project_id: Option<String>,
-    pub environment_id: String,
+    pub id: KeyId,
+    pub organization_id: OrgId,
+    pub project_id: Option<ProjectId>,
+    pub environment_id: EnvironmentId,
     pub environment: String,
     pub name: String,
     pub key_hash: String,
@@ -39,7 +39,7 @@ pub struct KeyRecord {
     pub usage_refill_interval_ms: Option<i64>,
     pub usage_refilled_at: Option<i64>,
     pub usage_count: i64,
-    pub replaced_by_key_id: Option<String>,
+    pub replaced_by_key_id: Option<KeyId>,
     pub grace_expires_at: Option<i64>,
     pub rotation_interval_days: Option<i64>,
     pub next_rotation_at: Option<i64>,
@@ -51,16 +51,16 @@ impl KeyRecord {
     /// scopes, limits, usage or rotation yet. Callers set the rest with struct
     /// update syntax.
     pub fn fresh(
-        organization_id: &str,
+        organization_id: &OrgId,
         environment: &EnvironmentRecord,
         minted: &crate::keyfmt::NewKey,
         now: i64,
     ) -> Self {
         KeyRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            organization_id: organization_id.to_string(),
+            id: KeyId::new(),
+            organization_id: *organization_id,
             project_id: None,
-            environment_id: environment.id.clone(),
+            environment_id: environment.id,
             environment: environment.name.clone(),
             name: String::new(),
             key_hash: minted.hash.clone(),
@@ -116,10 +116,10 @@ type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// Binds the 33 `KEY_COLUMNS` of `k`, in order.
 fn bind_key<'q>(q: AnyQuery<'q>, k: &KeyRecord) -> AnyQuery<'q> {
-    q.bind(&k.id)
-        .bind(&k.organization_id)
-        .bind(&k.project_id)
-        .bind(&k.environment_id)
+    q.bind(k.id)
+        .bind(k.organization_id)
+        .bind(k.project_id)
+        .bind(k.environment_id)
         .bind(&k.environment)
         .bind(&k.name)
         .bind(&k.key_hash)
@@ -144,7 +144,7 @@ fn bind_key<'q>(q: AnyQuery<'q>, k: &KeyRecord) -> AnyQuery<'q> {
         .bind(k.usage_refill_interval_ms)
         .bind(k.usage_refilled_at)
         .bind(k.usage_count)
-        .bind(&k.replaced_by_key_id)
+        .bind(k.replaced_by_key_id)
         .bind(k.grace_expires_at)
         .bind(k.rotation_interval_days)
         .bind(k.next_rotation_at)
@@ -189,7 +189,7 @@ pub async fn insert_keys(conn: &mut Conn, keys: &[KeyRecord]) -> sqlx::Result<()
 }
 
 /// A key of one organization (another tenant's id is simply not found).
-pub async fn get_key(conn: &mut Conn, org_id: &str, id: &str) -> sqlx::Result<Option<KeyRecord>> {
+pub async fn get_key(conn: &mut Conn, org_id: &OrgId, id: &KeyId) -> sqlx::Result<Option<KeyRecord>> {
     sqlx::query_as(AssertSqlSafe(format!("{KEY_SELECT} WHERE organization_id = $1 AND api_keys.id = $2")))
         .bind(org_id)
         .bind(id)
@@ -247,8 +247,8 @@ pub async fn find_key_by_hash(conn: &mut Conn, hash: &str) -> sqlx::Result<Optio
 /// (what deleting it revokes).
 pub async fn live_keys_of(
     conn: &mut Conn,
-    org_id: &str,
-    project_id: Option<&str>,
+    org_id: &OrgId,
+    project_id: Option<&ProjectId>,
     at: i64,
 ) -> sqlx::Result<Vec<KeyRecord>> {
     sqlx::query_as(AssertSqlSafe(format!(
@@ -256,15 +256,15 @@ pub async fn live_keys_of(
          AND (revoked_at IS NULL OR revoked_at > $3)"
     )))
     .bind(org_id)
-    .bind(project_id.unwrap_or(""))
+    .bind(project_id.map(ToString::to_string).unwrap_or_default())
     .bind(at)
     .fetch_all(conn)
     .await
 }
 
 pub struct KeyFilter<'a> {
-    pub organization_id: &'a str,
-    pub project_id: Option<&'a str>,
+    pub organization_id: &'a OrgId,
+    pub project_id: Option<&'a ProjectId>,
     pub environment: Option<&'a str>,
     pub starting_after: Option<&'a str>,
     pub limit: i64,
@@ -278,7 +278,7 @@ pub async fn list_keys(conn: &mut Conn, f: &KeyFilter<'_>) -> sqlx::Result<Vec<K
          ORDER BY api_keys.id DESC LIMIT $5"
     )))
     .bind(f.organization_id)
-    .bind(f.project_id.unwrap_or(""))
+    .bind(f.project_id.map(ToString::to_string).unwrap_or_default())
     .bind(f.environment.unwrap_or(""))
     .bind(f.starting_after.unwrap_or(""))
     .bind(f.limit)
@@ -300,7 +300,7 @@ pub async fn update_key_settings(conn: &mut Conn, k: &KeyRecord, read_at: i64) -
          next_rotation_at = $12, rotation_webhook_url = $13, updated_at = $14 WHERE id = $1 AND updated_at = $15 \
          RETURNING key_hash",
     )
-    .bind(&k.id)
+    .bind(k.id)
     .bind(&k.name)
     .bind(&k.scopes)
     .bind(&k.allowed_ips)
@@ -324,7 +324,7 @@ pub async fn set_usage_limit(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result<()>
         "UPDATE api_keys SET usage_remaining = $2, usage_refill_amount = $3, usage_refill_interval_ms = $4, \
          usage_refilled_at = $5 WHERE id = $1",
     )
-    .bind(&k.id)
+    .bind(k.id)
     .bind(k.usage_remaining)
     .bind(k.usage_refill_amount)
     .bind(k.usage_refill_interval_ms)
@@ -342,7 +342,7 @@ pub async fn replace_secret(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result<bool
          updated_at = CASE WHEN updated_at >= $5 THEN updated_at + 1 ELSE $5 END \
          WHERE id = $1 AND revoked_at IS NULL AND replaced_by_key_id IS NULL",
     )
-    .bind(&k.id)
+    .bind(k.id)
     .bind(&k.key_hash)
     .bind(&k.key_prefix)
     .bind(&k.last4)
@@ -355,7 +355,7 @@ pub async fn replace_secret(conn: &mut Conn, k: &KeyRecord) -> sqlx::Result<bool
 /// Revoke now, unless already revoked at or before now. Returns the hash
 /// this call revoked — the one stored now, which a concurrent regenerate may
 /// have changed since the caller read the key — or `None` when it already was.
-pub async fn revoke_key(conn: &mut Conn, id: &str, at: i64) -> sqlx::Result<Option<String>> {
+pub async fn revoke_key(conn: &mut Conn, id: &KeyId, at: i64) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar(
         "UPDATE api_keys SET revoked_at = $2, is_active = 0, updated_at = CASE WHEN updated_at >= $2 THEN updated_at + 1 ELSE $2 END \
          WHERE id = $1 AND (revoked_at IS NULL OR revoked_at > $2) RETURNING key_hash",
@@ -373,8 +373,8 @@ pub async fn revoke_key(conn: &mut Conn, id: &str, at: i64) -> sqlx::Result<Opti
 /// have changed it), or `None` when the claim was lost.
 pub async fn mark_replaced(
     conn: &mut Conn,
-    old_id: &str,
-    new_id: &str,
+    old_id: &KeyId,
+    new_id: &KeyId,
     revoke_at: i64,
     grace_expires_at: Option<i64>,
     now: i64,
@@ -398,14 +398,14 @@ pub async fn mark_replaced(
 /// how many this call revoked.
 pub async fn revoke_keys_of(
     conn: &mut Conn,
-    org_id: &str,
-    project_id: Option<&str>,
+    org_id: &OrgId,
+    project_id: Option<&ProjectId>,
     at: i64,
 ) -> sqlx::Result<(Vec<String>, u64)> {
     let hashes: Vec<String> =
         sqlx::query("SELECT key_hash FROM api_keys WHERE organization_id = $1 AND ($2 = '' OR project_id = $2)")
             .bind(org_id)
-            .bind(project_id.unwrap_or(""))
+            .bind(project_id.map(ToString::to_string).unwrap_or_default())
             .fetch_all(&mut *conn)
             .await?
             .iter()
@@ -416,7 +416,7 @@ pub async fn revoke_keys_of(
          WHERE organization_id = $1 AND ($2 = '' OR project_id = $2) AND (revoked_at IS NULL OR revoked_at > $3)",
     )
     .bind(org_id)
-    .bind(project_id.unwrap_or(""))
+    .bind(project_id.map(ToString::to_string).unwrap_or_default())
     .bind(at)
     .execute(conn)
     .await?;

@@ -5,7 +5,7 @@ use sqlx::{FromRow, Row};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct MembershipRecord {
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub user_id: String,
     pub role: String,
     pub created_at: i64,
@@ -14,7 +14,7 @@ pub struct MembershipRecord {
 /// An organization with the listing user's role.
 #[derive(Debug, Clone, FromRow)]
 pub struct OrgWithRole {
-    pub id: String,
+    pub id: OrgId,
     pub name: String,
     pub key_prefix: String,
     pub created_at: i64,
@@ -26,7 +26,7 @@ pub struct OrgWithRole {
 impl OrgWithRole {
     pub fn org(&self) -> OrgRecord {
         OrgRecord {
-            id: self.id.clone(),
+            id: self.id,
             name: self.name.clone(),
             key_prefix: self.key_prefix.clone(),
             created_at: self.created_at,
@@ -37,7 +37,7 @@ impl OrgWithRole {
 }
 
 /// The user's role in a live organization.
-pub async fn membership_role(conn: &mut Conn, org_id: &str, user_id: &str) -> sqlx::Result<Option<String>> {
+pub async fn membership_role(conn: &mut Conn, org_id: &OrgId, user_id: &str) -> sqlx::Result<Option<String>> {
     let row = sqlx::query(
         "SELECT m.role AS role FROM memberships m JOIN organizations o ON o.id = m.organization_id \
          WHERE m.organization_id = $1 AND m.user_id = $2 AND o.deleted_at IS NULL",
@@ -50,7 +50,7 @@ pub async fn membership_role(conn: &mut Conn, org_id: &str, user_id: &str) -> sq
 }
 
 /// The user's oldest membership in a live organization: `(organization_id, role)`.
-pub async fn first_membership(conn: &mut Conn, user_id: &str) -> sqlx::Result<Option<(String, String)>> {
+pub async fn first_membership(conn: &mut Conn, user_id: &str) -> sqlx::Result<Option<(OrgId, String)>> {
     let row = sqlx::query(
         "SELECT m.organization_id AS organization_id, m.role AS role FROM memberships m \
          JOIN organizations o ON o.id = m.organization_id \
@@ -84,7 +84,7 @@ pub async fn list_user_orgs(
 
 pub async fn insert_membership(conn: &mut Conn, m: &MembershipRecord) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(&m.organization_id)
+        .bind(m.organization_id)
         .bind(&m.user_id)
         .bind(&m.role)
         .bind(m.created_at)
@@ -93,7 +93,7 @@ pub async fn insert_membership(conn: &mut Conn, m: &MembershipRecord) -> sqlx::R
         .map(|_| ())
 }
 
-pub async fn get_membership(conn: &mut Conn, org_id: &str, user_id: &str) -> sqlx::Result<Option<MembershipRecord>> {
+pub async fn get_membership(conn: &mut Conn, org_id: &OrgId, user_id: &str) -> sqlx::Result<Option<MembershipRecord>> {
     sqlx::query_as("SELECT organization_id, user_id, role, created_at FROM memberships WHERE organization_id = $1 AND user_id = $2")
         .bind(org_id)
         .bind(user_id)
@@ -105,7 +105,7 @@ pub async fn get_membership(conn: &mut Conn, org_id: &str, user_id: &str) -> sql
 /// user id of the last member seen.
 pub async fn list_members(
     conn: &mut Conn,
-    org_id: &str,
+    org_id: &OrgId,
     starting_after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<MembershipRecord>> {
@@ -130,7 +130,7 @@ pub async fn list_members(
     .await
 }
 
-pub async fn update_membership_role(conn: &mut Conn, org_id: &str, user_id: &str, role: &str) -> sqlx::Result<()> {
+pub async fn update_membership_role(conn: &mut Conn, org_id: &OrgId, user_id: &str, role: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE memberships SET role = $3 WHERE organization_id = $1 AND user_id = $2")
         .bind(org_id)
         .bind(user_id)
@@ -140,7 +140,7 @@ pub async fn update_membership_role(conn: &mut Conn, org_id: &str, user_id: &str
         .map(|_| ())
 }
 
-pub async fn delete_membership(conn: &mut Conn, org_id: &str, user_id: &str) -> sqlx::Result<()> {
+pub async fn delete_membership(conn: &mut Conn, org_id: &OrgId, user_id: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
         .bind(org_id)
         .bind(user_id)
@@ -149,7 +149,7 @@ pub async fn delete_membership(conn: &mut Conn, org_id: &str, user_id: &str) -> 
         .map(|_| ())
 }
 
-pub async fn count_owners(conn: &mut Conn, org_id: &str) -> sqlx::Result<i64> {
+pub async fn count_owners(conn: &mut Conn, org_id: &OrgId) -> sqlx::Result<i64> {
     sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE organization_id = $1 AND role = 'owner'")
         .bind(org_id)
         .fetch_one(conn)

@@ -29,6 +29,10 @@ pub use retention::*;
 pub use usage::*;
 pub use webhooks::*;
 
+pub use crate::domain::ids::{
+    AuditEventId, EnvironmentId, KeyId, OrgId, ProjectId, WebhookDeliveryId, WebhookEndpointId,
+};
+
 use anyhow::Context;
 pub use background_writer::BackgroundWriter;
 use sqlite_reader::SqliteReader;

@@ -7,7 +7,7 @@ use sqlx::FromRow;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct OrgRecord {
-    pub id: String,
+    pub id: OrgId,
     pub name: String,
     pub key_prefix: String,
     pub created_at: i64,
@@ -17,7 +17,7 @@ pub struct OrgRecord {
 
 pub async fn insert_org(conn: &mut Conn, org: &OrgRecord) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO organizations (id, name, key_prefix, created_at, updated_at, deleted_at) VALUES ($1, $2, $3, $4, $5, NULL)")
-        .bind(&org.id)
+        .bind(org.id)
         .bind(&org.name)
         .bind(&org.key_prefix)
         .bind(org.created_at)
@@ -27,7 +27,7 @@ pub async fn insert_org(conn: &mut Conn, org: &OrgRecord) -> sqlx::Result<()> {
         .map(|_| ())
 }
 
-pub async fn get_org(conn: &mut Conn, id: &str) -> sqlx::Result<Option<OrgRecord>> {
+pub async fn get_org(conn: &mut Conn, id: &OrgId) -> sqlx::Result<Option<OrgRecord>> {
     sqlx::query_as("SELECT id, name, key_prefix, created_at, updated_at, deleted_at FROM organizations WHERE id = $1 AND deleted_at IS NULL")
         .bind(id)
         .fetch_optional(conn)
@@ -38,7 +38,7 @@ pub async fn get_org(conn: &mut Conn, id: &str) -> sqlx::Result<Option<OrgRecord
 /// member changes of one organization (last-owner checks) and its endpoint
 /// creations (the per-organization cap) run one at a time. False when the
 /// organization is gone.
-pub async fn lock_org(conn: &mut Conn, org_id: &str) -> sqlx::Result<bool> {
+pub async fn lock_org(conn: &mut Conn, org_id: &OrgId) -> sqlx::Result<bool> {
     let done = sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1 AND deleted_at IS NULL")
         .bind(org_id)
         .execute(conn)
@@ -48,7 +48,7 @@ pub async fn lock_org(conn: &mut Conn, org_id: &str) -> sqlx::Result<bool> {
 
 pub async fn update_org(conn: &mut Conn, org: &OrgRecord) -> sqlx::Result<()> {
     sqlx::query("UPDATE organizations SET name = $2, key_prefix = $3, updated_at = $4 WHERE id = $1")
-        .bind(&org.id)
+        .bind(org.id)
         .bind(&org.name)
         .bind(&org.key_prefix)
         .bind(org.updated_at)
@@ -57,7 +57,7 @@ pub async fn update_org(conn: &mut Conn, org: &OrgRecord) -> sqlx::Result<()> {
         .map(|_| ())
 }
 
-pub async fn soft_delete_org(conn: &mut Conn, org_id: &str, at: i64) -> sqlx::Result<bool> {
+pub async fn soft_delete_org(conn: &mut Conn, org_id: &OrgId, at: i64) -> sqlx::Result<bool> {
     let done =
         sqlx::query("UPDATE organizations SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL")
             .bind(org_id)

@@ -5,8 +5,8 @@ use sqlx::{AssertSqlSafe, FromRow, Row};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ProjectRecord {
-    pub id: String,
-    pub organization_id: String,
+    pub id: ProjectId,
+    pub organization_id: OrgId,
     pub name: String,
     pub key_prefix: Option<String>,
     /// JSON array of scope strings.
@@ -32,8 +32,8 @@ pub async fn insert_project(conn: &mut Conn, p: &ProjectRecord) -> sqlx::Result<
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO projects ({PROJECT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12)"
     )))
-    .bind(&p.id)
-    .bind(&p.organization_id)
+    .bind(p.id)
+    .bind(p.organization_id)
     .bind(&p.name)
     .bind(&p.key_prefix)
     .bind(&p.default_scopes)
@@ -57,7 +57,7 @@ pub async fn update_project(conn: &mut Conn, p: &ProjectRecord, read_at: i64) ->
          default_ttl_seconds = $6, default_grace_period_seconds = $7, updated_at = $8, \
          expiry_warning_days = $10, leak_policy = $11 WHERE id = $1 AND updated_at = $9 AND deleted_at IS NULL",
     )
-    .bind(&p.id)
+    .bind(p.id)
     .bind(&p.name)
     .bind(&p.key_prefix)
     .bind(&p.default_scopes)
@@ -73,7 +73,7 @@ pub async fn update_project(conn: &mut Conn, p: &ProjectRecord, read_at: i64) ->
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn get_project(conn: &mut Conn, org_id: &str, id: &str) -> sqlx::Result<Option<ProjectRecord>> {
+pub async fn get_project(conn: &mut Conn, org_id: &OrgId, id: &ProjectId) -> sqlx::Result<Option<ProjectRecord>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {PROJECT_COLUMNS} FROM projects WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL"
     )))
@@ -83,7 +83,12 @@ pub async fn get_project(conn: &mut Conn, org_id: &str, id: &str) -> sqlx::Resul
     .await
 }
 
-pub async fn project_prefix_taken(conn: &mut Conn, org_id: &str, prefix: &str, except_id: &str) -> sqlx::Result<bool> {
+pub async fn project_prefix_taken(
+    conn: &mut Conn,
+    org_id: &OrgId,
+    prefix: &str,
+    except_id: &ProjectId,
+) -> sqlx::Result<bool> {
     let row = sqlx::query(
         "SELECT COUNT(*) AS n FROM projects WHERE organization_id = $1 AND key_prefix = $2 AND id <> $3 AND deleted_at IS NULL",
     )
@@ -98,7 +103,7 @@ pub async fn project_prefix_taken(conn: &mut Conn, org_id: &str, prefix: &str, e
 /// Newest first; `starting_after` is the id of the last item already seen.
 pub async fn list_projects(
     conn: &mut Conn,
-    org_id: &str,
+    org_id: &OrgId,
     starting_after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<ProjectRecord>> {
@@ -113,7 +118,12 @@ pub async fn list_projects(
     .await
 }
 
-pub async fn soft_delete_project(conn: &mut Conn, org_id: &str, project_id: &str, at: i64) -> sqlx::Result<bool> {
+pub async fn soft_delete_project(
+    conn: &mut Conn,
+    org_id: &OrgId,
+    project_id: &ProjectId,
+    at: i64,
+) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE projects SET deleted_at = $3, updated_at = CASE WHEN updated_at >= $3 THEN updated_at + 1 ELSE $3 END \
          WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",

@@ -1,7 +1,7 @@
 //! Usage: quota spending (one conditional atomic UPDATE) and the write-behind
 //! upserts of `key_usage` and `usage_counters` (`crate::usage` decides when).
 
-use super::{Backend, Store};
+use super::{Backend, KeyId, Store};
 use crate::domain::verify::VerifyCode;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::fmt::Write as _;
@@ -26,7 +26,7 @@ pub enum Spend {
 /// decrement (`… WHERE usage_remaining >= cost RETURNING …`), with a due refill
 /// (reset to `usage_refill.amount` every interval, aligned to the last refill)
 /// applied by the same statement.
-pub async fn spend_quota(pool: &AnyPool, id: &str, cost: i64, now: i64) -> sqlx::Result<Spend> {
+pub async fn spend_quota(pool: &AnyPool, id: &KeyId, cost: i64, now: i64) -> sqlx::Result<Spend> {
     let sql = format!(
         "UPDATE api_keys SET usage_remaining = {EFFECTIVE_REMAINING} - $2, \
          usage_refilled_at = CASE WHEN usage_refill_interval_ms IS NOT NULL AND usage_refill_amount IS NOT NULL \
@@ -168,7 +168,12 @@ pub async fn write_usage_pooled(
 
 /// Per-bucket counts of one key between `from` (inclusive) and `to`
 /// (exclusive), as `(hour_start, code, count)` sorted by hour.
-pub async fn hourly_counts(pool: &AnyPool, key_id: &str, from: i64, to: i64) -> sqlx::Result<Vec<(i64, String, i64)>> {
+pub async fn hourly_counts(
+    pool: &AnyPool,
+    key_id: &KeyId,
+    from: i64,
+    to: i64,
+) -> sqlx::Result<Vec<(i64, String, i64)>> {
     let rows = sqlx::query(
         "SELECT hour_start, code, CAST(SUM(count) AS BIGINT) AS n FROM usage_counters \
          WHERE key_id = $1 AND hour_start >= $2 AND hour_start < $3 GROUP BY hour_start, code ORDER BY hour_start, code",

@@ -8,8 +8,8 @@ use sqlx::{AnyPool, AssertSqlSafe, FromRow};
 /// `Debug` leaves the secret out.
 #[derive(Clone, FromRow)]
 pub struct WebhookEndpointRecord {
-    pub id: String,
-    pub organization_id: String,
+    pub id: WebhookEndpointId,
+    pub organization_id: OrgId,
     pub url: String,
     pub description: Option<String>,
     /// JSON array of event types; empty means every event.
@@ -38,7 +38,7 @@ impl std::fmt::Debug for WebhookEndpointRecord {
 #[derive(Debug, Clone, FromRow)]
 pub struct WebhookEventRecord {
     pub id: String,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub event_type: String,
     pub payload: String,
     pub created_at: i64,
@@ -46,12 +46,12 @@ pub struct WebhookEventRecord {
 
 #[derive(Debug, Clone, FromRow)]
 pub struct WebhookDeliveryRecord {
-    pub id: String,
-    pub organization_id: String,
+    pub id: WebhookDeliveryId,
+    pub organization_id: OrgId,
     pub event_id: String,
     pub event_type: String,
-    pub endpoint_id: Option<String>,
-    pub api_key_id: Option<String>,
+    pub endpoint_id: Option<WebhookEndpointId>,
+    pub api_key_id: Option<KeyId>,
     pub url: String,
     pub status: String,
     pub attempts: i64,
@@ -80,8 +80,8 @@ pub async fn insert_webhook_endpoint(conn: &mut Conn, e: &WebhookEndpointRecord)
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)"
     )))
-    .bind(&e.id)
-    .bind(&e.organization_id)
+    .bind(e.id)
+    .bind(e.organization_id)
     .bind(&e.url)
     .bind(&e.description)
     .bind(&e.event_types)
@@ -103,7 +103,7 @@ pub async fn update_webhook_endpoint(conn: &mut Conn, e: &WebhookEndpointRecord,
         "UPDATE webhook_endpoints SET url = $2, description = $3, event_types = $4, secret = $5, is_active = $6, \
          updated_at = $7, deleted_at = $8 WHERE id = $1 AND updated_at = $9 AND deleted_at IS NULL",
     )
-    .bind(&e.id)
+    .bind(e.id)
     .bind(&e.url)
     .bind(&e.description)
     .bind(&e.event_types)
@@ -119,8 +119,8 @@ pub async fn update_webhook_endpoint(conn: &mut Conn, e: &WebhookEndpointRecord,
 
 pub async fn get_webhook_endpoint(
     conn: &mut Conn,
-    org_id: &str,
-    id: &str,
+    org_id: &OrgId,
+    id: &WebhookEndpointId,
 ) -> sqlx::Result<Option<WebhookEndpointRecord>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL"
@@ -134,7 +134,7 @@ pub async fn get_webhook_endpoint(
 /// Newest first.
 pub async fn list_webhook_endpoints(
     conn: &mut Conn,
-    org_id: &str,
+    org_id: &OrgId,
     starting_after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<WebhookEndpointRecord>> {
@@ -150,7 +150,7 @@ pub async fn list_webhook_endpoints(
 }
 
 /// The active endpoints an event of `org_id` fans out to (filtered by type by the caller).
-pub async fn active_webhook_endpoints(conn: &mut Conn, org_id: &str) -> sqlx::Result<Vec<WebhookEndpointRecord>> {
+pub async fn active_webhook_endpoints(conn: &mut Conn, org_id: &OrgId) -> sqlx::Result<Vec<WebhookEndpointRecord>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE organization_id = $1 AND deleted_at IS NULL \
          AND is_active = 1 ORDER BY id"
@@ -162,12 +162,12 @@ pub async fn active_webhook_endpoints(conn: &mut Conn, org_id: &str) -> sqlx::Re
 
 /// The secret that signs an endpoint's deliveries (also a deleted endpoint's,
 /// for deliveries still queued).
-pub async fn webhook_endpoint_secret(conn: &mut Conn, id: &str) -> sqlx::Result<Option<String>> {
+pub async fn webhook_endpoint_secret(conn: &mut Conn, id: &WebhookEndpointId) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT secret FROM webhook_endpoints WHERE id = $1").bind(id).fetch_optional(conn).await
 }
 
 /// The organization's secret for keys' `rotation_webhook_url` deliveries.
-pub async fn key_webhook_secret(conn: &mut Conn, org_id: &str) -> sqlx::Result<Option<String>> {
+pub async fn key_webhook_secret(conn: &mut Conn, org_id: &OrgId) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar::<_, Option<String>>("SELECT key_webhook_secret FROM organizations WHERE id = $1")
         .bind(org_id)
         .fetch_optional(conn)
@@ -178,7 +178,7 @@ pub async fn key_webhook_secret(conn: &mut Conn, org_id: &str) -> sqlx::Result<O
 /// Sets the secret when `replace`, or only when none is set yet; returns the one in force.
 pub async fn set_key_webhook_secret(
     conn: &mut Conn,
-    org_id: &str,
+    org_id: &OrgId,
     secret: &str,
     replace: bool,
 ) -> sqlx::Result<String> {
@@ -196,7 +196,7 @@ pub async fn insert_webhook_event(conn: &mut Conn, e: &WebhookEventRecord) -> sq
         "INSERT INTO webhook_events (id, organization_id, event_type, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&e.id)
-    .bind(&e.organization_id)
+    .bind(e.organization_id)
     .bind(&e.event_type)
     .bind(&e.payload)
     .bind(e.created_at)
@@ -232,12 +232,12 @@ pub async fn insert_webhook_delivery(conn: &mut Conn, d: &WebhookDeliveryRecord)
         "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) VALUES \
          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     )))
-    .bind(&d.id)
-    .bind(&d.organization_id)
+    .bind(d.id)
+    .bind(d.organization_id)
     .bind(&d.event_id)
     .bind(&d.event_type)
-    .bind(&d.endpoint_id)
-    .bind(&d.api_key_id)
+    .bind(d.endpoint_id)
+    .bind(d.api_key_id)
     .bind(&d.url)
     .bind(&d.status)
     .bind(d.attempts)
@@ -257,8 +257,8 @@ pub async fn insert_webhook_delivery(conn: &mut Conn, d: &WebhookDeliveryRecord)
 
 pub async fn get_webhook_delivery(
     conn: &mut Conn,
-    org_id: &str,
-    id: &str,
+    org_id: &OrgId,
+    id: &WebhookDeliveryId,
 ) -> sqlx::Result<Option<WebhookDeliveryRecord>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE organization_id = $1 AND id = $2"
@@ -270,9 +270,9 @@ pub async fn get_webhook_delivery(
 }
 
 pub struct DeliveryFilter<'a> {
-    pub organization_id: &'a str,
-    pub endpoint_id: Option<&'a str>,
-    pub api_key_id: Option<&'a str>,
+    pub organization_id: &'a OrgId,
+    pub endpoint_id: Option<&'a WebhookEndpointId>,
+    pub api_key_id: Option<&'a KeyId>,
     pub event_type: Option<&'a str>,
     pub status: Option<&'a str>,
     pub starting_after: Option<&'a str>,
@@ -290,8 +290,8 @@ pub async fn list_webhook_deliveries(
          AND ($5 = '' OR status = $5) AND ($6 = '' OR id < $6) ORDER BY id DESC LIMIT $7"
     )))
     .bind(f.organization_id)
-    .bind(f.endpoint_id.unwrap_or(""))
-    .bind(f.api_key_id.unwrap_or(""))
+    .bind(f.endpoint_id.map(ToString::to_string).unwrap_or_default())
+    .bind(f.api_key_id.map(ToString::to_string).unwrap_or_default())
     .bind(f.event_type.unwrap_or(""))
     .bind(f.status.unwrap_or(""))
     .bind(f.starting_after.unwrap_or(""))
@@ -301,7 +301,7 @@ pub async fn list_webhook_deliveries(
 }
 
 /// Organizations with due deliveries that no worker holds, the longest-waiting first.
-pub async fn orgs_with_due_webhook_deliveries(pool: &AnyPool, now: i64, limit: i64) -> sqlx::Result<Vec<String>> {
+pub async fn orgs_with_due_webhook_deliveries(pool: &AnyPool, now: i64, limit: i64) -> sqlx::Result<Vec<OrgId>> {
     sqlx::query_scalar(
         "SELECT organization_id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
          AND (locked_until IS NULL OR locked_until <= $1) GROUP BY organization_id ORDER BY MIN(next_attempt_at) LIMIT $2",
@@ -315,7 +315,7 @@ pub async fn orgs_with_due_webhook_deliveries(pool: &AnyPool, now: i64, limit: i
 /// One organization's pending deliveries whose time has come and that no worker holds.
 pub async fn due_webhook_deliveries_of(
     pool: &AnyPool,
-    org_id: &str,
+    org_id: &OrgId,
     now: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<WebhookDeliveryRecord>> {
@@ -332,7 +332,12 @@ pub async fn due_webhook_deliveries_of(
 
 /// Takes a lease on a due delivery; false when another worker (in this or
 /// another process) took it first.
-pub async fn claim_webhook_delivery(pool: &AnyPool, id: &str, now: i64, lease_until: i64) -> sqlx::Result<bool> {
+pub async fn claim_webhook_delivery(
+    pool: &AnyPool,
+    id: &WebhookDeliveryId,
+    now: i64,
+    lease_until: i64,
+) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE webhook_deliveries SET locked_until = $3 WHERE id = $1 AND status = 'pending' \
          AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2)",
@@ -352,7 +357,7 @@ pub async fn record_webhook_attempt(pool: &AnyPool, d: &WebhookDeliveryRecord) -
          locked_until = NULL, last_attempt_at = $6, last_status_code = $7, last_error = $8, delivered_at = $9, \
          updated_at = $10 WHERE id = $1",
     )
-    .bind(&d.id)
+    .bind(d.id)
     .bind(&d.status)
     .bind(d.attempts)
     .bind(d.retry_step)
@@ -368,7 +373,7 @@ pub async fn record_webhook_attempt(pool: &AnyPool, d: &WebhookDeliveryRecord) -
 }
 
 /// Queue a delivery again now with a fresh retry budget (keeps its attempt count).
-pub async fn requeue_webhook_delivery(conn: &mut Conn, id: &str, now: i64) -> sqlx::Result<()> {
+pub async fn requeue_webhook_delivery(conn: &mut Conn, id: &WebhookDeliveryId, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE webhook_deliveries SET status = 'pending', retry_step = 0, next_attempt_at = $2, locked_until = NULL, \
          updated_at = $2 WHERE id = $1",
@@ -404,7 +409,7 @@ pub async fn purge_webhook_history(pool: &AnyPool, before: i64, limit: i64) -> s
 }
 
 /// Non-deleted endpoints of an organization.
-pub async fn count_webhook_endpoints(conn: &mut Conn, org_id: &str) -> sqlx::Result<i64> {
+pub async fn count_webhook_endpoints(conn: &mut Conn, org_id: &OrgId) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE organization_id = $1 AND deleted_at IS NULL")
         .bind(org_id)
         .fetch_one(conn)

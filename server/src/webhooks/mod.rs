@@ -15,6 +15,7 @@ pub mod ssrf;
 
 pub use client::client;
 
+use crate::domain::ids::KeyId;
 use aws_lc_rs::hmac;
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use rand::{TryRngCore, rngs::OsRng};
@@ -91,20 +92,20 @@ impl WebhookEventType {
 /// request. The store's marker still decides who announces, and only once.
 #[derive(Default)]
 pub struct RecentClaims {
-    seen: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    seen: std::sync::Mutex<std::collections::HashMap<KeyId, i64>>,
 }
 
 impl RecentClaims {
     /// True when `key_id` was not tried within `window_ms` (and records this try).
-    pub fn should_try(&self, key_id: &str, now: i64, window_ms: i64) -> bool {
+    pub fn should_try(&self, key_id: KeyId, now: i64, window_ms: i64) -> bool {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.get(key_id).is_some_and(|&at| now - at < window_ms) {
+        if seen.get(&key_id).is_some_and(|&at| now - at < window_ms) {
             return false;
         }
         if seen.len() > 100_000 {
             seen.retain(|_, at| now - *at < window_ms);
         }
-        seen.insert(key_id.to_string(), now);
+        seen.insert(key_id, now);
         true
     }
 }
