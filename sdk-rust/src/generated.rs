@@ -50,6 +50,7 @@ pub mod types {
         pub last4: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_used_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///The free-form JSON object given when the key was created or updated (`{}` if none).
         pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         pub name: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -184,7 +185,7 @@ pub mod types {
         ///Must be in the future; defaults to now + the project's default TTL, if any.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        ///Free-form JSON object that serializes to at most 4 096 bytes.
+        ///Free-form JSON object that serializes to at most 4096 bytes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub meta: ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
         ///1-200 characters, not blank, no control characters.
@@ -331,6 +332,7 @@ pub mod types {
         pub last4: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_used_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///The free-form JSON object given when the key was created or updated (`{}` if none).
         pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         pub name: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -525,7 +527,7 @@ pub mod types {
         ///The key's last 4 characters, if known (1-4 printable ASCII characters).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last4: ::std::option::Option<::std::string::String>,
-        ///Free-form JSON object that serializes to at most 4 096 bytes.
+        ///Free-form JSON object that serializes to at most 4096 bytes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub meta: ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
         ///1-200 characters, not blank, no control characters.
@@ -932,7 +934,7 @@ pub mod types {
         ///`false` disables the key without revoking it (verify answers DISABLED).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub is_active: ::std::option::Option<bool>,
-        ///Free-form JSON object that serializes to at most 4 096 bytes.
+        ///Free-form JSON object that serializes to at most 4096 bytes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub meta: ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
         ///1-200 characters, not blank, no control characters.
@@ -1207,6 +1209,7 @@ pub mod types {
         pub grace_expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub key_id: ::std::option::Option<::uuid::Uuid>,
+        ///The key's free-form `meta` object; `null` when no key was found.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub meta: ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -6537,6 +6540,8 @@ impl ClientMembersExt for Client {
 pub trait ClientOrganizationApiKeysExt {
     ///List an organization's API keys
     ///
+    ///Newest first, in the `{api_keys, next_cursor}` envelope; pass `next_cursor` as `cursor` for the next page.
+    ///
     ///Sends a `GET` request to `/v1/organizations/{org}/api-keys`
     ///
     ///Arguments:
@@ -6558,6 +6563,8 @@ pub trait ClientOrganizationApiKeysExt {
     fn list_organization_api_keys(&self) -> builder::ListOrganizationApiKeys<'_>;
     ///Create an organization API key
     ///
+    ///The body and rules of `POST /v1/api-keys`, answered as `{api_key, plaintext_api_key}`; the plaintext is shown once.
+    ///
     ///Sends a `POST` request to `/v1/organizations/{org}/api-keys`
     ///
     ///Arguments:
@@ -6574,6 +6581,8 @@ pub trait ClientOrganizationApiKeysExt {
     ///```
     fn create_organization_api_key(&self) -> builder::CreateOrganizationApiKey<'_>;
     ///Revoke an organization API key
+    ///
+    ///The key stops verifying at once. Idempotent: a key already revoked answers `{revoked: true}` too.
     ///
     ///Sends a `DELETE` request to `/v1/organizations/{org}/api-keys/{id}`
     ///
@@ -6643,6 +6652,8 @@ pub trait ClientOrganizationsExt {
     ///```
     fn create_organization(&self) -> builder::CreateOrganization<'_>;
     ///Get an organization
+    ///
+    ///The caller's own organization, with the caller's role in it; any other id answers 404.
     ///
     ///Sends a `GET` request to `/v1/organizations/{org}`
     ///
@@ -6716,6 +6727,8 @@ impl ClientOrganizationsExt for Client {
 pub trait ClientProjectsExt {
     ///List projects
     ///
+    ///Newest first; a project key sees only its own project. The next page's cursor comes in `X-Next-Cursor` and `Link`.
+    ///
     ///Sends a `GET` request to `/v1/projects`
     ///
     ///Arguments:
@@ -6731,6 +6744,8 @@ pub trait ClientProjectsExt {
     fn list_projects(&self) -> builder::ListProjects<'_>;
     ///Create a project
     ///
+    ///A project groups keys and holds the defaults and policies of its new keys; a project key cannot create one.
+    ///
     ///Sends a `POST` request to `/v1/projects`
     ///
     ///Arguments:
@@ -6745,6 +6760,8 @@ pub trait ClientProjectsExt {
     ///```
     fn create_project(&self) -> builder::CreateProject<'_>;
     ///Get a project
+    ///
+    ///A project key sees only its own project; any other id answers 404.
     ///
     ///Sends a `GET` request to `/v1/projects/{id}`
     ///
@@ -6773,6 +6790,8 @@ pub trait ClientProjectsExt {
     ///```
     fn delete_project(&self) -> builder::DeleteProject<'_>;
     ///Update a project
+    ///
+    ///Partial update: an absent field is left alone, `null` clears an optional default.
     ///
     ///Sends a `PATCH` request to `/v1/projects/{id}`
     ///
@@ -6815,6 +6834,8 @@ impl ClientProjectsExt for Client {
 pub trait ClientSystemExt {
     ///Liveness
     ///
+    ///Answers 200 while the process serves requests; it reads nothing and needs no credentials.
+    ///
     ///Sends a `GET` request to `/healthz`
     ///
     ///```ignore
@@ -6824,6 +6845,8 @@ pub trait ClientSystemExt {
     ///```
     fn healthz(&self) -> builder::Healthz<'_>;
     ///Readiness (checks the database)
+    ///
+    ///Answers 200 when the database answers a ping, 503 when it does not; needs no credentials.
     ///
     ///Sends a `GET` request to `/readyz`
     ///
@@ -6874,6 +6897,8 @@ impl ClientVerificationExt for Client {
 pub trait ClientWebhooksExt {
     ///List webhook deliveries
     ///
+    ///Newest first, filtered by endpoint, key, event type or status (`failed`: the dead-lettered ones).
+    ///
     ///Sends a `GET` request to `/v1/webhook-deliveries`
     ///
     ///Arguments:
@@ -6896,6 +6921,8 @@ pub trait ClientWebhooksExt {
     ///```
     fn list_webhook_deliveries(&self) -> builder::ListWebhookDeliveries<'_>;
     ///Get a webhook delivery
+    ///
+    ///The delivery's signed payload, its status and the outcome of its last attempt.
     ///
     ///Sends a `GET` request to `/v1/webhook-deliveries/{id}`
     ///
@@ -6927,6 +6954,8 @@ pub trait ClientWebhooksExt {
     ///```
     fn redeliver_webhook(&self) -> builder::RedeliverWebhook<'_>;
     ///List webhook endpoints
+    ///
+    ///Newest first, without their secrets. The next page's cursor comes in `X-Next-Cursor` and `Link`.
     ///
     ///Sends a `GET` request to `/v1/webhook-endpoints`
     ///
@@ -6961,6 +6990,8 @@ pub trait ClientWebhooksExt {
     fn create_webhook_endpoint(&self) -> builder::CreateWebhookEndpoint<'_>;
     ///Get a webhook endpoint
     ///
+    ///Without its secret: that is shown only by create and rotate-secret.
+    ///
     ///Sends a `GET` request to `/v1/webhook-endpoints/{id}`
     ///
     ///Arguments:
@@ -6988,6 +7019,8 @@ pub trait ClientWebhooksExt {
     ///```
     fn delete_webhook_endpoint(&self) -> builder::DeleteWebhookEndpoint<'_>;
     ///Update a webhook endpoint
+    ///
+    ///Partial update of the URL, description, event filter or `is_active`; the signing secret stays.
     ///
     ///Sends a `PATCH` request to `/v1/webhook-endpoints/{id}`
     ///

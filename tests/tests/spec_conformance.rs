@@ -15,7 +15,9 @@ async fn secured_operations(s: &TestServer) -> Vec<(Method, String)> {
     for (path, item) in spec["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("path item") {
             let Ok(method) = method.to_ascii_uppercase().parse::<Method>() else { continue };
-            if op["security"].as_array().is_none_or(|s| s.is_empty()) {
+            // An operation without `security` of its own has the document's default.
+            let security = op.get("security").unwrap_or(&spec["security"]);
+            if security.as_array().is_none_or(|s| s.is_empty()) {
                 continue;
             }
             let mut filled = String::new();

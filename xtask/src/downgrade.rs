@@ -21,7 +21,11 @@
 //!   `openapiv3` drops a `nullable` that sits beside a bare `$ref`), or the
 //!   remaining members under the same keyword when several remain. This runs
 //!   before recursing into members, so the null member is never visited on
-//!   its own (progenitor panics on a leftover `{type: "null"}`).
+//!   its own (progenitor panics on a leftover `{type: "null"}`). Strict 3.0
+//!   validators still refuse `null` there (the `allOf` member does not admit
+//!   it), but 3.0 has no spelling of a nullable reference that they accept and
+//!   progenitor reads as `Option<T>`; so the server's examples show such
+//!   fields with a value, not `null`.
 //! * `$ref` with sibling keywords → `{allOf: [{$ref}], <siblings>}` (3.0
 //!   ignores everything beside a `$ref`).
 //! * `type: [T, "null"]` → `type: T, nullable: true`; `type: [T]` → `type: T`.
@@ -58,7 +62,16 @@
 //! absence is `required: false` — and progenitor would generate
 //! `Option<Option<T>>` code that does not compile).
 //!
-//! A final pass asserts that no `type: "null"` survived anywhere.
+//! A final pass gives every `nullable` its `type`: 3.0.3 says `nullable: true`
+//! only has effect when `type` is defined in the same Schema Object, so a
+//! nullable `allOf: [{$ref}]` wrapper without one is an error to strict
+//! readers (Redocly's `nullable-type-sibling`, Spectral's example checks). The
+//! type is the one its members agree on, following `$ref`s into
+//! `components.schemas`; a `nullable` whose members agree on none is an error.
+//! `license.identifier` (an SPDX id, 3.1 only) becomes the license's `url`
+//! (its SPDX page) when the license has none.
+//!
+//! The last pass asserts that no `type: "null"` survived anywhere.
 
 use serde_json::{Map, Value, json};
 
@@ -187,6 +200,7 @@ pub fn downgrade(mut spec: Value) -> Result<Value> {
         }
     }
 
+    type_beside_nullable(&mut spec)?;
     assert_no_null_type(&spec, "")?;
     Ok(spec)
 }
@@ -226,7 +240,12 @@ fn downgrade_info(info: &mut Value, pointer: &str) -> Result<()> {
     // 3.1 additions; both are informational.
     info.remove("summary");
     if let Some(license) = info.get_mut("license") {
-        object_mut(license, &child(pointer, "license"))?.remove("identifier");
+        let license = object_mut(license, &child(pointer, "license"))?;
+        // An SPDX identifier names a license as precisely as its SPDX page
+        // does; 3.0 has only the URL (and 3.1 forbids both at once).
+        if let Some(Value::String(identifier)) = license.remove("identifier") {
+            license.entry("url").or_insert_with(|| json!(format!("https://spdx.org/licenses/{identifier}.html")));
+        }
     }
     Ok(())
 }
@@ -668,6 +687,99 @@ fn rewrite_content_encoding(map: &mut Map<String, Value>) {
     }
 }
 
+/// Gives every `nullable: true` without a `type` the type its members agree
+/// on (see the module doc). Walks the whole document as
+/// [`assert_no_null_type`] does, skipping literal data.
+fn type_beside_nullable(spec: &mut Value) -> Result<()> {
+    let components = spec.pointer("/components/schemas").and_then(Value::as_object).cloned().unwrap_or_default();
+    add_nullable_types(spec, "", false, &components)
+}
+
+fn add_nullable_types(
+    value: &mut Value,
+    pointer: &str,
+    is_name_map: bool,
+    components: &Map<String, Value>,
+) -> Result<()> {
+    match value {
+        Value::Object(map) => {
+            if !is_name_map && map.get("nullable") == Some(&Value::Bool(true)) && !map.contains_key("type") {
+                let Some(inferred) = inferred_type(&Value::Object(map.clone()), components, 0) else {
+                    return error(
+                        &child(pointer, "nullable"),
+                        "`nullable` needs a `type` beside it in 3.0, and its members agree on none",
+                    );
+                };
+                let position = map.keys().position(|key| key == "nullable").unwrap_or(0);
+                map.shift_insert(position, "type".to_owned(), json!(inferred));
+            }
+            for (key, child_value) in map.iter_mut() {
+                if !is_name_map
+                    && LITERAL_KEYS.contains(&key.as_str())
+                    && !(key == "examples" && child_value.is_object())
+                {
+                    continue;
+                }
+                let child_is_name_map = !is_name_map && NAME_MAP_KEYS.contains(&key.as_str());
+                add_nullable_types(child_value, &child(pointer, key), child_is_name_map, components)?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter_mut().enumerate() {
+                add_nullable_types(item, &child(pointer, &index.to_string()), false, components)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The one `type` an instance of `schema` can have (besides null): its own,
+/// else the one its `$ref` target, its `allOf` members or all of its
+/// `oneOf`/`anyOf` members agree on. `None` when there is none or they
+/// disagree. Reference cycles end at a fixed depth.
+fn inferred_type(schema: &Value, components: &Map<String, Value>, depth: usize) -> Option<String> {
+    if depth > 32 {
+        return None;
+    }
+    if let Some(Value::String(t)) = schema.get("type") {
+        return Some(t.clone());
+    }
+    if let Some(Value::String(reference)) = schema.get("$ref") {
+        let target = components.get(reference.strip_prefix("#/components/schemas/")?)?;
+        return inferred_type(target, components, depth + 1);
+    }
+    let agreed = |members: &[Value], all_must_know: bool| -> Option<String> {
+        let mut agreed: Option<String> = None;
+        for member in members {
+            match (inferred_type(member, components, depth + 1), &agreed) {
+                (Some(t), Some(seen)) if t != *seen => return None,
+                (Some(t), None) => agreed = Some(t),
+                (None, _) if all_must_know => return None,
+                _ => {}
+            }
+        }
+        agreed
+    };
+    // Every `allOf` member constrains the instance, so one that knows its
+    // type is enough; a `oneOf`/`anyOf` instance matches any one member, so
+    // all of them must name the same type.
+    if let Some(Value::Array(members)) = schema.get("allOf")
+        && let Some(t) = agreed(members, false)
+    {
+        return Some(t);
+    }
+    for keyword in ["oneOf", "anyOf"] {
+        if let Some(Value::Array(members)) = schema.get(keyword)
+            && let Some(t) = agreed(members, true)
+        {
+            return Some(t);
+        }
+    }
+    None
+}
+
 /// Keys whose value is a map from user-chosen names (property names, status
 /// codes, media types, …) to objects: a child named `default` or `example`
 /// there is an object, not a literal value.
@@ -755,6 +867,16 @@ mod tests {
         document["components"]["schemas"]["S"].clone()
     }
 
+    /// `schema` downgraded beside other component schemas its `$ref`s name.
+    fn downgrade_schema_with(schema: Value, others: Value) -> Value {
+        let mut document = document_with_schema(schema);
+        for (name, other) in others.as_object().expect("a map of schemas") {
+            document["components"]["schemas"][name] = other.clone();
+        }
+        let document = downgrade(document).expect("downgrade succeeds");
+        document["components"]["schemas"]["S"].clone()
+    }
+
     fn downgrade_schema_error(schema: Value) -> DowngradeError {
         downgrade(document_with_schema(schema)).expect_err("downgrade fails")
     }
@@ -793,12 +915,16 @@ mod tests {
     #[test]
     fn one_of_ref_or_null_becomes_nullable_all_of() {
         assert_eq!(
-            downgrade_schema(json!({
-                "oneOf": [{ "type": "null" }, { "$ref": "#/components/schemas/RateLimit" }],
-                "description": "the limit"
-            })),
+            downgrade_schema_with(
+                json!({
+                    "oneOf": [{ "type": "null" }, { "$ref": "#/components/schemas/RateLimit" }],
+                    "description": "the limit"
+                }),
+                json!({ "RateLimit": { "type": "object" } })
+            ),
             json!({
                 "description": "the limit",
+                "type": "object",
                 "nullable": true,
                 "allOf": [{ "$ref": "#/components/schemas/RateLimit" }]
             })
@@ -806,13 +932,59 @@ mod tests {
     }
 
     #[test]
+    fn nullable_gets_the_type_its_members_agree_on() {
+        // Through a chain of references and wrappers, and the 3.1 type-array form.
+        let others = json!({
+            "Role": { "type": ["string", "null"], "enum": ["owner", "admin"] },
+            "Alias": { "description": "the role", "allOf": [{ "$ref": "#/components/schemas/Role" }] }
+        });
+        assert_eq!(
+            downgrade_schema_with(
+                json!({ "oneOf": [{ "type": "null" }, { "$ref": "#/components/schemas/Alias" }] }),
+                others
+            )["type"],
+            "string"
+        );
+        // Every alternative of an anyOf must agree; then they do.
+        let others = json!({ "A": { "type": "object" }, "B": { "type": "object" } });
+        assert_eq!(
+            downgrade_schema_with(
+                json!({ "anyOf": [{ "$ref": "#/components/schemas/A" }, { "type": "null" }, { "$ref": "#/components/schemas/B" }] }),
+                others
+            )["type"],
+            "object"
+        );
+    }
+
+    #[test]
+    fn nullable_without_an_agreed_type_is_an_error() {
+        let mut document = document_with_schema(json!({
+            "anyOf": [{ "$ref": "#/components/schemas/A" }, { "type": "null" }, { "type": "string" }]
+        }));
+        document["components"]["schemas"]["A"] = json!({ "type": "object" });
+        assert_eq!(downgrade(document).unwrap_err().pointer, "/components/schemas/S/nullable");
+        // A reference to nothing known has no type either.
+        assert_eq!(
+            downgrade_schema_error(
+                json!({ "oneOf": [{ "type": "null" }, { "$ref": "#/components/schemas/Missing" }] })
+            )
+            .pointer,
+            "/components/schemas/S/nullable"
+        );
+    }
+
+    #[test]
     fn any_of_with_several_remaining_keeps_them_and_is_nullable() {
         assert_eq!(
-            downgrade_schema(json!({
-                "anyOf": [{ "$ref": "#/components/schemas/A" }, { "type": "null" }, { "$ref": "#/components/schemas/B" }]
-            })),
+            downgrade_schema_with(
+                json!({
+                    "anyOf": [{ "$ref": "#/components/schemas/A" }, { "type": "null" }, { "$ref": "#/components/schemas/B" }]
+                }),
+                json!({ "A": { "type": "object" }, "B": { "type": "object" } })
+            ),
             json!({
                 "anyOf": [{ "$ref": "#/components/schemas/A" }, { "$ref": "#/components/schemas/B" }],
+                "type": "object",
                 "nullable": true
             })
         );
@@ -825,7 +997,11 @@ mod tests {
             downgrade_schema(
                 json!({ "oneOf": [{ "type": ["integer", "null"], "format": "u-int32" }, { "type": "null" }] })
             ),
-            json!({ "nullable": true, "allOf": [{ "type": "integer", "format": "uint32", "nullable": true }] })
+            json!({
+                "type": "integer",
+                "nullable": true,
+                "allOf": [{ "type": "integer", "format": "uint32", "nullable": true }]
+            })
         );
     }
 
@@ -970,7 +1146,11 @@ mod tests {
             document,
             json!({
                 "openapi": "3.0.3",
-                "info": { "title": "t", "version": "1", "license": { "name": "Apache-2.0" } },
+                "info": {
+                    "title": "t",
+                    "version": "1",
+                    "license": { "name": "Apache-2.0", "url": "https://spdx.org/licenses/Apache-2.0.html" }
+                },
                 "components": {},
                 "paths": {}
             })

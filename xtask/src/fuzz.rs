@@ -9,6 +9,9 @@
 //! content type, headers) and any schema-valid request the server refuses with
 //! a 4xx other than 401/403/404/409/429 (`positive_data_acceptance`).
 //!
+//! The test server helpers ([`Server`], [`build_server`], [`bootstrap_key`])
+//! serve the `ecosystem` suite too.
+//!
 //! Only loopback is ever a target, and every part is bounded: schemathesis by
 //! `--max-examples` and a wall-clock deadline, the server by being killed at
 //! the end.
@@ -61,9 +64,7 @@ pub fn test() -> anyhow::Result<()> {
 fn pass(examples: u32, seed: Option<u64>, deadline: Duration) -> anyhow::Result<()> {
     let schemathesis = install_schemathesis()?;
 
-    eprintln!("fuzz: building the server (target/debug/keyward)");
-    run_command(Command::new(cargo_program()).args(["build", "-p", "keyward-server"]).current_dir(workspace_root()))?;
-    let binary = target_dir().join("debug").join("keyward");
+    let binary = build_server("fuzz")?;
 
     let work = target_dir().join("fuzz");
     let _ = fs::remove_dir_all(work.join("run"));
@@ -178,8 +179,16 @@ const SELF_DESTRUCTIVE: [&str; 6] = [
 /// Where the self-destructive pass finds ids to feed them.
 const ID_SOURCES: [&str; 4] = ["list_api_keys", "create_api_key", "list_organizations", "list_organization_api_keys"];
 
+/// Builds `target/debug/keyward` (cargo rebuilds it only when stale) and
+/// returns its path; `suite` names the caller in the progress line.
+pub(crate) fn build_server(suite: &str) -> anyhow::Result<PathBuf> {
+    eprintln!("{suite}: building the server (target/debug/keyward)");
+    run_command(Command::new(cargo_program()).args(["build", "-p", "keyward-server"]).current_dir(workspace_root()))?;
+    Ok(target_dir().join("debug").join("keyward"))
+}
+
 /// `keyward bootstrap --org-name NAME` on `database`: a new organization; returns its admin key.
-fn bootstrap_key(binary: &Path, database: &str, name: &str) -> anyhow::Result<String> {
+pub(crate) fn bootstrap_key(binary: &Path, database: &str, name: &str) -> anyhow::Result<String> {
     let out = Command::new(binary)
         .args(["bootstrap", "--org-name", name, "--database-url", database])
         .env("KEYWARD_LOG", "warn")
@@ -190,7 +199,7 @@ fn bootstrap_key(binary: &Path, database: &str, name: &str) -> anyhow::Result<St
         .with_context(|| format!("running {} bootstrap", binary.display()))?;
     let key = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() || key.is_empty() {
-        bail!("fuzz: `keyward bootstrap` failed ({})", out.status);
+        bail!("`keyward bootstrap` failed ({})", out.status);
     }
     Ok(key)
 }
@@ -224,17 +233,21 @@ fn install_schemathesis() -> anyhow::Result<PathBuf> {
     Ok(schemathesis)
 }
 
-/// The server binary on a free loopback port over a fresh SQLite file.
-struct Server {
+/// The server binary on a free loopback port over a fresh SQLite file, with
+/// its background jobs off (nothing is ever delivered) and no throttle on
+/// failed authentications; killed when dropped.
+pub(crate) struct Server {
     child: Child,
-    base_url: String,
-    database: String,
-    admin_key: String,
-    log: PathBuf,
+    pub(crate) base_url: String,
+    pub(crate) database: String,
+    /// The bootstrap admin key the first start printed.
+    pub(crate) admin_key: String,
+    pub(crate) log: PathBuf,
 }
 
 impl Server {
-    fn start(binary: &Path, dir: &Path) -> anyhow::Result<Server> {
+    /// Starts `binary` with its database and log in `dir`.
+    pub(crate) fn start(binary: &Path, dir: &Path) -> anyhow::Result<Server> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let log = dir.join("server.log");
         let database = format!("sqlite://{}", dir.join("keyward.db").display());
@@ -272,14 +285,14 @@ impl Server {
         server.admin_key = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
         if server.admin_key.is_empty() {
             let log = server.stop();
-            bail!("fuzz: the server printed no admin key (log: {})", log.display());
+            bail!("the test server printed no admin key (log: {})", log.display());
         }
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let deadline = Instant::now() + Duration::from_secs(30);
         while !healthy(addr) {
             if Instant::now() > deadline || server.child.try_wait()?.is_some() {
                 let log = server.stop();
-                bail!("fuzz: the server did not become healthy (log: {})", log.display());
+                bail!("the test server did not become healthy (log: {})", log.display());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -287,7 +300,7 @@ impl Server {
     }
 
     /// Kills the server; returns the path of its log.
-    fn stop(mut self) -> PathBuf {
+    pub(crate) fn stop(mut self) -> PathBuf {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.log.clone()

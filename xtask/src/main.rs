@@ -5,6 +5,7 @@ mod bench;
 mod codegen;
 mod downgrade;
 mod drift;
+mod ecosystem;
 mod fuzz;
 mod layering;
 mod node;
@@ -44,7 +45,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Run every test suite: drift checks, Rust, schemathesis, Python SDK, Node SDK.
+    /// Run every test suite: house rules, drift checks, Rust, schemathesis,
+    /// third-party OpenAPI tools, Python SDK, Node SDK.
     Test(test::TestArgs),
     /// Run schemathesis over every operation of the served spec (the `fuzz`
     /// suite of `cargo xtask test`, with more examples).

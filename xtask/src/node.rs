@@ -73,7 +73,7 @@ fn target_dir() -> PathBuf {
     }
 }
 
-fn npm(dir: &Path) -> Command {
+pub(crate) fn npm(dir: &Path) -> Command {
     let mut command = Command::new("npm");
     command.current_dir(dir).env("npm_config_update_notifier", "false").env("npm_config_fund", "false");
     command
@@ -81,7 +81,7 @@ fn npm(dir: &Path) -> Command {
 
 /// `npm ci` is needed when node_modules is missing, or when npm's record of
 /// what it installed (node_modules/.package-lock.json) is older than the lock file.
-fn npm_install_is_stale(sdk: &Path) -> bool {
+pub(crate) fn npm_install_is_stale(sdk: &Path) -> bool {
     let modified = |path: PathBuf| fs::metadata(path).and_then(|meta| meta.modified()).ok();
     let installed: Option<SystemTime> = modified(sdk.join("node_modules").join(".package-lock.json"));
     let locked = modified(sdk.join("package-lock.json"));

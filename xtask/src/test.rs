@@ -13,7 +13,7 @@ use std::{
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
-use crate::{codegen, fuzz, layering, node, openapi, python, workspace_path, workspace_root};
+use crate::{codegen, ecosystem, fuzz, layering, node, openapi, python, workspace_path, workspace_root};
 
 #[derive(clap::Args)]
 pub struct TestArgs {
@@ -35,6 +35,9 @@ enum Suite {
     Rust,
     /// schemathesis over the served OpenAPI spec (a short pass; `cargo xtask fuzz` runs longer)
     Fuzz,
+    /// third-party OpenAPI tools: Redocly and Spectral lint both spec files, openapi-typescript and
+    /// openapi-python-client generate clients that make real calls (xtask/src/ecosystem.rs)
+    Ecosystem,
     /// the Python SDK's build and tests
     Python,
     /// the Node SDK's build and tests
@@ -105,6 +108,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
         step("rust doctests", Suite::Rust, &mut rust_doctests);
     }
     step("schemathesis (fuzz)", Suite::Fuzz, &mut fuzz::test);
+    step("third-party OpenAPI tools (ecosystem)", Suite::Ecosystem, &mut ecosystem::test);
     step("python SDK", Suite::Python, &mut python::test);
     step("node SDK", Suite::Node, &mut node::test);
 

@@ -70,8 +70,7 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
     pub created_at: DateTime<Utc>,
-    /// A before/after summary of the change.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = crate::app::validate::audit_changes_schema)]
     pub changes: Map<String, Value>,
     /// How many times it happened: failed or denied authentication
     /// (`auth.failed`, `auth.denied`) is one event per credential, address

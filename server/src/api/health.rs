@@ -17,14 +17,18 @@ pub struct HealthStatus {
 }
 
 /// Liveness
-#[utoipa::path(get, path = "/healthz", tag = "system", operation_id = "healthz",
+///
+/// Answers 200 while the process serves requests; it reads nothing and needs no credentials.
+#[utoipa::path(get, path = "/healthz", tag = "system", operation_id = "healthz", security(),
     responses((status = 200, description = "The process is serving", body = HealthStatus)))]
 pub async fn healthz() -> Json<HealthStatus> {
     Json(HealthStatus { status: "ok".into() })
 }
 
 /// Readiness (checks the database)
-#[utoipa::path(get, path = "/readyz", tag = "system", operation_id = "readyz",
+///
+/// Answers 200 when the database answers a ping, 503 when it does not; needs no credentials.
+#[utoipa::path(get, path = "/readyz", tag = "system", operation_id = "readyz", security(),
     responses(
         (status = 200, description = "The database answers", body = HealthStatus),
         (status = 503, description = "The database does not answer", body = ErrorBody),

@@ -56,8 +56,7 @@ pub struct ImportedApiKey {
     /// At most 100 IP addresses or CIDR blocks (IPv4/IPv6).
     #[schema(inline, value_type = Option<Vec<validate::IpRule>>, max_items = 100)]
     pub allowed_ips: Option<Vec<String>>,
-    /// Free-form JSON object that serializes to at most 4 096 bytes.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = validate::meta_input_schema)]
     pub meta: Option<Map<String, Value>>,
     pub rate_limit: Option<RateLimit>,
     pub usage_limit: Option<UsageLimit>,

@@ -47,7 +47,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// (`Github-Public-Key-Signature`, base64 DER) by a key configured in
 /// `KEYWARD_LEAK_REPORT_PUBLIC_KEYS`. No API key is needed: the signature is
 /// the credential.
-#[utoipa::path(post, path = "/v1/leaks/report", tag = "leaks", operation_id = "report_leaked_keys",
+#[utoipa::path(post, path = "/v1/leaks/report", tag = "leaks", operation_id = "report_leaked_keys", security(),
     request_body(content = Vec<LeakMatch>, description = "The matches"),
     params(
         ("Github-Public-Key-Identifier" = Option<String>, Header, description = "Which public key signed the body"),
@@ -58,6 +58,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         (status = 400, description = "The body is not an array of matches", body = ErrorBody),
         (status = 403, description = "Missing or invalid signature, or leak reports are not configured", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 429, description = "Too many failed authentications from this client address within a minute (every `/v1/` route shares the throttle)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until a request may succeed"))),
     ))]
 pub async fn report_leaked_keys(
     State(state): State<AppState>,

@@ -37,6 +37,9 @@ pub use crate::app::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageQue
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     servers((url = "http://127.0.0.1:8080", description = "Local server")),
+    // The default for every operation; the public ones (probes, the signed
+    // leak report) say `security()`, which is `security: []`.
+    security(("bearer" = []), ("api_key" = [])),
     modifiers(&SecuritySchemes),
     tags(
         (name = "api-keys", description = "Project-level API keys: create, list, update, regenerate, rotate, revoke"),

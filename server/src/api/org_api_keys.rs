@@ -60,6 +60,8 @@ pub struct ListOrganizationApiKeysQuery {
 }
 
 /// List an organization's API keys
+///
+/// Newest first, in the `{api_keys, next_cursor}` envelope; pass `next_cursor` as `cursor` for the next page.
 #[utoipa::path(get, path = "/v1/organizations/{org}/api-keys", tag = TAG, operation_id = "list_organization_api_keys",
     params(("org" = Uuid, Path, description = "Organization id"), ListOrganizationApiKeysQuery),
     responses(
@@ -84,6 +86,8 @@ pub async fn list_organization_api_keys(
 }
 
 /// Create an organization API key
+///
+/// The body and rules of `POST /v1/api-keys`, answered as `{api_key, plaintext_api_key}`; the plaintext is shown once.
 #[utoipa::path(post, path = "/v1/organizations/{org}/api-keys", tag = TAG, operation_id = "create_organization_api_key",
     params(("org" = Uuid, Path, description = "Organization id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
@@ -111,6 +115,8 @@ pub async fn create_organization_api_key(
 }
 
 /// Revoke an organization API key
+///
+/// The key stops verifying at once. Idempotent: a key already revoked answers `{revoked: true}` too.
 #[utoipa::path(delete, path = "/v1/organizations/{org}/api-keys/{id}", tag = TAG, operation_id = "revoke_organization_api_key",
     params(("org" = Uuid, Path, description = "Organization id"), ("id" = Uuid, Path, description = "API key id")),
     responses(

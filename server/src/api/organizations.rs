@@ -178,6 +178,8 @@ pub async fn create_organization(
 }
 
 /// Get an organization
+///
+/// The caller's own organization, with the caller's role in it; any other id answers 404.
 #[utoipa::path(get, path = "/v1/organizations/{org}", tag = TAG, operation_id = "get_organization",
     params(("org" = Uuid, Path, description = "Organization id")),
     responses(

@@ -134,6 +134,8 @@ impl From<UpdateProjectRequest> for ProjectChanges {
 // ---------------------------------------------------------------- handlers
 
 /// List projects
+///
+/// Newest first; a project key sees only its own project. The next page's cursor comes in `X-Next-Cursor` and `Link`.
 #[utoipa::path(get, path = "/v1/projects", tag = TAG, operation_id = "list_projects",
     params(ListProjectsQuery),
     responses(
@@ -156,6 +158,8 @@ pub async fn list_projects(
 }
 
 /// Create a project
+///
+/// A project groups keys and holds the defaults and policies of its new keys; a project key cannot create one.
 #[utoipa::path(post, path = "/v1/projects", tag = TAG, operation_id = "create_project",
     request_body = CreateProjectRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h when repeated with the same body")),
@@ -177,6 +181,8 @@ pub async fn create_project(
 }
 
 /// Get a project
+///
+/// A project key sees only its own project; any other id answers 404.
 #[utoipa::path(get, path = "/v1/projects/{id}", tag = TAG, operation_id = "get_project",
     params(("id" = Uuid, Path, description = "Project id")),
     responses(
@@ -195,6 +201,8 @@ pub async fn get_project(
 }
 
 /// Update a project
+///
+/// Partial update: an absent field is left alone, `null` clears an optional default.
 #[utoipa::path(patch, path = "/v1/projects/{id}", tag = TAG, operation_id = "update_project",
     params(("id" = Uuid, Path, description = "Project id")),
     request_body = UpdateProjectRequest,

@@ -61,7 +61,7 @@ pub struct VerifyKeyResponse {
     pub environment: Option<String>,
     pub name: Option<String>,
     pub scopes: Option<Vec<String>>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::app::validate::verified_meta_schema)]
     pub meta: Option<Map<String, Value>>,
     pub expires_at: Option<DateTime<Utc>>,
     /// Set while the key is in a rotation grace period.

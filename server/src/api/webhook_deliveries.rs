@@ -36,6 +36,8 @@ pub struct ListWebhookDeliveriesQuery {
 }
 
 /// List webhook deliveries
+///
+/// Newest first, filtered by endpoint, key, event type or status (`failed`: the dead-lettered ones).
 #[utoipa::path(get, path = "/v1/webhook-deliveries", tag = TAG, operation_id = "list_webhook_deliveries",
     params(ListWebhookDeliveriesQuery),
     responses(
@@ -77,6 +79,8 @@ pub async fn list_webhook_deliveries(
 }
 
 /// Get a webhook delivery
+///
+/// The delivery's signed payload, its status and the outcome of its last attempt.
 #[utoipa::path(get, path = "/v1/webhook-deliveries/{id}", tag = TAG, operation_id = "get_webhook_delivery",
     params(("id" = Uuid, Path, description = "Webhook delivery id")),
     responses(

@@ -112,6 +112,8 @@ impl From<UpdateWebhookEndpointRequest> for WebhookEndpointChanges {
 // ---------------------------------------------------------------- handlers
 
 /// List webhook endpoints
+///
+/// Newest first, without their secrets. The next page's cursor comes in `X-Next-Cursor` and `Link`.
 #[utoipa::path(get, path = "/v1/webhook-endpoints", tag = TAG, operation_id = "list_webhook_endpoints",
     params(ListWebhookEndpointsQuery),
     responses(
@@ -158,6 +160,8 @@ pub async fn create_webhook_endpoint(
 }
 
 /// Get a webhook endpoint
+///
+/// Without its secret: that is shown only by create and rotate-secret.
 #[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = TAG, operation_id = "get_webhook_endpoint",
     params(("id" = Uuid, Path, description = "Webhook endpoint id")),
     responses(
@@ -176,6 +180,8 @@ pub async fn get_webhook_endpoint(
 }
 
 /// Update a webhook endpoint
+///
+/// Partial update of the URL, description, event filter or `is_active`; the signing secret stays.
 #[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", tag = TAG, operation_id = "update_webhook_endpoint",
     params(("id" = Uuid, Path, description = "Webhook endpoint id")),
     request_body = UpdateWebhookEndpointRequest,

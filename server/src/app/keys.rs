@@ -82,8 +82,9 @@ pub struct RotatedKey {
     "name": "billing worker", "key_prefix": "kros_live_abc1", "last4": "x9Qz", "scopes": ["keys:verify"],
     "allowed_ips": [], "meta": {}, "expires_at": null, "last_used_at": null,
     "created_at": "2026-11-23T12:00:00Z", "updated_at": "2026-11-23T12:00:00Z", "revoked_at": null,
-    "is_active": true, "created_by_user_id": null, "device_name": null, "source": "api", "rate_limit": null,
-    "usage_limit": null, "usage_count": 0, "replaced_by_key_id": null, "grace_expires_at": null,
+    "is_active": true, "created_by_user_id": null, "device_name": null, "source": "api",
+    "rate_limit": {"limit": 100, "window_ms": 60000},
+    "usage_limit": {"remaining": 10000, "refill": {"amount": 10000, "interval_ms": 2592000000u64}}, "usage_count": 0, "replaced_by_key_id": null, "grace_expires_at": null,
     "rotation_interval_days": null, "next_rotation_at": null, "rotation_webhook_url": null
 }))]
 pub struct ApiKey {
@@ -102,7 +103,7 @@ pub struct ApiKey {
     pub scopes: Vec<String>,
     /// IP addresses and CIDR blocks allowed to present the key; empty allows all.
     pub allowed_ips: Vec<String>,
-    #[schema(value_type = Object)]
+    #[schema(schema_with = crate::app::validate::meta_schema)]
     pub meta: Map<String, Value>,
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,

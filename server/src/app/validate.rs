@@ -47,6 +47,58 @@ pub struct IpRule(pub String);
 )]
 pub struct IpAddress(pub String);
 
+// ---------------------------------------------------------------- free-form objects, for the spec
+//
+// utoipa states a `serde_json` object as a bare `{"type": "object"}`, which
+// generators read as "an object without properties" (openapi-typescript then
+// refuses `meta: {customer_id: "cus_123"}` under `tsc --strict`). These say
+// `additionalProperties: true`, and carry a title so that generators name the
+// type after it (`CreateApiKeyRequestMeta`, not `CreateApiKeyRequestMetaType0`).
+// Fields use them as `#[schema(schema_with = …)]`, which replaces the field's
+// doc comment: the description is here.
+
+fn free_form_object(title: &str, description: &str, nullable: bool) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
+    let schema_type =
+        if nullable { SchemaType::from_iter([Type::Object, Type::Null]) } else { SchemaType::new(Type::Object) };
+    ObjectBuilder::new()
+        .schema_type(schema_type)
+        .title(Some(title))
+        .description(Some(description))
+        .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+        .build()
+}
+
+/// A key's `meta` in a request: absent or `null` gives none (on update: leaves it as it is).
+pub fn meta_input_schema() -> utoipa::openapi::schema::Object {
+    let description = format!("Free-form JSON object that serializes to at most {MAX_META_BYTES} bytes.");
+    free_form_object("Meta", &description, true)
+}
+
+/// A key's `meta` as a key shows it (`{}` when none was given).
+pub fn meta_schema() -> utoipa::openapi::schema::Object {
+    free_form_object(
+        "Meta",
+        "The free-form JSON object given when the key was created or updated (`{}` if none).",
+        false,
+    )
+}
+
+/// The presented key's `meta` in a verify answer.
+pub fn verified_meta_schema() -> utoipa::openapi::schema::Object {
+    free_form_object("Meta", "The key's free-form `meta` object; `null` when no key was found.", true)
+}
+
+/// An audit event's `changes`.
+pub fn audit_changes_schema() -> utoipa::openapi::schema::Object {
+    free_form_object("Changes", "A before/after summary of the change.", false)
+}
+
+/// A webhook delivery's `payload`.
+pub fn webhook_payload_schema() -> utoipa::openapi::schema::Object {
+    free_form_object("Payload", "The signed body: `{type, timestamp, data}`.", false)
+}
+
 pub fn name(field: &str, value: &str) -> Result<String, ApiError> {
     let len = value.chars().count();
     if value.trim().is_empty() || len > 200 {

@@ -113,8 +113,7 @@ pub struct WebhookDelivery {
     pub last_error: Option<String>,
     pub delivered_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
-    /// The signed body: `{type, timestamp, data}`.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = crate::app::validate::webhook_payload_schema)]
     pub payload: Value,
 }
 
