@@ -1,18 +1,14 @@
 //! `/v1/api-keys`: the canonical, project-level key family (DTOs, the key
 //! lifecycle shared with the organization family, handlers, router).
 
-use super::{Page, PageQuery, nullable, pagination_headers, validate};
+use super::{PageQuery, list_response, nullable, validate};
 use crate::{
     app::AppState,
     auth::{Caller, Permission},
     error::{ApiResult, ErrorBody},
     extract::{ApiJson, ApiQuery, IdPath, OptionalJson},
 };
-use axum::{
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
+use axum::{extract::State, http::StatusCode, response::Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -234,20 +230,6 @@ impl From<RotatedKey> for RotatedApiKey {
     }
 }
 
-/// One page of the keys the caller can see, newest first (both key families list through this).
-pub async fn list_page(
-    state: &AppState,
-    caller: &Caller,
-    project_id: Option<Uuid>,
-    environment: Option<&str>,
-    page: &PageQuery,
-) -> ApiResult<Page<ApiKey>> {
-    let limit = page.limit()?;
-    let rows =
-        crate::app::keys::list_keys(state, caller, project_id, environment, limit + 1, page.starting_after).await?;
-    Ok(Page::from_rows(rows.iter().map(ApiKey::from).collect(), limit, |k| k.id.to_string()))
-}
-
 // ---------------------------------------------------------------- handlers
 
 /// List API keys
@@ -270,18 +252,17 @@ pub async fn list_api_keys(
     caller: Caller,
     ApiQuery(q): ApiQuery<ListApiKeysQuery>,
 ) -> ApiResult<Response> {
-    let environment = q.environment.as_deref().map(|e| validate::environment_name("environment", e)).transpose()?;
     let page_query = PageQuery { limit: q.limit, starting_after: q.starting_after };
-    let page = list_page(&state, &caller, q.project_id, environment.as_deref(), &page_query).await?;
+    let page =
+        crate::app::keys::list_keys(&state, &caller, q.project_id, q.environment.as_deref(), &page_query).await?;
     let mut extra = Vec::new();
     if let Some(p) = q.project_id {
         extra.push(("project_id", p.to_string()));
     }
-    if let Some(e) = environment {
+    if let Some(e) = q.environment {
         extra.push(("environment", e));
     }
-    let headers = pagination_headers("/v1/api-keys", page.next_cursor.as_deref(), page_query.limit, &extra);
-    Ok((headers, axum::Json(page.items)).into_response())
+    Ok(list_response("/v1/api-keys", page.map(ApiKey::from), q.limit, &extra))
 }
 
 /// Create an API key

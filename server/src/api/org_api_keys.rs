@@ -4,7 +4,6 @@
 use super::{
     PageQuery,
     api_keys::{self, ApiKey, CreateApiKeyRequest},
-    validate,
 };
 use crate::{
     app::AppState,
@@ -79,9 +78,10 @@ pub async fn list_organization_api_keys(
     ApiQuery(q): ApiQuery<ListOrganizationApiKeysQuery>,
 ) -> ApiResult<Json<OrganizationApiKeyList>> {
     caller.require_organization(&org)?;
-    let environment = q.environment.as_deref().map(|e| validate::environment_name("environment", e)).transpose()?;
     let page_query = PageQuery { limit: q.limit, starting_after: q.cursor };
-    let page = api_keys::list_page(&state, &caller, q.project_id, environment.as_deref(), &page_query).await?;
+    let page =
+        crate::app::keys::list_keys(&state, &caller, q.project_id, q.environment.as_deref(), &page_query).await?;
+    let page = page.map(ApiKey::from);
     Ok(Json(OrganizationApiKeyList { api_keys: page.items, next_cursor: page.next_cursor }))
 }
 

@@ -9,6 +9,7 @@ use crate::{
     app::AppState,
     app::caller::Caller,
     app::cas::compare_and_swap,
+    app::pagination::{Page, PageQuery},
     app::validate,
     domain::{
         access::Permission,
@@ -681,32 +682,36 @@ pub async fn rotate_record(
 
 /// Up to `limit` keys the caller can see, newest first, after the key
 /// `starting_after` (the caller pages; one row more tells there is a next page).
+/// A page of the keys the caller can see (a project key: its project's),
+/// newest first, optionally of one project and one environment; both key
+/// families list through this.
 pub async fn list_keys(
     state: &AppState,
     caller: &Caller,
     project_id: Option<Uuid>,
     environment: Option<&str>,
-    limit: i64,
-    starting_after: Option<Uuid>,
-) -> ApiResult<Vec<KeyRecord>> {
+    page: &PageQuery,
+) -> ApiResult<Page<KeyRecord>> {
     caller.require(Permission::KeysRead)?;
+    let environment = environment.map(|e| validate::environment_name("environment", e)).transpose()?;
+    let limit = page.limit()?;
     let project_id = project_id.map(ProjectId::from);
     let project_filter = match (&caller.project_id, &project_id) {
-        (Some(own), Some(asked)) if own != asked => return Ok(Vec::new()),
+        (Some(own), Some(asked)) if own != asked => return Ok(Page::empty()),
         (Some(own), _) => Some(own),
         (None, asked) => asked.as_ref(),
     };
-    let after = starting_after.map(|u| u.to_string());
     let mut conn = state.store.pool().acquire().await?;
-    Ok(store::list_keys(
+    let rows = store::list_keys(
         &mut conn,
         &store::KeyFilter {
             organization_id: &caller.organization_id,
             project_id: project_filter,
-            environment,
-            starting_after: after.as_deref(),
-            limit,
+            environment: environment.as_deref(),
+            starting_after: page.after().as_deref(),
+            limit: limit + 1,
         },
     )
-    .await?)
+    .await?;
+    Ok(Page::from_rows(rows, limit, |k| k.id.to_string()))
 }
