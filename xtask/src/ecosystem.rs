@@ -69,17 +69,7 @@ const CLIENT_DEADLINE: Duration = Duration::from_secs(120);
 pub fn test() -> anyhow::Result<()> {
     let dir = workspace_path("tests/ecosystem");
     let work = target_dir().join("ecosystem");
-    for tool in ["node", "npm"] {
-        let found = Command::new(tool)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        if !found {
-            bail!("ecosystem: `{tool}` is not on PATH (Node 20.19+ with npm is required)");
-        }
-    }
+    node::require_node_and_npm("ecosystem")?;
     if node::npm_install_is_stale(&dir) {
         eprintln!("ecosystem: tests/ecosystem/node_modules is missing or older than package-lock.json: npm ci");
         run_command(node::npm(&dir).arg("ci"))?;

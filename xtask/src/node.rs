@@ -21,17 +21,7 @@ pub fn test() -> anyhow::Result<()> {
         eprintln!("node SDK: not present yet — skipped");
         return Ok(());
     }
-    for tool in ["node", "npm"] {
-        let found = Command::new(tool)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        if !found {
-            bail!("node SDK: `{tool}` is not on PATH (Node 20+ with npm is required)");
-        }
-    }
+    require_node_and_npm("node SDK")?;
 
     // The suites start this binary; cargo rebuilds it only when stale.
     eprintln!("node SDK: building the test server (target/debug/keyward)");
@@ -71,6 +61,22 @@ fn target_dir() -> PathBuf {
         }
         _ => workspace_path("target"),
     }
+}
+
+/// Fails naming `suite` when `node` or `npm` is not on PATH.
+pub(crate) fn require_node_and_npm(suite: &str) -> anyhow::Result<()> {
+    for tool in ["node", "npm"] {
+        let found = Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !found {
+            bail!("{suite}: `{tool}` is not on PATH (Node 20+ with npm is required)");
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn npm(dir: &Path) -> Command {
