@@ -425,12 +425,15 @@ pub mod types {
     }
 
     ///Bucket size of a usage report.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     pub enum Granularity {
         #[serde(rename = "hour")]
         Hour,
         #[serde(rename = "day")]
         Day,
+        ///A value this version of the SDK does not know (sent by a newer server), as received.
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
 
     impl ::std::fmt::Display for Granularity {
@@ -438,6 +441,7 @@ pub mod types {
             match *self {
                 Self::Hour => f.write_str("hour"),
                 Self::Day => f.write_str("day"),
+                Self::Unknown(ref value) => f.write_str(value),
             }
         }
     }
@@ -551,7 +555,7 @@ pub mod types {
     }
 
     ///How a key came to be; recorded by the server.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     pub enum KeySource {
         #[serde(rename = "api")]
         Api,
@@ -563,6 +567,9 @@ pub mod types {
         Rotation,
         #[serde(rename = "import")]
         Import,
+        ///A value this version of the SDK does not know (sent by a newer server), as received.
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
 
     impl ::std::fmt::Display for KeySource {
@@ -573,6 +580,7 @@ pub mod types {
                 Self::Bootstrap => f.write_str("bootstrap"),
                 Self::Rotation => f.write_str("rotation"),
                 Self::Import => f.write_str("import"),
+                Self::Unknown(ref value) => f.write_str(value),
             }
         }
     }
@@ -628,12 +636,15 @@ pub mod types {
     }
 
     ///What a leak report does to a matching key of the project.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     pub enum LeakPolicy {
         #[serde(rename = "revoke")]
         Revoke,
         #[serde(rename = "flag")]
         Flag,
+        ///A value this version of the SDK does not know (sent by a newer server), as received.
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
 
     impl ::std::fmt::Display for LeakPolicy {
@@ -641,6 +652,7 @@ pub mod types {
             match *self {
                 Self::Revoke => f.write_str("revoke"),
                 Self::Flag => f.write_str("flag"),
+                Self::Unknown(ref value) => f.write_str(value),
             }
         }
     }
@@ -826,7 +838,7 @@ pub mod types {
     }
 
     ///A user's role in an organization.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     pub enum Role {
         #[serde(rename = "owner")]
         Owner,
@@ -836,6 +848,9 @@ pub mod types {
         Member,
         #[serde(rename = "viewer")]
         Viewer,
+        ///A value this version of the SDK does not know (sent by a newer server), as received.
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
 
     impl ::std::fmt::Display for Role {
@@ -845,6 +860,7 @@ pub mod types {
                 Self::Admin => f.write_str("admin"),
                 Self::Member => f.write_str("member"),
                 Self::Viewer => f.write_str("viewer"),
+                Self::Unknown(ref value) => f.write_str(value),
             }
         }
     }
@@ -1099,7 +1115,7 @@ pub mod types {
     }
 
     ///Why a presented key is or is not valid.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     pub enum VerifyCode {
         #[serde(rename = "VALID")]
         Valid,
@@ -1121,6 +1137,9 @@ pub mod types {
         UsageExceeded,
         #[serde(rename = "DISABLED")]
         Disabled,
+        ///A value this version of the SDK does not know (sent by a newer server), as received.
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
 
     impl ::std::fmt::Display for VerifyCode {
@@ -1136,6 +1155,7 @@ pub mod types {
                 Self::RateLimited => f.write_str("RATE_LIMITED"),
                 Self::UsageExceeded => f.write_str("USAGE_EXCEEDED"),
                 Self::Disabled => f.write_str("DISABLED"),
+                Self::Unknown(ref value) => f.write_str(value),
             }
         }
     }
@@ -1275,7 +1295,7 @@ pub mod types {
     }
 
     ///`WebhookDeliveryStatus`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     pub enum WebhookDeliveryStatus {
         #[serde(rename = "pending")]
         Pending,
@@ -1283,6 +1303,9 @@ pub mod types {
         Succeeded,
         #[serde(rename = "failed")]
         Failed,
+        ///A value this version of the SDK does not know (sent by a newer server), as received.
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
 
     impl ::std::fmt::Display for WebhookDeliveryStatus {
@@ -1291,6 +1314,7 @@ pub mod types {
                 Self::Pending => f.write_str("pending"),
                 Self::Succeeded => f.write_str("succeeded"),
                 Self::Failed => f.write_str("failed"),
+                Self::Unknown(ref value) => f.write_str(value),
             }
         }
     }
@@ -1345,7 +1369,7 @@ pub mod types {
     }
 
     ///What happened to a key.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     pub enum WebhookEventType {
         #[serde(rename = "api_key.created")]
         ApiKeyCreated,
@@ -1365,6 +1389,9 @@ pub mod types {
         ApiKeyLeaked,
         #[serde(rename = "api_key.usage_exceeded")]
         ApiKeyUsageExceeded,
+        ///A value this version of the SDK does not know (sent by a newer server), as received.
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
 
     impl ::std::fmt::Display for WebhookEventType {
@@ -1379,6 +1406,7 @@ pub mod types {
                 Self::ApiKeyRotationDue => f.write_str("api_key.rotation_due"),
                 Self::ApiKeyLeaked => f.write_str("api_key.leaked"),
                 Self::ApiKeyUsageExceeded => f.write_str("api_key.usage_exceeded"),
+                Self::Unknown(ref value) => f.write_str(value),
             }
         }
     }

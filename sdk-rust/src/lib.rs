@@ -66,3 +66,28 @@ pub use uuid::Uuid;
 pub use webhook_resources::{
     CreatedEndpoint, ListWebhookDeliveries, ListWebhookEndpoints, SigningSecret, WebhookDeliveries, WebhookEndpoints,
 };
+
+#[cfg(test)]
+mod tests {
+    use crate::types::{VerifyCode, VerifyKeyResponse, WebhookEventType};
+    use serde_json::json;
+
+    /// A server newer than this SDK may answer with a verify code or an event
+    /// type the SDK has never seen: the response still decodes, the value is
+    /// kept as received and prints and re-encodes unchanged (the Python and
+    /// Node SDKs receive it through this decoding too).
+    #[test]
+    fn enum_values_of_a_newer_server_decode_as_unknown() {
+        let verdict: VerifyKeyResponse =
+            serde_json::from_value(json!({"valid": false, "code": "QUANTUM_LOCKED"})).expect("decodes");
+        assert_eq!(verdict.code, VerifyCode::Unknown("QUANTUM_LOCKED".into()));
+        assert_eq!(verdict.code.to_string(), "QUANTUM_LOCKED");
+        assert_eq!(serde_json::to_value(&verdict.code).expect("encodes"), json!("QUANTUM_LOCKED"));
+
+        let known: VerifyCode = serde_json::from_value(json!("REVOKED")).expect("decodes");
+        assert_eq!(known, VerifyCode::Revoked, "known values keep their variants");
+        let event: WebhookEventType = serde_json::from_value(json!("api_key.teleported")).expect("decodes");
+        assert_eq!(event, WebhookEventType::Unknown("api_key.teleported".into()));
+        assert!("QUANTUM_LOCKED".parse::<VerifyCode>().is_err(), "what a caller sends stays checked");
+    }
+}

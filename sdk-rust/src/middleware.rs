@@ -182,8 +182,9 @@ fn rejection_for(verdict: &VerifyKeyResponse) -> Response {
         VerifyCode::ForbiddenIp => (StatusCode::FORBIDDEN, "the API key may not be used from this IP address"),
         VerifyCode::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "the API key's rate limit is exhausted"),
         VerifyCode::UsageExceeded => (StatusCode::TOO_MANY_REQUESTS, "the API key's usage limit is exhausted"),
-        // `valid: false` with VALID would be a keyward bug; refuse rather than guess.
-        VerifyCode::Valid => (StatusCode::UNAUTHORIZED, "the API key is not valid"),
+        // `valid: false` with VALID would be a keyward bug, and a code newer
+        // than this SDK is unknown to it: refuse rather than guess.
+        VerifyCode::Valid | VerifyCode::Unknown(_) => (StatusCode::UNAUTHORIZED, "the API key is not valid"),
     };
     let retry_after = match verdict.code {
         VerifyCode::RateLimited => verdict.ratelimit.as_ref().map(|state| {

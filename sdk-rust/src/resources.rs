@@ -302,7 +302,7 @@ impl ApiKeys {
                 if let Some(to) = params.to {
                     request = request.to(to);
                 }
-                if let Some(granularity) = params.granularity {
+                if let Some(granularity) = params.granularity.clone() {
                     request = request.granularity(granularity);
                 }
                 request.send()

@@ -265,10 +265,10 @@ impl WebhookDeliveries {
                 if let Some(api_key_id) = params.api_key_id {
                     request = request.api_key_id(api_key_id);
                 }
-                if let Some(event_type) = params.event_type {
+                if let Some(event_type) = params.event_type.clone() {
                     request = request.event_type(event_type);
                 }
-                if let Some(status) = params.status {
+                if let Some(status) = params.status.clone() {
                     request = request.status(status);
                 }
                 if let Some(limit) = limit {

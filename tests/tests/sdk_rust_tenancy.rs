@@ -105,7 +105,7 @@ async fn organizations_and_members(backend: Backend) {
         assert!(page.has_more());
         let listed: Vec<_> =
             members.list(org.id, ListMembers { limit: Some(1), ..Default::default() }).try_collect().await.unwrap();
-        let mut users: Vec<_> = listed.iter().map(|m| (m.user_id.as_str(), m.role)).collect();
+        let mut users: Vec<_> = listed.iter().map(|m| (m.user_id.as_str(), m.role.clone())).collect();
         users.sort();
         assert_eq!(users, vec![("alice", Role::Owner), ("bob", Role::Admin)]);
 

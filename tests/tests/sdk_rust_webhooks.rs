@@ -97,7 +97,7 @@ fn assert_bad_field(result: Result<impl std::fmt::Debug, Error>, field: &str) ->
 /// How verify answers a key it does not know: a string not in keyward's
 /// format that matches no imported hash is `MALFORMED`, one in the format
 /// `NOT_FOUND`.
-fn unknown(code: VerifyCode) -> bool {
+fn unknown(code: &VerifyCode) -> bool {
     matches!(code, VerifyCode::Malformed | VerifyCode::NotFound)
 }
 
@@ -566,7 +566,7 @@ async fn deliveries_are_signed_listed_and_redelivered(backend: Backend) {
         assert!(page.has_more());
         let all = deliveries(&client, ListWebhookDeliveries { limit: Some(1), ..for_endpoint.clone() }).await;
         assert_eq!(
-            all.iter().map(|d| d.event_type).collect::<Vec<_>>(),
+            all.iter().map(|d| d.event_type.clone()).collect::<Vec<_>>(),
             vec![WebhookEventType::ApiKeyRevoked, WebhookEventType::ApiKeyCreated]
         );
 
@@ -768,7 +768,7 @@ async fn import_keys_by_hash(backend: Backend) {
 
         // Unknown until imported (and a cached "unknown" must not stick).
         let before = verify_code(&client, LEGACY_KEY).await;
-        assert!(unknown(before), "{before:?}");
+        assert!(unknown(&before), "{before:?}");
 
         let mut legacy = imported("legacy billing key", LEGACY_KEY_SHA256, "sk_live_lega");
         legacy.last4 = Some("5678".into());
@@ -794,7 +794,7 @@ async fn import_keys_by_hash(backend: Backend) {
         assert_eq!(verdict.key_id, Some(key.id));
         assert_eq!(verdict.scopes, Some(vec!["billing:read".to_string()]));
         let near_miss = verify_code(&client, "sk_live_legacyABCDEFGH12345679").await;
-        assert!(unknown(near_miss), "{near_miss:?}");
+        assert!(unknown(&near_miss), "{near_miss:?}");
 
         // It lists like any key, marked as imported.
         let listed: Vec<_> = client
@@ -818,7 +818,7 @@ async fn import_keys_by_hash(backend: Backend) {
         assert!(batch.is_conflict(), "{batch:?}");
         assert!(batch.message().unwrap_or_default().starts_with("keys[1].key_hash"), "{batch:?}");
         let fresh_code = verify_code(&client, "sk_live_freshKEY000").await;
-        assert!(unknown(fresh_code), "nothing of a failed batch is imported: {fresh_code:?}");
+        assert!(unknown(&fresh_code), "nothing of a failed batch is imported: {fresh_code:?}");
 
         // Invalid items are 400s naming `keys[i].field`.
         assert_bad_field(
@@ -889,7 +889,7 @@ async fn project_hygiene_policies_round_trip(backend: Backend) {
         assert_eq!((renamed.expiry_warning_days, renamed.leak_policy), (0, LeakPolicy::Revoke), "untouched");
         let listed: Vec<_> = projects.list(ListProjects::default()).try_collect().await.expect("list");
         let listed = listed.iter().find(|p| p.id == strict.id).expect("listed");
-        assert_eq!((listed.expiry_warning_days, listed.leak_policy), (0, LeakPolicy::Revoke));
+        assert_eq!((listed.expiry_warning_days, listed.leak_policy.clone()), (0, LeakPolicy::Revoke));
 
         assert_bad_field(
             projects

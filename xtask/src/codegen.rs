@@ -44,7 +44,8 @@ pub fn generate(spec_v3_0: &Value) -> anyhow::Result<String> {
     let spec: openapiv3::OpenAPI = serde_path_to_error::deserialize(&unconstrained)
         .with_context(|| format!("{SPEC_3_0_PATH} is not an OpenAPI 3.0 document that the openapiv3 crate accepts"))?;
     let tokens = one_doc_attribute_per_line(generate_tokens(&spec)?);
-    let file: syn::File = syn::parse2(tokens).context("progenitor emitted tokens that are not a Rust file")?;
+    let mut file: syn::File = syn::parse2(tokens).context("progenitor emitted tokens that are not a Rust file")?;
+    open_string_enums(&mut file);
     // prettyplease turns `#[doc = …]` into `///` comments and breaks lines;
     // rustfmt then makes the result identical to what `cargo fmt` would leave.
     let source = format!("{HEADER}{}", space_out_items(&prettyplease::unparse(&file)));
@@ -105,6 +106,96 @@ fn generate_tokens(spec: &openapiv3::OpenAPI) -> anyhow::Result<TokenStream> {
         }
         Err(_) => bail!("progenitor panicked while generating a client from {SPEC_3_0_PATH} (message above)"),
     }
+}
+
+/// The variant every string enum of the client gets for values it does not know.
+const UNKNOWN_VARIANT: &str = "Unknown";
+
+/// Opens every string enum (`VerifyCode`, `WebhookEventType`, `Role`, …) to
+/// values this client does not know: a server newer than the SDK may add a
+/// verify code or an event type, and a client must then still decode the
+/// response instead of failing the whole call. Each enum gets an
+/// `Unknown(String)` variant that serde fills with any other string
+/// (`#[serde(untagged)]` on one variant), and its `Display` prints the value
+/// as received. Parsing a string (`FromStr`, `TryFrom`) stays strict: what a
+/// caller sends is checked against the values the spec names.
+///
+/// The enums lose `Copy` (a `String` is not `Copy`); nothing else changes.
+fn open_string_enums(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+
+    struct Opener {
+        opened: std::collections::BTreeSet<String>,
+    }
+
+    impl VisitMut for Opener {
+        fn visit_item_enum_mut(&mut self, item: &mut syn::ItemEnum) {
+            let unit_only =
+                !item.variants.is_empty() && item.variants.iter().all(|v| matches!(v.fields, syn::Fields::Unit));
+            let derives_serde = item
+                .attrs
+                .iter()
+                .any(|a| a.path().is_ident("derive") && a.to_token_stream().to_string().contains("Deserialize"));
+            if !unit_only || !derives_serde {
+                return;
+            }
+            for attr in &mut item.attrs {
+                if attr.path().is_ident("derive") {
+                    let derives: Vec<String> = attr
+                        .parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated)
+                        .map(|paths| paths.iter().map(|p| p.to_token_stream().to_string()).collect())
+                        .unwrap_or_default();
+                    let kept: Vec<TokenStream> = derives
+                        .iter()
+                        .filter(|d| d.as_str() != "Copy")
+                        .map(|d| d.parse().expect("a derive path"))
+                        .collect();
+                    *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
+                }
+            }
+            let unknown = syn::Ident::new(UNKNOWN_VARIANT, proc_macro2::Span::call_site());
+            item.variants.push(syn::parse_quote! {
+                #[doc = "A value this version of the SDK does not know (sent by a newer server), as received."]
+                #[serde(untagged)]
+                #unknown(::std::string::String)
+            });
+            self.opened.insert(item.ident.to_string());
+        }
+    }
+
+    /// Adds the `Unknown` arm to the `Display` of each opened enum (its match is exhaustive).
+    struct DisplayArms<'a> {
+        opened: &'a std::collections::BTreeSet<String>,
+    }
+
+    impl VisitMut for DisplayArms<'_> {
+        fn visit_item_impl_mut(&mut self, item: &mut syn::ItemImpl) {
+            let is_display = item
+                .trait_
+                .as_ref()
+                .is_some_and(|(_, path, _)| path.segments.last().is_some_and(|segment| segment.ident == "Display"));
+            let self_name = match item.self_ty.as_ref() {
+                syn::Type::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
+                _ => None,
+            };
+            if !is_display || !self_name.is_some_and(|name| self.opened.contains(&name)) {
+                return;
+            }
+            struct AddArm;
+            impl VisitMut for AddArm {
+                fn visit_expr_match_mut(&mut self, expr: &mut syn::ExprMatch) {
+                    let unknown = syn::Ident::new(UNKNOWN_VARIANT, proc_macro2::Span::call_site());
+                    expr.arms.push(syn::parse_quote! { Self::#unknown(ref value) => f.write_str(value), });
+                }
+            }
+            AddArm.visit_item_impl_mut(item);
+        }
+    }
+
+    use quote::ToTokens;
+    let mut opener = Opener { opened: std::collections::BTreeSet::new() };
+    opener.visit_file_mut(file);
+    DisplayArms { opened: &opener.opened }.visit_file_mut(file);
 }
 
 /// Splits every multi-line `#[doc = "…"]` into one attribute per line.
@@ -213,7 +304,36 @@ pub fn check(client: &str) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::one_doc_attribute_per_line;
+    use super::{one_doc_attribute_per_line, open_string_enums};
+
+    #[test]
+    fn string_enums_take_unknown_values_and_print_them() {
+        let mut file: syn::File = syn::parse_quote! {
+            #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, PartialEq)]
+            pub enum Code {
+                #[serde(rename = "VALID")]
+                Valid,
+            }
+            impl ::std::fmt::Display for Code {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    match *self {
+                        Self::Valid => f.write_str("VALID"),
+                    }
+                }
+            }
+            #[derive(::serde::Deserialize, Clone, Copy)]
+            pub struct NotAnEnum;
+        };
+        open_string_enums(&mut file);
+        let text = quote::quote!(#file).to_string();
+        assert!(text.contains("# [serde (untagged)] Unknown (:: std :: string :: String)"), "{text}");
+        assert!(text.contains("Self :: Unknown (ref value) => f . write_str (value)"), "{text}");
+        assert!(
+            text.contains("derive (:: serde :: Deserialize , :: serde :: Serialize , Clone , Debug , PartialEq)"),
+            "{text}"
+        );
+        assert!(text.contains("derive (:: serde :: Deserialize , Clone , Copy)] pub struct NotAnEnum"), "{text}");
+    }
 
     #[test]
     fn multi_line_docs_become_one_attribute_per_line_at_any_depth() {
