@@ -62,9 +62,10 @@ fn invalid(message: impl Into<String>) -> NapiError {
 // JSON helpers.
 
 /// Deserializes `value` into whatever the facade wants (a generated request
-/// type, a `Uuid`, a `String`, …), naming `what` in the error.
+/// type, a `Uuid`, a `String`, …), naming `what` in the error; an enum value
+/// this SDK does not know is refused here, before anything is sent.
 fn parse<T: DeserializeOwned>(value: Value, what: &str) -> Result<T> {
-    serde_json::from_value(value).map_err(|error| invalid(format!("invalid {what}: {error}")))
+    keyward::enums::from_caller_value(value).map_err(|error| invalid(format!("invalid {what}: {error}")))
 }
 
 /// The object `value` (null/undefined → empty), or an error naming `what`.

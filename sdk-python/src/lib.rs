@@ -351,9 +351,9 @@ fn opt_time_arg<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Res
 fn opt_enum_arg<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Result<Option<T>, CallError> {
     match field(args, name) {
         None => Ok(None),
-        Some(v @ Value::String(_)) => {
-            serde_json::from_value(v.clone()).map(Some).map_err(|e| arg_err(format!("invalid `{name}`: {e}")))
-        }
+        Some(v @ Value::String(_)) => keyward::enums::from_caller_value(v.clone())
+            .map(Some)
+            .map_err(|e| arg_err(format!("invalid `{name}`: {e}"))),
         Some(_) => Err(arg_err(format!("`{name}` must be a string"))),
     }
 }
@@ -374,7 +374,7 @@ fn opt_u32_arg(args: &Value, name: &str) -> Result<Option<u32>, CallError> {
 /// Deserialize `args[name]` (or `{}` when absent) into a generated request type.
 fn body<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Result<T, CallError> {
     let raw = field(args, name).cloned().unwrap_or_else(|| json!({}));
-    serde_json::from_value(raw).map_err(|e| arg_err(format!("invalid {name}: {e}")))
+    keyward::enums::from_caller_value(raw).map_err(|e| arg_err(format!("invalid {name}: {e}")))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, CallError> {

@@ -424,8 +424,8 @@ pub mod types {
         }
     }
 
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     ///Bucket size of a usage report.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     pub enum Granularity {
         #[serde(rename = "hour")]
         Hour,
@@ -554,8 +554,8 @@ pub mod types {
         }
     }
 
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     ///How a key came to be; recorded by the server.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     pub enum KeySource {
         #[serde(rename = "api")]
         Api,
@@ -635,8 +635,8 @@ pub mod types {
         }
     }
 
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     ///What a leak report does to a matching key of the project.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     pub enum LeakPolicy {
         #[serde(rename = "revoke")]
         Revoke,
@@ -837,8 +837,8 @@ pub mod types {
         }
     }
 
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     ///A user's role in an organization.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     pub enum Role {
         #[serde(rename = "owner")]
         Owner,
@@ -1114,8 +1114,8 @@ pub mod types {
         }
     }
 
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     ///Why a presented key is or is not valid.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     pub enum VerifyCode {
         #[serde(rename = "VALID")]
         Valid,
@@ -1294,8 +1294,8 @@ pub mod types {
         }
     }
 
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     ///`WebhookDeliveryStatus`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     pub enum WebhookDeliveryStatus {
         #[serde(rename = "pending")]
         Pending,
@@ -1368,8 +1368,8 @@ pub mod types {
         }
     }
 
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     ///What happened to a key.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     pub enum WebhookEventType {
         #[serde(rename = "api_key.created")]
         ApiKeyCreated,
@@ -6075,6 +6075,132 @@ pub mod types {
         impl From<String> for ConversionError {
             fn from(value: String) -> Self {
                 Self(value.into())
+            }
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for Granularity {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+            const KNOWN: &[&str] = &["hour", "day"];
+            let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+            match value.as_str() {
+                "hour" => Ok(Self::Hour),
+                "day" => Ok(Self::Day),
+                _ => crate::enums::unknown_value::<D::Error>(value, KNOWN).map(Self::Unknown),
+            }
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for KeySource {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+            const KNOWN: &[&str] = &["api", "dashboard", "bootstrap", "rotation", "import"];
+            let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+            match value.as_str() {
+                "api" => Ok(Self::Api),
+                "dashboard" => Ok(Self::Dashboard),
+                "bootstrap" => Ok(Self::Bootstrap),
+                "rotation" => Ok(Self::Rotation),
+                "import" => Ok(Self::Import),
+                _ => crate::enums::unknown_value::<D::Error>(value, KNOWN).map(Self::Unknown),
+            }
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for LeakPolicy {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+            const KNOWN: &[&str] = &["revoke", "flag"];
+            let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+            match value.as_str() {
+                "revoke" => Ok(Self::Revoke),
+                "flag" => Ok(Self::Flag),
+                _ => crate::enums::unknown_value::<D::Error>(value, KNOWN).map(Self::Unknown),
+            }
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for Role {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+            const KNOWN: &[&str] = &["owner", "admin", "member", "viewer"];
+            let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+            match value.as_str() {
+                "owner" => Ok(Self::Owner),
+                "admin" => Ok(Self::Admin),
+                "member" => Ok(Self::Member),
+                "viewer" => Ok(Self::Viewer),
+                _ => crate::enums::unknown_value::<D::Error>(value, KNOWN).map(Self::Unknown),
+            }
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for VerifyCode {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+            const KNOWN: &[&str] = &[
+                "VALID",
+                "NOT_FOUND",
+                "MALFORMED",
+                "REVOKED",
+                "EXPIRED",
+                "FORBIDDEN_IP",
+                "INSUFFICIENT_SCOPES",
+                "RATE_LIMITED",
+                "USAGE_EXCEEDED",
+                "DISABLED",
+            ];
+            let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+            match value.as_str() {
+                "VALID" => Ok(Self::Valid),
+                "NOT_FOUND" => Ok(Self::NotFound),
+                "MALFORMED" => Ok(Self::Malformed),
+                "REVOKED" => Ok(Self::Revoked),
+                "EXPIRED" => Ok(Self::Expired),
+                "FORBIDDEN_IP" => Ok(Self::ForbiddenIp),
+                "INSUFFICIENT_SCOPES" => Ok(Self::InsufficientScopes),
+                "RATE_LIMITED" => Ok(Self::RateLimited),
+                "USAGE_EXCEEDED" => Ok(Self::UsageExceeded),
+                "DISABLED" => Ok(Self::Disabled),
+                _ => crate::enums::unknown_value::<D::Error>(value, KNOWN).map(Self::Unknown),
+            }
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for WebhookDeliveryStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+            const KNOWN: &[&str] = &["pending", "succeeded", "failed"];
+            let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+            match value.as_str() {
+                "pending" => Ok(Self::Pending),
+                "succeeded" => Ok(Self::Succeeded),
+                "failed" => Ok(Self::Failed),
+                _ => crate::enums::unknown_value::<D::Error>(value, KNOWN).map(Self::Unknown),
+            }
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for WebhookEventType {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+            const KNOWN: &[&str] = &[
+                "api_key.created",
+                "api_key.updated",
+                "api_key.revoked",
+                "api_key.regenerated",
+                "api_key.rotated",
+                "api_key.expiring",
+                "api_key.rotation_due",
+                "api_key.leaked",
+                "api_key.usage_exceeded",
+            ];
+            let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+            match value.as_str() {
+                "api_key.created" => Ok(Self::ApiKeyCreated),
+                "api_key.updated" => Ok(Self::ApiKeyUpdated),
+                "api_key.revoked" => Ok(Self::ApiKeyRevoked),
+                "api_key.regenerated" => Ok(Self::ApiKeyRegenerated),
+                "api_key.rotated" => Ok(Self::ApiKeyRotated),
+                "api_key.expiring" => Ok(Self::ApiKeyExpiring),
+                "api_key.rotation_due" => Ok(Self::ApiKeyRotationDue),
+                "api_key.leaked" => Ok(Self::ApiKeyLeaked),
+                "api_key.usage_exceeded" => Ok(Self::ApiKeyUsageExceeded),
+                _ => crate::enums::unknown_value::<D::Error>(value, KNOWN).map(Self::Unknown),
             }
         }
     }

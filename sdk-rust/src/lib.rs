@@ -50,6 +50,7 @@ pub use client::{
     API_KEY_ENV, BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT, ORGANIZATION_ID_ENV, ORGANIZATION_ID_HEADER, RequestOptions,
 };
+pub mod enums;
 pub use error::Error;
 pub use generated::types;
 pub use pagination::Page;
@@ -89,5 +90,10 @@ mod tests {
         let event: WebhookEventType = serde_json::from_value(json!("api_key.teleported")).expect("decodes");
         assert_eq!(event, WebhookEventType::Unknown("api_key.teleported".into()));
         assert!("QUANTUM_LOCKED".parse::<VerifyCode>().is_err(), "what a caller sends stays checked");
+        let refused = crate::enums::from_caller_value::<WebhookEventType>(json!("api_key.teleported"))
+            .expect_err("a caller's unknown value is refused");
+        assert!(refused.to_string().starts_with("unknown variant `api_key.teleported`, expected one of"), "{refused}");
+        let sent: WebhookEventType = crate::enums::from_caller_value(json!("api_key.revoked")).expect("known");
+        assert_eq!(sent, WebhookEventType::ApiKeyRevoked);
     }
 }

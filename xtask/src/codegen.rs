@@ -115,87 +115,139 @@ const UNKNOWN_VARIANT: &str = "Unknown";
 /// values this client does not know: a server newer than the SDK may add a
 /// verify code or an event type, and a client must then still decode the
 /// response instead of failing the whole call. Each enum gets an
-/// `Unknown(String)` variant that serde fills with any other string
-/// (`#[serde(untagged)]` on one variant), and its `Display` prints the value
-/// as received. Parsing a string (`FromStr`, `TryFrom`) stays strict: what a
-/// caller sends is checked against the values the spec names.
+/// `Unknown(String)` variant holding such a value as received; it serializes
+/// back to the same string and `Display` prints it. Its `Deserialize` is
+/// written out (instead of derived) so that what a *caller* sends stays
+/// checked: the bindings decode their arguments with
+/// `keyward::enums::from_caller_value`, under which an unknown value is
+/// serde's "unknown variant" error, naming the field, before anything is
+/// sent. `FromStr`/`TryFrom` stay strict too.
 ///
 /// The enums lose `Copy` (a `String` is not `Copy`); nothing else changes.
 fn open_string_enums(file: &mut syn::File) {
+    use quote::ToTokens;
     use syn::visit_mut::VisitMut;
 
-    struct Opener {
-        opened: std::collections::BTreeSet<String>,
+    /// The derives of `attrs` as written, or None when there is no derive.
+    fn derives(attrs: &[syn::Attribute]) -> Vec<String> {
+        attrs
+            .iter()
+            .filter(|a| a.path().is_ident("derive"))
+            .flat_map(|a| {
+                a.parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated)
+                    .map(|paths| paths.iter().map(|p| p.to_token_stream().to_string().replace(' ', "")).collect())
+                    .unwrap_or_else(|_| Vec::new())
+            })
+            .collect()
     }
 
-    impl VisitMut for Opener {
-        fn visit_item_enum_mut(&mut self, item: &mut syn::ItemEnum) {
-            let unit_only =
-                !item.variants.is_empty() && item.variants.iter().all(|v| matches!(v.fields, syn::Fields::Unit));
-            let derives_serde = item
-                .attrs
-                .iter()
-                .any(|a| a.path().is_ident("derive") && a.to_token_stream().to_string().contains("Deserialize"));
-            if !unit_only || !derives_serde {
-                return;
+    /// The wire name of a unit variant (its `#[serde(rename = "…")]`, else its name).
+    fn wire_name(variant: &syn::Variant) -> String {
+        for attr in variant.attrs.iter().filter(|a| a.path().is_ident("serde")) {
+            let mut renamed = None;
+            let _ = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("rename") {
+                    renamed = Some(meta.value()?.parse::<syn::LitStr>()?.value());
+                }
+                Ok(())
+            });
+            if let Some(name) = renamed {
+                return name;
             }
-            for attr in &mut item.attrs {
-                if attr.path().is_ident("derive") {
-                    let derives: Vec<String> = attr
-                        .parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated)
-                        .map(|paths| paths.iter().map(|p| p.to_token_stream().to_string()).collect())
-                        .unwrap_or_default();
-                    let kept: Vec<TokenStream> = derives
-                        .iter()
-                        .filter(|d| d.as_str() != "Copy")
-                        .map(|d| d.parse().expect("a derive path"))
-                        .collect();
-                    *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
+        }
+        variant.ident.to_string()
+    }
+
+    /// Opens the enum; returns its `Deserialize` impl to add beside it.
+    fn open(item: &mut syn::ItemEnum) -> Option<syn::Item> {
+        let unit_only =
+            !item.variants.is_empty() && item.variants.iter().all(|v| matches!(v.fields, syn::Fields::Unit));
+        let derived = derives(&item.attrs);
+        if !unit_only || !derived.iter().any(|d| d == "::serde::Deserialize") {
+            return None;
+        }
+        let kept: Vec<TokenStream> = derived
+            .iter()
+            .filter(|d| d.as_str() != "Copy" && d.as_str() != "::serde::Deserialize")
+            .map(|d| d.parse().expect("a derive path"))
+            .collect();
+        item.attrs.retain(|a| !a.path().is_ident("derive"));
+        item.attrs.insert(0, syn::parse_quote!(#[derive(#(#kept),*)]));
+        let wire_names: Vec<String> = item.variants.iter().map(wire_name).collect();
+        let idents: Vec<&syn::Ident> = item.variants.iter().map(|v| &v.ident).collect();
+        let name = item.ident.clone();
+        let unknown = syn::Ident::new(UNKNOWN_VARIANT, proc_macro2::Span::call_site());
+        let deserialize: syn::Item = syn::parse_quote! {
+            impl<'de> ::serde::Deserialize<'de> for #name {
+                fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                    const KNOWN: &[&str] = &[#(#wire_names),*];
+                    let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+                    match value.as_str() {
+                        #(#wire_names => Ok(Self::#idents),)*
+                        _ => crate::enums::unknown_value::<D::Error>(value, KNOWN).map(Self::#unknown),
+                    }
                 }
             }
-            let unknown = syn::Ident::new(UNKNOWN_VARIANT, proc_macro2::Span::call_site());
-            item.variants.push(syn::parse_quote! {
-                #[doc = "A value this version of the SDK does not know (sent by a newer server), as received."]
-                #[serde(untagged)]
-                #unknown(::std::string::String)
-            });
-            self.opened.insert(item.ident.to_string());
-        }
+        };
+        item.variants.push(syn::parse_quote! {
+            #[doc = "A value this version of the SDK does not know (sent by a newer server), as received."]
+            #[serde(untagged)]
+            #unknown(::std::string::String)
+        });
+        Some(deserialize)
     }
 
     /// Adds the `Unknown` arm to the `Display` of each opened enum (its match is exhaustive).
-    struct DisplayArms<'a> {
-        opened: &'a std::collections::BTreeSet<String>,
-    }
-
-    impl VisitMut for DisplayArms<'_> {
-        fn visit_item_impl_mut(&mut self, item: &mut syn::ItemImpl) {
-            let is_display = item
-                .trait_
-                .as_ref()
-                .is_some_and(|(_, path, _)| path.segments.last().is_some_and(|segment| segment.ident == "Display"));
-            let self_name = match item.self_ty.as_ref() {
-                syn::Type::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
-                _ => None,
-            };
-            if !is_display || !self_name.is_some_and(|name| self.opened.contains(&name)) {
-                return;
-            }
-            struct AddArm;
-            impl VisitMut for AddArm {
-                fn visit_expr_match_mut(&mut self, expr: &mut syn::ExprMatch) {
-                    let unknown = syn::Ident::new(UNKNOWN_VARIANT, proc_macro2::Span::call_site());
-                    expr.arms.push(syn::parse_quote! { Self::#unknown(ref value) => f.write_str(value), });
-                }
-            }
-            AddArm.visit_item_impl_mut(item);
+    fn add_display_arm(item: &mut syn::ItemImpl, opened: &std::collections::BTreeSet<String>) {
+        let is_display = item
+            .trait_
+            .as_ref()
+            .is_some_and(|(_, path, _)| path.segments.last().is_some_and(|segment| segment.ident == "Display"));
+        let self_name = match item.self_ty.as_ref() {
+            syn::Type::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
+            _ => None,
+        };
+        if !is_display || !self_name.is_some_and(|name| opened.contains(&name)) {
+            return;
         }
+        struct AddArm;
+        impl VisitMut for AddArm {
+            fn visit_expr_match_mut(&mut self, expr: &mut syn::ExprMatch) {
+                let unknown = syn::Ident::new(UNKNOWN_VARIANT, proc_macro2::Span::call_site());
+                expr.arms.push(syn::parse_quote! { Self::#unknown(ref value) => f.write_str(value), });
+            }
+        }
+        AddArm.visit_item_impl_mut(item);
     }
 
-    use quote::ToTokens;
-    let mut opener = Opener { opened: std::collections::BTreeSet::new() };
-    opener.visit_file_mut(file);
-    DisplayArms { opened: &opener.opened }.visit_file_mut(file);
+    fn open_items(items: &mut Vec<syn::Item>) {
+        let mut opened = std::collections::BTreeSet::new();
+        let mut added = Vec::new();
+        for item in items.iter_mut() {
+            match item {
+                syn::Item::Enum(item) => {
+                    if let Some(deserialize) = open(item) {
+                        opened.insert(item.ident.to_string());
+                        added.push(deserialize);
+                    }
+                }
+                syn::Item::Mod(module) => {
+                    if let Some((_, inner)) = &mut module.content {
+                        open_items(inner);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for item in items.iter_mut() {
+            if let syn::Item::Impl(item) = item {
+                add_display_arm(item, &opened);
+            }
+        }
+        items.extend(added);
+    }
+
+    open_items(&mut file.items);
 }
 
 /// Splits every multi-line `#[doc = "…"]` into one attribute per line.
@@ -309,29 +361,30 @@ mod tests {
     #[test]
     fn string_enums_take_unknown_values_and_print_them() {
         let mut file: syn::File = syn::parse_quote! {
-            #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, PartialEq)]
-            pub enum Code {
-                #[serde(rename = "VALID")]
-                Valid,
-            }
-            impl ::std::fmt::Display for Code {
-                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                    match *self {
-                        Self::Valid => f.write_str("VALID"),
+            pub mod types {
+                #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, PartialEq)]
+                pub enum Code {
+                    #[serde(rename = "VALID")]
+                    Valid,
+                }
+                impl ::std::fmt::Display for Code {
+                    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        match *self {
+                            Self::Valid => f.write_str("VALID"),
+                        }
                     }
                 }
+                #[derive(::serde::Deserialize, Clone, Copy)]
+                pub struct NotAnEnum;
             }
-            #[derive(::serde::Deserialize, Clone, Copy)]
-            pub struct NotAnEnum;
         };
         open_string_enums(&mut file);
         let text = quote::quote!(#file).to_string();
         assert!(text.contains("# [serde (untagged)] Unknown (:: std :: string :: String)"), "{text}");
         assert!(text.contains("Self :: Unknown (ref value) => f . write_str (value)"), "{text}");
-        assert!(
-            text.contains("derive (:: serde :: Deserialize , :: serde :: Serialize , Clone , Debug , PartialEq)"),
-            "{text}"
-        );
+        assert!(text.contains("# [derive (:: serde :: Serialize , Clone , Debug , PartialEq)]"), "{text}");
+        assert!(text.contains("impl < 'de > :: serde :: Deserialize < 'de > for Code"), "{text}");
+        assert!(text.contains("\"VALID\" => Ok (Self :: Valid)"), "{text}");
         assert!(text.contains("derive (:: serde :: Deserialize , Clone , Copy)] pub struct NotAnEnum"), "{text}");
     }
 
