@@ -4,6 +4,7 @@
 //! describes the layers.
 
 pub mod access;
+pub mod events;
 pub mod ids;
 pub mod keys;
 pub mod leaks;
