@@ -41,7 +41,7 @@ it('npm pack → npm install <tarball> in an empty project → require/import wo
         const { requireKey } = require('keyward/express');
         const client = new Keyward({ apiKey: 'kw_live_x', baseURL: 'http://127.0.0.1:9' });
         const secret = new SecretKey('kw_live_abcdEFGH');
-        console.log(typeof client.apiKeys.create, typeof requireKey(), String(secret), new NotFoundError(404, 'not_found', 'm', 'r') instanceof APIError);
+        console.log(typeof client.apiKeys.create, typeof requireKey({ client }), String(secret), new NotFoundError(404, 'not_found', 'm', 'r') instanceof APIError);
       `],
       { cwd: app, encoding: 'utf8', timeout: 30000 },
     );

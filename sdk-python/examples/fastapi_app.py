@@ -4,10 +4,12 @@ Run a keyward server (`cargo run -p keyward-server` prints the admin key), then:
 
     export KEYWARD_API_KEY=<a key with keys:verify, e.g. the admin key>
     export KEYWARD_BASE_URL=http://127.0.0.1:8080
-    pip install ./sdk-python fastapi uvicorn
+    pip install "./sdk-python[fastapi]" uvicorn
     uvicorn fastapi_app:app --app-dir sdk-python/examples --port 9000
 
     curl -H "Authorization: Bearer <a customer's key with reports:read>" localhost:9000/reports
+
+Without KEYWARD_API_KEY or KEYWARD_BASE_URL the import fails, naming the variable.
 """
 
 from __future__ import annotations

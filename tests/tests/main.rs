@@ -17,6 +17,7 @@ mod key_hygiene;
 mod key_hygiene_processes;
 mod migrations;
 mod sdk_rust;
+mod sdk_rust_guard;
 mod sdk_rust_tenancy;
 mod sdk_rust_webhooks;
 mod server_binary;
