@@ -3,6 +3,7 @@
 
 mod bench;
 mod codegen;
+mod docs;
 mod downgrade;
 mod drift;
 mod ecosystem;
@@ -45,8 +46,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Run every test suite: house rules, drift checks, Rust, schemathesis,
-    /// third-party OpenAPI tools, Python SDK, Node SDK.
+    /// Run every test suite: house rules, docs, drift checks, Rust,
+    /// schemathesis, third-party OpenAPI tools, Python SDK, Node SDK.
     Test(test::TestArgs),
     /// Run schemathesis over every operation of the served spec (the `fuzz`
     /// suite of `cargo xtask test`, with more examples).

@@ -13,7 +13,7 @@ use std::{
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
-use crate::{codegen, ecosystem, fuzz, layering, node, openapi, python, workspace_path, workspace_root};
+use crate::{codegen, docs, ecosystem, fuzz, layering, node, openapi, python, workspace_path, workspace_root};
 
 #[derive(clap::Args)]
 pub struct TestArgs {
@@ -29,6 +29,9 @@ pub struct TestArgs {
 enum Suite {
     /// house rules: cargo fmt --check, clippy -D warnings, the layering check
     Lint,
+    /// the READMEs and docs/: relative links and anchors resolve, documented xtask and server
+    /// commands parse, blocks marked `<!-- check: run -->` run (xtask/src/docs.rs)
+    Docs,
     /// openapi --check and codegen --check
     Drift,
     /// cargo nextest (or cargo test) over the workspace, plus doctests
@@ -86,6 +89,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
         cargo(&["clippy", "--workspace", "--all-targets", "--no-deps", "--", "-D", "warnings"])
     });
     step("layering", Suite::Lint, &mut layering::check);
+    step("docs: links, commands, runnable blocks", Suite::Docs, &mut docs::check);
     // Built once, shared by both drift checks: generating the spec is the
     // same work either way.
     let mut specs = None;
