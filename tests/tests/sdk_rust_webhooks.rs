@@ -399,10 +399,16 @@ async fn validation_errors_name_the_field(backend: Backend) {
             "api_key.usage_exceeded".parse::<WebhookEventType>().ok(),
             Some(WebhookEventType::ApiKeyUsageExceeded)
         );
-        let from_json = serde_json::from_value::<CreateWebhookEndpointRequest>(
+        let from_json = keyward::enums::from_caller_value::<CreateWebhookEndpointRequest>(
             json!({"url": "http://127.0.0.1:9/x", "event_types": ["api_key.deleted"]}),
         );
         assert!(from_json.is_err(), "{from_json:?}");
+        // A response is read leniently instead: a newer server's event type is kept as received.
+        let from_server = serde_json::from_value::<CreateWebhookEndpointRequest>(
+            json!({"url": "http://127.0.0.1:9/x", "event_types": ["api_key.deleted"]}),
+        )
+        .expect("decodes");
+        assert_eq!(from_server.event_types, Some(vec![WebhookEventType::Unknown("api_key.deleted".into())]));
 
         // A server that does not know an event type the SDK sends answers 400
         // naming the field; the facade surfaces it as a typed BadRequest.
