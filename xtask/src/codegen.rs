@@ -128,7 +128,7 @@ fn open_string_enums(file: &mut syn::File) {
     use quote::ToTokens;
     use syn::visit_mut::VisitMut;
 
-    /// The derives of `attrs` as written, or None when there is no derive.
+    /// The derives of `attrs` as written (empty when there is none).
     fn derives(attrs: &[syn::Attribute]) -> Vec<String> {
         attrs
             .iter()

@@ -256,11 +256,11 @@ pub enum ChangedBy<'a> {
 
 impl ChangedBy<'_> {
     pub fn audit(&self, action: &str, key_id: KeyId, changes: Value) -> AuditRecord {
-        let key_id = &key_id.to_string();
         match self {
             ChangedBy::Caller(caller) => caller.audit(action, "api_key", key_id, changes),
             ChangedBy::System { organization_id, actor_id } => {
-                AuditRecord::new(*organization_id, "system", *actor_id, action, "api_key", key_id).changes(changes)
+                AuditRecord::new(*organization_id, "system", *actor_id, action, "api_key", key_id.to_string())
+                    .changes(changes)
             }
         }
     }

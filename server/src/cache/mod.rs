@@ -47,8 +47,7 @@ use std::{
 
 // ---------------------------------------------------------------- the cached record
 
-/// A string many cached keys share (organization id, project id, environment
-/// name), interned. Compares equal to the `String`s and `str`s it holds.
+/// A string many cached keys share (the environment name), interned.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct IStr(Arc<str>);
 
@@ -68,24 +67,6 @@ impl fmt::Debug for IStr {
 impl fmt::Display for IStr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-impl PartialEq<String> for IStr {
-    fn eq(&self, other: &String) -> bool {
-        *self.0 == **other
-    }
-}
-
-impl PartialEq<str> for IStr {
-    fn eq(&self, other: &str) -> bool {
-        *self.0 == *other
-    }
-}
-
-impl PartialEq<&str> for IStr {
-    fn eq(&self, other: &&str) -> bool {
-        *self.0 == **other
     }
 }
 

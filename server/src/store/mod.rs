@@ -64,6 +64,31 @@ pub struct Store {
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
+/// A page of an organization's rows of `table` that are not soft-deleted,
+/// newest first (ids are UUIDv7, so newest is the highest id);
+/// `starting_after` is the id of the last row already seen.
+async fn live_page_of_org<T>(
+    conn: &mut Conn,
+    table: &str,
+    columns: &str,
+    org_id: &OrgId,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {columns} FROM {table} WHERE organization_id = $1 AND deleted_at IS NULL \
+         AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3"
+    )))
+    .bind(org_id)
+    .bind(starting_after.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }

@@ -107,15 +107,7 @@ pub async fn list_projects(
     starting_after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<ProjectRecord>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {PROJECT_COLUMNS} FROM projects WHERE organization_id = $1 AND deleted_at IS NULL \
-         AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3"
-    )))
-    .bind(org_id)
-    .bind(starting_after.unwrap_or(""))
-    .bind(limit)
-    .fetch_all(conn)
-    .await
+    live_page_of_org(conn, "projects", PROJECT_COLUMNS, org_id, starting_after, limit).await
 }
 
 pub async fn soft_delete_project(

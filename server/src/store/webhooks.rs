@@ -138,15 +138,7 @@ pub async fn list_webhook_endpoints(
     starting_after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<WebhookEndpointRecord>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE organization_id = $1 AND deleted_at IS NULL \
-         AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3"
-    )))
-    .bind(org_id)
-    .bind(starting_after.unwrap_or(""))
-    .bind(limit)
-    .fetch_all(conn)
-    .await
+    live_page_of_org(conn, "webhook_endpoints", ENDPOINT_COLUMNS, org_id, starting_after, limit).await
 }
 
 /// The active endpoints an event of `org_id` fans out to (filtered by type by the caller).
