@@ -178,10 +178,6 @@ impl From<keyward::Error> for CallError {
     }
 }
 
-fn arg_err(msg: impl Into<String>) -> CallError {
-    CallError::Argument(msg.into())
-}
-
 /// The dict `keyward._exceptions._from_native` turns into the right class.
 fn error_info(err: &CallError) -> Value {
     match err {
@@ -300,300 +296,15 @@ fn json_to_py(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
 // Dispatch: one async implementation for both front doors
 // ---------------------------------------------------------------------------
 
-fn field<'a>(args: &'a Value, name: &str) -> Option<&'a Value> {
-    args.get(name).filter(|v| !v.is_null())
-}
-
-fn uuid_arg(args: &Value, name: &str) -> Result<Uuid, CallError> {
-    let raw = field(args, name)
-        .and_then(Value::as_str)
-        .ok_or_else(|| arg_err(format!("`{name}` is required (a UUID string)")))?;
-    Uuid::parse_str(raw).map_err(|_| arg_err(format!("`{name}` is not a valid UUID: {raw:?}")))
-}
-
-fn opt_uuid_arg(args: &Value, name: &str) -> Result<Option<Uuid>, CallError> {
-    match field(args, name) {
-        None => Ok(None),
-        Some(_) => uuid_arg(args, name).map(Some),
-    }
-}
-
-fn opt_str_arg(args: &Value, name: &str) -> Result<Option<String>, CallError> {
-    match field(args, name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(arg_err(format!("`{name}` must be a string"))),
-    }
-}
-
-fn str_arg(args: &Value, name: &str) -> Result<String, CallError> {
-    match field(args, name) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        _ => Err(arg_err(format!("`{name}` is required (a non-empty string)"))),
-    }
-}
-
-/// An optional RFC 3339 timestamp (Python sends datetimes already encoded),
-/// deserialized into whatever time type the facade's field has.
-fn opt_time_arg<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Result<Option<T>, CallError> {
-    match field(args, name) {
-        None => Ok(None),
-        Some(v @ Value::String(_)) => serde_json::from_value(v.clone())
-            .map(Some)
-            .map_err(|_| arg_err(format!("`{name}` is not an RFC 3339 timestamp: {v}"))),
-        Some(_) => Err(arg_err(format!("`{name}` must be a datetime or an RFC 3339 string"))),
-    }
-}
-
-/// An optional string enum (a delivery `status`, an `event_type`),
-/// deserialized into the generated type, so an unknown value is a
-/// `ValueError` naming the argument before anything is sent.
-fn opt_enum_arg<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Result<Option<T>, CallError> {
-    match field(args, name) {
-        None => Ok(None),
-        Some(v @ Value::String(_)) => keyward::enums::from_caller_value(v.clone())
-            .map(Some)
-            .map_err(|e| arg_err(format!("invalid `{name}`: {e}"))),
-        Some(_) => Err(arg_err(format!("`{name}` must be a string"))),
-    }
-}
-
-fn opt_u64_arg(args: &Value, name: &str) -> Result<Option<u64>, CallError> {
-    match field(args, name) {
-        None => Ok(None),
-        Some(v) => v.as_u64().map(Some).ok_or_else(|| arg_err(format!("`{name}` must be a non-negative integer"))),
-    }
-}
-
-fn opt_u32_arg(args: &Value, name: &str) -> Result<Option<u32>, CallError> {
-    opt_u64_arg(args, name)?
-        .map(|v| u32::try_from(v).map_err(|_| arg_err(format!("`{name}` is too large"))))
-        .transpose()
-}
-
-/// Deserialize `args[name]` (or `{}` when absent) into a generated request type.
-fn body<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Result<T, CallError> {
-    let raw = field(args, name).cloned().unwrap_or_else(|| json!({}));
-    keyward::enums::from_caller_value(raw).map_err(|e| arg_err(format!("invalid {name}: {e}")))
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, CallError> {
-    serde_json::to_value(value).map_err(|e| arg_err(format!("cannot encode result: {e}")))
-}
-
-fn page_json<T: serde::Serialize>(page: keyward::Page<T>) -> Result<Value, CallError> {
-    Ok(json!({"items": to_json(&page.items)?, "next_cursor": page.next_cursor}))
-}
-
-fn created_json(created: keyward::CreatedKey) -> Result<Value, CallError> {
-    Ok(json!({"api_key": to_json(&created.api_key)?, "key": created.key.expose()}))
-}
-
-fn created_endpoint_json(created: keyward::CreatedEndpoint) -> Result<Value, CallError> {
-    Ok(json!({"endpoint": to_json(&created.endpoint)?, "secret": created.secret.expose()}))
-}
-
-/// `client` with a fresh `Idempotency-Key` for one mutating POST (kept across
-/// its retries by the facade), drawn from the OS (`getrandom`), not from a
-/// user-space RNG: after `os.fork()` a thread-local RNG (e.g. `rand`'s
-/// `ThreadRng`) continues with the parent's state in every child, so prefork
-/// workers would send *the same* keys — and the server would replay one
-/// worker's created key (plaintext included) to another.
-fn once(client: &keyward::Client) -> keyward::Client {
-    client.with_options(keyward::RequestOptions {
-        idempotency_key: Some(Uuid::new_v4().to_string()),
-        ..Default::default()
-    })
-}
-
+/// Runs `op` (`"api_keys.create"`, …) through the SDK's generated operation
+/// table (`keyward::dispatch`), which decodes `args` strictly and applies the
+/// facade's retries, timeouts and idempotency keys (drawn from the OS, so
+/// prefork workers never share one).
 async fn dispatch(client: keyward::Client, op: String, args: Value) -> Result<Value, CallError> {
-    match op.as_str() {
-        // --- /v1/api-keys -------------------------------------------------
-        "api_keys.create" => created_json(once(&client).api_keys().create(body(&args, "body")?).await?),
-        "api_keys.list_page" => {
-            let params = keyward::ListApiKeys {
-                project_id: opt_uuid_arg(&args, "project_id")?,
-                environment: opt_str_arg(&args, "environment")?,
-                limit: opt_u32_arg(&args, "limit")?,
-                starting_after: opt_uuid_arg(&args, "starting_after")?,
-            };
-            page_json(client.api_keys().list_page(params).await?)
-        }
-        "api_keys.get" => to_json(&client.api_keys().get(uuid_arg(&args, "id")?).await?),
-        "api_keys.update" => {
-            let id = uuid_arg(&args, "id")?;
-            to_json(&client.api_keys().update(id, body(&args, "body")?).await?)
-        }
-        "api_keys.revoke" => {
-            client.api_keys().revoke(uuid_arg(&args, "id")?).await?;
-            Ok(Value::Null)
-        }
-        "api_keys.regenerate" => created_json(once(&client).api_keys().regenerate(uuid_arg(&args, "id")?).await?),
-        "api_keys.rotate" => {
-            let id = uuid_arg(&args, "id")?;
-            let grace = opt_u64_arg(&args, "grace_period_seconds")?;
-            let rotated = once(&client).api_keys().rotate(id, grace).await?;
-            Ok(json!({"rotation": to_json(&rotated.rotation)?, "key": rotated.key.expose()}))
-        }
-        "api_keys.import" => {
-            let request: keyward::types::ImportApiKeysRequest = body(&args, "body")?;
-            let imported = once(&client).api_keys().import(request.keys).await?;
-            Ok(json!({"imported": to_json(&imported)?}))
-        }
-        // --- /v1/keys/verify ----------------------------------------------
-        "keys.verify" => to_json(&client.keys().verify(body(&args, "body")?).await?),
-        // --- /v1/organizations/{org}/api-keys -----------------------------
-        "organization_api_keys.create" => {
-            let org = uuid_arg(&args, "org")?;
-            created_json(once(&client).organization_api_keys().create(org, body(&args, "body")?).await?)
-        }
-        "organization_api_keys.list_page" => {
-            let org = uuid_arg(&args, "org")?;
-            let params = keyward::ListOrganizationApiKeys {
-                project_id: opt_uuid_arg(&args, "project_id")?,
-                environment: opt_str_arg(&args, "environment")?,
-                limit: opt_u32_arg(&args, "limit")?,
-                cursor: opt_uuid_arg(&args, "cursor")?,
-            };
-            page_json(client.organization_api_keys().list_page(org, params).await?)
-        }
-        "organization_api_keys.revoke" => {
-            let org = uuid_arg(&args, "org")?;
-            client.organization_api_keys().revoke(org, uuid_arg(&args, "id")?).await?;
-            Ok(Value::Null)
-        }
-        // --- /v1/projects -------------------------------------------------
-        "projects.create" => to_json(&once(&client).projects().create(body(&args, "body")?).await?),
-        "projects.list_page" => {
-            let params = keyward::ListProjects {
-                limit: opt_u32_arg(&args, "limit")?,
-                starting_after: opt_uuid_arg(&args, "starting_after")?,
-            };
-            page_json(client.projects().list_page(params).await?)
-        }
-        "projects.get" => to_json(&client.projects().get(uuid_arg(&args, "id")?).await?),
-        "projects.update" => {
-            let id = uuid_arg(&args, "id")?;
-            to_json(&client.projects().update(id, body(&args, "body")?).await?)
-        }
-        "projects.delete" => {
-            client.projects().delete(uuid_arg(&args, "id")?).await?;
-            Ok(Value::Null)
-        }
-        // --- /v1/organizations --------------------------------------------
-        "organizations.create" => to_json(&once(&client).organizations().create(body(&args, "body")?).await?),
-        "organizations.list_page" => {
-            let params = keyward::ListOrganizations {
-                limit: opt_u32_arg(&args, "limit")?,
-                starting_after: opt_uuid_arg(&args, "starting_after")?,
-            };
-            page_json(client.organizations().list_page(params).await?)
-        }
-        "organizations.get" => to_json(&client.organizations().get(uuid_arg(&args, "org")?).await?),
-        "organizations.update" => {
-            let org = uuid_arg(&args, "org")?;
-            to_json(&client.organizations().update(org, body(&args, "body")?).await?)
-        }
-        "organizations.delete" => {
-            client.organizations().delete(uuid_arg(&args, "org")?).await?;
-            Ok(Value::Null)
-        }
-        // --- /v1/organizations/{org}/members ------------------------------
-        "members.list_page" => {
-            let org = uuid_arg(&args, "org")?;
-            let params = keyward::ListMembers {
-                limit: opt_u32_arg(&args, "limit")?,
-                starting_after: opt_str_arg(&args, "starting_after")?,
-            };
-            page_json(client.members().list_page(org, params).await?)
-        }
-        "members.add" => {
-            let org = uuid_arg(&args, "org")?;
-            to_json(&once(&client).members().add(org, body(&args, "body")?).await?)
-        }
-        "members.update" => {
-            let org = uuid_arg(&args, "org")?;
-            let user_id = str_arg(&args, "user_id")?;
-            to_json(&client.members().update(org, &user_id, body(&args, "body")?).await?)
-        }
-        "members.remove" => {
-            let org = uuid_arg(&args, "org")?;
-            let user_id = str_arg(&args, "user_id")?;
-            client.members().remove(org, &user_id).await?;
-            Ok(Value::Null)
-        }
-        // --- /v1/projects/{id}/environments -------------------------------
-        "environments.list_page" => {
-            let project_id = uuid_arg(&args, "project_id")?;
-            let params = keyward::ListEnvironments {
-                limit: opt_u32_arg(&args, "limit")?,
-                starting_after: opt_uuid_arg(&args, "starting_after")?,
-            };
-            page_json(client.environments().list_page(project_id, params).await?)
-        }
-        "environments.create" => {
-            let project_id = uuid_arg(&args, "project_id")?;
-            to_json(&once(&client).environments().create(project_id, body(&args, "body")?).await?)
-        }
-        // --- /v1/audit-events ---------------------------------------------
-        "audit_events.list_page" => {
-            let params = keyward::ListAuditEvents {
-                action: opt_str_arg(&args, "action")?,
-                actor_id: opt_str_arg(&args, "actor_id")?,
-                target_id: opt_str_arg(&args, "target_id")?,
-                since: opt_time_arg(&args, "since")?,
-                until: opt_time_arg(&args, "until")?,
-                limit: opt_u32_arg(&args, "limit")?,
-                starting_after: opt_uuid_arg(&args, "starting_after")?,
-            };
-            page_json(client.audit_events().list_page(params).await?)
-        }
-        // --- /v1/webhook-endpoints -----------------------------------------
-        "webhook_endpoints.create" => {
-            created_endpoint_json(once(&client).webhook_endpoints().create(body(&args, "body")?).await?)
-        }
-        "webhook_endpoints.list_page" => {
-            let params = keyward::ListWebhookEndpoints {
-                limit: opt_u32_arg(&args, "limit")?,
-                starting_after: opt_uuid_arg(&args, "starting_after")?,
-            };
-            page_json(client.webhook_endpoints().list_page(params).await?)
-        }
-        "webhook_endpoints.get" => to_json(&client.webhook_endpoints().get(uuid_arg(&args, "id")?).await?),
-        "webhook_endpoints.update" => {
-            let id = uuid_arg(&args, "id")?;
-            to_json(&client.webhook_endpoints().update(id, body(&args, "body")?).await?)
-        }
-        "webhook_endpoints.delete" => {
-            client.webhook_endpoints().delete(uuid_arg(&args, "id")?).await?;
-            Ok(Value::Null)
-        }
-        "webhook_endpoints.rotate_secret" => {
-            created_endpoint_json(once(&client).webhook_endpoints().rotate_secret(uuid_arg(&args, "id")?).await?)
-        }
-        // --- /v1/webhook-deliveries ---------------------------------------
-        "webhook_deliveries.list_page" => {
-            let params = keyward::ListWebhookDeliveries {
-                endpoint_id: opt_uuid_arg(&args, "endpoint_id")?,
-                api_key_id: opt_uuid_arg(&args, "api_key_id")?,
-                event_type: opt_enum_arg(&args, "event_type")?,
-                status: opt_enum_arg(&args, "status")?,
-                limit: opt_u32_arg(&args, "limit")?,
-                starting_after: opt_uuid_arg(&args, "starting_after")?,
-            };
-            page_json(client.webhook_deliveries().list_page(params).await?)
-        }
-        "webhook_deliveries.get" => to_json(&client.webhook_deliveries().get(uuid_arg(&args, "id")?).await?),
-        "webhook_deliveries.redeliver" => {
-            to_json(&once(&client).webhook_deliveries().redeliver(uuid_arg(&args, "id")?).await?)
-        }
-        // --- /v1/webhook-signing-secret -----------------------------------
-        "webhook_signing_secret.rotate" => {
-            let secret = once(&client).webhook_signing_secret().rotate().await?;
-            Ok(json!({"secret": secret.expose()}))
-        }
-        other => Err(arg_err(format!("unknown operation {other:?}"))),
-    }
+    keyward::dispatch::dispatch(&client, &op, args).await.map_err(|error| match error {
+        keyward::DispatchError::Argument(message) => CallError::Argument(message),
+        keyward::DispatchError::Api(error) => CallError::Api(error),
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -674,12 +385,12 @@ impl NativeClient {
         Ok(client)
     }
 
-    fn client_with(&self, timeout: Option<Duration>, max_retries: Option<u32>) -> Result<keyward::Client, CallError> {
+    fn client_with(&self, options: keyward::RequestOptions) -> Result<keyward::Client, CallError> {
         let client = self.client()?;
-        if timeout.is_none() && max_retries.is_none() {
+        if options == keyward::RequestOptions::default() {
             return Ok(client);
         }
-        Ok(client.with_options(keyward::RequestOptions { timeout, max_retries, ..Default::default() }))
+        Ok(client.with_options(options))
     }
 }
 
@@ -731,7 +442,7 @@ impl NativeClient {
     }
 
     /// Run `op` to completion on this thread, the GIL released meanwhile.
-    #[pyo3(signature = (op, args, timeout=None, max_retries=None))]
+    #[pyo3(signature = (op, args, timeout=None, max_retries=None, idempotency_key=None))]
     fn call(
         &self,
         py: Python<'_>,
@@ -739,11 +450,12 @@ impl NativeClient {
         args: &Bound<'_, PyAny>,
         timeout: Option<f64>,
         max_retries: Option<u32>,
+        idempotency_key: Option<String>,
     ) -> PyResult<Py<PyAny>> {
         let args = py_to_json(args)?;
-        let timeout = secs(timeout, "timeout")?;
+        let options = keyward::RequestOptions { timeout: secs(timeout, "timeout")?, max_retries, idempotency_key };
         let result = py.detach(|| -> Result<Value, CallError> {
-            let client = self.client_with(timeout, max_retries)?;
+            let client = self.client_with(options)?;
             runtime().block_on(dispatch(client, op, args))
         });
         match result {
@@ -753,7 +465,7 @@ impl NativeClient {
     }
 
     /// An awaitable running `op` on the Rust runtime (call from a coroutine).
-    #[pyo3(signature = (op, args, timeout=None, max_retries=None))]
+    #[pyo3(signature = (op, args, timeout=None, max_retries=None, idempotency_key=None))]
     fn call_async<'py>(
         &self,
         py: Python<'py>,
@@ -761,10 +473,11 @@ impl NativeClient {
         args: &Bound<'py, PyAny>,
         timeout: Option<f64>,
         max_retries: Option<u32>,
+        idempotency_key: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let args = py_to_json(args)?;
-        let timeout = secs(timeout, "timeout")?;
-        let client = self.client_with(timeout, max_retries).map_err(|e| to_pyerr(py, e))?;
+        let options = keyward::RequestOptions { timeout: secs(timeout, "timeout")?, max_retries, idempotency_key };
+        let client = self.client_with(options).map_err(|e| to_pyerr(py, e))?;
         generic::future_into_py::<PidRuntime, _, _>(py, async move {
             let result = dispatch(client, op, args).await;
             Python::attach(|py| match result {

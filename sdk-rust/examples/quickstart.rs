@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         CreateApiKeyRequest::builder().name("quickstart").scopes(vec!["reports:read".to_string()]).try_into()?;
     let created = client.api_keys().create(request).await?;
     // `created.key` prints masked; `expose()` is the one place the plaintext shows.
-    println!("created {} ({}) — plaintext: {}", created.api_key.id, created.key, created.key.expose());
+    println!("created {} ({}) — plaintext: {}", created.id, created.key, created.key.expose());
 
     let verdict = client.keys().verify_key(created.key.expose()).await?;
     println!("verify: valid={} code={} scopes={:?}", verdict.valid, verdict.code, verdict.scopes);
@@ -30,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  {}… {:<20} active={}", key.key_prefix, key.name, key.is_active);
     }
 
-    client.api_keys().revoke(created.api_key.id).await?;
+    client.api_keys().revoke(created.id).await?;
     let after = client.keys().verify_key(created.key.expose()).await?;
     println!("after revoke: {}", after.code);
 

@@ -11,12 +11,9 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::generated;
-use crate::resources::{ApiKeys, Keys, OrganizationApiKeys, Projects};
 use crate::retry::RetrySafety;
 use crate::secret::Secret;
-use crate::tenancy::{AuditEvents, Environments, Members, Organizations};
 use crate::transport::{CallLimits, GeneratedError, send_with_retries};
-use crate::webhook_resources::{SigningSecret, WebhookDeliveries, WebhookEndpoints};
 
 /// Where the client connects when neither the builder nor `KEYWARD_BASE_URL` says.
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
@@ -58,7 +55,7 @@ pub const ORGANIZATION_ID_HEADER: &str = "X-Organization-Id";
 ///     .try_into()
 ///     .expect("all required fields are set");
 /// let created = client.api_keys().create(request).await?;
-/// println!("created {} — store it now: {}", created.api_key.id, created.key.expose());
+/// println!("created {} — store it now: {}", created.id, created.key.expose());
 ///
 /// let verdict = client.keys().verify_key(created.key.expose()).await?;
 /// assert!(verdict.valid);
@@ -67,7 +64,7 @@ pub const ORGANIZATION_ID_HEADER: &str = "X-Organization-Id";
 /// let keys: Vec<_> = client.api_keys().list(ListApiKeys::default()).try_collect().await?;
 /// println!("{} keys", keys.len());
 ///
-/// client.api_keys().revoke(created.api_key.id).await?;
+/// client.api_keys().revoke(created.id).await?;
 /// # Ok(())
 /// # }
 /// ```
@@ -157,68 +154,6 @@ impl Client {
                 idempotency_key: options.idempotency_key.or_else(|| self.overrides.idempotency_key.clone()),
             },
         }
-    }
-
-    /// Project-level API keys (`/v1/api-keys`): create, list, get, update,
-    /// revoke, regenerate, rotate, usage, import.
-    pub fn api_keys(&self) -> ApiKeys {
-        ApiKeys::new(self.clone())
-    }
-
-    /// The organization-scoped key family (`/v1/organizations/{org}/api-keys`).
-    pub fn organization_api_keys(&self) -> OrganizationApiKeys {
-        OrganizationApiKeys::new(self.clone())
-    }
-
-    /// Projects (`/v1/projects`): groups of keys with their own defaults.
-    pub fn projects(&self) -> Projects {
-        Projects::new(self.clone())
-    }
-
-    /// Verification (`/v1/keys/verify`), the hot path your backend calls.
-    pub fn keys(&self) -> Keys {
-        Keys::new(self.clone())
-    }
-
-    /// Organizations (`/v1/organizations`): create (a session becomes its
-    /// owner), list, get, update, delete.
-    pub fn organizations(&self) -> Organizations {
-        Organizations::new(self.clone())
-    }
-
-    /// An organization's members and their roles
-    /// (`/v1/organizations/{org}/members`).
-    pub fn members(&self) -> Members {
-        Members::new(self.clone())
-    }
-
-    /// Environments (`live`, `test`, …) of a project's organization
-    /// (`/v1/projects/{id}/environments`).
-    pub fn environments(&self) -> Environments {
-        Environments::new(self.clone())
-    }
-
-    /// The organization's append-only audit log (`/v1/audit-events`).
-    pub fn audit_events(&self) -> AuditEvents {
-        AuditEvents::new(self.clone())
-    }
-
-    /// Webhook endpoints (`/v1/webhook-endpoints`): where key events are
-    /// delivered; create, list, get, update, delete, rotate_secret.
-    pub fn webhook_endpoints(&self) -> WebhookEndpoints {
-        WebhookEndpoints::new(self.clone())
-    }
-
-    /// Webhook deliveries (`/v1/webhook-deliveries`): each event's delivery
-    /// to each destination; list, get, redeliver.
-    pub fn webhook_deliveries(&self) -> WebhookDeliveries {
-        WebhookDeliveries::new(self.clone())
-    }
-
-    /// The organization's signing secret for keys' own `rotation_webhook_url`
-    /// deliveries (`/v1/webhook-signing-secret`).
-    pub fn webhook_signing_secret(&self) -> SigningSecret {
-        SigningSecret::new(self.clone())
     }
 
     /// The organization sent as `X-Organization-Id` on every request, if set.

@@ -325,7 +325,7 @@ pub mod types {
         ///False when disabled by PATCH or revoked.
         pub is_active: bool,
         ///The full key. Shown exactly once: store it now.
-        pub key: ::std::string::String,
+        pub key: crate::Secret,
         ///`{prefix}_{env}_` plus the first 4 secret characters, e.g. `kros_live_abc1`.
         pub key_prefix: ::std::string::String,
         ///Last 4 characters of the key.
@@ -380,7 +380,7 @@ pub mod types {
         pub is_active: bool,
         pub organization_id: ::uuid::Uuid,
         ///`whsec_…`: verifies the `webhook-signature` header (Standard Webhooks). Shown once.
-        pub secret: ::std::string::String,
+        pub secret: crate::Secret,
         pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
         pub url: ::std::string::String,
     }
@@ -751,7 +751,7 @@ pub mod types {
     pub struct OrganizationCreatedApiKey {
         pub api_key: ApiKey,
         ///The full key. Shown exactly once: store it now.
-        pub plaintext_api_key: ::std::string::String,
+        pub plaintext_api_key: crate::Secret,
     }
 
     impl OrganizationCreatedApiKey {
@@ -918,7 +918,7 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub grace_expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///The new key's plaintext. Shown exactly once.
-        pub key: ::std::string::String,
+        pub key: crate::Secret,
         pub key_prefix: ::std::string::String,
         pub name: ::std::string::String,
         pub new_key_id: ::uuid::Uuid,
@@ -1447,7 +1447,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct WebhookSigningSecret {
         ///`whsec_…`. Shown once; the previous secret stops signing at once.
-        pub secret: ::std::string::String,
+        pub secret: crate::Secret,
     }
 
     impl WebhookSigningSecret {
@@ -2820,7 +2820,7 @@ pub mod types {
             >,
             id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             is_active: ::std::result::Result<bool, ::std::string::String>,
-            key: ::std::result::Result<::std::string::String, ::std::string::String>,
+            key: ::std::result::Result<crate::Secret, ::std::string::String>,
             key_prefix: ::std::result::Result<::std::string::String, ::std::string::String>,
             last4: ::std::result::Result<::std::string::String, ::std::string::String>,
             last_used_at: ::std::result::Result<
@@ -2983,7 +2983,7 @@ pub mod types {
             }
             pub fn key<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<crate::Secret>,
                 T::Error: ::std::fmt::Display,
             {
                 self.key = value.try_into().map_err(|e| format!("error converting supplied value for key: {e}"));
@@ -3232,7 +3232,7 @@ pub mod types {
             id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             is_active: ::std::result::Result<bool, ::std::string::String>,
             organization_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
-            secret: ::std::result::Result<::std::string::String, ::std::string::String>,
+            secret: ::std::result::Result<crate::Secret, ::std::string::String>,
             updated_at: ::std::result::Result<::chrono::DateTime<::chrono::offset::Utc>, ::std::string::String>,
             url: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
@@ -3309,7 +3309,7 @@ pub mod types {
             }
             pub fn secret<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<crate::Secret>,
                 T::Error: ::std::fmt::Display,
             {
                 self.secret = value.try_into().map_err(|e| format!("error converting supplied value for secret: {e}"));
@@ -4144,7 +4144,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct OrganizationCreatedApiKey {
             api_key: ::std::result::Result<super::ApiKey, ::std::string::String>,
-            plaintext_api_key: ::std::result::Result<::std::string::String, ::std::string::String>,
+            plaintext_api_key: ::std::result::Result<crate::Secret, ::std::string::String>,
         }
 
         impl ::std::default::Default for OrganizationCreatedApiKey {
@@ -4168,7 +4168,7 @@ pub mod types {
             }
             pub fn plaintext_api_key<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<crate::Secret>,
                 T::Error: ::std::fmt::Display,
             {
                 self.plaintext_api_key =
@@ -4573,7 +4573,7 @@ pub mod types {
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
-            key: ::std::result::Result<::std::string::String, ::std::string::String>,
+            key: ::std::result::Result<crate::Secret, ::std::string::String>,
             key_prefix: ::std::result::Result<::std::string::String, ::std::string::String>,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
             new_key_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
@@ -4629,7 +4629,7 @@ pub mod types {
             }
             pub fn key<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<crate::Secret>,
                 T::Error: ::std::fmt::Display,
             {
                 self.key = value.try_into().map_err(|e| format!("error converting supplied value for key: {e}"));
@@ -6015,7 +6015,7 @@ pub mod types {
 
         #[derive(Clone, Debug)]
         pub struct WebhookSigningSecret {
-            secret: ::std::result::Result<::std::string::String, ::std::string::String>,
+            secret: ::std::result::Result<crate::Secret, ::std::string::String>,
         }
 
         impl ::std::default::Default for WebhookSigningSecret {
@@ -6027,7 +6027,7 @@ pub mod types {
         impl WebhookSigningSecret {
             pub fn secret<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<crate::Secret>,
                 T::Error: ::std::fmt::Display,
             {
                 self.secret = value.try_into().map_err(|e| format!("error converting supplied value for secret: {e}"));
@@ -6470,7 +6470,7 @@ impl ClientApiKeysExt for Client {
 }
 
 ///The append-only audit log
-pub trait ClientAuditExt {
+pub trait ClientAuditEventsExt {
     ///List audit events
     ///
     ///Newest first. Admins and owners, or an `orgs:admin` key.
@@ -6500,7 +6500,7 @@ pub trait ClientAuditExt {
     fn list_audit_events(&self) -> builder::ListAuditEvents<'_>;
 }
 
-impl ClientAuditExt for Client {
+impl ClientAuditEventsExt for Client {
     fn list_audit_events(&self) -> builder::ListAuditEvents<'_> {
         builder::ListAuditEvents::new(self)
     }
@@ -6556,6 +6556,31 @@ impl ClientEnvironmentsExt for Client {
 
     fn create_environment(&self) -> builder::CreateEnvironment<'_> {
         builder::CreateEnvironment::new(self)
+    }
+}
+
+///The hot path: verify a presented key
+pub trait ClientKeysExt {
+    ///Verify an API key
+    ///
+    ///Answers 200 for every well-formed request; `valid` and `code` carry the
+    ///outcome. Keys of another organization (or, for a project key caller,
+    ///another project) answer exactly as a key that does not exist.
+    ///
+    ///Sends a `POST` request to `/v1/keys/verify`
+    ///
+    ///```ignore
+    ///let response = client.verify_key()
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn verify_key(&self) -> builder::VerifyKey<'_>;
+}
+
+impl ClientKeysExt for Client {
+    fn verify_key(&self) -> builder::VerifyKey<'_> {
+        builder::VerifyKey::new(self)
     }
 }
 
@@ -7022,33 +7047,8 @@ impl ClientSystemExt for Client {
     }
 }
 
-///The hot path: verify a presented key
-pub trait ClientVerificationExt {
-    ///Verify an API key
-    ///
-    ///Answers 200 for every well-formed request; `valid` and `code` carry the
-    ///outcome. Keys of another organization (or, for a project key caller,
-    ///another project) answer exactly as a key that does not exist.
-    ///
-    ///Sends a `POST` request to `/v1/keys/verify`
-    ///
-    ///```ignore
-    ///let response = client.verify_key()
-    ///    .body(body)
-    ///    .send()
-    ///    .await;
-    ///```
-    fn verify_key(&self) -> builder::VerifyKey<'_>;
-}
-
-impl ClientVerificationExt for Client {
-    fn verify_key(&self) -> builder::VerifyKey<'_> {
-        builder::VerifyKey::new(self)
-    }
-}
-
-///Signed webhooks (Standard Webhooks): endpoints, deliveries, redelivery
-pub trait ClientWebhooksExt {
+///Each event's delivery to each endpoint, and redelivery
+pub trait ClientWebhookDeliveriesExt {
     ///List webhook deliveries
     ///
     ///Newest first, filtered by endpoint, key, event type or status (`failed`: the dead-lettered ones).
@@ -7100,13 +7100,31 @@ pub trait ClientWebhooksExt {
     ///- `id`: Webhook delivery id
     ///- `idempotency_key`: Replays the first response for 24 h
     ///```ignore
-    ///let response = client.redeliver_webhook()
+    ///let response = client.redeliver_webhook_delivery()
     ///    .id(id)
     ///    .idempotency_key(idempotency_key)
     ///    .send()
     ///    .await;
     ///```
-    fn redeliver_webhook(&self) -> builder::RedeliverWebhook<'_>;
+    fn redeliver_webhook_delivery(&self) -> builder::RedeliverWebhookDelivery<'_>;
+}
+
+impl ClientWebhookDeliveriesExt for Client {
+    fn list_webhook_deliveries(&self) -> builder::ListWebhookDeliveries<'_> {
+        builder::ListWebhookDeliveries::new(self)
+    }
+
+    fn get_webhook_delivery(&self) -> builder::GetWebhookDelivery<'_> {
+        builder::GetWebhookDelivery::new(self)
+    }
+
+    fn redeliver_webhook_delivery(&self) -> builder::RedeliverWebhookDelivery<'_> {
+        builder::RedeliverWebhookDelivery::new(self)
+    }
+}
+
+///Where signed webhooks (Standard Webhooks) about keys are delivered
+pub trait ClientWebhookEndpointsExt {
     ///List webhook endpoints
     ///
     ///Newest first, without their secrets. The next page's cursor comes in `X-Next-Cursor` and `Link`.
@@ -7207,39 +7225,9 @@ pub trait ClientWebhooksExt {
     ///    .await;
     ///```
     fn rotate_webhook_endpoint_secret(&self) -> builder::RotateWebhookEndpointSecret<'_>;
-    ///Rotate the signing secret for keys' rotation webhooks
-    ///
-    ///Deliveries to a key's `rotation_webhook_url` are signed with this
-    ///organization-wide secret. Call once to learn it (it exists from the first
-    ///such delivery, unseen); each call replaces it and shows the new one once.
-    ///A server without `KEYWARD_SECRETS_KEY` (Postgres) answers 503 `secrets_key_missing`.
-    ///
-    ///Sends a `POST` request to `/v1/webhook-signing-secret`
-    ///
-    ///Arguments:
-    ///- `idempotency_key`: Replays the first response for 24 h
-    ///```ignore
-    ///let response = client.rotate_webhook_signing_secret()
-    ///    .idempotency_key(idempotency_key)
-    ///    .send()
-    ///    .await;
-    ///```
-    fn rotate_webhook_signing_secret(&self) -> builder::RotateWebhookSigningSecret<'_>;
 }
 
-impl ClientWebhooksExt for Client {
-    fn list_webhook_deliveries(&self) -> builder::ListWebhookDeliveries<'_> {
-        builder::ListWebhookDeliveries::new(self)
-    }
-
-    fn get_webhook_delivery(&self) -> builder::GetWebhookDelivery<'_> {
-        builder::GetWebhookDelivery::new(self)
-    }
-
-    fn redeliver_webhook(&self) -> builder::RedeliverWebhook<'_> {
-        builder::RedeliverWebhook::new(self)
-    }
-
+impl ClientWebhookEndpointsExt for Client {
     fn list_webhook_endpoints(&self) -> builder::ListWebhookEndpoints<'_> {
         builder::ListWebhookEndpoints::new(self)
     }
@@ -7263,7 +7251,31 @@ impl ClientWebhooksExt for Client {
     fn rotate_webhook_endpoint_secret(&self) -> builder::RotateWebhookEndpointSecret<'_> {
         builder::RotateWebhookEndpointSecret::new(self)
     }
+}
 
+///The secret signing deliveries to keys' own `rotation_webhook_url`
+pub trait ClientWebhookSigningSecretExt {
+    ///Rotate the signing secret for keys' rotation webhooks
+    ///
+    ///Deliveries to a key's `rotation_webhook_url` are signed with this
+    ///organization-wide secret. Call once to learn it (it exists from the first
+    ///such delivery, unseen); each call replaces it and shows the new one once.
+    ///A server without `KEYWARD_SECRETS_KEY` (Postgres) answers 503 `secrets_key_missing`.
+    ///
+    ///Sends a `POST` request to `/v1/webhook-signing-secret`
+    ///
+    ///Arguments:
+    ///- `idempotency_key`: Replays the first response for 24 h
+    ///```ignore
+    ///let response = client.rotate_webhook_signing_secret()
+    ///    .idempotency_key(idempotency_key)
+    ///    .send()
+    ///    .await;
+    ///```
+    fn rotate_webhook_signing_secret(&self) -> builder::RotateWebhookSigningSecret<'_>;
+}
+
+impl ClientWebhookSigningSecretExt for Client {
     fn rotate_webhook_signing_secret(&self) -> builder::RotateWebhookSigningSecret<'_> {
         builder::RotateWebhookSigningSecret::new(self)
     }
@@ -8092,9 +8104,9 @@ pub mod builder {
         }
     }
 
-    ///Builder for [`ClientAuditExt::list_audit_events`]
+    ///Builder for [`ClientAuditEventsExt::list_audit_events`]
     ///
-    ///[`ClientAuditExt::list_audit_events`]: super::ClientAuditExt::list_audit_events
+    ///[`ClientAuditEventsExt::list_audit_events`]: super::ClientAuditEventsExt::list_audit_events
     #[derive(Debug, Clone)]
     pub struct ListAuditEvents<'a> {
         client: &'a super::Client,
@@ -8238,9 +8250,9 @@ pub mod builder {
         }
     }
 
-    ///Builder for [`ClientVerificationExt::verify_key`]
+    ///Builder for [`ClientKeysExt::verify_key`]
     ///
-    ///[`ClientVerificationExt::verify_key`]: super::ClientVerificationExt::verify_key
+    ///[`ClientKeysExt::verify_key`]: super::ClientKeysExt::verify_key
     #[derive(Debug, Clone)]
     pub struct VerifyKey<'a> {
         client: &'a super::Client,
@@ -9953,9 +9965,9 @@ pub mod builder {
         }
     }
 
-    ///Builder for [`ClientWebhooksExt::list_webhook_deliveries`]
+    ///Builder for [`ClientWebhookDeliveriesExt::list_webhook_deliveries`]
     ///
-    ///[`ClientWebhooksExt::list_webhook_deliveries`]: super::ClientWebhooksExt::list_webhook_deliveries
+    ///[`ClientWebhookDeliveriesExt::list_webhook_deliveries`]: super::ClientWebhookDeliveriesExt::list_webhook_deliveries
     #[derive(Debug, Clone)]
     pub struct ListWebhookDeliveries<'a> {
         client: &'a super::Client,
@@ -10088,9 +10100,9 @@ pub mod builder {
         }
     }
 
-    ///Builder for [`ClientWebhooksExt::get_webhook_delivery`]
+    ///Builder for [`ClientWebhookDeliveriesExt::get_webhook_delivery`]
     ///
-    ///[`ClientWebhooksExt::get_webhook_delivery`]: super::ClientWebhooksExt::get_webhook_delivery
+    ///[`ClientWebhookDeliveriesExt::get_webhook_delivery`]: super::ClientWebhookDeliveriesExt::get_webhook_delivery
     #[derive(Debug, Clone)]
     pub struct GetWebhookDelivery<'a> {
         client: &'a super::Client,
@@ -10142,17 +10154,17 @@ pub mod builder {
         }
     }
 
-    ///Builder for [`ClientWebhooksExt::redeliver_webhook`]
+    ///Builder for [`ClientWebhookDeliveriesExt::redeliver_webhook_delivery`]
     ///
-    ///[`ClientWebhooksExt::redeliver_webhook`]: super::ClientWebhooksExt::redeliver_webhook
+    ///[`ClientWebhookDeliveriesExt::redeliver_webhook_delivery`]: super::ClientWebhookDeliveriesExt::redeliver_webhook_delivery
     #[derive(Debug, Clone)]
-    pub struct RedeliverWebhook<'a> {
+    pub struct RedeliverWebhookDelivery<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
         idempotency_key: Result<Option<::std::string::String>, String>,
     }
 
-    impl<'a> RedeliverWebhook<'a> {
+    impl<'a> RedeliverWebhookDelivery<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self { client: client, id: Err("id was not initialized".to_string()), idempotency_key: Ok(None) }
         }
@@ -10197,7 +10209,7 @@ pub mod builder {
                 .header(::reqwest::header::ACCEPT, ::reqwest::header::HeaderValue::from_static("application/json"))
                 .headers(header_map)
                 .build()?;
-            let info = OperationInfo { operation_id: "redeliver_webhook" };
+            let info = OperationInfo { operation_id: "redeliver_webhook_delivery" };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -10214,9 +10226,9 @@ pub mod builder {
         }
     }
 
-    ///Builder for [`ClientWebhooksExt::list_webhook_endpoints`]
+    ///Builder for [`ClientWebhookEndpointsExt::list_webhook_endpoints`]
     ///
-    ///[`ClientWebhooksExt::list_webhook_endpoints`]: super::ClientWebhooksExt::list_webhook_endpoints
+    ///[`ClientWebhookEndpointsExt::list_webhook_endpoints`]: super::ClientWebhookEndpointsExt::list_webhook_endpoints
     #[derive(Debug, Clone)]
     pub struct ListWebhookEndpoints<'a> {
         client: &'a super::Client,
@@ -10285,9 +10297,9 @@ pub mod builder {
         }
     }
 
-    ///Builder for [`ClientWebhooksExt::create_webhook_endpoint`]
+    ///Builder for [`ClientWebhookEndpointsExt::create_webhook_endpoint`]
     ///
-    ///[`ClientWebhooksExt::create_webhook_endpoint`]: super::ClientWebhooksExt::create_webhook_endpoint
+    ///[`ClientWebhookEndpointsExt::create_webhook_endpoint`]: super::ClientWebhookEndpointsExt::create_webhook_endpoint
     #[derive(Debug, Clone)]
     pub struct CreateWebhookEndpoint<'a> {
         client: &'a super::Client,
@@ -10373,9 +10385,9 @@ pub mod builder {
         }
     }
 
-    ///Builder for [`ClientWebhooksExt::get_webhook_endpoint`]
+    ///Builder for [`ClientWebhookEndpointsExt::get_webhook_endpoint`]
     ///
-    ///[`ClientWebhooksExt::get_webhook_endpoint`]: super::ClientWebhooksExt::get_webhook_endpoint
+    ///[`ClientWebhookEndpointsExt::get_webhook_endpoint`]: super::ClientWebhookEndpointsExt::get_webhook_endpoint
     #[derive(Debug, Clone)]
     pub struct GetWebhookEndpoint<'a> {
         client: &'a super::Client,
@@ -10427,9 +10439,9 @@ pub mod builder {
         }
     }
 
-    ///Builder for [`ClientWebhooksExt::delete_webhook_endpoint`]
+    ///Builder for [`ClientWebhookEndpointsExt::delete_webhook_endpoint`]
     ///
-    ///[`ClientWebhooksExt::delete_webhook_endpoint`]: super::ClientWebhooksExt::delete_webhook_endpoint
+    ///[`ClientWebhookEndpointsExt::delete_webhook_endpoint`]: super::ClientWebhookEndpointsExt::delete_webhook_endpoint
     #[derive(Debug, Clone)]
     pub struct DeleteWebhookEndpoint<'a> {
         client: &'a super::Client,
@@ -10481,9 +10493,9 @@ pub mod builder {
         }
     }
 
-    ///Builder for [`ClientWebhooksExt::update_webhook_endpoint`]
+    ///Builder for [`ClientWebhookEndpointsExt::update_webhook_endpoint`]
     ///
-    ///[`ClientWebhooksExt::update_webhook_endpoint`]: super::ClientWebhooksExt::update_webhook_endpoint
+    ///[`ClientWebhookEndpointsExt::update_webhook_endpoint`]: super::ClientWebhookEndpointsExt::update_webhook_endpoint
     #[derive(Debug, Clone)]
     pub struct UpdateWebhookEndpoint<'a> {
         client: &'a super::Client,
@@ -10567,9 +10579,9 @@ pub mod builder {
         }
     }
 
-    ///Builder for [`ClientWebhooksExt::rotate_webhook_endpoint_secret`]
+    ///Builder for [`ClientWebhookEndpointsExt::rotate_webhook_endpoint_secret`]
     ///
-    ///[`ClientWebhooksExt::rotate_webhook_endpoint_secret`]: super::ClientWebhooksExt::rotate_webhook_endpoint_secret
+    ///[`ClientWebhookEndpointsExt::rotate_webhook_endpoint_secret`]: super::ClientWebhookEndpointsExt::rotate_webhook_endpoint_secret
     #[derive(Debug, Clone)]
     pub struct RotateWebhookEndpointSecret<'a> {
         client: &'a super::Client,
@@ -10640,9 +10652,9 @@ pub mod builder {
         }
     }
 
-    ///Builder for [`ClientWebhooksExt::rotate_webhook_signing_secret`]
+    ///Builder for [`ClientWebhookSigningSecretExt::rotate_webhook_signing_secret`]
     ///
-    ///[`ClientWebhooksExt::rotate_webhook_signing_secret`]: super::ClientWebhooksExt::rotate_webhook_signing_secret
+    ///[`ClientWebhookSigningSecretExt::rotate_webhook_signing_secret`]: super::ClientWebhookSigningSecretExt::rotate_webhook_signing_secret
     #[derive(Debug, Clone)]
     pub struct RotateWebhookSigningSecret<'a> {
         client: &'a super::Client,
@@ -10708,14 +10720,16 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::Client;
     pub use super::ClientApiKeysExt;
-    pub use super::ClientAuditExt;
+    pub use super::ClientAuditEventsExt;
     pub use super::ClientEnvironmentsExt;
+    pub use super::ClientKeysExt;
     pub use super::ClientLeaksExt;
     pub use super::ClientMembersExt;
     pub use super::ClientOrganizationApiKeysExt;
     pub use super::ClientOrganizationsExt;
     pub use super::ClientProjectsExt;
     pub use super::ClientSystemExt;
-    pub use super::ClientVerificationExt;
-    pub use super::ClientWebhooksExt;
+    pub use super::ClientWebhookDeliveriesExt;
+    pub use super::ClientWebhookEndpointsExt;
+    pub use super::ClientWebhookSigningSecretExt;
 }

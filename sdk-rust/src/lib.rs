@@ -26,14 +26,18 @@
 #![warn(missing_docs)]
 
 mod client;
+mod dispatch_args;
 mod error;
+mod extra;
 mod pagination;
 mod resources;
 mod retry;
 mod secret;
-mod tenancy;
 mod transport;
-mod webhook_resources;
+
+/// The operation table the Python and Node bindings call through
+/// (`cargo xtask codegen`; never edited by hand).
+pub mod dispatch;
 
 #[cfg(feature = "axum")]
 pub mod middleware;
@@ -51,22 +55,14 @@ pub use client::{
     DEFAULT_TIMEOUT, ORGANIZATION_ID_ENV, ORGANIZATION_ID_HEADER, RequestOptions,
 };
 pub mod enums;
+pub use dispatch_args::DispatchError;
 pub use error::Error;
+pub use extra::key_hash;
 pub use generated::types;
 pub use pagination::Page;
-pub use resources::{
-    ApiKeys, CreatedKey, KeyUsage, Keys, ListApiKeys, ListOrganizationApiKeys, ListProjects, OrganizationApiKeys,
-    Projects, RotatedKey, key_hash,
-};
+pub use resources::*;
 pub use secret::Secret;
-pub use tenancy::{
-    AuditEvents, Environments, ListAuditEvents, ListEnvironments, ListMembers, ListOrganizations, Members,
-    Organizations,
-};
 pub use uuid::Uuid;
-pub use webhook_resources::{
-    CreatedEndpoint, ListWebhookDeliveries, ListWebhookEndpoints, SigningSecret, WebhookDeliveries, WebhookEndpoints,
-};
 
 #[cfg(test)]
 mod tests {

@@ -68,3 +68,19 @@ where
     .try_flatten()
     .boxed()
 }
+
+/// The `X-Next-Cursor` header of a list response; empty means the last page.
+pub(crate) fn next_cursor_header(headers: &reqwest::header::HeaderMap) -> Result<Option<String>, Error> {
+    match headers.get("x-next-cursor") {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .map(|cursor| Some(cursor.to_string()).filter(|cursor| !cursor.is_empty()))
+            .map_err(|_| Error::Decode("X-Next-Cursor is not text".into())),
+    }
+}
+
+/// Cursors are key, project, organization, environment or event ids; the generated builders take them typed.
+pub(crate) fn parse_cursor(cursor: &str) -> Result<uuid::Uuid, Error> {
+    uuid::Uuid::parse_str(cursor).map_err(|_| Error::Decode(format!("page cursor {cursor:?} is not an id")))
+}

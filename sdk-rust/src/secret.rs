@@ -90,6 +90,21 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Serializes the plaintext: a response that carries a secret is encoded so
+/// only to hand it over (the Python and Node bindings wrap it again). Logging
+/// goes through `Debug`/`Display`, which mask it.
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
 impl From<String> for Secret {
     fn from(key: String) -> Secret {
         Secret(key)

@@ -106,7 +106,7 @@ const TABLE: &[(&str, &str)] = &[
     ("rotate_webhook_signing_secret", "200 200 403 403 | 403 403 403 200 200 403 | 403 | 401 401 401 | 401"),
     ("list_webhook_deliveries", "200 200 403 403 | 403 403 403 200 200 403 | 403 | 401 401 401 | 401"),
     ("get_webhook_delivery", "200 200 403 403 | 403 403 403 200 200 403 | 403 | 401 401 401 | 401"),
-    ("redeliver_webhook", "202 202 403 403 | 403 403 403 202 202 403 | 403 | 401 401 401 | 401"),
+    ("redeliver_webhook_delivery", "202 202 403 403 | 403 403 403 202 202 403 | 403 | 401 401 401 | 401"),
 ];
 
 /// Operations that take no credential (the same answer for everyone).

@@ -70,72 +70,75 @@ async fn key_lifecycle(backend: Backend) {
             .expect("create");
         let plaintext = created.key.expose().to_string();
         assert!(plaintext.starts_with("kw_live_"), "{}", created.key);
-        assert!(plaintext.starts_with(&created.api_key.key_prefix));
+        assert!(plaintext.starts_with(&created.key_prefix));
         assert!(!format!("{created:?}").contains(&plaintext), "Debug of a created key leaks the plaintext");
-        assert_eq!(created.api_key.scopes, vec!["reports:read".to_string()]);
-        assert_eq!(created.api_key.meta.get("plan"), Some(&json!("pro")));
+        assert_eq!(created.scopes, vec!["reports:read".to_string()]);
+        assert_eq!(created.meta.get("plan"), Some(&json!("pro")));
 
         let verdict = client.keys().verify_key(&plaintext).await.expect("verify");
         assert!(verdict.valid);
-        assert_eq!(verdict.key_id, Some(created.api_key.id));
+        assert_eq!(verdict.key_id, Some(created.id));
         assert_eq!(verdict.organization_id, Some(org_id(&server)));
 
-        let fetched = client.api_keys().get(created.api_key.id).await.expect("get");
-        assert_eq!(fetched.id, created.api_key.id);
+        let fetched = client.api_keys().get(created.id).await.expect("get");
+        assert_eq!(fetched.id, created.id);
         assert_eq!(fetched.last4, plaintext[plaintext.len() - 4..]);
 
         let renamed = client
             .api_keys()
-            .update(created.api_key.id, UpdateApiKeyRequest { name: Some("renamed".into()), ..no_changes() })
+            .update(created.id, UpdateApiKeyRequest { name: Some("renamed".into()), ..no_changes() })
             .await
             .expect("update name");
         assert_eq!(renamed.name, "renamed");
         let disabled = client
             .api_keys()
-            .update(created.api_key.id, UpdateApiKeyRequest { is_active: Some(false), ..no_changes() })
+            .update(created.id, UpdateApiKeyRequest { is_active: Some(false), ..no_changes() })
             .await
             .expect("disable");
         assert!(!disabled.is_active);
         assert_eq!(verify_code(&client, &plaintext).await, VerifyCode::Disabled);
         client
             .api_keys()
-            .update(created.api_key.id, UpdateApiKeyRequest { is_active: Some(true), ..no_changes() })
+            .update(created.id, UpdateApiKeyRequest { is_active: Some(true), ..no_changes() })
             .await
             .expect("enable");
         assert_eq!(verify_code(&client, &plaintext).await, VerifyCode::Valid);
 
-        let usage = client.api_keys().usage(created.api_key.id, keyward::KeyUsage::default()).await.expect("usage");
-        assert_eq!(usage.key_id, created.api_key.id);
+        let usage = client.api_keys().get_usage(created.id, keyward::GetApiKeyUsage::default()).await.expect("usage");
+        assert_eq!(usage.key_id, created.id);
         assert_eq!(usage.granularity, keyward::types::Granularity::Hour);
 
-        let regenerated = client.api_keys().regenerate(created.api_key.id).await.expect("regenerate");
-        assert_eq!(regenerated.api_key.id, created.api_key.id, "regenerate keeps the id");
+        let regenerated = client.api_keys().regenerate(created.id).await.expect("regenerate");
+        assert_eq!(regenerated.id, created.id, "regenerate keeps the id");
         assert_ne!(regenerated.key.expose(), plaintext);
         assert!(!client.keys().verify_key(&plaintext).await.expect("verify old").valid, "old secret is dead");
         let current = regenerated.key.expose().to_string();
         assert_eq!(verify_code(&client, &current).await, VerifyCode::Valid);
 
-        let rotated = client.api_keys().rotate(created.api_key.id, Some(300)).await.expect("rotate with grace");
-        assert_eq!(rotated.rotation.old_key_id, created.api_key.id);
-        assert_ne!(rotated.rotation.new_key_id, created.api_key.id);
-        assert!(rotated.rotation.key.is_empty(), "the plaintext lives only in RotatedKey::key");
-        assert!(rotated.rotation.grace_expires_at.is_some());
+        let rotated = client
+            .api_keys()
+            .rotate(created.id, Some(keyward::types::RotateApiKeyRequest { grace_period_seconds: Some(300) }))
+            .await
+            .expect("rotate with grace");
+        assert_eq!(rotated.old_key_id, created.id);
+        assert_ne!(rotated.new_key_id, created.id);
+        assert!(rotated.grace_expires_at.is_some());
         let in_grace = client.keys().verify_key(&current).await.expect("verify old in grace");
         assert!(in_grace.valid && in_grace.grace_expires_at.is_some(), "{in_grace:?}");
         assert_eq!(verify_code(&client, rotated.key.expose()).await, VerifyCode::Valid);
 
-        let again = client.api_keys().rotate(created.api_key.id, None).await.expect_err("rotating a replaced key");
+        let again = client.api_keys().rotate(created.id, None).await.expect_err("rotating a replaced key");
         assert!(again.is_conflict(), "{again}");
 
-        client.api_keys().revoke(rotated.rotation.new_key_id).await.expect("revoke");
-        client.api_keys().revoke(rotated.rotation.new_key_id).await.expect("revoke is idempotent");
+        client.api_keys().revoke(rotated.new_key_id).await.expect("revoke");
+        client.api_keys().revoke(rotated.new_key_id).await.expect("revoke is idempotent");
         assert_eq!(verify_code(&client, rotated.key.expose()).await, VerifyCode::Revoked);
-        let revoked = client.api_keys().get(rotated.rotation.new_key_id).await.expect("get revoked");
+        let revoked = client.api_keys().get(rotated.new_key_id).await.expect("get revoked");
         assert!(revoked.revoked_at.is_some() && !revoked.is_active);
 
         let immediate = client.api_keys().create(new_key("rotate-now")).await.expect("create");
-        let replaced = client.api_keys().rotate(immediate.api_key.id, None).await.expect("rotate without grace");
-        assert!(replaced.rotation.grace_expires_at.is_none());
+        let replaced = client.api_keys().rotate(immediate.id, None).await.expect("rotate without grace");
+        assert!(replaced.grace_expires_at.is_none());
         assert!(!client.keys().verify_key(immediate.key.expose()).await.expect("verify").valid);
         server.stop().await;
     })
@@ -185,7 +188,7 @@ async fn organization_family(backend: Backend) {
         for n in 0..3 {
             let created = orgs.create(org, new_key(&format!("org-key-{n}"))).await.expect("org create");
             assert_eq!(created.api_key.organization_id, org);
-            assert_eq!(verify_code(&client, created.key.expose()).await, VerifyCode::Valid);
+            assert_eq!(verify_code(&client, created.plaintext_api_key.expose()).await, VerifyCode::Valid);
             created_ids.push(created.api_key.id);
         }
 
@@ -263,15 +266,15 @@ async fn projects(backend: Backend) {
             .await
             .expect("create in project");
         assert!(key.key.expose().starts_with("kros_live_"), "{}", key.key);
-        assert_eq!(key.api_key.project_id, Some(project.id));
-        assert_eq!(key.api_key.scopes, vec!["reports:read".to_string()], "project default scopes");
+        assert_eq!(key.project_id, Some(project.id));
+        assert_eq!(key.scopes, vec!["reports:read".to_string()], "project default scopes");
         let in_project: Vec<_> = client
             .api_keys()
             .list(ListApiKeys { project_id: Some(project.id), ..Default::default() })
             .try_collect()
             .await
             .expect("list by project");
-        assert_eq!(in_project.iter().map(|k| k.id).collect::<Vec<_>>(), vec![key.api_key.id]);
+        assert_eq!(in_project.iter().map(|k| k.id).collect::<Vec<_>>(), vec![key.id]);
 
         let missing = client.projects().get(Uuid::now_v7()).await.expect_err("unknown project");
         assert!(missing.is_not_found(), "{missing}");
@@ -300,7 +303,7 @@ async fn pagination_streams_every_page(backend: Backend) {
                 .create(new_key_with(&format!("page-{n}"), json!({"project_id": project.id})))
                 .await
                 .expect("create");
-            created.push(key.api_key.id);
+            created.push(key.id);
         }
         let params = ListApiKeys { project_id: Some(project.id), limit: Some(3), ..Default::default() };
 
@@ -489,7 +492,7 @@ async fn create_retried_with_one_idempotency_key_creates_once(backend: Backend) 
             .await
             .expect("list");
         assert_eq!(named.len(), 1, "exactly one key was created");
-        assert_eq!(named[0].id, created.api_key.id);
+        assert_eq!(named[0].id, created.id);
         assert_eq!(verify_code(&direct, created.key.expose()).await, VerifyCode::Valid, "the replayed plaintext works");
 
         // Each call gets its own key; a caller-chosen key is sent as given.
@@ -502,7 +505,7 @@ async fn create_retried_with_one_idempotency_key_creates_once(backend: Backend) 
             via_proxy.with_options(RequestOptions { idempotency_key: Some("my-key-1".into()), ..Default::default() });
         let once = chosen.api_keys().create(new_key("chosen")).await.expect("create");
         let twice = chosen.api_keys().create(new_key("chosen")).await.expect("replayed");
-        assert_eq!(once.api_key.id, twice.api_key.id);
+        assert_eq!(once.id, twice.id);
         let clash = chosen.api_keys().create(new_key("different body")).await.expect_err("same key, other body");
         assert!(clash.is_conflict(), "{clash}");
         let keys: Vec<_> = proxy2.seen().into_iter().filter_map(|s| s.idempotency_key).collect();
@@ -523,8 +526,8 @@ async fn mutating_posts_send_idempotency_keys_and_verify_does_not(backend: Backe
         let client = sdk(&proxy.base_url, &server.admin_key);
         let org = org_id(&server);
         let created = client.api_keys().create(new_key("k")).await.expect("create");
-        client.api_keys().regenerate(created.api_key.id).await.expect("regenerate");
-        client.api_keys().rotate(created.api_key.id, None).await.expect("rotate");
+        client.api_keys().regenerate(created.id).await.expect("regenerate");
+        client.api_keys().rotate(created.id, None).await.expect("rotate");
         client.organization_api_keys().create(org, new_key("o")).await.expect("org create");
         client
             .projects()
@@ -664,7 +667,7 @@ async fn middleware_guards_an_axum_app(backend: Backend) {
             issue("limited", json!({"scopes": ["*"], "rate_limit": RateLimit { limit: 1, window_ms: 60_000 }})).await;
         let revoked =
             client.api_keys().create(new_key_with("revoked", json!({"scopes": ["*"]}))).await.expect("create");
-        client.api_keys().revoke(revoked.api_key.id).await.expect("revoke");
+        client.api_keys().revoke(revoked.id).await.expect("revoke");
 
         let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("http");
         let call = |header: Option<(&'static str, String)>| {

@@ -35,7 +35,7 @@ fn unreachable_url() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-async fn issue(client: &Client, name: &str, scopes: &[&str]) -> keyward::CreatedKey {
+async fn issue(client: &Client, name: &str, scopes: &[&str]) -> keyward::types::CreatedApiKey {
     let request: CreateApiKeyRequest =
         serde_json::from_value(json!({"name": name, "scopes": scopes})).expect("request");
     client.api_keys().create(request).await.expect("create key")
@@ -82,7 +82,7 @@ async fn rejections_match_the_shared_fixture() {
     let reader = issue(&admin, "reader", &["reports:read"]).await;
     let other = issue(&admin, "other", &["billing:read"]).await;
     let revoked = issue(&admin, "revoked", &["reports:read"]).await;
-    admin.api_keys().revoke(revoked.api_key.id).await.expect("revoke");
+    admin.api_keys().revoke(revoked.id).await.expect("revoke");
 
     let app = guarded(RequireKey::new(admin.clone()).scopes(scopes.clone()));
     let offline = guarded(RequireKey::new(sdk(&unreachable_url(), &server.admin_key)).scopes(scopes));
@@ -134,7 +134,7 @@ async fn on_reject_replaces_the_answer() {
     let server = TestServer::start(Backend::Sqlite).await;
     let admin = sdk(&server.base_url, &server.admin_key);
     let revoked = issue(&admin, "revoked", &[]).await;
-    admin.api_keys().revoke(revoked.api_key.id).await.expect("revoke");
+    admin.api_keys().revoke(revoked.id).await.expect("revoke");
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let record = Arc::clone(&seen);
     let app = guarded(RequireKey::new(admin).on_reject(move |rejection: Rejection| -> Response {

@@ -230,7 +230,7 @@ async fn endpoint_lifecycle(backend: Backend) {
         assert_eq!(created.secret.to_string(), "whsec_…");
         let printed = format!("{created:?}");
         assert!(!printed.contains(&secret[6..]), "Debug of a created endpoint leaks the secret: {printed}");
-        let first = created.endpoint;
+        let first = created;
         assert_eq!(first.url, "http://127.0.0.1:9/ops");
         assert_eq!(first.description.as_deref(), Some("key events to ops"));
         assert_eq!(first.event_types, vec![WebhookEventType::ApiKeyRotated, WebhookEventType::ApiKeyLeaked]);
@@ -239,13 +239,15 @@ async fn endpoint_lifecycle(backend: Backend) {
 
         // Get shows the endpoint, never the secret again.
         let fetched = endpoints.get(first.id).await.expect("get endpoint");
-        assert_eq!(fetched, first);
+        assert_eq!(
+            (fetched.id, &fetched.url, &fetched.description, &fetched.event_types, fetched.is_active),
+            (first.id, &first.url, &first.description, &first.event_types, first.is_active)
+        );
         let raw = server.get(&format!("/v1/webhook-endpoints/{}", first.id), &server.admin_key).await;
         assert!(raw.body.get("secret").is_none(), "{}", raw.body);
 
         // Newest first, across pages.
-        let second =
-            endpoints.create(endpoint("http://127.0.0.1:9/all", None)).await.expect("create second endpoint").endpoint;
+        let second = endpoints.create(endpoint("http://127.0.0.1:9/all", None)).await.expect("create second endpoint");
         assert_eq!(second.event_types, vec![], "no filter: every event");
         let page = endpoints
             .list_page(ListWebhookEndpoints { limit: Some(1), ..Default::default() })
@@ -300,7 +302,7 @@ async fn endpoint_lifecycle(backend: Backend) {
 
         // Rotating the secret: a new one, shown once, masked; same endpoint.
         let rotated = endpoints.rotate_secret(first.id).await.expect("rotate secret");
-        assert_eq!(rotated.endpoint.id, first.id);
+        assert_eq!(rotated.id, first.id);
         assert!(rotated.secret.expose().starts_with("whsec_"));
         assert_ne!(rotated.secret.expose(), secret);
         assert!(!format!("{rotated:?}").contains(&rotated.secret.expose()[6..]));
@@ -429,7 +431,7 @@ async fn validation_errors_name_the_field(backend: Backend) {
         let update = skewed_client
             .webhook_endpoints()
             .update(
-                created.endpoint.id,
+                created.id,
                 UpdateWebhookEndpointRequest {
                     event_types: Some(vec![WebhookEventType::ApiKeyUsageExceeded]),
                     ..Default::default()
@@ -447,7 +449,7 @@ async fn validation_errors_name_the_field(backend: Backend) {
         assert_bad_field(filter, "event_type");
         skewed.abort();
         // Nothing changed.
-        assert_eq!(endpoints.get(created.endpoint.id).await.expect("get").event_types, vec![]);
+        assert_eq!(endpoints.get(created.id).await.expect("get").event_types, vec![]);
         let all: Vec<_> = endpoints.list(Default::default()).try_collect().await.expect("list");
         assert_eq!(all.len(), 1, "the rejected create stored nothing");
 
@@ -460,7 +462,7 @@ async fn validation_errors_name_the_field(backend: Backend) {
         };
         assert_bad_field(endpoints.create(long).await, "description");
         let bad_url = UpdateWebhookEndpointRequest { url: Some("not a url".into()), ..Default::default() };
-        assert_bad_field(endpoints.update(created.endpoint.id, bad_url).await, "url");
+        assert_bad_field(endpoints.update(created.id, bad_url).await, "url");
         assert_bad_field(
             endpoints.list_page(ListWebhookEndpoints { limit: Some(0), ..Default::default() }).await,
             "limit",
@@ -504,11 +506,11 @@ async fn deliveries_are_signed_listed_and_redelivered(backend: Backend) {
             ))
             .await
             .expect("create endpoint");
-        let endpoint_id = created.endpoint.id;
+        let endpoint_id = created.id;
         let secret = created.secret;
 
         // Creating a key queues `api_key.created`; it arrives signed.
-        let key = client.api_keys().create(new_key("watched")).await.expect("create key").api_key;
+        let key = client.api_keys().create(new_key("watched")).await.expect("create key");
         let arrived = receiver.next().await;
         assert_eq!(arrived.path, "/hooks");
         assert_eq!(arrived.header("content-type"), "application/json");
@@ -622,10 +624,10 @@ async fn dead_letters_are_redelivered(backend: Backend) {
         // The only attempt failed and the test server retries none: dead-lettered.
         let failed_filter = ListWebhookDeliveries {
             status: Some(WebhookDeliveryStatus::Failed),
-            endpoint_id: Some(created.endpoint.id),
+            endpoint_id: Some(created.id),
             ..Default::default()
         };
-        let for_endpoint = ListWebhookDeliveries { endpoint_id: Some(created.endpoint.id), ..Default::default() };
+        let for_endpoint = ListWebhookDeliveries { endpoint_id: Some(created.id), ..Default::default() };
         let listed = deliveries(&client, for_endpoint).await;
         assert_eq!(listed.len(), 1);
         let dead = settled(&client, listed[0].id).await;
@@ -661,7 +663,7 @@ async fn rotation_webhooks_use_the_signing_secret(backend: Backend) {
         let client = sdk(&server.base_url, &server.admin_key);
 
         let signing_secret = client.webhook_signing_secret().rotate().await.expect("rotate signing secret");
-        assert!(signing_secret.expose().starts_with("whsec_"));
+        assert!(signing_secret.secret.expose().starts_with("whsec_"));
         assert_eq!(format!("{signing_secret:?}"), "Secret(\"whsec_…\")");
         let key = client
             .api_keys()
@@ -671,17 +673,17 @@ async fn rotation_webhooks_use_the_signing_secret(backend: Backend) {
             )
             .await
             .expect("create key");
-        assert_eq!(key.api_key.rotation_webhook_url.as_deref(), Some(receiver.url("/rotation").as_str()));
-        let rotated = client.api_keys().rotate(key.api_key.id, None).await.expect("rotate key");
+        assert_eq!(key.rotation_webhook_url.as_deref(), Some(receiver.url("/rotation").as_str()));
+        let rotated = client.api_keys().rotate(key.id, None).await.expect("rotate key");
 
         let arrived = receiver.next().await;
         assert_eq!(arrived.path, "/rotation");
-        let event = webhooks::verify(&arrived.body, &arrived.headers, signing_secret.expose()).expect("signed");
+        let event = webhooks::verify(&arrived.body, &arrived.headers, signing_secret.secret.expose()).expect("signed");
         assert_eq!(event["type"], "api_key.rotated");
-        assert_eq!(event["data"]["api_key"]["id"], json!(key.api_key.id));
-        assert_eq!(event["data"]["new_api_key"]["id"], json!(rotated.rotation.new_key_id));
+        assert_eq!(event["data"]["api_key"]["id"], json!(key.id));
+        assert_eq!(event["data"]["new_api_key"]["id"], json!(rotated.new_key_id));
 
-        let for_key = ListWebhookDeliveries { api_key_id: Some(key.api_key.id), ..Default::default() };
+        let for_key = ListWebhookDeliveries { api_key_id: Some(key.id), ..Default::default() };
         let listed = deliveries(&client, for_key).await;
         assert_eq!(listed.len(), 1, "{listed:?}");
         assert_eq!(listed[0].endpoint_id, None);
@@ -690,12 +692,12 @@ async fn rotation_webhooks_use_the_signing_secret(backend: Backend) {
 
         // Each rotation shows a new secret; deliveries switch to it at once.
         let next_secret = client.webhook_signing_secret().rotate().await.expect("rotate again");
-        assert_ne!(next_secret.expose(), signing_secret.expose());
+        assert_ne!(next_secret.secret.expose(), signing_secret.secret.expose());
         client.webhook_deliveries().redeliver(listed[0].id).await.expect("redeliver");
         let again = receiver.next().await;
-        webhooks::verify(&again.body, &again.headers, next_secret.expose()).expect("signed with the new secret");
+        webhooks::verify(&again.body, &again.headers, next_secret.secret.expose()).expect("signed with the new secret");
         assert_eq!(
-            webhooks::verify(&again.body, &again.headers, signing_secret.expose()),
+            webhooks::verify(&again.body, &again.headers, signing_secret.secret.expose()),
             Err(WebhookError::NoMatchingSignature)
         );
         server.stop().await;
@@ -731,16 +733,18 @@ async fn mutating_webhook_posts_send_idempotency_keys(backend: Backend) {
         // Every other mutating POST of the surface carries a key too.
         let delivery = deliveries(&client, ListWebhookDeliveries::default()).await.remove(0);
         client.webhook_deliveries().redeliver(delivery.id).await.expect("redeliver");
-        client.webhook_endpoints().rotate_secret(created.endpoint.id).await.expect("rotate secret");
+        client.webhook_endpoints().rotate_secret(created.id).await.expect("rotate secret");
         client.webhook_signing_secret().rotate().await.expect("rotate signing secret");
         client
             .api_keys()
-            .import(vec![imported("legacy", &keyward::key_hash("sk_live_other"), "sk_live_othe")])
+            .import(keyward::types::ImportApiKeysRequest {
+                keys: vec![imported("legacy", &keyward::key_hash("sk_live_other"), "sk_live_othe")],
+            })
             .await
             .expect("import");
         client
             .webhook_endpoints()
-            .update(created.endpoint.id, UpdateWebhookEndpointRequest { is_active: Some(false), ..Default::default() })
+            .update(created.id, UpdateWebhookEndpointRequest { is_active: Some(false), ..Default::default() })
             .await
             .expect("update");
         for seen in proxy.seen() {
@@ -780,9 +784,13 @@ async fn import_keys_by_hash(backend: Backend) {
         legacy.last4 = Some("5678".into());
         legacy.scopes = Some(vec!["billing:read".into()]);
         legacy.meta = Some(json!({"migrated_from": "keys_v1"}).as_object().cloned().expect("an object"));
-        let imported_keys = client.api_keys().import(vec![legacy.clone()]).await.expect("import");
-        assert_eq!(imported_keys.len(), 1);
-        let key = &imported_keys[0];
+        let imported_keys = client
+            .api_keys()
+            .import(keyward::types::ImportApiKeysRequest { keys: vec![legacy.clone()] })
+            .await
+            .expect("import");
+        assert_eq!(imported_keys.imported.len(), 1);
+        let key = &imported_keys.imported[0];
         assert_eq!(key.source, KeySource::Import);
         assert_eq!(
             (key.name.as_str(), key.key_prefix.as_str(), key.last4.as_str()),
@@ -815,12 +823,20 @@ async fn import_keys_by_hash(backend: Backend) {
         assert_eq!(client.api_keys().get(key.id).await.expect("get").source, KeySource::Import);
 
         // The same hash again is a conflict naming the item; all or nothing.
-        let duplicate = client.api_keys().import(vec![legacy.clone()]).await.unwrap_err();
+        let duplicate = client
+            .api_keys()
+            .import(keyward::types::ImportApiKeysRequest { keys: vec![legacy.clone()] })
+            .await
+            .unwrap_err();
         assert!(duplicate.is_conflict(), "{duplicate:?}");
         assert_eq!(duplicate.code(), Some("conflict"));
         assert!(duplicate.message().unwrap_or_default().starts_with("keys[0].key_hash"), "{duplicate:?}");
         let fresh = imported("fresh", &keyward::key_hash("sk_live_freshKEY000"), "sk_live_fres");
-        let batch = client.api_keys().import(vec![fresh.clone(), legacy.clone()]).await.unwrap_err();
+        let batch = client
+            .api_keys()
+            .import(keyward::types::ImportApiKeysRequest { keys: vec![fresh.clone(), legacy.clone()] })
+            .await
+            .unwrap_err();
         assert!(batch.is_conflict(), "{batch:?}");
         assert!(batch.message().unwrap_or_default().starts_with("keys[1].key_hash"), "{batch:?}");
         let fresh_code = verify_code(&client, "sk_live_freshKEY000").await;
@@ -828,14 +844,24 @@ async fn import_keys_by_hash(backend: Backend) {
 
         // Invalid items are 400s naming `keys[i].field`.
         assert_bad_field(
-            client.api_keys().import(vec![imported("bad", "not-a-sha256", "sk_live_bad0")]).await,
+            client
+                .api_keys()
+                .import(keyward::types::ImportApiKeysRequest {
+                    keys: vec![imported("bad", "not-a-sha256", "sk_live_bad0")],
+                })
+                .await,
             "keys[0].key_hash",
         );
         assert_bad_field(
-            client.api_keys().import(vec![fresh.clone(), imported("bad", &keyward::key_hash("x"), "")]).await,
+            client
+                .api_keys()
+                .import(keyward::types::ImportApiKeysRequest {
+                    keys: vec![fresh.clone(), imported("bad", &keyward::key_hash("x"), "")],
+                })
+                .await,
             "keys[1].key_prefix",
         );
-        assert_bad_field(client.api_keys().import(vec![]).await, "keys");
+        assert_bad_field(client.api_keys().import(keyward::types::ImportApiKeysRequest { keys: vec![] }).await, "keys");
 
         // Imported keys revoke like native ones.
         client.api_keys().revoke(key.id).await.expect("revoke");

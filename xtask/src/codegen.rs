@@ -95,7 +95,18 @@ fn generate_tokens(spec: &openapiv3::OpenAPI) -> anyhow::Result<TokenStream> {
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Separate)
         // Lets SDK users compare request/response values (tests, caches).
-        .with_derive("PartialEq");
+        .with_derive("PartialEq")
+        // A secret shown once (`format: password`: a created key, a webhook
+        // signing secret) is a `Secret`, which never prints itself.
+        .with_conversion(
+            schemars::schema::SchemaObject {
+                instance_type: Some(schemars::schema::InstanceType::String.into()),
+                format: Some("password".into()),
+                ..Default::default()
+            },
+            "crate::Secret",
+            std::iter::empty(),
+        );
     let mut generator = Generator::new(&settings);
     // progenitor and typify panic (todo!/unreachable!) on some inputs instead
     // of returning errors; report those as errors too.
@@ -325,7 +336,7 @@ fn space_out_items(source: &str) -> String {
 
 /// Formats with the toolchain's rustfmt, as `cargo fmt` would (edition 2024,
 /// any rustfmt.toml in the workspace root).
-fn rustfmt(source: &str) -> anyhow::Result<String> {
+pub fn rustfmt(source: &str) -> anyhow::Result<String> {
     let mut child = Command::new("rustfmt")
         .args(["--edition", "2024", "--emit", "stdout"])
         .current_dir(workspace_root())
@@ -346,12 +357,26 @@ fn rustfmt(source: &str) -> anyhow::Result<String> {
     String::from_utf8(output.stdout).context("rustfmt printed non-UTF-8 output")
 }
 
-pub fn write(client: &str) -> anyhow::Result<()> {
-    drift::write_if_changed(GENERATED_CLIENT_PATH, client)
+/// Every file `cargo xtask codegen` writes: the progenitor client and the
+/// SDK surfaces generated from the operation model (`crate::sdkgen`).
+pub fn generate_all(specs: &crate::openapi::Specs) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let mut files = vec![(GENERATED_CLIENT_PATH, generate(&specs.v3_0)?)];
+    files.extend(crate::sdkgen::generate(&specs.v3_1)?);
+    Ok(files)
 }
 
-pub fn check(client: &str) -> anyhow::Result<()> {
-    drift::check(GENERATED_CLIENT_PATH, client, REGENERATE)
+pub fn write(files: &[(&'static str, String)]) -> anyhow::Result<()> {
+    files.iter().try_for_each(|(path, contents)| drift::write_if_changed(path, contents))
+}
+
+/// Checks every file, then fails naming each stale one.
+pub fn check(files: &[(&'static str, String)]) -> anyhow::Result<()> {
+    let stale: Vec<String> = files
+        .iter()
+        .filter_map(|(path, contents)| drift::check(path, contents, REGENERATE).err())
+        .map(|error| error.to_string())
+        .collect();
+    if stale.is_empty() { Ok(()) } else { bail!("{}", stale.join("\n")) }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod openapi;
 mod python;
 #[cfg(test)]
 mod sample;
+mod sdkgen;
 mod test;
 
 use std::{
@@ -77,14 +78,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Codegen { check } => {
             let specs = openapi::generate()?;
-            let client = codegen::generate(&specs.v3_0)?;
+            let files = codegen::generate_all(&specs)?;
             if check {
-                codegen::check(&client)
+                codegen::check(&files)
             } else {
                 // codegen always starts from the current server spec, so keep the
                 // committed spec files in step with the client generated from them.
                 openapi::write(&specs)?;
-                codegen::write(&client)
+                codegen::write(&files)
             }
         }
         Command::Test(args) => test::run(&args),

@@ -101,7 +101,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
     });
     step("codegen --check", Suite::Drift, &mut || {
         let Some(specs) = specs.as_ref() else { bail!("the OpenAPI spec could not be generated (see the step above)") };
-        codegen::check(&codegen::generate(&specs.v3_0)?)
+        codegen::check(&codegen::generate_all(specs)?)
     });
     let nextest = nextest_available();
     step(if nextest { "rust tests (cargo nextest)" } else { "rust tests (cargo test)" }, Suite::Rust, &mut || {

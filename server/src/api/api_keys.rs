@@ -39,6 +39,7 @@ pub struct CreatedApiKey {
     #[serde(flatten)]
     pub api_key: ApiKey,
     /// The full key. Shown exactly once: store it now.
+    #[schema(format = Password)]
     pub key: String,
 }
 
@@ -148,6 +149,7 @@ pub struct RotatedApiKey {
     pub project_id: Option<Uuid>,
     pub name: String,
     /// The new key's plaintext. Shown exactly once.
+    #[schema(format = Password)]
     pub key: String,
     pub key_prefix: String,
     pub scopes: Vec<String>,

@@ -29,7 +29,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-const TAG: &str = "audit";
+const TAG: &str = "audit-events";
 
 /// Who performed an action.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -35,6 +35,7 @@ pub struct OrganizationApiKeyList {
 pub struct OrganizationCreatedApiKey {
     pub api_key: ApiKey,
     /// The full key. Shown exactly once: store it now.
+    #[schema(format = Password)]
     pub plaintext_api_key: String,
 }
 

@@ -138,7 +138,7 @@ fn rate_limit_state(d: &Decision) -> RateLimitState {
 /// Answers 200 for every well-formed request; `valid` and `code` carry the
 /// outcome. Keys of another organization (or, for a project key caller,
 /// another project) answer exactly as a key that does not exist.
-#[utoipa::path(post, path = "/v1/keys/verify", tag = "verification", operation_id = "verify_key",
+#[utoipa::path(post, path = "/v1/keys/verify", tag = "keys", operation_id = "verify_key",
     request_body = VerifyKeyRequest,
     responses(
         (status = 200, description = "The verification outcome", body = VerifyKeyResponse),

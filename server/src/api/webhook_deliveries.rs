@@ -3,7 +3,9 @@
 //! The HTTP face of the delivery use cases in `app/webhooks.rs`: the query,
 //! handlers, router.
 
-use super::{PageQuery, list_response, webhook_endpoints::TAG};
+use super::{PageQuery, list_response};
+
+const TAG: &str = "webhook-deliveries";
 use crate::{
     app::AppState,
     app::webhooks::{self, DeliveryFilter},
@@ -102,7 +104,7 @@ pub async fn get_webhook_delivery(
 ///
 /// Queues the delivery again now, with the same `webhook-id` and a fresh
 /// retry schedule. A delivery still pending is simply attempted now.
-#[utoipa::path(post, path = "/v1/webhook-deliveries/{id}/redeliver", tag = TAG, operation_id = "redeliver_webhook",
+#[utoipa::path(post, path = "/v1/webhook-deliveries/{id}/redeliver", tag = TAG, operation_id = "redeliver_webhook_delivery",
     params(("id" = Uuid, Path, description = "Webhook delivery id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
     responses(

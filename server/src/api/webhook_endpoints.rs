@@ -22,7 +22,9 @@ use uuid::Uuid;
 
 pub use crate::app::webhooks::WebhookEndpoint;
 
-pub const TAG: &str = "webhooks";
+pub const TAG: &str = "webhook-endpoints";
+/// Deliveries and the signing secret are resources of their own in every SDK.
+pub const SIGNING_SECRET_TAG: &str = "webhook-signing-secret";
 
 /// An endpoint with its signing `secret`, returned once by create and rotate-secret.
 // No `Debug`: it holds a secret shown once.
@@ -31,6 +33,7 @@ pub struct CreatedWebhookEndpoint {
     #[serde(flatten)]
     pub endpoint: WebhookEndpoint,
     /// `whsec_…`: verifies the `webhook-signature` header (Standard Webhooks). Shown once.
+    #[schema(format = Password)]
     pub secret: String,
 }
 
@@ -82,6 +85,7 @@ pub struct ListWebhookEndpointsQuery {
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct WebhookSigningSecret {
     /// `whsec_…`. Shown once; the previous secret stops signing at once.
+    #[schema(format = Password)]
     pub secret: String,
 }
 
@@ -252,7 +256,7 @@ pub async fn rotate_webhook_endpoint_secret(
 /// organization-wide secret. Call once to learn it (it exists from the first
 /// such delivery, unseen); each call replaces it and shows the new one once.
 /// A server without `KEYWARD_SECRETS_KEY` (Postgres) answers 503 `secrets_key_missing`.
-#[utoipa::path(post, path = "/v1/webhook-signing-secret", tag = TAG, operation_id = "rotate_webhook_signing_secret",
+#[utoipa::path(post, path = "/v1/webhook-signing-secret", tag = SIGNING_SECRET_TAG, operation_id = "rotate_webhook_signing_secret",
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
     responses(
         (status = 200, description = "The new secret, shown once", body = WebhookSigningSecret),
