@@ -149,16 +149,16 @@ impl ApiKeys {
             .client
             .call(safety, move || {
                 let mut request = api.list_api_keys();
-                if let Some(value) = params.project_id.clone() {
+                if let Some(value) = params.project_id {
                     request = request.project_id(value);
                 }
                 if let Some(value) = params.environment.clone() {
                     request = request.environment(value);
                 }
-                if let Some(value) = params.limit.clone() {
+                if let Some(value) = params.limit {
                     request = request.limit(value);
                 }
-                if let Some(value) = params.starting_after.clone() {
+                if let Some(value) = params.starting_after {
                     request = request.starting_after(value);
                 }
                 request.send()
@@ -318,10 +318,10 @@ impl ApiKeys {
             .client
             .call(safety, move || {
                 let mut request = api.get_api_key_usage().id(id);
-                if let Some(value) = params.from.clone() {
+                if let Some(value) = params.from {
                     request = request.from(value);
                 }
-                if let Some(value) = params.to.clone() {
+                if let Some(value) = params.to {
                     request = request.to(value);
                 }
                 if let Some(value) = params.granularity.clone() {
@@ -410,16 +410,16 @@ impl AuditEvents {
                 if let Some(value) = params.target_id.clone() {
                     request = request.target_id(value);
                 }
-                if let Some(value) = params.since.clone() {
+                if let Some(value) = params.since {
                     request = request.since(value);
                 }
-                if let Some(value) = params.until.clone() {
+                if let Some(value) = params.until {
                     request = request.until(value);
                 }
-                if let Some(value) = params.limit.clone() {
+                if let Some(value) = params.limit {
                     request = request.limit(value);
                 }
-                if let Some(value) = params.starting_after.clone() {
+                if let Some(value) = params.starting_after {
                     request = request.starting_after(value);
                 }
                 request.send()
@@ -519,10 +519,10 @@ impl Organizations {
             .client
             .call(safety, move || {
                 let mut request = api.list_organizations();
-                if let Some(value) = params.limit.clone() {
+                if let Some(value) = params.limit {
                     request = request.limit(value);
                 }
-                if let Some(value) = params.starting_after.clone() {
+                if let Some(value) = params.starting_after {
                     request = request.starting_after(value);
                 }
                 request.send()
@@ -675,16 +675,16 @@ impl OrganizationApiKeys {
             .client
             .call(safety, move || {
                 let mut request = api.list_organization_api_keys().org(org);
-                if let Some(value) = params.project_id.clone() {
+                if let Some(value) = params.project_id {
                     request = request.project_id(value);
                 }
                 if let Some(value) = params.environment.clone() {
                     request = request.environment(value);
                 }
-                if let Some(value) = params.limit.clone() {
+                if let Some(value) = params.limit {
                     request = request.limit(value);
                 }
-                if let Some(value) = params.cursor.clone() {
+                if let Some(value) = params.cursor {
                     request = request.cursor(value);
                 }
                 request.send()
@@ -798,7 +798,7 @@ impl Members {
             .client
             .call(safety, move || {
                 let mut request = api.list_members().org(org);
-                if let Some(value) = params.limit.clone() {
+                if let Some(value) = params.limit {
                     request = request.limit(value);
                 }
                 if let Some(value) = params.starting_after.clone() {
@@ -930,10 +930,10 @@ impl Projects {
             .client
             .call(safety, move || {
                 let mut request = api.list_projects();
-                if let Some(value) = params.limit.clone() {
+                if let Some(value) = params.limit {
                     request = request.limit(value);
                 }
-                if let Some(value) = params.starting_after.clone() {
+                if let Some(value) = params.starting_after {
                     request = request.starting_after(value);
                 }
                 request.send()
@@ -1076,10 +1076,10 @@ impl Environments {
             .client
             .call(safety, move || {
                 let mut request = api.list_environments().id(id);
-                if let Some(value) = params.limit.clone() {
+                if let Some(value) = params.limit {
                     request = request.limit(value);
                 }
-                if let Some(value) = params.starting_after.clone() {
+                if let Some(value) = params.starting_after {
                     request = request.starting_after(value);
                 }
                 request.send()
@@ -1176,10 +1176,10 @@ impl WebhookDeliveries {
             .client
             .call(safety, move || {
                 let mut request = api.list_webhook_deliveries();
-                if let Some(value) = params.endpoint_id.clone() {
+                if let Some(value) = params.endpoint_id {
                     request = request.endpoint_id(value);
                 }
-                if let Some(value) = params.api_key_id.clone() {
+                if let Some(value) = params.api_key_id {
                     request = request.api_key_id(value);
                 }
                 if let Some(value) = params.event_type.clone() {
@@ -1188,10 +1188,10 @@ impl WebhookDeliveries {
                 if let Some(value) = params.status.clone() {
                     request = request.status(value);
                 }
-                if let Some(value) = params.limit.clone() {
+                if let Some(value) = params.limit {
                     request = request.limit(value);
                 }
-                if let Some(value) = params.starting_after.clone() {
+                if let Some(value) = params.starting_after {
                     request = request.starting_after(value);
                 }
                 request.send()
@@ -1297,10 +1297,10 @@ impl WebhookEndpoints {
             .client
             .call(safety, move || {
                 let mut request = api.list_webhook_endpoints();
-                if let Some(value) = params.limit.clone() {
+                if let Some(value) = params.limit {
                     request = request.limit(value);
                 }
-                if let Some(value) = params.starting_after.clone() {
+                if let Some(value) = params.starting_after {
                     request = request.starting_after(value);
                 }
                 request.send()

@@ -16,6 +16,7 @@ mod idempotency;
 mod key_hygiene;
 mod key_hygiene_processes;
 mod migrations;
+mod sdk_operations;
 mod sdk_rust;
 mod sdk_rust_guard;
 mod sdk_rust_tenancy;

@@ -664,7 +664,7 @@ async fn rotation_webhooks_use_the_signing_secret(backend: Backend) {
 
         let signing_secret = client.webhook_signing_secret().rotate().await.expect("rotate signing secret");
         assert!(signing_secret.secret.expose().starts_with("whsec_"));
-        assert_eq!(format!("{signing_secret:?}"), "Secret(\"whsec_…\")");
+        assert_eq!(format!("{signing_secret:?}"), "WebhookSigningSecret { secret: Secret(\"whsec_…\") }");
         let key = client
             .api_keys()
             .create(

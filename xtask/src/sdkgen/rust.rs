@@ -103,8 +103,12 @@ fn request_chain(operation: &Operation) -> String {
     }
     chain.push_str(";\n");
     for param in &operation.query_params {
-        let _ =
-            writeln!(chain, "if let Some(value) = params.{0}.clone() {{ request = request.{0}(value); }}", param.name);
+        let copy = matches!(
+            param_type(param, true).as_str(),
+            "Uuid" | "chrono::DateTime<chrono::Utc>" | "u32" | "i64" | "bool"
+        );
+        let value = if copy { format!("params.{}", param.name) } else { format!("params.{}.clone()", param.name) };
+        let _ = writeln!(chain, "if let Some(value) = {value} {{ request = request.{}(value); }}", param.name);
     }
     chain.push_str("request.send()");
     chain
