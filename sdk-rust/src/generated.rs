@@ -943,10 +943,12 @@ pub mod types {
         pub allowed_ips: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
         ///At most 200 characters, no control characters.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub device_name: ::std::option::Option<::std::string::String>,
+        #[serde(default, deserialize_with = "crate::nullable::deserialize")]
+        pub device_name: ::std::option::Option<::std::option::Option<::std::string::String>>,
         ///Must be in the future; `null` clears it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        #[serde(default, deserialize_with = "crate::nullable::deserialize")]
+        pub expires_at: ::std::option::Option<::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>>,
         ///`false` disables the key without revoking it (verify answers DISABLED).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub is_active: ::std::option::Option<bool>,
@@ -957,18 +959,22 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub rate_limit: ::std::option::Option<RateLimit>,
+        #[serde(default, deserialize_with = "crate::nullable::deserialize")]
+        pub rate_limit: ::std::option::Option<::std::option::Option<RateLimit>>,
         ///Rotate automatically every N days (1-3650); `null` stops it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub rotation_interval_days: ::std::option::Option<i32>,
+        #[serde(default, deserialize_with = "crate::nullable::deserialize")]
+        pub rotation_interval_days: ::std::option::Option<::std::option::Option<i32>>,
         ///Absolute http(s) URL of a public host (at most 2 048 characters).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub rotation_webhook_url: ::std::option::Option<::std::string::String>,
+        #[serde(default, deserialize_with = "crate::nullable::deserialize")]
+        pub rotation_webhook_url: ::std::option::Option<::std::option::Option<::std::string::String>>,
         ///At most 100 scopes (`[a-z0-9_:.*-]`, 1-100 characters each).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub scopes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub usage_limit: ::std::option::Option<UsageLimit>,
+        #[serde(default, deserialize_with = "crate::nullable::deserialize")]
+        pub usage_limit: ::std::option::Option<::std::option::Option<UsageLimit>>,
     }
 
     impl UpdateApiKeyRequest {
@@ -1014,21 +1020,26 @@ pub mod types {
     pub struct UpdateProjectRequest {
         ///0 to 1 year; `null` clears it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub default_grace_period_seconds: ::std::option::Option<i64>,
+        #[serde(default, deserialize_with = "crate::nullable::deserialize")]
+        pub default_grace_period_seconds: ::std::option::Option<::std::option::Option<i64>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub default_rate_limit: ::std::option::Option<RateLimit>,
+        #[serde(default, deserialize_with = "crate::nullable::deserialize")]
+        pub default_rate_limit: ::std::option::Option<::std::option::Option<RateLimit>>,
         ///At most 100 scopes (`[a-z0-9_:.*-]`, 1-100 characters each); `null` clears them.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub default_scopes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        #[serde(default, deserialize_with = "crate::nullable::deserialize")]
+        pub default_scopes: ::std::option::Option<::std::option::Option<::std::vec::Vec<::std::string::String>>>,
         ///60 s to 10 years; `null` clears it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub default_ttl_seconds: ::std::option::Option<i64>,
+        #[serde(default, deserialize_with = "crate::nullable::deserialize")]
+        pub default_ttl_seconds: ::std::option::Option<::std::option::Option<i64>>,
         ///0-365; 0 turns the warnings off.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expiry_warning_days: ::std::option::Option<i32>,
         ///2-8 lowercase letters or digits, unique in the organization; `null` clears it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub key_prefix: ::std::option::Option<::std::string::String>,
+        #[serde(default, deserialize_with = "crate::nullable::deserialize")]
+        pub key_prefix: ::std::option::Option<::std::option::Option<::std::string::String>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub leak_policy: ::std::option::Option<LeakPolicy>,
         ///1-200 characters, not blank, no control characters.
@@ -1048,7 +1059,8 @@ pub mod types {
     pub struct UpdateWebhookEndpointRequest {
         ///At most 500 characters, no control characters; `null` clears it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(default, deserialize_with = "crate::nullable::deserialize")]
+        pub description: ::std::option::Option<::std::option::Option<::std::string::String>>,
         ///Replaces the filter; `[]` means every event.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub event_types: ::std::option::Option<::std::vec::Vec<WebhookEventType>>,
@@ -4730,9 +4742,12 @@ pub mod types {
                 ::std::option::Option<::std::vec::Vec<::std::string::String>>,
                 ::std::string::String,
             >,
-            device_name: ::std::result::Result<::std::option::Option<::std::string::String>, ::std::string::String>,
+            device_name: ::std::result::Result<
+                ::std::option::Option<::std::option::Option<::std::string::String>>,
+                ::std::string::String,
+            >,
             expires_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::option::Option<::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>>,
                 ::std::string::String,
             >,
             is_active: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
@@ -4741,15 +4756,24 @@ pub mod types {
                 ::std::string::String,
             >,
             name: ::std::result::Result<::std::option::Option<::std::string::String>, ::std::string::String>,
-            rate_limit: ::std::result::Result<::std::option::Option<super::RateLimit>, ::std::string::String>,
-            rotation_interval_days: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
-            rotation_webhook_url:
-                ::std::result::Result<::std::option::Option<::std::string::String>, ::std::string::String>,
+            rate_limit: ::std::result::Result<
+                ::std::option::Option<::std::option::Option<super::RateLimit>>,
+                ::std::string::String,
+            >,
+            rotation_interval_days:
+                ::std::result::Result<::std::option::Option<::std::option::Option<i32>>, ::std::string::String>,
+            rotation_webhook_url: ::std::result::Result<
+                ::std::option::Option<::std::option::Option<::std::string::String>>,
+                ::std::string::String,
+            >,
             scopes: ::std::result::Result<
                 ::std::option::Option<::std::vec::Vec<::std::string::String>>,
                 ::std::string::String,
             >,
-            usage_limit: ::std::result::Result<::std::option::Option<super::UsageLimit>, ::std::string::String>,
+            usage_limit: ::std::result::Result<
+                ::std::option::Option<::std::option::Option<super::UsageLimit>>,
+                ::std::string::String,
+            >,
         }
 
         impl ::std::default::Default for UpdateApiKeyRequest {
@@ -4782,7 +4806,7 @@ pub mod types {
             }
             pub fn device_name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::option::Option<::std::string::String>>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.device_name =
@@ -4791,7 +4815,9 @@ pub mod types {
             }
             pub fn expires_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>>,
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>>,
+                    >,
                 T::Error: ::std::fmt::Display,
             {
                 self.expires_at =
@@ -4827,7 +4853,7 @@ pub mod types {
             }
             pub fn rate_limit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::RateLimit>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::option::Option<super::RateLimit>>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.rate_limit =
@@ -4836,7 +4862,7 @@ pub mod types {
             }
             pub fn rotation_interval_days<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::option::Option<i32>>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.rotation_interval_days = value
@@ -4846,7 +4872,7 @@ pub mod types {
             }
             pub fn rotation_webhook_url<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::option::Option<::std::string::String>>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.rotation_webhook_url = value
@@ -4864,7 +4890,7 @@ pub mod types {
             }
             pub fn usage_limit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::UsageLimit>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::option::Option<super::UsageLimit>>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.usage_limit =
@@ -4994,15 +5020,23 @@ pub mod types {
 
         #[derive(Clone, Debug)]
         pub struct UpdateProjectRequest {
-            default_grace_period_seconds: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
-            default_rate_limit: ::std::result::Result<::std::option::Option<super::RateLimit>, ::std::string::String>,
-            default_scopes: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+            default_grace_period_seconds:
+                ::std::result::Result<::std::option::Option<::std::option::Option<i64>>, ::std::string::String>,
+            default_rate_limit: ::std::result::Result<
+                ::std::option::Option<::std::option::Option<super::RateLimit>>,
                 ::std::string::String,
             >,
-            default_ttl_seconds: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            default_scopes: ::std::result::Result<
+                ::std::option::Option<::std::option::Option<::std::vec::Vec<::std::string::String>>>,
+                ::std::string::String,
+            >,
+            default_ttl_seconds:
+                ::std::result::Result<::std::option::Option<::std::option::Option<i64>>, ::std::string::String>,
             expiry_warning_days: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
-            key_prefix: ::std::result::Result<::std::option::Option<::std::string::String>, ::std::string::String>,
+            key_prefix: ::std::result::Result<
+                ::std::option::Option<::std::option::Option<::std::string::String>>,
+                ::std::string::String,
+            >,
             leak_policy: ::std::result::Result<::std::option::Option<super::LeakPolicy>, ::std::string::String>,
             name: ::std::result::Result<::std::option::Option<::std::string::String>, ::std::string::String>,
         }
@@ -5025,7 +5059,7 @@ pub mod types {
         impl UpdateProjectRequest {
             pub fn default_grace_period_seconds<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::option::Option<i64>>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.default_grace_period_seconds = value
@@ -5035,7 +5069,7 @@ pub mod types {
             }
             pub fn default_rate_limit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::RateLimit>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::option::Option<super::RateLimit>>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.default_rate_limit = value
@@ -5045,7 +5079,9 @@ pub mod types {
             }
             pub fn default_scopes<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::vec::Vec<::std::string::String>>>,
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::option::Option<::std::vec::Vec<::std::string::String>>>,
+                    >,
                 T::Error: ::std::fmt::Display,
             {
                 self.default_scopes =
@@ -5054,7 +5090,7 @@ pub mod types {
             }
             pub fn default_ttl_seconds<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::option::Option<i64>>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.default_ttl_seconds = value
@@ -5074,7 +5110,7 @@ pub mod types {
             }
             pub fn key_prefix<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::option::Option<::std::string::String>>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.key_prefix =
@@ -5133,7 +5169,10 @@ pub mod types {
 
         #[derive(Clone, Debug)]
         pub struct UpdateWebhookEndpointRequest {
-            description: ::std::result::Result<::std::option::Option<::std::string::String>, ::std::string::String>,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::option::Option<::std::string::String>>,
+                ::std::string::String,
+            >,
             event_types: ::std::result::Result<
                 ::std::option::Option<::std::vec::Vec<super::WebhookEventType>>,
                 ::std::string::String,
@@ -5156,7 +5195,7 @@ pub mod types {
         impl UpdateWebhookEndpointRequest {
             pub fn description<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::option::Option<::std::string::String>>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.description =

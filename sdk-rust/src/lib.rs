@@ -29,6 +29,8 @@ mod client;
 mod dispatch_args;
 mod error;
 mod extra;
+#[doc(hidden)]
+pub mod nullable;
 mod pagination;
 mod resources;
 mod retry;

@@ -137,9 +137,15 @@ async fn every_operation_runs_through_the_operation_table(backend: Backend) {
         caller.call(&admin, "webhook_deliveries.get", json!({"id": delivery_id})).await;
         caller.call(&admin, "webhook_deliveries.redeliver", json!({"id": delivery_id})).await;
         caller.call(&admin, "webhook_endpoints.get", json!({"id": endpoint_id})).await;
-        caller
+        let described = caller
             .call(&admin, "webhook_endpoints.update", json!({"id": endpoint_id, "body": {"description": "ops"}}))
             .await;
+        assert_eq!(described["description"], "ops", "{described}");
+        // An explicit `null` passes through the table and clears the field.
+        let cleared = caller
+            .call(&admin, "webhook_endpoints.update", json!({"id": endpoint_id, "body": {"description": null}}))
+            .await;
+        assert_eq!(cleared["description"], Value::Null, "{cleared}");
         caller.call(&admin, "webhook_endpoints.list_page", json!({})).await;
         caller.call(&admin, "webhook_endpoints.rotate_secret", json!({"id": endpoint_id})).await;
         caller.call(&admin, "webhook_endpoints.delete", json!({"id": endpoint_id})).await;

@@ -272,7 +272,7 @@ async fn endpoint_lifecycle(backend: Backend) {
             .update(
                 first.id,
                 UpdateWebhookEndpointRequest {
-                    description: Some("rotations only".into()),
+                    description: Some(Some("rotations only".into())),
                     event_types: Some(vec![WebhookEventType::ApiKeyRotated]),
                     is_active: Some(false),
                     url: None,
@@ -298,6 +298,13 @@ async fn endpoint_lifecycle(backend: Backend) {
         assert_eq!(widened.event_types, vec![]);
         assert_eq!(widened.url, "http://127.0.0.1:9/ops/v2");
         assert_eq!(widened.description.as_deref(), Some("rotations only"), "description untouched");
+        // `Some(None)` sends `null`, which clears a clearable field.
+        let cleared = endpoints
+            .update(first.id, UpdateWebhookEndpointRequest { description: Some(None), ..Default::default() })
+            .await
+            .expect("clear the description");
+        assert_eq!(cleared.description, None, "null clears the description");
+        assert_eq!(cleared.url, widened.url, "url untouched by the clear");
         assert_eq!(endpoints.get(first.id).await.expect("get").event_types, vec![]);
 
         // Rotating the secret: a new one, shown once, masked; same endpoint.

@@ -37,19 +37,154 @@ const HEADER: &str = "\
 ";
 
 /// Generates the formatted contents of sdk-rust/src/generated.rs.
-pub fn generate(spec_v3_0: &Value) -> anyhow::Result<String> {
+/// `clearable` lists the (schema, field) pairs a `null` clears
+/// (`crate::sdkgen::model::Model::clearable_fields`).
+pub fn generate(spec_v3_0: &Value, clearable: &[(String, String)]) -> anyhow::Result<String> {
     eprintln!("generating the Rust client with progenitor");
     let mut unconstrained = spec_v3_0.clone();
     strip_validation(&mut unconstrained);
+    optional_means_option(&mut unconstrained);
     let spec: openapiv3::OpenAPI = serde_path_to_error::deserialize(&unconstrained)
         .with_context(|| format!("{SPEC_3_0_PATH} is not an OpenAPI 3.0 document that the openapiv3 crate accepts"))?;
     let tokens = one_doc_attribute_per_line(generate_tokens(&spec)?);
     let mut file: syn::File = syn::parse2(tokens).context("progenitor emitted tokens that are not a Rust file")?;
     open_string_enums(&mut file);
+    clearable_fields(&mut file, clearable);
     // prettyplease turns `#[doc = …]` into `///` comments and breaks lines;
     // rustfmt then makes the result identical to what `cargo fmt` would leave.
     let source = format!("{HEADER}{}", space_out_items(&prettyplease::unparse(&file)));
     rustfmt(&source)
+}
+
+/// typify gives an optional property that is not nullable its type's empty
+/// value (`Vec` skipped when empty, a `Map` skipped when empty) instead of an
+/// `Option`, so the client could not send `[]` (`scopes: []`, `allowed_ips:
+/// []` mean something) nor tell "absent" from "empty". Every optional
+/// property is therefore nullable for progenitor: an `Option` that is left
+/// out when `None`. Which ones `null` *clears* is the spec's business and
+/// becomes a tri-state below (`clearable_fields`).
+fn optional_means_option(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let required: Vec<String> = map
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|names| names.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default();
+            if let Some(Value::Object(properties)) = map.get_mut("properties") {
+                for (name, property) in properties.iter_mut() {
+                    if !required.contains(name)
+                        && let Value::Object(property) = property
+                        && property.get("type").is_some_and(|kind| kind == "array" || kind == "object")
+                    {
+                        property.insert("nullable".into(), Value::Bool(true));
+                    }
+                }
+            }
+            map.values_mut().for_each(optional_means_option);
+        }
+        Value::Array(items) => items.iter_mut().for_each(optional_means_option),
+        _ => {}
+    }
+}
+
+/// A field `null` clears (a nullable property of a PATCH body) becomes
+/// `Option<Option<T>>`: `None` leaves it alone (not sent), `Some(None)` sends
+/// `null` and clears it, `Some(Some(v))` sets it. Its builder setter and
+/// builder field follow, and decoding keeps an explicit `null` as
+/// `Some(None)` (`crate::nullable`), so a Python or Node caller's `null`
+/// passes through the operation table.
+fn clearable_fields(file: &mut syn::File, clearable: &[(String, String)]) {
+    use syn::visit_mut::VisitMut;
+
+    fn wrap_option(ty: &mut syn::Type) {
+        let inner = ty.clone();
+        *ty = syn::parse_quote!(::std::option::Option<#inner>);
+    }
+
+    /// The first generic argument of the last path segment (`Result<T, E>` → `T`).
+    fn first_generic(ty: &mut syn::Type) -> Option<&mut syn::Type> {
+        let syn::Type::Path(path) = ty else { return None };
+        let segment = path.path.segments.last_mut()?;
+        let syn::PathArguments::AngleBracketed(arguments) = &mut segment.arguments else { return None };
+        arguments.args.iter_mut().find_map(|argument| match argument {
+            syn::GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        })
+    }
+
+    struct Clearable<'a> {
+        fields: &'a [(String, String)],
+        in_builder: bool,
+    }
+
+    impl Clearable<'_> {
+        fn is_clearable(&self, schema: &str, field: &str) -> bool {
+            self.fields.iter().any(|(s, f)| s == schema && f == field)
+        }
+    }
+
+    impl VisitMut for Clearable<'_> {
+        fn visit_item_mod_mut(&mut self, module: &mut syn::ItemMod) {
+            let was = self.in_builder;
+            self.in_builder = was || module.ident == "builder";
+            syn::visit_mut::visit_item_mod_mut(self, module);
+            self.in_builder = was;
+        }
+
+        fn visit_item_struct_mut(&mut self, item: &mut syn::ItemStruct) {
+            let schema = item.ident.to_string();
+            for field in item.fields.iter_mut() {
+                let Some(name) = field.ident.as_ref().map(ToString::to_string) else { continue };
+                if !self.is_clearable(&schema, &name) {
+                    continue;
+                }
+                if self.in_builder {
+                    // `Result<Option<T>, String>` → `Result<Option<Option<T>>, String>`
+                    if let Some(ok) = first_generic(&mut field.ty) {
+                        wrap_option(ok);
+                    }
+                } else {
+                    wrap_option(&mut field.ty);
+                    field
+                        .attrs
+                        .push(syn::parse_quote!(#[serde(default, deserialize_with = "crate::nullable::deserialize")]));
+                }
+            }
+        }
+
+        fn visit_item_impl_mut(&mut self, item: &mut syn::ItemImpl) {
+            if !self.in_builder || item.trait_.is_some() {
+                return;
+            }
+            let syn::Type::Path(self_type) = item.self_ty.as_ref() else { return };
+            let Some(schema) = self_type.path.segments.last().map(|segment| segment.ident.to_string()) else { return };
+            for impl_item in &mut item.items {
+                let syn::ImplItem::Fn(setter) = impl_item else { continue };
+                if !self.is_clearable(&schema, &setter.sig.ident.to_string()) {
+                    continue;
+                }
+                // `T: TryInto<Option<X>>` → `T: TryInto<Option<Option<X>>>`
+                for predicate in setter.sig.generics.make_where_clause().predicates.iter_mut() {
+                    let syn::WherePredicate::Type(bound) = predicate else { continue };
+                    for bound in bound.bounds.iter_mut() {
+                        let syn::TypeParamBound::Trait(bound) = bound else { continue };
+                        let Some(segment) = bound.path.segments.last_mut() else { continue };
+                        if segment.ident != "TryInto" {
+                            continue;
+                        }
+                        if let syn::PathArguments::AngleBracketed(arguments) = &mut segment.arguments
+                            && let Some(syn::GenericArgument::Type(target)) = arguments.args.first_mut()
+                        {
+                            wrap_option(target);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    Clearable { fields: clearable, in_builder: false }.visit_file_mut(file);
 }
 
 /// The spec states the server's bounds (patterns, lengths, ranges, item
@@ -360,7 +495,8 @@ pub fn rustfmt(source: &str) -> anyhow::Result<String> {
 /// Every file `cargo xtask codegen` writes: the progenitor client and the
 /// SDK surfaces generated from the operation model (`crate::sdkgen`).
 pub fn generate_all(specs: &crate::openapi::Specs) -> anyhow::Result<Vec<(&'static str, String)>> {
-    let mut files = vec![(GENERATED_CLIENT_PATH, generate(&specs.v3_0)?)];
+    let model = crate::sdkgen::model::Model::from_spec(&specs.v3_1)?;
+    let mut files = vec![(GENERATED_CLIENT_PATH, generate(&specs.v3_0, &model.clearable_fields())?)];
     files.extend(crate::sdkgen::generate(&specs.v3_1)?);
     Ok(files)
 }

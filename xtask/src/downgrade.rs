@@ -1254,7 +1254,7 @@ mod tests {
         let downgraded = downgrade(server_spec).unwrap();
         let parsed: openapiv3::OpenAPI = serde_json::from_value(downgraded.clone()).unwrap();
         assert_eq!(parsed.openapi, "3.0.3");
-        let client = crate::codegen::generate(&downgraded).unwrap();
+        let client = crate::codegen::generate(&downgraded, &[]).unwrap();
         assert!(client.contains("pub struct ApiKey"), "{client}");
         assert!(client.contains("rate_limit: ::std::option::Option<RateLimit>"), "{client}");
     }
@@ -1264,6 +1264,6 @@ mod tests {
     fn downgraded_server_spec_parses_and_generates() {
         let specs = crate::openapi::generate().unwrap();
         let _: openapiv3::OpenAPI = serde_json::from_value(specs.v3_0.clone()).unwrap();
-        crate::codegen::generate(&specs.v3_0).unwrap();
+        crate::codegen::generate(&specs.v3_0, &[]).unwrap();
     }
 }

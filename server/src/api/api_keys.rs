@@ -90,22 +90,23 @@ pub struct CreateApiKeyRequest {
 pub struct UpdateApiKeyRequest {
     /// 1-200 characters, not blank, no control characters.
     #[schema(
+        nullable = false,
         min_length = 1,
         max_length = 200,
         pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     )]
     pub name: Option<String>,
     /// At most 100 scopes (`[a-z0-9_:.*-]`, 1-100 characters each).
-    #[schema(inline, value_type = Option<Vec<validate::Scope>>, max_items = 100)]
+    #[schema(nullable = false, inline, value_type = Option<Vec<validate::Scope>>, max_items = 100)]
     pub scopes: Option<Vec<String>>,
     /// Must be in the future; `null` clears it.
     #[serde(default, deserialize_with = "nullable::deserialize")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
     /// At most 100 IP addresses or CIDR blocks (IPv4/IPv6).
-    #[schema(inline, value_type = Option<Vec<validate::IpRule>>, max_items = 100)]
+    #[schema(nullable = false, inline, value_type = Option<Vec<validate::IpRule>>, max_items = 100)]
     pub allowed_ips: Option<Vec<String>>,
-    #[schema(schema_with = validate::meta_input_schema)]
+    #[schema(nullable = false, schema_with = validate::meta_input_schema)]
     pub meta: Option<Map<String, Value>>,
     #[serde(default, deserialize_with = "nullable::deserialize")]
     #[schema(value_type = Option<RateLimit>)]
@@ -114,6 +115,7 @@ pub struct UpdateApiKeyRequest {
     #[schema(value_type = Option<UsageLimit>)]
     pub usage_limit: Option<Option<UsageLimit>>,
     /// `false` disables the key without revoking it (verify answers DISABLED).
+    #[schema(nullable = false)]
     pub is_active: Option<bool>,
     #[serde(default, deserialize_with = "nullable::deserialize")]
     /// At most 200 characters, no control characters.

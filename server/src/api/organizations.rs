@@ -53,13 +53,14 @@ pub struct CreateOrganizationRequest {
 pub struct UpdateOrganizationRequest {
     /// 1-200 characters, not blank, no control characters.
     #[schema(
+        nullable = false,
         min_length = 1,
         max_length = 200,
         pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     )]
     pub name: Option<String>,
     /// 2-8 lowercase letters or digits; applies to keys created from now on.
-    #[schema(min_length = 2, max_length = 8, pattern = r"^[a-z0-9]{2,8}$")]
+    #[schema(nullable = false, min_length = 2, max_length = 8, pattern = r"^[a-z0-9]{2,8}$")]
     pub key_prefix: Option<String>,
 }
 

@@ -58,6 +58,7 @@ pub struct CreateProjectRequest {
 pub struct UpdateProjectRequest {
     /// 1-200 characters, not blank, no control characters.
     #[schema(
+        nullable = false,
         min_length = 1,
         max_length = 200,
         pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
@@ -83,8 +84,9 @@ pub struct UpdateProjectRequest {
     #[schema(value_type = Option<u64>, minimum = 0, maximum = 31_536_000)]
     pub default_grace_period_seconds: Option<Option<u64>>,
     /// 0-365; 0 turns the warnings off.
-    #[schema(minimum = 0, maximum = 365)]
+    #[schema(nullable = false, minimum = 0, maximum = 365)]
     pub expiry_warning_days: Option<u32>,
+    #[schema(nullable = false)]
     pub leak_policy: Option<LeakPolicy>,
 }
 

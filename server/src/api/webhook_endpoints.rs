@@ -58,14 +58,16 @@ pub struct CreateWebhookEndpointRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhookEndpointRequest {
     /// Absolute http(s) URL of a public host (at most 2 048 characters).
-    #[schema(max_length = 2048, pattern = r"^[hH][tT][tT][pP][sS]?://")]
+    #[schema(nullable = false, max_length = 2048, pattern = r"^[hH][tT][tT][pP][sS]?://")]
     pub url: Option<String>,
     /// At most 500 characters, no control characters; `null` clears it.
     #[serde(default, deserialize_with = "nullable::deserialize")]
     #[schema(value_type = Option<String>, max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub description: Option<Option<String>>,
     /// Replaces the filter; `[]` means every event.
+    #[schema(nullable = false)]
     pub event_types: Option<Vec<WebhookEventType>>,
+    #[schema(nullable = false)]
     pub is_active: Option<bool>,
 }
 

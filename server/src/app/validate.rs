@@ -72,7 +72,9 @@ fn free_form_object(title: &str, description: &str, nullable: bool) -> utoipa::o
 /// A key's `meta` in a request: absent or `null` gives none (on update: leaves it as it is).
 pub fn meta_input_schema() -> utoipa::openapi::schema::Object {
     let description = format!("Free-form JSON object that serializes to at most {MAX_META_BYTES} bytes.");
-    free_form_object("Meta", &description, true)
+    // Not nullable: `null` is read as "not given", so in a PATCH it does not
+    // clear `meta` (send `{}` for that); only fields `null` clears are nullable.
+    free_form_object("Meta", &description, false)
 }
 
 /// A key's `meta` as a key shows it (`{}` when none was given).

@@ -194,6 +194,25 @@ impl Model {
         }
     }
 
+    /// The (schema, field) pairs that `null` clears: the nullable properties
+    /// of PATCH bodies (`UpdateApiKeyRequest.expires_at`, …). Everywhere
+    /// else an optional field is simply left out.
+    pub fn clearable_fields(&self) -> Vec<(String, String)> {
+        let mut fields = Vec::new();
+        for (_, operation) in self.operations() {
+            let Some(body) = operation.body.as_ref().filter(|_| operation.http_method == "PATCH") else { continue };
+            let Some(properties) = self.schemas.get(&body.schema).and_then(|schema| schema.get("properties")) else {
+                continue;
+            };
+            for (name, property) in properties.as_object().into_iter().flatten() {
+                if is_nullable(property) && !fields.contains(&(body.schema.clone(), name.clone())) {
+                    fields.push((body.schema.clone(), name.clone()));
+                }
+            }
+        }
+        fields
+    }
+
     pub fn operations(&self) -> impl Iterator<Item = (&Resource, &Operation)> {
         self.resources
             .iter()
@@ -338,6 +357,19 @@ fn singular(plural: &str) -> String {
     }
 }
 
+/// `type: [T, "null"]`, or `oneOf: [T, {type: null}]` (a nullable `$ref`).
+pub fn is_nullable(schema: &Value) -> bool {
+    let null_type = |schema: &Value| match schema.get("type") {
+        Some(Value::String(kind)) => kind == "null",
+        Some(Value::Array(kinds)) => kinds.iter().any(|kind| kind == "null"),
+        _ => false,
+    };
+    null_type(schema)
+        || ["oneOf", "anyOf"]
+            .iter()
+            .any(|key| schema.get(*key).and_then(Value::as_array).is_some_and(|options| options.iter().any(null_type)))
+}
+
 pub fn ref_name(schema: &Value) -> Option<&str> {
     schema.get("$ref")?.as_str()?.strip_prefix("#/components/schemas/")
 }
@@ -404,5 +436,9 @@ mod tests {
         assert_eq!(pagination.cursor_param, "cursor");
         assert_eq!(model.secret_fields("CreatedApiKey"), ["key"]);
         assert_eq!(model.secret_fields("OrganizationCreatedApiKey"), ["plaintext_api_key"]);
+        let clearable = model.clearable_fields();
+        assert!(clearable.contains(&("UpdateApiKeyRequest".into(), "expires_at".into())), "{clearable:?}");
+        assert!(clearable.contains(&("UpdateWebhookEndpointRequest".into(), "description".into())), "{clearable:?}");
+        assert!(!clearable.iter().any(|(_, field)| field == "name" || field == "meta"), "{clearable:?}");
     }
 }
