@@ -4,12 +4,17 @@
 // camelCase, Promise-based surface with typed errors.
 
 const { Keyward, PageIterator, keyHash } = require('./lib/client.js');
+const resources = require('./lib/resources.js');
 const { SecretKey } = require('./lib/secret.js');
 const errors = require('./lib/errors.js');
 const webhooks = require('./lib/webhooks.js');
 
 exports.Keyward = Keyward;
 exports.PageIterator = PageIterator;
+// Every operation of the spec (`resource.method`), and the resource classes
+// behind `client.apiKeys` and the like: generated from openapi/keyward.json.
+exports.OPERATIONS = resources.OPERATIONS;
+for (const Resource of Object.values(resources.RESOURCES)) exports[Resource.name] = Resource;
 // SHA-256 hex of a key's full text: the `keyHash` of `client.apiKeys.import`.
 exports.keyHash = keyHash;
 exports.SecretKey = SecretKey;

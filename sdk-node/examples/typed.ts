@@ -54,7 +54,10 @@ async function tour(client: Keyward): Promise<void> {
 
   const fetched: ApiKey = await client.apiKeys.get(created.id, { timeout: 5_000, maxRetries: 1 });
   const active: boolean = fetched.isActive;
-  await client.apiKeys.update(created.id, { isActive: false, name: null });
+  // `null` clears a clearable field (nullable in the spec's PATCH body)…
+  await client.apiKeys.update(created.id, { isActive: false, deviceName: null, expiresAt: null });
+  // @ts-expect-error …and only those: a key's name cannot be cleared.
+  await client.apiKeys.update(created.id, { name: null });
   const regenerated: CreatedApiKey = await client.apiKeys.regenerate(created.id, { idempotencyKey: 'abc' });
   const rotated: RotatedApiKey = await client.apiKeys.rotate(created.id, { gracePeriodSeconds: 60 });
   const newId: string = rotated.newKeyId;
@@ -70,18 +73,28 @@ async function tour(client: Keyward): Promise<void> {
   const project: Project = await client.projects.create({ name: 'p', keyPrefix: 'pp', defaultScopes: ['a'] });
   await client.projects.update(project.id, { defaultTtlSeconds: 3600, expiryWarningDays: 14, leakPolicy: 'flag' });
   const warningDays: number = project.expiryWarningDays;
-  const leakPolicy: LeakPolicy = project.leakPolicy;
+  // A result's enum may hold a value newer than this SDK: `LeakPolicy | (string & {})`.
+  const leakPolicy: LeakPolicy | (string & {}) = project.leakPolicy;
   void [warningDays, leakPolicy];
   // @ts-expect-error leakPolicy is 'revoke' or 'flag'
   await client.projects.update(project.id, { leakPolicy: 'delete' });
   const projects: Project[] = await client.projects.list().toArray({ max: 10 });
 
   const org = await client.organizationApiKeys.create(project.organizationId, { name: 'o', scopes: ['keys:read'] });
+  const orgSecret: SecretKey = org.plaintextApiKey;
   for await (const key of client.organizationApiKeys.list(project.organizationId, { cursor: undefined })) void key;
-  await client.organizationApiKeys.revoke(project.organizationId, org.id);
+  const revokedOrgKey: boolean = (await client.organizationApiKeys.revoke(project.organizationId, org.apiKey.id)).revoked;
+  void [orgSecret, revokedOrgKey];
+
+  const usage = await client.apiKeys.getUsage(created.id, { from: new Date(Date.now() - 86_400_000), granularity: 'hour' });
+  const buckets: number[] = usage.buckets.map((bucket) => bucket.total);
+  const validCount: number | undefined = usage.counts['VALID'];
+  void [buckets, validCount];
+  // @ts-expect-error not a granularity
+  await client.apiKeys.getUsage(created.id, { granularity: 'week' });
 
   const verified: VerifyKeyResult = await client.keys.verify({ key: plaintext, ip: '10.0.0.1', requiredScopes: ['a'], cost: 1 });
-  const code: VerifyCode = verified.code;
+  const code: VerifyCode | (string & {}) = verified.code;
   const remaining: number | null = verified.ratelimit?.remaining ?? verified.remaining;
 
   try {
@@ -104,7 +117,7 @@ async function tour(client: Keyward): Promise<void> {
   const dashboard = new Keyward({ apiKey: 'eyJ...session-jwt', organizationId: project.organizationId });
   const orgId: string | null = dashboard.organizationId;
   const organization: Organization = await dashboard.organizations.create({ name: 'Acme', keyPrefix: 'acme' });
-  const role: Role | null = organization.role;
+  const role: Role | (string & {}) | null = organization.role;
   await dashboard.organizations.update(organization.id, { name: 'Acme Inc' });
   const member: Member = await dashboard.members.add(organization.id, { userId: 'user_2abc', role: 'admin' });
   await dashboard.members.update(organization.id, member.userId, { role: 'viewer' });
@@ -152,7 +165,7 @@ async function hygiene(client: Keyward): Promise<void> {
   const endpointSecret: SecretKey = endpoint.secret;
   const receiver = new Webhook(endpointSecret.value);
   const fetchedEndpoint: WebhookEndpoint = await client.webhookEndpoints.get(endpoint.id, { timeout: 5_000 });
-  const types: WebhookEventType[] = fetchedEndpoint.eventTypes;
+  const types: (WebhookEventType | (string & {}))[] = fetchedEndpoint.eventTypes;
   const description: string | null = fetchedEndpoint.description;
   await client.webhookEndpoints.update(endpoint.id, { eventTypes: [], isActive: false, description: null });
   for await (const e of client.webhookEndpoints.list({ limit: 10 })) void e.url;

@@ -226,6 +226,20 @@ describe('apiKeys', TEST_TIMEOUT, () => {
     assert.equal(firstThree.length, 3);
   });
 
+  it('getUsage: verifications of one key, by outcome code and bucket', async () => {
+    const created = await client.apiKeys.create({ name: 'usage' });
+    await client.keys.verify({ key: created.key });
+    const usage = await client.apiKeys.getUsage(created.id, { granularity: 'hour', from: new Date(Date.now() - 3600000) });
+    assert.equal(usage.keyId, created.id);
+    assert.equal(usage.granularity, 'hour');
+    assert.ok(Array.isArray(usage.buckets) && usage.buckets.length >= 1);
+    assert.equal(typeof usage.total, 'number');
+    assert.equal(typeof usage.counts, 'object');
+    for (const bucket of usage.buckets) assert.equal(typeof bucket.start, 'string');
+    assert.equal((await client.apiKeys.getUsage(created.id)).keyId, created.id, 'params are optional');
+    await rejectsWith(client.apiKeys.getUsage(MISSING_ID), [NotFoundError]);
+  });
+
   it('an idempotencyKey replays the same create', async () => {
     const idempotencyKey = `node-test-${Date.now()}`;
     const first = await client.apiKeys.create({ name: 'idem' }, { idempotencyKey });
@@ -244,23 +258,26 @@ describe('organizationApiKeys', TEST_TIMEOUT, () => {
     for (let i = 0; i < 3; i++) {
       created.push(await client.organizationApiKeys.create(org, { name: `org-${i}`, scopes: ['keys:read'], projectId: project.id }));
     }
-    assert.ok(created[0].key instanceof SecretKey);
-    assert.equal(created[0].projectId, project.id);
-    assert.equal(created[0].organizationId, org);
+    // The spec's shape: {apiKey, plaintextApiKey}, the plaintext a SecretKey.
+    assert.ok(created[0].plaintextApiKey instanceof SecretKey);
+    assert.ok(!util.inspect(created[0]).includes(created[0].plaintextApiKey.value));
+    assert.equal(created[0].apiKey.projectId, project.id);
+    assert.equal(created[0].apiKey.organizationId, org);
+    assert.equal(created[0].apiKey.revokedAt, null);
 
     const seen = [];
     for await (const key of client.organizationApiKeys.list(org, { projectId: project.id, limit: 2 })) {
       seen.push(key.id);
       if (seen.length > 20) break;
     }
-    assert.deepEqual(seen, created.map((key) => key.id).reverse());
+    assert.deepEqual(seen, created.map((key) => key.apiKey.id).reverse());
     const page = await client.organizationApiKeys.listPage(org, { projectId: project.id, limit: 2 });
     assert.equal(page.data.length, 2);
     assert.ok(page.nextCursor);
 
-    assert.equal(await client.organizationApiKeys.revoke(org, created[0].id), undefined);
-    assert.equal((await client.keys.verify({ key: created[0].key.value })).code, 'REVOKED');
-    await rejectsWith(client.organizationApiKeys.revoke(MISSING_ID, created[1].id), [NotFoundError]);
+    assert.deepEqual(await client.organizationApiKeys.revoke(org, created[0].apiKey.id), { revoked: true });
+    assert.equal((await client.keys.verify({ key: created[0].plaintextApiKey })).code, 'REVOKED');
+    await rejectsWith(client.organizationApiKeys.revoke(MISSING_ID, created[1].apiKey.id), [NotFoundError]);
   });
 });
 

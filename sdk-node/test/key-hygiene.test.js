@@ -162,6 +162,10 @@ describe('webhook endpoints', TEST_TIMEOUT, () => {
     assert.equal(updated.description, 'paused');
     assert.equal(updated.url, url);
     assert.deepEqual(await admin.webhookEndpoints.get(created.id), updated);
+    // `null` clears a clearable field; leaving a field out leaves it alone.
+    const cleared = await admin.webhookEndpoints.update(created.id, { description: null });
+    assert.equal(cleared.description, null);
+    assert.equal(cleared.isActive, false, 'isActive untouched by the clear');
 
     const rotated = await admin.webhookEndpoints.rotateSecret(created.id);
     assert.equal(rotated.id, created.id);

@@ -1,6 +1,7 @@
 'use strict';
 // No server needed: case conversion, SecretKey masking, error mapping, and the
-// nullable-field lists checked against the committed OpenAPI document.
+// generated result shapes and declarations checked against the committed
+// OpenAPI document.
 
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
@@ -9,7 +10,8 @@ const path = require('node:path');
 const util = require('node:util');
 
 const { toSnake, toCamel } = require('../lib/case.js');
-const { NULLABLE } = require('../lib/models.js');
+const { SHAPES } = require('../lib/resources.js');
+const { shapes } = require('../lib/operation.js');
 const { fromNative } = require('../lib/errors.js');
 const keyward = require('..');
 
@@ -111,26 +113,70 @@ describe('error mapping', () => {
   });
 });
 
-describe('models match openapi/keyward.json', () => {
+describe('generated shapes and declarations match openapi/keyward.json', () => {
   const spec = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'openapi', 'keyward.json'), 'utf8'));
-  for (const [model, fields] of Object.entries(NULLABLE)) {
-    it(`${model}: every optional field is null-filled`, () => {
+  const camel = (name) => name.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
+  /** [name, required] of every property of a schema, following allOf. */
+  const propertiesOf = (schema) => [
+    ...(schema.allOf || []).flatMap((part) => propertiesOf(part.$ref ? spec.components.schemas[part.$ref.split('/').pop()] : part)),
+    ...Object.keys(schema.properties || {}).map((name) => [name, (schema.required || []).includes(name)]),
+  ];
+
+  for (const [model, shape] of Object.entries(SHAPES)) {
+    it(`${model}: every field is converted, every optional one null-filled`, () => {
       const schema = spec.components.schemas[model];
       assert.ok(schema, `schema ${model} is in the spec`);
-      const optional = Object.keys(schema.properties).filter((name) => !(schema.required || []).includes(name));
-      assert.deepEqual([...fields].sort(), optional.sort());
+      const expected = propertiesOf(schema).map(([name, required]) => [name, camel(name), required ? 0 : 1]);
+      assert.deepEqual(Object.entries(shape).map(([name, [camelName, , optional]]) => [name, camelName, optional]), expected);
     });
   }
-  it('index.d.ts declares every field of every model', () => {
-    const dts = fs.readFileSync(path.join(__dirname, '..', 'index.d.ts'), 'utf8');
-    const camel = (name) => name.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
-    const interfaces = { ApiKey: 'ApiKey', Project: 'Project', RotatedApiKey: 'RotatedApiKey', VerifyKeyResponse: 'VerifyKeyResult', CreateApiKeyRequest: 'ApiKeyCreateParams', UpdateApiKeyRequest: 'ApiKeyUpdateParams', CreateProjectRequest: 'ProjectCreateParams', UpdateProjectRequest: 'ProjectUpdateParams', VerifyKeyRequest: 'VerifyKeyParams', RateLimit: 'RateLimit', UsageLimit: 'UsageLimit', UsageRefill: 'UsageRefill', RateLimitState: 'RateLimitState', Organization: 'Organization', Member: 'Member', Environment: 'Environment', AuditEvent: 'AuditEvent', AuditActor: 'AuditActor', AuditTarget: 'AuditTarget', CreateOrganizationRequest: 'OrganizationCreateParams', UpdateOrganizationRequest: 'OrganizationUpdateParams', AddMemberRequest: 'MemberAddParams', UpdateMemberRequest: 'MemberUpdateParams', CreateEnvironmentRequest: 'EnvironmentCreateParams', WebhookEndpoint: 'WebhookEndpoint', WebhookDelivery: 'WebhookDelivery', CreateWebhookEndpointRequest: 'WebhookEndpointCreateParams', UpdateWebhookEndpointRequest: 'WebhookEndpointUpdateParams', WebhookSigningSecret: 'WebhookSigningSecretResult', ImportedApiKey: 'ApiKeyImportItem', ImportApiKeysRequest: 'ApiKeyImportParams', ImportApiKeysResponse: 'ImportApiKeysResult' };
-    for (const [schemaName, iface] of Object.entries(interfaces)) {
-      const match = new RegExp(`export interface ${iface} (?:extends \\w+ )?\\{([\\s\\S]*?)\\n\\}`).exec(dts);
-      assert.ok(match, `interface ${iface} in index.d.ts`);
-      const declared = [...match[1].matchAll(/^\s+(\w+)\??:/gm)].map((m) => m[1]);
-      const expected = Object.keys(spec.components.schemas[schemaName].properties).map(camel);
-      assert.deepEqual(declared.sort(), expected.sort(), `${iface} vs ${schemaName}`);
+
+  it('a result: camelCase, optional fields null, secrets wrapped, free-form JSON untouched', () => {
+    const { output, page } = shapes(SHAPES);
+    const created = output('CreatedApiKey')({
+      id: 'k',
+      key_prefix: 'kw_live_abc1',
+      key: KEY,
+      meta: { some_key: 1 },
+      usage_limit: { remaining: 5 },
+      brand_new_field: { inner_key: 1 },
+    });
+    assert.ok(created.key instanceof keyward.SecretKey);
+    assert.equal(created.key.value, KEY);
+    assert.equal(created.keyPrefix, 'kw_live_abc1');
+    assert.deepEqual(created.meta, { some_key: 1 });
+    assert.deepEqual(created.usageLimit, { remaining: 5, refill: null });
+    assert.equal(created.projectId, null);
+    assert.equal(created.rotationWebhookUrl, null);
+    assert.deepEqual(created.brandNewField, { innerKey: 1 }, 'a field newer than the SDK comes through');
+    assert.ok(!Object.keys(created).some((name) => name.includes('_')));
+
+    const org = output('OrganizationCreatedApiKey')({ api_key: { id: 'k', key_prefix: 'p' }, plaintext_api_key: KEY });
+    assert.ok(org.plaintextApiKey instanceof keyward.SecretKey);
+    assert.equal(org.apiKey.keyPrefix, 'p');
+    assert.equal(org.apiKey.revokedAt, null);
+
+    const listed = page('ApiKey')({ items: [{ id: 'a', allowed_ips: [] }], next_cursor: null });
+    assert.deepEqual(Object.keys(listed), ['data', 'nextCursor']);
+    assert.equal(listed.data[0].allowedIps.length, 0);
+    assert.equal(listed.nextCursor, null);
+
+    const delivery = output('WebhookDelivery')({ event_type: 'api_key.created', payload: { data: { api_key: { key_prefix: 'kw' } } } });
+    assert.deepEqual(delivery.payload, { data: { api_key: { key_prefix: 'kw' } } });
+  });
+
+  it('lib/resources.d.ts declares every field of every schema it declares', () => {
+    const dts = fs.readFileSync(path.join(__dirname, '..', 'lib', 'resources.d.ts'), 'utf8');
+    const declaredSchemas = [...dts.matchAll(/^export interface (\w+) /gm)].map((m) => m[1]).filter((name) => spec.components.schemas[name]);
+    for (const expected of ['ApiKey', 'CreatedApiKey', 'RotatedApiKey', 'Project', 'VerifyKeyRequest', 'VerifyKeyResponse', 'ApiKeyUsage', 'WebhookDelivery', 'ImportApiKeysRequest', 'OrganizationCreatedApiKey']) {
+      assert.ok(declaredSchemas.includes(expected), `interface ${expected}`);
+    }
+    for (const name of declaredSchemas) {
+      const match = new RegExp(`export interface ${name} (?:extends (\\w+) )?\\{([\\s\\S]*?)\\n\\}`).exec(dts);
+      const base = match[1] ? propertiesOf(spec.components.schemas[match[1]]).map(([field]) => camel(field)) : [];
+      const declared = [...base, ...[...match[2].matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1])];
+      const expected = propertiesOf(spec.components.schemas[name]).map(([field]) => camel(field));
+      assert.deepEqual(declared.sort(), expected.sort(), name);
     }
   });
 });

@@ -78,8 +78,8 @@ def test_async_organization_keys_and_projects(server: Server) -> None:
             await kw.organization_api_keys.create(org, name="ok2", scopes=["x"], project_id=project.id)
             names = [k.name async for k in kw.organization_api_keys.list(org, project_id=project.id, limit=1)]
             assert sorted(names) == ["ok", "ok2"]
-            await kw.organization_api_keys.revoke(org, created.id)
-            assert (await kw.keys.verify(key=created.key.get_secret_value())).code == "REVOKED"
+            assert (await kw.organization_api_keys.revoke(org, created.api_key.id)).revoked
+            assert (await kw.keys.verify(key=created.plaintext_api_key.get_secret_value())).code == "REVOKED"
 
     run(main())
 
@@ -125,13 +125,10 @@ def test_async_surface_matches_sync() -> None:
     pairs = [
         (keyward.Keyward, AsyncKeyward),
     ]
-    from keyward import _async, _sync
+    from keyward import _resources_async, _resources_sync
 
-    pairs += [
-        (_sync.ApiKeys, _async.AsyncApiKeys),
-        (_sync.Keys, _async.AsyncKeys),
-        (_sync.OrganizationApiKeys, _async.AsyncOrganizationApiKeys),
-        (_sync.Projects, _async.AsyncProjects),
-    ]
+    for name in _resources_sync.__all__:
+        pairs.append((getattr(_resources_sync, name), getattr(_resources_async, f"Async{name}")))
+    assert len(pairs) == 1 + len(_resources_async.__all__)
     for sync_cls, async_cls in pairs:
         assert public(sync_cls) == public(async_cls), (sync_cls, async_cls)

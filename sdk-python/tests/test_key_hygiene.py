@@ -225,7 +225,7 @@ def test_endpoint_crud_and_the_secret_shown_once(
     # Shown once: get and list return the endpoint without it.
     got = client.webhook_endpoints.get(created.id)
     assert type(got) is keyward.WebhookEndpoint and not hasattr(got, "secret")
-    assert got == created.endpoint
+    assert got == created.webhook_endpoint
     assert "secret" not in got.to_dict()
 
     second = client.webhook_endpoints.create(url=receiver.url("/crud2"))
@@ -402,8 +402,8 @@ def test_dead_letter_then_redeliver_with_the_rotated_secret(
 def test_signing_secret_signs_rotation_webhook_url_deliveries(
     client: Keyward, receiver: Receiver
 ) -> None:
-    first = client.webhook_signing_secret.rotate()
-    second = client.webhook_signing_secret.rotate()
+    first = client.webhook_signing_secret.rotate().secret
+    second = client.webhook_signing_secret.rotate().secret
     for secret in (first, second):
         assert isinstance(secret, keyward.SecretKey)
         assert secret.get_secret_value().startswith("whsec_")
@@ -447,13 +447,15 @@ def test_import_by_hash_then_verify(client: Keyward, project: keyward.Project) -
     digest = hashlib.sha256(legacy.encode()).hexdigest()
     assert keyward.key_hash(legacy) == digest
     expires = (datetime.now(timezone.utc) + timedelta(days=30)).replace(microsecond=0)
-    [imported] = client.api_keys.import_keys([
+    response = client.api_keys.import_keys(keys=[
         keyward.ImportedApiKey(
             key_hash=digest, key_prefix=legacy[:12], last4=legacy[-4:], name="legacy billing",
             project_id=project.id, scopes=["billing:read"], meta={"from": "legacy"},
             expires_at=expires, rate_limit=keyward.RateLimit(limit=100, window_ms=60_000),
         )
     ])
+    assert isinstance(response, keyward.ImportApiKeysResponse)
+    [imported] = response.imported
     assert type(imported) is keyward.ApiKey  # no plaintext: there is none to show
     assert imported.source == "import" and imported.name == "legacy billing"
     assert (imported.key_prefix, imported.last4) == (legacy[:12], legacy[-4:])
@@ -469,25 +471,25 @@ def test_import_by_hash_then_verify(client: Keyward, project: keyward.Project) -
 
     # The same hash again: 409, nothing changes.
     with pytest.raises(keyward.ConflictError, match=r"keys\[0\]\.key_hash") as dup:
-        client.api_keys.import_keys([{"key_hash": digest, "key_prefix": "sk_live_dupe", "name": "again"}])
+        client.api_keys.import_keys(keys=[{"key_hash": digest, "key_prefix": "sk_live_dupe", "name": "again"}])
     assert dup.value.status_code == 409
 
     # A bad field: 400 naming the item and field.
     with pytest.raises(keyward.BadRequestError) as bad:
-        client.api_keys.import_keys([{"key_hash": "not-a-sha256", "key_prefix": "sk_live_bad", "name": "bad"}])
+        client.api_keys.import_keys(keys=[{"key_hash": "not-a-sha256", "key_prefix": "sk_live_bad", "name": "bad"}])
     assert bad.value.status_code == 400 and "keys[0].key_hash" in bad.value.message
 
     # All or none: a bad second item keeps the good first one out.
     other = legacy_key()
     good = {"key_hash": keyward.key_hash(other), "key_prefix": other[:12], "name": "good"}
     with pytest.raises(keyward.BadRequestError, match=r"keys\[1\]\.key_hash"):
-        client.api_keys.import_keys([good, {"key_hash": "0" * 63, "key_prefix": "sk_x", "name": "short"}])
+        client.api_keys.import_keys(keys=[good, {"key_hash": "0" * 63, "key_prefix": "sk_x", "name": "short"}])
     assert client.keys.verify(key=other).valid is False
     with pytest.raises(keyward.BadRequestError, match="keys"):
-        client.api_keys.import_keys([])
+        client.api_keys.import_keys(keys=[])
 
     # A plain dict works too; an imported key revokes like any other.
-    [plain] = client.api_keys.import_keys([good])
+    [plain] = client.api_keys.import_keys(keys=[good]).imported
     assert plain.source == "import" and plain.last4 == ""  # not given
     assert client.keys.verify(key=other).valid
     client.api_keys.revoke(plain.id)
@@ -496,11 +498,11 @@ def test_import_by_hash_then_verify(client: Keyward, project: keyward.Project) -
 
     # Bad arguments never reach the server.
     with pytest.raises(ValueError, match="colour"):
-        client.api_keys.import_keys([{**good, "colour": "red"}])
+        client.api_keys.import_keys(keys=[{**good, "colour": "red"}])
     with pytest.raises(TypeError):
-        client.api_keys.import_keys("not a list")  # type: ignore[arg-type]
+        client.api_keys.import_keys(keys="not a list")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        client.api_keys.import_keys([42])  # type: ignore[list-item]
+        client.api_keys.import_keys(keys=[42])  # type: ignore[list-item]
 
 
 # --------------------------------------------------------------------------
@@ -551,7 +553,7 @@ def test_async_endpoints_deliveries_and_redeliver(
             assert isinstance(created, keyward.CreatedWebhookEndpoint)
             secret = created.secret.get_secret_value()
             assert secret.startswith("whsec_") and secret not in repr(created)
-            assert await kw.webhook_endpoints.get(created.id) == created.endpoint
+            assert await kw.webhook_endpoints.get(created.id) == created.webhook_endpoint
             assert created.id in [e.id async for e in kw.webhook_endpoints.list(limit=1)]
             paused = await kw.webhook_endpoints.update(created.id, is_active=False)
             assert paused.is_active is False
@@ -591,7 +593,7 @@ def test_async_endpoints_deliveries_and_redeliver(
 
             rotated = await kw.webhook_endpoints.rotate_secret(created.id)
             assert rotated.secret != created.secret and rotated.id == created.id
-            signing = await kw.webhook_signing_secret.rotate()
+            signing = (await kw.webhook_signing_secret.rotate()).secret
             assert isinstance(signing, keyward.SecretKey) and str(signing) == "whsec_…"
 
             await kw.webhook_endpoints.delete(created.id)
@@ -617,19 +619,19 @@ def test_async_import_and_project_policies(server: Server) -> None:
 
             legacy = legacy_key()
             digest = hashlib.sha256(legacy.encode()).hexdigest()
-            [imported] = await kw.api_keys.import_keys([
+            [imported] = (await kw.api_keys.import_keys(keys=[
                 keyward.ImportedApiKey(
                     key_hash=digest, key_prefix=legacy[:12], last4=legacy[-4:],
                     name="async legacy", project_id=project.id, environment="test",
                 )
-            ])
+            ])).imported
             assert imported.source == "import" and imported.environment == "test"
             result = await kw.keys.verify(key=legacy)
             assert (result.valid, result.code, result.key_id) == (True, "VALID", imported.id)
             with pytest.raises(keyward.ConflictError):
-                await kw.api_keys.import_keys([{"key_hash": digest, "key_prefix": "sk_d", "name": "d"}])
+                await kw.api_keys.import_keys(keys=[{"key_hash": digest, "key_prefix": "sk_d", "name": "d"}])
             with pytest.raises(keyward.BadRequestError, match=r"keys\[0\]\.key_hash"):
-                await kw.api_keys.import_keys([{"key_hash": "xyz", "key_prefix": "sk_b", "name": "b"}])
+                await kw.api_keys.import_keys(keys=[{"key_hash": "xyz", "key_prefix": "sk_b", "name": "b"}])
             await kw.api_keys.revoke(imported.id)
             assert (await kw.keys.verify(key=legacy)).code == "REVOKED"
 
@@ -656,8 +658,10 @@ def test_sync_and_async_surfaces_match(server: Server) -> None:
     assert inspect.iscoroutinefunction(asyn.webhook_deliveries.redeliver)
     assert inspect.iscoroutinefunction(asyn.api_keys.import_keys)
     assert not inspect.iscoroutinefunction(asyn.webhook_deliveries.list)  # an async iterator
-    assert set(_surface(sync.webhook_endpoints)) == {"create", "list", "get", "update", "delete", "rotate_secret"}
-    assert set(_surface(sync.webhook_deliveries)) == {"list", "get", "redeliver"}
+    assert set(_surface(sync.webhook_endpoints)) == {
+        "create", "list", "list_page", "get", "update", "delete", "rotate_secret"
+    }
+    assert set(_surface(sync.webhook_deliveries)) == {"list", "list_page", "get", "redeliver"}
 
 
 def test_key_hash_and_secret_masking_offline() -> None:

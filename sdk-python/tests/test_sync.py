@@ -47,6 +47,16 @@ def test_api_keys_lifecycle(client: Keyward, project: keyward.Project) -> None:
     assert updated.name == "renamed" and updated.scopes == ["reports:read"] and not updated.is_active
     assert client.keys.verify(key=secret, ip="127.0.0.1").code == "DISABLED"
     client.api_keys.update(created.id, is_active=True)
+    # An argument left out is not sent; None sends null, which clears a nullable field.
+    kept = client.api_keys.update(created.id, name="renamed")
+    assert kept.device_name == "laptop" and kept.expires_at is not None
+    cleared = client.api_keys.update(created.id, device_name=None)
+    assert cleared.device_name is None and cleared.name == "renamed" and cleared.is_active
+
+    usage = client.api_keys.get_usage(created.id, granularity="hour", to=datetime.now(timezone.utc))
+    assert isinstance(usage, keyward.ApiKeyUsage) and usage.key_id == created.id
+    assert usage.granularity == "hour" and usage.from_ < usage.to and isinstance(usage.counts, dict)
+    assert all(isinstance(bucket, keyward.UsageBucket) for bucket in usage.buckets)
 
     regenerated = client.api_keys.regenerate(created.id)
     assert regenerated.id == created.id
@@ -130,16 +140,20 @@ def test_list_is_lazy(client: Keyward, project: keyward.Project) -> None:
 def test_organization_api_keys(client: Keyward, server: Server, project: keyward.Project) -> None:
     org = server.org_id
     created = client.organization_api_keys.create(org, name="org-key", scopes=["keys:read"], project_id=project.id)
-    assert isinstance(created, keyward.CreatedApiKey) and created.organization_id == org
-    assert client.keys.verify(key=created.key.get_secret_value()).valid
+    # The spec's OrganizationCreatedApiKey: the key and, apart, its plaintext.
+    assert isinstance(created, keyward.OrganizationCreatedApiKey) and created.api_key.organization_id == org
+    assert isinstance(created.plaintext_api_key, keyward.SecretKey)
+    secret = created.plaintext_api_key.get_secret_value()
+    assert secret not in repr(created)
+    assert client.keys.verify(key=secret).valid
     for i in range(2):
         client.organization_api_keys.create(org, name=f"org-{i}", scopes=["x"], project_id=project.id)
     listed = list(client.organization_api_keys.list(org, project_id=project.id, limit=1))
     assert sorted(k.name for k in listed) == ["org-0", "org-1", "org-key"]
-    client.organization_api_keys.revoke(org, created.id)
-    assert client.keys.verify(key=created.key.get_secret_value()).code == "REVOKED"
+    assert client.organization_api_keys.revoke(org, created.api_key.id).revoked
+    assert client.keys.verify(key=secret).code == "REVOKED"
     with pytest.raises(keyward.NotFoundError):
-        client.organization_api_keys.revoke(str(uuid.uuid4()), created.id)
+        client.organization_api_keys.revoke(str(uuid.uuid4()), created.api_key.id)
 
 
 def test_projects(client: Keyward) -> None:

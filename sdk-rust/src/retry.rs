@@ -59,6 +59,21 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
         .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
 }
 
+/// How safe a POST without an `Idempotency-Key` is to repeat, judged from its
+/// body (the generated handles ask this of every such operation's body).
+pub(crate) trait RetryHint {
+    fn retry_safety(&self) -> RetrySafety;
+}
+
+impl RetryHint for crate::types::VerifyKeyRequest {
+    /// A verify that spends credits (`cost` > 0, the default is 1) is not
+    /// retried after a timeout or a broken connection, since the server may
+    /// already have counted it; `cost: 0` spends nothing and is always retried.
+    fn retry_safety(&self) -> RetrySafety {
+        if self.cost.unwrap_or(1) > 0 { RetrySafety::OnlyIfNotProcessed } else { RetrySafety::Idempotent }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,17 +100,3 @@ mod tests {
     }
 }
 
-/// How safe a POST without an `Idempotency-Key` is to repeat, judged from its
-/// body (the generated handles ask this of every such operation's body).
-pub(crate) trait RetryHint {
-    fn retry_safety(&self) -> RetrySafety;
-}
-
-impl RetryHint for crate::types::VerifyKeyRequest {
-    /// A verify that spends credits (`cost` > 0, the default is 1) is not
-    /// retried after a timeout or a broken connection, since the server may
-    /// already have counted it; `cost: 0` spends nothing and is always retried.
-    fn retry_safety(&self) -> RetrySafety {
-        if self.cost.unwrap_or(1) > 0 { RetrySafety::OnlyIfNotProcessed } else { RetrySafety::Idempotent }
-    }
-}

@@ -13,7 +13,7 @@ True
 they go, and ``client.api_keys.import_keys`` brings existing keys over by hash.
 """
 
-from . import webhooks
+from . import _models, webhooks
 from ._async import AsyncKeyward
 from ._base import AsyncPageIterator, PageIterator, key_hash
 from ._exceptions import (
@@ -31,33 +31,14 @@ from ._exceptions import (
     RateLimitError,
     WebhookVerificationError,
 )
-from ._models import (
-    ApiKey,
-    AuditActor,
-    AuditEvent,
-    AuditTarget,
-    CreatedApiKey,
-    CreatedWebhookEndpoint,
-    Environment,
-    ImportedApiKey,
-    LeakPolicy,
-    Member,
-    Organization,
-    Project,
-    RateLimit,
-    RateLimitState,
-    Role,
-    RotatedApiKey,
-    UsageLimit,
-    UsageRefill,
-    VerifyResult,
-    WebhookDelivery,
-    WebhookDeliveryStatus,
-    WebhookEndpoint,
-    WebhookEventType,
-)
+from ._models import *  # noqa: F403  (every result type, generated from the spec)
+from ._models import VerifyKeyResponse
+from ._operations import METHODS, OPERATIONS
 from ._secret import SecretKey
 from ._sync import Keyward
+
+#: The result of ``keys.verify`` (the spec's ``VerifyKeyResponse``), by its earlier name.
+VerifyResult = VerifyKeyResponse
 
 __version__ = "0.1.0"
 
@@ -65,32 +46,12 @@ __all__ = [
     "Keyward",
     "AsyncKeyward",
     "SecretKey",
-    "ApiKey",
-    "CreatedApiKey",
-    "RotatedApiKey",
     "VerifyResult",
-    "Project",
-    "RateLimit",
-    "RateLimitState",
-    "UsageLimit",
-    "UsageRefill",
-    "Organization",
-    "Member",
-    "Role",
-    "Environment",
-    "AuditEvent",
-    "AuditActor",
-    "AuditTarget",
-    "LeakPolicy",
-    "WebhookEndpoint",
-    "CreatedWebhookEndpoint",
-    "WebhookDelivery",
-    "WebhookEventType",
-    "WebhookDeliveryStatus",
-    "ImportedApiKey",
     "key_hash",
     "PageIterator",
     "AsyncPageIterator",
+    "OPERATIONS",
+    "METHODS",
     "KeywardError",
     "APIConnectionError",
     "APITimeoutError",
@@ -106,3 +67,4 @@ __all__ = [
     "WebhookVerificationError",
     "webhooks",
 ]
+__all__ += _models.__all__

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 from typing import (
     Any,
     AsyncIterator,
@@ -19,10 +20,12 @@ from typing import (
     Optional,
     Tuple,
     TypeVar,
+    get_args,
 )
 
 from . import _native
 from ._exceptions import KeywardError
+from ._secret import SecretKey
 
 T = TypeVar("T")
 
@@ -48,54 +51,163 @@ def _encode(value: Any) -> Any:
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, SecretKey):
+        return value.get_secret_value()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _encode(dataclasses.asdict(value))
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {str(k): _encode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_encode(v) for v in value]
     return value
 
 
-def _body(**fields: Any) -> Dict[str, Any]:
-    """A request body from keyword arguments, leaving out the ones not given (None)."""
-    return {k: _encode(v) for k, v in fields.items() if v is not None}
+# Encoders of the generated methods' arguments: (value, argument name) → JSON.
+# None passes through (``_compact`` then leaves it out); a value of the wrong
+# kind is a TypeError naming the argument, before anything is sent.
 
 
-def _import_items(keys: Any) -> List[Dict[str, Any]]:
-    """The ``keys`` of an import request: :class:`ImportedApiKey` dataclasses
-    or mappings with the same fields, fields left at None not sent."""
-    if isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):
-        raise TypeError("keys must be a list of ImportedApiKey (or dicts with the same fields)")
-    items: List[Dict[str, Any]] = []
-    for key in keys:
-        if dataclasses.is_dataclass(key) and not isinstance(key, type):
-            fields = {f.name: getattr(key, f.name) for f in dataclasses.fields(key)}
-        elif isinstance(key, Mapping):
-            fields = dict(key)
-        else:
-            raise TypeError(
-                f"cannot import a {type(key).__name__}: pass ImportedApiKey or a dict"
-            )
-        items.append(_body(**fields))
-    return items
+class _Unset:
+    """The default of an argument that may be sent as JSON null: left out, it is
+    not sent at all; ``None`` sends null (which clears the field, where the
+    spec says so)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
 
 
-def _audit_filters(
-    action: Optional[str],
-    actor_id: Optional[str],
-    target_id: Optional[str],
-    since: Any,
-    until: Any,
-) -> Dict[str, Any]:
-    """The filter arguments of ``audit_events.list_page`` (times as RFC 3339)."""
-    return {
-        "action": action,
-        "actor_id": actor_id,
-        "target_id": target_id,
-        "since": _encode(since),
-        "until": _encode(until),
-    }
+UNSET: Any = _Unset()
+
+
+def _compact(fields: Dict[str, Any], nullable: Tuple[str, ...] = ()) -> Dict[str, Any]:
+    """``fields`` without the ones not given: UNSET, and None unless ``nullable``
+    names the field (then None is sent as JSON null)."""
+    return {k: v for k, v in fields.items() if v is not UNSET and (v is not None or k in nullable)}
+
+
+def _plain(value: Any, name: str) -> Any:
+    """Any JSON-shaped value (nested datetimes and dataclasses encoded)."""
+    return _encode(value)
+
+
+def _time(value: Any, name: str) -> Any:
+    """A timestamp: an aware ``datetime`` (naive ones are UTC) or an RFC 3339 string."""
+    if value is None or value is UNSET:
+        return value
+    if isinstance(value, str):
+        if _RFC3339.match(value) is None:
+            raise ValueError(f"{name}: not an RFC 3339 timestamp: {value!r}")
+        return value
+    if isinstance(value, datetime):
+        return _encode(value)
+    raise TypeError(f"{name} must be a datetime or an RFC 3339 string, not {type(value).__name__}")
+
+
+def _choice(value: Any, name: str, choices: Any) -> Any:
+    """One of the values of the ``Literal`` alias ``choices``."""
+    allowed = get_args(choices)
+    if value is None or value is UNSET or value in allowed:
+        return value
+    raise ValueError(f"{name}: unknown value {value!r}, expected one of {', '.join(map(repr, allowed))}")
+
+
+def _obj(value: Any, name: str) -> Any:
+    """An object: one of the dataclasses in ``keyward`` or a mapping with its
+    fields (fields left at None are not sent)."""
+    if value is None or value is UNSET:
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    elif isinstance(value, Mapping):
+        fields = dict(value)
+    else:
+        raise TypeError(f"{name} must be a mapping or a keyward model, not {type(value).__name__}")
+    return {str(k): _encode(v) for k, v in fields.items() if v is not None}
+
+
+def _seq(value: Any, name: str, item: Callable[[Any, str], Any]) -> Any:
+    """A list, each item through ``item``."""
+    if value is None or value is UNSET:
+        return value
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a list, not {type(value).__name__}")
+    return [item(v, f"{name}[{i}]") for i, v in enumerate(value)]
+
+
+# Decoders of the generated models' ``from_dict``: response JSON → Python.
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
+    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$"
+)
+
+
+def _dt(value: Any) -> datetime:
+    """Parse RFC 3339 (any fraction length, ``Z``) into an aware datetime (3.9-safe)."""
+    if isinstance(value, datetime):
+        return value
+    m = _RFC3339.match(str(value))
+    if m is None:
+        raise ValueError(f"not an RFC 3339 timestamp: {value!r}")
+    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+    micro = int((m.group(7) or "0")[:6].ljust(6, "0"))
+    tz = timezone.utc
+    if m.group(9):
+        offset = timedelta(hours=int(m.group(10)), minutes=int(m.group(11)))
+        tz = timezone(offset if m.group(9) == "+" else -offset)
+    return datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)
+
+
+def _any(value: Any) -> Any:
+    """As it is (enum values: one this SDK does not know yet stays a plain str)."""
+    return value
+
+
+def _str(value: Any) -> str:
+    return str(value)
+
+
+def _int(value: Any) -> int:
+    return int(value)
+
+
+def _float(value: Any) -> float:
+    return float(value)
+
+
+def _bool(value: Any) -> bool:
+    return bool(value)
+
+
+def _object(value: Any) -> Dict[str, Any]:
+    return dict(value)
+
+
+def _secret(value: Any) -> SecretKey:
+    return SecretKey(str(value))
+
+
+def _opt(value: Any, decode: Callable[[Any], T]) -> Optional[T]:
+    return None if value is None else decode(value)
+
+
+def _list(value: Any, decode: Callable[[Any], T]) -> List[T]:
+    return [decode(v) for v in value]
+
+
+def _opt_list(value: Any, decode: Callable[[Any], T]) -> Optional[List[T]]:
+    return None if value is None else _list(value, decode)
+
+
+def _map(value: Any, decode: Callable[[Any], T]) -> Dict[str, T]:
+    return {str(k): decode(v) for k, v in value.items()}
+
+
+def _opt_map(value: Any, decode: Callable[[Any], T]) -> Optional[Dict[str, T]]:
+    return None if value is None else _map(value, decode)
 
 
 def _check_options(timeout: Optional[float], max_retries: Optional[int]) -> None:

@@ -30,14 +30,18 @@ class NativeClient:
         args: Dict[str, Any],
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        idempotency_key: Optional[str] = None,
     ) -> Any:
-        """Run ``op`` (e.g. ``"api_keys.get"``) to completion, the GIL released."""
+        """Run ``op`` (e.g. ``"api_keys.get"``, one of ``keyward._operations.OPERATIONS``) to
+        completion, the GIL released. ``args``: path and query parameters by name, the
+        request body under ``"body"``; the result is the response JSON (None for none)."""
     def call_async(
         self,
         op: str,
         args: Dict[str, Any],
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        idempotency_key: Optional[str] = None,
     ) -> Awaitable[Any]:
         """An awaitable for ``op``; call from a coroutine (needs a running loop)."""
 

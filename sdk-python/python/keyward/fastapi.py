@@ -51,7 +51,7 @@ from starlette.responses import Response
 
 from ._async import AsyncKeyward
 from ._exceptions import APIStatusError, KeywardError
-from ._models import VerifyResult
+from ._models import VerifyKeyResponse as VerifyResult
 
 __all__ = ["require_key", "extract_key", "Rejection", "KeywardRejected", "rejection_handler"]
 
