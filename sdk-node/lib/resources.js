@@ -51,6 +51,55 @@ const OPERATIONS = Object.freeze([
 ]);
 
 /**
+ * How each operation takes its arguments, by their spec names: `path`, the
+ * path parameters (positional, in this order); `body`, whether it takes a
+ * request body (then `params` holds its fields); `query`, its query
+ * parameters (then `params` holds them).
+ */
+const SIGNATURES = Object.freeze({
+  'api_keys.list_page': { path: [], body: false, query: ['project_id', 'environment', 'limit', 'starting_after'] },
+  'api_keys.create': { path: [], body: true, query: [] },
+  'api_keys.import': { path: [], body: true, query: [] },
+  'api_keys.get': { path: ['id'], body: false, query: [] },
+  'api_keys.revoke': { path: ['id'], body: false, query: [] },
+  'api_keys.update': { path: ['id'], body: true, query: [] },
+  'api_keys.regenerate': { path: ['id'], body: false, query: [] },
+  'api_keys.rotate': { path: ['id'], body: true, query: [] },
+  'api_keys.get_usage': { path: ['id'], body: false, query: ['from', 'to', 'granularity'] },
+  'audit_events.list_page': { path: [], body: false, query: ['action', 'actor_id', 'target_id', 'since', 'until', 'limit', 'starting_after'] },
+  'keys.verify': { path: [], body: true, query: [] },
+  'organizations.list_page': { path: [], body: false, query: ['limit', 'starting_after'] },
+  'organizations.create': { path: [], body: true, query: [] },
+  'organizations.get': { path: ['org'], body: false, query: [] },
+  'organizations.delete': { path: ['org'], body: false, query: [] },
+  'organizations.update': { path: ['org'], body: true, query: [] },
+  'organization_api_keys.list_page': { path: ['org'], body: false, query: ['project_id', 'environment', 'limit', 'cursor'] },
+  'organization_api_keys.create': { path: ['org'], body: true, query: [] },
+  'organization_api_keys.revoke': { path: ['org', 'id'], body: false, query: [] },
+  'members.list_page': { path: ['org'], body: false, query: ['limit', 'starting_after'] },
+  'members.add': { path: ['org'], body: true, query: [] },
+  'members.remove': { path: ['org', 'user_id'], body: false, query: [] },
+  'members.update': { path: ['org', 'user_id'], body: true, query: [] },
+  'projects.list_page': { path: [], body: false, query: ['limit', 'starting_after'] },
+  'projects.create': { path: [], body: true, query: [] },
+  'projects.get': { path: ['id'], body: false, query: [] },
+  'projects.delete': { path: ['id'], body: false, query: [] },
+  'projects.update': { path: ['id'], body: true, query: [] },
+  'environments.list_page': { path: ['id'], body: false, query: ['limit', 'starting_after'] },
+  'environments.create': { path: ['id'], body: true, query: [] },
+  'webhook_deliveries.list_page': { path: [], body: false, query: ['endpoint_id', 'api_key_id', 'event_type', 'status', 'limit', 'starting_after'] },
+  'webhook_deliveries.get': { path: ['id'], body: false, query: [] },
+  'webhook_deliveries.redeliver': { path: ['id'], body: false, query: [] },
+  'webhook_endpoints.list_page': { path: [], body: false, query: ['limit', 'starting_after'] },
+  'webhook_endpoints.create': { path: [], body: true, query: [] },
+  'webhook_endpoints.get': { path: ['id'], body: false, query: [] },
+  'webhook_endpoints.delete': { path: ['id'], body: false, query: [] },
+  'webhook_endpoints.update': { path: ['id'], body: true, query: [] },
+  'webhook_endpoints.rotate_secret': { path: ['id'], body: false, query: [] },
+  'webhook_signing_secret.rotate': { path: [], body: false, query: [] },
+});
+
+/**
  * How each result schema converts, field by field: snake_case name →
  * [camelCase name, kind, optional]. Kinds: 'v' as is, 'o' free-form JSON
  * (keys untouched), 's' a SecretKey, 'Name' an object of that schema,
@@ -1044,6 +1093,7 @@ const RESOURCES = Object.freeze({
 
 module.exports = {
   OPERATIONS,
+  SIGNATURES,
   SHAPES,
   RESOURCES,
   ApiKeys,

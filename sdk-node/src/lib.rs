@@ -48,6 +48,7 @@ fn sdk_error(error: keyward::Error) -> NapiError {
         keyward::Error::Timeout => error_json("timeout", error.to_string()),
         keyward::Error::Connection(message) => error_json("connection", message.clone()),
         keyward::Error::InvalidConfig(message) => error_json("invalid_config", message.clone()),
+        keyward::Error::InvalidArgument(message) => error_json("invalid_argument", message.clone()),
         keyward::Error::Decode(message) => error_json("decode", message.clone()),
         #[allow(unreachable_patterns)]
         _ => error_json("unknown", error.to_string()),

@@ -190,6 +190,7 @@ fn error_info(err: &CallError) -> Value {
             keyward::Error::Timeout => json!({"kind": "timeout", "message": "request timed out"}),
             keyward::Error::Connection(m) => json!({"kind": "connection", "message": m}),
             keyward::Error::InvalidConfig(m) => json!({"kind": "config", "message": m}),
+            keyward::Error::InvalidArgument(m) => json!({"kind": "argument", "message": m}),
             keyward::Error::Decode(m) => json!({"kind": "decode", "message": m}),
             #[allow(unreachable_patterns)]
             other => json!({"kind": "other", "message": other.to_string()}),

@@ -27,11 +27,24 @@ def test_hierarchy() -> None:
 
 
 def test_bad_request(client: Keyward) -> None:
+    # A rule only the server knows (the past is not a valid expiry): its 400.
     with pytest.raises(keyward.BadRequestError) as info:
-        client.api_keys.create(name="bad", allowed_ips=["not-an-ip"])
+        client.api_keys.create(name="bad", expires_at="2001-01-01T00:00:00Z")
     err = info.value
     assert err.status_code == 400 and err.code and err.request_id
-    assert "allowed_ips" in err.message
+    assert "expires_at" in err.message
+
+
+def test_the_specs_bounds_are_checked_before_sending(client: Keyward) -> None:
+    # A bound the spec declares (pattern, length, range, item count) is a
+    # ValueError naming the field, raised before any request.
+    with pytest.raises(ValueError, match="`allowed_ips\\[0\\]` must match"):
+        client.api_keys.create(name="bad", allowed_ips=["not-an-ip"])
+    with pytest.raises(ValueError, match="`name` must be at most 200 characters long"):
+        client.api_keys.create(name="n" * 201)
+    with pytest.raises(ValueError, match="`limit` must be at least 1"):
+        client.api_keys.list_page(limit=0)
+    assert client.api_keys.list_page(limit=1) is not None
 
 
 def test_authentication(server: Server) -> None:

@@ -27,7 +27,11 @@ impl DispatchError {
 
 impl From<Error> for DispatchError {
     fn from(error: Error) -> DispatchError {
-        DispatchError::Api(error)
+        match error {
+            // Refused before sending, like every other argument error.
+            Error::InvalidArgument(message) => DispatchError::Argument(message),
+            error => DispatchError::Api(error),
+        }
     }
 }
 

@@ -43,6 +43,10 @@ pub enum Error {
     /// The client configuration or a request argument is invalid; nothing was
     /// sent.
     InvalidConfig(String),
+    /// A request argument breaks a bound the spec declares (a length, a
+    /// pattern, a range, an item count); the message names the field and
+    /// nothing was sent.
+    InvalidArgument(String),
     /// The server answered with a success status but a body (or header) the
     /// SDK could not decode.
     Decode(String),
@@ -65,10 +69,11 @@ impl Error {
         }
     }
 
-    /// The server's human-readable message of an [`Error::Api`].
+    /// The human-readable message of an [`Error::Api`] (the server's) or an
+    /// [`Error::InvalidArgument`] (naming the field the client refused).
     pub fn message(&self) -> Option<&str> {
         match self {
-            Error::Api { message, .. } => Some(message),
+            Error::Api { message, .. } | Error::InvalidArgument(message) => Some(message),
             _ => None,
         }
     }
@@ -81,9 +86,10 @@ impl Error {
         }
     }
 
-    /// 400 or 422: the request was invalid; the message names the field.
+    /// 400 or 422, or an [`Error::InvalidArgument`] the client refused before
+    /// sending: the request was invalid; the message names the field.
     pub fn is_bad_request(&self) -> bool {
-        matches!(self.status(), Some(400 | 422))
+        matches!(self.status(), Some(400 | 422)) || matches!(self, Error::InvalidArgument(_))
     }
 
     /// 401: the API key is missing, unknown, revoked or expired.
@@ -136,7 +142,7 @@ impl Error {
         match self {
             Error::Timeout | Error::Connection(_) => true,
             Error::Api { status, code, .. } => is_retryable_status(*status, code),
-            Error::InvalidConfig(_) | Error::Decode(_) => false,
+            Error::InvalidConfig(_) | Error::InvalidArgument(_) | Error::Decode(_) => false,
         }
     }
 }
@@ -164,6 +170,7 @@ impl fmt::Display for Error {
             Error::Timeout => f.write_str("request to keyward timed out"),
             Error::Connection(detail) => write!(f, "could not reach keyward: {detail}"),
             Error::InvalidConfig(detail) => write!(f, "invalid keyward client configuration or argument: {detail}"),
+            Error::InvalidArgument(detail) => write!(f, "invalid argument: {detail}"),
             Error::Decode(detail) => write!(f, "could not decode keyward's response: {detail}"),
         }
     }

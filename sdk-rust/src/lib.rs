@@ -15,7 +15,10 @@
 //!
 //! The request and response types in [`types`] are generated from the
 //! server's OpenAPI document (`cargo xtask codegen`), so they always match the
-//! server this crate was built against.
+//! server this crate was built against. So are the resource handles: every
+//! operation of the spec is one method, listed with its arguments, their
+//! constraints and its result in the generated reference,
+//! `docs/reference/rust.md` in the repository.
 //!
 //! With the `axum` feature, `middleware::RequireKey` guards your own axum or
 //! tower service by verifying the key each request presents.
@@ -25,6 +28,8 @@
 //! client and makes no request.
 #![warn(missing_docs)]
 
+mod check;
+mod checks;
 mod client;
 mod dispatch_args;
 mod error;

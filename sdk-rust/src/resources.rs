@@ -83,7 +83,7 @@ pub struct ApiKeys {
 }
 
 /// The query parameters of [`ApiKeys::list`] and `list`; every one is optional.
-#[derive(Debug, Default, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListApiKeys {
     /// Only keys of this project (a project key always sees only its own).
@@ -97,7 +97,7 @@ pub struct ListApiKeys {
 }
 
 /// The query parameters of [`ApiKeys::get_usage`]; every one is optional.
-#[derive(Debug, Default, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetApiKeyUsage {
     /// Start of the range (RFC 3339), rounded down to a bucket start. Default: 24 h (hour) or 30 days (day) before `to`.
@@ -143,6 +143,7 @@ impl ApiKeys {
     ///
     /// One page; its `next_cursor` is set when more follow.
     pub async fn list_page(&self, params: ListApiKeys) -> Result<Page<types::ApiKey>, Error> {
+        crate::check::check(&crate::checks::LIST_API_KEYS, &params)?;
         let api = self.client.api();
         let safety = RetrySafety::Idempotent;
         let response = self
@@ -174,6 +175,7 @@ impl ApiKeys {
     ///
     /// `POST /v1/api-keys`
     pub async fn create(&self, body: types::CreateApiKeyRequest) -> Result<types::CreatedApiKey, Error> {
+        crate::check::check(&crate::checks::CREATE_API_KEY_REQUEST, &body)?;
         let api = self.client.api();
         let idempotency_key = self.client.idempotency_key();
         let safety = RetrySafety::Idempotent;
@@ -194,6 +196,7 @@ impl ApiKeys {
     ///
     /// `POST /v1/api-keys/import`
     pub async fn import(&self, body: types::ImportApiKeysRequest) -> Result<types::ImportApiKeysResponse, Error> {
+        crate::check::check(&crate::checks::IMPORT_API_KEYS_REQUEST, &body)?;
         let api = self.client.api();
         let idempotency_key = self.client.idempotency_key();
         let safety = RetrySafety::Idempotent;
@@ -250,6 +253,7 @@ impl ApiKeys {
     ///
     /// `PATCH /v1/api-keys/{id}`
     pub async fn update(&self, id: Uuid, body: types::UpdateApiKeyRequest) -> Result<types::ApiKey, Error> {
+        crate::check::check(&crate::checks::UPDATE_API_KEY_REQUEST, &body)?;
         let api = self.client.api();
         let safety = RetrySafety::Idempotent;
         let response = self
@@ -292,6 +296,9 @@ impl ApiKeys {
         id: Uuid,
         body: Option<types::RotateApiKeyRequest>,
     ) -> Result<types::RotatedApiKey, Error> {
+        if let Some(body) = &body {
+            crate::check::check(&crate::checks::ROTATE_API_KEY_REQUEST, body)?;
+        }
         let api = self.client.api();
         let idempotency_key = self.client.idempotency_key();
         let safety = RetrySafety::Idempotent;
@@ -312,6 +319,7 @@ impl ApiKeys {
     ///
     /// `GET /v1/api-keys/{id}/usage`
     pub async fn get_usage(&self, id: Uuid, params: GetApiKeyUsage) -> Result<types::ApiKeyUsage, Error> {
+        crate::check::check(&crate::checks::GET_API_KEY_USAGE, &params)?;
         let api = self.client.api();
         let safety = RetrySafety::Idempotent;
         let response = self
@@ -343,7 +351,7 @@ pub struct AuditEvents {
 }
 
 /// The query parameters of [`AuditEvents::list`] and `list`; every one is optional.
-#[derive(Debug, Default, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListAuditEvents {
     /// Only this action, e.g. `api_key.revoked`.
@@ -395,6 +403,7 @@ impl AuditEvents {
     ///
     /// One page; its `next_cursor` is set when more follow.
     pub async fn list_page(&self, params: ListAuditEvents) -> Result<Page<types::AuditEvent>, Error> {
+        crate::check::check(&crate::checks::LIST_AUDIT_EVENTS, &params)?;
         let api = self.client.api();
         let safety = RetrySafety::Idempotent;
         let response = self
@@ -447,6 +456,7 @@ impl Keys {
     ///
     /// `POST /v1/keys/verify`
     pub async fn verify(&self, body: types::VerifyKeyRequest) -> Result<types::VerifyKeyResponse, Error> {
+        crate::check::check(&crate::checks::VERIFY_KEY_REQUEST, &body)?;
         let api = self.client.api();
         let safety = crate::retry::RetryHint::retry_safety(&body);
         let response = self
@@ -469,7 +479,7 @@ pub struct Organizations {
 }
 
 /// The query parameters of [`Organizations::list`] and `list`; every one is optional.
-#[derive(Debug, Default, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListOrganizations {
     /// Page size, 1-200 (default 50).
@@ -513,6 +523,7 @@ impl Organizations {
     ///
     /// One page; its `next_cursor` is set when more follow.
     pub async fn list_page(&self, params: ListOrganizations) -> Result<Page<types::Organization>, Error> {
+        crate::check::check(&crate::checks::LIST_ORGANIZATIONS, &params)?;
         let api = self.client.api();
         let safety = RetrySafety::Idempotent;
         let response = self
@@ -539,6 +550,7 @@ impl Organizations {
     ///
     /// `POST /v1/organizations`
     pub async fn create(&self, body: types::CreateOrganizationRequest) -> Result<types::Organization, Error> {
+        crate::check::check(&crate::checks::CREATE_ORGANIZATION_REQUEST, &body)?;
         let api = self.client.api();
         let idempotency_key = self.client.idempotency_key();
         let safety = RetrySafety::Idempotent;
@@ -600,6 +612,7 @@ impl Organizations {
         org: Uuid,
         body: types::UpdateOrganizationRequest,
     ) -> Result<types::Organization, Error> {
+        crate::check::check(&crate::checks::UPDATE_ORGANIZATION_REQUEST, &body)?;
         let api = self.client.api();
         let safety = RetrySafety::Idempotent;
         let response = self
@@ -622,7 +635,7 @@ pub struct OrganizationApiKeys {
 }
 
 /// The query parameters of [`OrganizationApiKeys::list`] and `list`; every one is optional.
-#[derive(Debug, Default, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListOrganizationApiKeys {
     /// project_id
@@ -669,6 +682,7 @@ impl OrganizationApiKeys {
     ///
     /// One page; its `next_cursor` is set when more follow.
     pub async fn list_page(&self, org: Uuid, params: ListOrganizationApiKeys) -> Result<Page<types::ApiKey>, Error> {
+        crate::check::check(&crate::checks::LIST_ORGANIZATION_API_KEYS, &params)?;
         let api = self.client.api();
         let safety = RetrySafety::Idempotent;
         let response = self
@@ -704,6 +718,7 @@ impl OrganizationApiKeys {
         org: Uuid,
         body: types::CreateApiKeyRequest,
     ) -> Result<types::OrganizationCreatedApiKey, Error> {
+        crate::check::check(&crate::checks::CREATE_API_KEY_REQUEST, &body)?;
         let api = self.client.api();
         let idempotency_key = self.client.idempotency_key();
         let safety = RetrySafety::Idempotent;
@@ -749,7 +764,7 @@ pub struct Members {
 }
 
 /// The query parameters of [`Members::list`] and `list`; every one is optional.
-#[derive(Debug, Default, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListMembers {
     /// Page size, 1-200 (default 50).
@@ -792,6 +807,7 @@ impl Members {
     ///
     /// One page; its `next_cursor` is set when more follow.
     pub async fn list_page(&self, org: Uuid, params: ListMembers) -> Result<Page<types::Member>, Error> {
+        crate::check::check(&crate::checks::LIST_MEMBERS, &params)?;
         let api = self.client.api();
         let safety = RetrySafety::Idempotent;
         let response = self
@@ -817,6 +833,7 @@ impl Members {
     ///
     /// `POST /v1/organizations/{org}/members`
     pub async fn add(&self, org: Uuid, body: types::AddMemberRequest) -> Result<types::Member, Error> {
+        crate::check::check(&crate::checks::ADD_MEMBER_REQUEST, &body)?;
         let api = self.client.api();
         let idempotency_key = self.client.idempotency_key();
         let safety = RetrySafety::Idempotent;
@@ -860,6 +877,7 @@ impl Members {
         user_id: &str,
         body: types::UpdateMemberRequest,
     ) -> Result<types::Member, Error> {
+        crate::check::check(&crate::checks::UPDATE_MEMBER_REQUEST, &body)?;
         let api = self.client.api();
         let safety = RetrySafety::Idempotent;
         let response = self
@@ -882,7 +900,7 @@ pub struct Projects {
 }
 
 /// The query parameters of [`Projects::list`] and `list`; every one is optional.
-#[derive(Debug, Default, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListProjects {
     /// Page size, 1-200 (default 50).
@@ -924,6 +942,7 @@ impl Projects {
     ///
     /// One page; its `next_cursor` is set when more follow.
     pub async fn list_page(&self, params: ListProjects) -> Result<Page<types::Project>, Error> {
+        crate::check::check(&crate::checks::LIST_PROJECTS, &params)?;
         let api = self.client.api();
         let safety = RetrySafety::Idempotent;
         let response = self
@@ -949,6 +968,7 @@ impl Projects {
     ///
     /// `POST /v1/projects`
     pub async fn create(&self, body: types::CreateProjectRequest) -> Result<types::Project, Error> {
+        crate::check::check(&crate::checks::CREATE_PROJECT_REQUEST, &body)?;
         let api = self.client.api();
         let idempotency_key = self.client.idempotency_key();
         let safety = RetrySafety::Idempotent;
@@ -1005,6 +1025,7 @@ impl Projects {
     ///
     /// `PATCH /v1/projects/{id}`
     pub async fn update(&self, id: Uuid, body: types::UpdateProjectRequest) -> Result<types::Project, Error> {
+        crate::check::check(&crate::checks::UPDATE_PROJECT_REQUEST, &body)?;
         let api = self.client.api();
         let safety = RetrySafety::Idempotent;
         let response = self
@@ -1027,7 +1048,7 @@ pub struct Environments {
 }
 
 /// The query parameters of [`Environments::list`] and `list`; every one is optional.
-#[derive(Debug, Default, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListEnvironments {
     /// Page size, 1-200 (default 50).
@@ -1070,6 +1091,7 @@ impl Environments {
     ///
     /// One page; its `next_cursor` is set when more follow.
     pub async fn list_page(&self, id: Uuid, params: ListEnvironments) -> Result<Page<types::Environment>, Error> {
+        crate::check::check(&crate::checks::LIST_ENVIRONMENTS, &params)?;
         let api = self.client.api();
         let safety = RetrySafety::Idempotent;
         let response = self
@@ -1096,6 +1118,7 @@ impl Environments {
     ///
     /// `POST /v1/projects/{id}/environments`
     pub async fn create(&self, id: Uuid, body: types::CreateEnvironmentRequest) -> Result<types::Environment, Error> {
+        crate::check::check(&crate::checks::CREATE_ENVIRONMENT_REQUEST, &body)?;
         let api = self.client.api();
         let idempotency_key = self.client.idempotency_key();
         let safety = RetrySafety::Idempotent;
@@ -1120,7 +1143,7 @@ pub struct WebhookDeliveries {
 }
 
 /// The query parameters of [`WebhookDeliveries::list`] and `list`; every one is optional.
-#[derive(Debug, Default, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListWebhookDeliveries {
     /// endpoint_id
@@ -1170,6 +1193,7 @@ impl WebhookDeliveries {
     ///
     /// One page; its `next_cursor` is set when more follow.
     pub async fn list_page(&self, params: ListWebhookDeliveries) -> Result<Page<types::WebhookDelivery>, Error> {
+        crate::check::check(&crate::checks::LIST_WEBHOOK_DELIVERIES, &params)?;
         let api = self.client.api();
         let safety = RetrySafety::Idempotent;
         let response = self
@@ -1249,7 +1273,7 @@ pub struct WebhookEndpoints {
 }
 
 /// The query parameters of [`WebhookEndpoints::list`] and `list`; every one is optional.
-#[derive(Debug, Default, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListWebhookEndpoints {
     /// Page size, 1-200 (default 50).
@@ -1291,6 +1315,7 @@ impl WebhookEndpoints {
     ///
     /// One page; its `next_cursor` is set when more follow.
     pub async fn list_page(&self, params: ListWebhookEndpoints) -> Result<Page<types::WebhookEndpoint>, Error> {
+        crate::check::check(&crate::checks::LIST_WEBHOOK_ENDPOINTS, &params)?;
         let api = self.client.api();
         let safety = RetrySafety::Idempotent;
         let response = self
@@ -1320,6 +1345,7 @@ impl WebhookEndpoints {
         &self,
         body: types::CreateWebhookEndpointRequest,
     ) -> Result<types::CreatedWebhookEndpoint, Error> {
+        crate::check::check(&crate::checks::CREATE_WEBHOOK_ENDPOINT_REQUEST, &body)?;
         let api = self.client.api();
         let idempotency_key = self.client.idempotency_key();
         let safety = RetrySafety::Idempotent;
@@ -1380,6 +1406,7 @@ impl WebhookEndpoints {
         id: Uuid,
         body: types::UpdateWebhookEndpointRequest,
     ) -> Result<types::WebhookEndpoint, Error> {
+        crate::check::check(&crate::checks::UPDATE_WEBHOOK_ENDPOINT_REQUEST, &body)?;
         let api = self.client.api();
         let safety = RetrySafety::Idempotent;
         let response = self

@@ -99,4 +99,3 @@ mod tests {
         assert_eq!(delay_before_retry(0, Some(Duration::from_secs(3600))), None);
     }
 }
-

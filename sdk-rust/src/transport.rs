@@ -41,7 +41,7 @@ impl FailedAttempt {
                 RetrySafety::Idempotent => true,
                 RetrySafety::OnlyIfNotProcessed => !self.may_have_reached_server,
             },
-            Error::InvalidConfig(_) | Error::Decode(_) => false,
+            Error::InvalidConfig(_) | Error::InvalidArgument(_) | Error::Decode(_) => false,
         }
     }
 }

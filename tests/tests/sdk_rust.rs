@@ -362,6 +362,9 @@ async fn typed_errors(backend: Backend) {
         let invalid = client.api_keys().create(bad_cidr).await.expect_err("bad CIDR");
         assert!(invalid.is_bad_request(), "{invalid}");
         assert!(invalid.message().is_some_and(|m| m.contains("allowed_ips")), "message names the field: {invalid}");
+        // The spec's bounds are checked before anything is sent.
+        assert!(matches!(invalid, Error::InvalidArgument(_)), "refused by the client: {invalid:?}");
+        assert_eq!(invalid.status(), None, "no status: nothing was sent");
 
         let bad_limit = client
             .api_keys()
@@ -369,6 +372,16 @@ async fn typed_errors(backend: Backend) {
             .await
             .expect_err("limit over 200");
         assert!(bad_limit.is_bad_request() && bad_limit.message().is_some_and(|m| m.contains("limit")), "{bad_limit}");
+        assert!(
+            bad_limit.message().is_some_and(|m| m.contains("`limit` must be at most 200")),
+            "the bound is named: {bad_limit}"
+        );
+        let long_name = new_key_with(&"n".repeat(201), json!({}));
+        let too_long = client.api_keys().create(long_name).await.expect_err("201 characters");
+        assert!(
+            too_long.message().is_some_and(|m| m.contains("`name` must be at most 200 characters long")),
+            "{too_long}"
+        );
 
         let stranger = sdk(&server.base_url, "kw_live_notarealkeynotarealkeynotarealkey123456");
         let unauthorized = stranger.api_keys().list_page(ListApiKeys::default()).await.expect_err("bad key");

@@ -1,10 +1,12 @@
 //! The SDK surfaces generated from the spec (issue: every operation once):
 //! [`model`] reads the operations out of `openapi/keyward.json`, and one
-//! module per language writes that language's files from it.
+//! module per language writes that language's files from it; [`reference`]
+//! writes each SDK's API reference (`docs/reference/`) from the same model.
 
 pub mod model;
 pub mod node;
 pub mod python;
+pub mod reference;
 pub mod rust;
 
 use serde_json::Value;
@@ -15,8 +17,10 @@ pub fn generate(spec: &Value) -> anyhow::Result<Vec<(&'static str, String)>> {
     let mut files = vec![
         (rust::RESOURCES_PATH, crate::codegen::rustfmt(&rust::resources(&model))?),
         (rust::DISPATCH_PATH, crate::codegen::rustfmt(&rust::dispatch(&model))?),
+        (rust::CHECKS_PATH, crate::codegen::rustfmt(&rust::checks(&model))?),
     ];
     files.extend(python::files(&model)?);
     files.extend(node::files(&model)?);
+    files.extend(reference::files(&model)?);
     Ok(files)
 }

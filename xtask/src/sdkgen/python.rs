@@ -76,21 +76,21 @@ pub fn method_name(resource: &Resource, operation: &Operation) -> String {
 
 /// How one schema looks in Python.
 #[derive(Clone, Debug)]
-struct Ty {
+pub(super) struct Ty {
     /// Annotation of a model field holding it.
-    field: String,
+    pub(super) field: String,
     /// Annotation of an argument taking it.
-    arg: String,
+    pub(super) arg: String,
     /// A callable `Any -> field type` (`None` for arrays and maps: see `list`/`map`).
     decode: Decode,
     /// The encoder (`(value, name) -> JSON`) an argument goes through;
     /// `None`: sent as it is.
     encode: Option<String>,
-    nullable: bool,
+    pub(super) nullable: bool,
 }
 
 #[derive(Clone, Debug)]
-enum Decode {
+pub(super) enum Decode {
     Call(String),
     List(String),
     Map(String),
@@ -113,7 +113,7 @@ impl Ty {
     }
 
     /// The field annotation, `Optional` when it may be absent or null.
-    fn field_annotation(&self, optional: bool) -> String {
+    pub(super) fn field_annotation(&self, optional: bool) -> String {
         if self.nullable || optional { format!("Optional[{}]", self.field) } else { self.field.clone() }
     }
 
@@ -145,8 +145,8 @@ impl Ty {
     }
 }
 
-struct Types<'a> {
-    schemas: &'a Map<String, Value>,
+pub(super) struct Types<'a> {
+    pub(super) schemas: &'a Map<String, Value>,
 }
 
 impl Types<'_> {
@@ -154,7 +154,7 @@ impl Types<'_> {
         self.schemas.get(name).is_some_and(|schema| schema.get("enum").is_some())
     }
 
-    fn ty(&self, schema: &Value) -> anyhow::Result<Ty> {
+    pub(super) fn ty(&self, schema: &Value) -> anyhow::Result<Ty> {
         if let Some(name) = ref_name(schema) {
             if !self.schemas.contains_key(name) {
                 bail!("unknown schema {name}");
@@ -253,7 +253,7 @@ impl Types<'_> {
     }
 
     /// Every property of an object schema (following `allOf`), with whether it is required.
-    fn properties(&self, schema: &Value) -> Vec<(String, Value, bool)> {
+    pub(super) fn properties(&self, schema: &Value) -> Vec<(String, Value, bool)> {
         let mut out = Vec::new();
         self.collect_properties(schema, &mut out);
         out
@@ -1169,8 +1169,10 @@ fn operations(model: &Model) -> anyhow::Result<String> {
     let mut out = String::from(HEADER);
     out.push_str(
         "\"\"\"Every operation of openapi/keyward.json the SDK has, as the native layer names it\n\
-         (``keyward._native.NativeClient.call``), and the method each is on a client.\n\
-         \"\"\"\n\nfrom typing import Dict, Tuple\n\n__all__ = [\"METHODS\", \"OPERATIONS\"]\n\n",
+         (``keyward._native.NativeClient.call``), the method each is on a client, and the arguments\n\
+         it takes.\n\
+         \"\"\"\n\nfrom typing import Dict, NamedTuple, Tuple\n\n\
+         __all__ = [\"METHODS\", \"OPERATIONS\", \"SIGNATURES\", \"Signature\"]\n\n",
     );
     let mut entries = Vec::new();
     for (resource, operation) in model.operations() {
@@ -1193,6 +1195,45 @@ fn operations(model: &Model) -> anyhow::Result<String> {
     out.push_str("METHODS: Dict[str, str] = {\n");
     for (native, python) in &entries {
         let _ = writeln!(out, "    {native:?}: {python:?},");
+    }
+    out.push_str("}\n");
+    out.push_str(
+        "\n\nclass Signature(NamedTuple):\n    \"\"\"The arguments an operation takes, by their spec names (a Python keyword gets a\n    \
+         trailing underscore as an argument: ``from`` → ``from_``).\"\"\"\n\n    \
+         #: Path parameters, passed positionally in this order.\n    path: Tuple[str, ...]\n    \
+         #: Whether it takes a request body, whose fields are keyword arguments.\n    body: bool\n    \
+         #: Query parameters, keyword arguments.\n    query: Tuple[str, ...]\n\n\n",
+    );
+    out.push_str("#: Each operation's :class:`Signature`, by its ``OPERATIONS`` name.\n");
+    out.push_str("SIGNATURES: Dict[str, Signature] = {\n");
+    for (resource, operation) in model.operations() {
+        let native = format!(
+            "{}.{}",
+            resource.name,
+            if operation.pagination.is_some() { "list_page" } else { operation.method.as_str() }
+        );
+        let tuple = |params: &[Param]| match params {
+            [] => "()".to_string(),
+            [one] => format!("({:?},)", one.name),
+            many => {
+                format!("({})", many.iter().map(|param| format!("{:?}", param.name)).collect::<Vec<_>>().join(", "))
+            }
+        };
+        let fields = [
+            format!("path={}", tuple(&operation.path_params)),
+            format!("body={}", if operation.body.is_some() { "True" } else { "False" }),
+            format!("query={}", tuple(&operation.query_params)),
+        ];
+        let line = format!("    {native:?}: Signature({}),", fields.join(", "));
+        if line.chars().count() <= 120 {
+            let _ = writeln!(out, "{line}");
+        } else {
+            let _ = writeln!(out, "    {native:?}: Signature(");
+            for field in &fields {
+                let _ = writeln!(out, "        {field},");
+            }
+            out.push_str("    ),\n");
+        }
     }
     out.push_str("}\n");
     Ok(out)
