@@ -74,6 +74,8 @@ export interface RequestOptions {
   idempotencyKey?: string;
   /** Aborting rejects the call with an `APIUserAbortError` (`name === 'AbortError'`). */
   signal?: AbortSignal;
+  /** Headers added to this call's requests (a tracing id, a proxy's routing header). */
+  headers?: Record<string, string>;
 }
 
 /**

@@ -28,6 +28,12 @@ function nativeOptions(options) {
   if (options.idempotencyKey !== undefined && options.idempotencyKey !== null) {
     out.idempotency_key = String(options.idempotencyKey);
   }
+  if (options.headers !== undefined && options.headers !== null) {
+    if (typeof options.headers !== 'object' || Array.isArray(options.headers)) {
+      throw new KeywardError('keyward: headers must be an object of header names to string values');
+    }
+    out.headers = Object.fromEntries(Object.entries(options.headers).map(([name, value]) => [name, String(value)]));
+  }
   return out;
 }
 

@@ -144,7 +144,7 @@ async fn cancellable<T>(id: Option<u32>, work: impl Future<Output = Result<T>>) 
 // The client.
 
 /// Per-call options as the wrapper sends them: {timeout_ms?, max_retries?,
-/// idempotency_key?, cancel_id?}.
+/// idempotency_key?, headers? (name → value), cancel_id?}.
 struct CallOptions {
     request: Option<RequestOptions>,
     cancel_id: Option<u32>,
@@ -156,12 +156,15 @@ fn call_options(options: Option<Value>) -> Result<CallOptions> {
     let max_retries: Option<u32> = field(&map, "max_retries")?;
     let idempotency_key: Option<String> = field(&map, "idempotency_key")?;
     let cancel_id: Option<u32> = field(&map, "cancel_id")?;
-    let request = if timeout_ms.is_some() || max_retries.is_some() || idempotency_key.is_some() {
-        let timeout = timeout_ms.map(duration_ms).transpose()?;
-        Some(RequestOptions { timeout, max_retries, idempotency_key })
-    } else {
-        None
-    };
+    let headers: Option<std::collections::BTreeMap<String, String>> = field(&map, "headers")?;
+    let extra_headers: Vec<(String, String)> = headers.unwrap_or_default().into_iter().collect();
+    let request =
+        if timeout_ms.is_some() || max_retries.is_some() || idempotency_key.is_some() || !extra_headers.is_empty() {
+            let timeout = timeout_ms.map(duration_ms).transpose()?;
+            Some(RequestOptions { timeout, max_retries, idempotency_key, extra_headers })
+        } else {
+            None
+        };
     Ok(CallOptions { request, cancel_id })
 }
 

@@ -357,6 +357,25 @@ describe('errors', TEST_TIMEOUT, () => {
     assert.equal(error.status, 409);
   });
 
+  it('headers in the options go with every attempt of that call only', async () => {
+    const proxy = await startProxy(server.baseURL, '503-once');
+    try {
+      const viaProxy = new Keyward({ apiKey: server.adminKey, baseURL: proxy.baseURL });
+      const created = await viaProxy.apiKeys.create({ name: 'traced' }, { headers: { 'x-trace-id': 'trace-1' } });
+      await viaProxy.apiKeys.get(created.id);
+      const [refused, retried, plain] = proxy.state.requests;
+      assert.equal(refused.headers['x-trace-id'], 'trace-1', 'the first attempt');
+      assert.equal(retried.headers['x-trace-id'], 'trace-1', 'its retry');
+      assert.ok(retried.headers.authorization, "the client's own headers stay");
+      assert.equal(plain.headers['x-trace-id'], undefined, 'only the call that asked for it');
+      const error = await rejectsWith(viaProxy.apiKeys.get(created.id, { headers: { 'bad header': 'x' } }), [KeywardError]);
+      assert.match(error.message, /bad header/);
+      assert.equal(proxy.state.requests.length, 3, 'nothing was sent');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('429 → RateLimitError, 5xx → InternalServerError (injected by a proxy)', async () => {
     const proxy = await startProxy(server.baseURL, '500');
     try {
@@ -382,12 +401,12 @@ describe('errors', TEST_TIMEOUT, () => {
 
   it("the spec's bounds are checked before sending, naming the field", async () => {
     const cases = [
-      [client.apiKeys.create({ name: 'bad', allowedIps: ['not-an-ip'] }), /`allowed_ips\[0\]` must match/],
-      [client.apiKeys.create({ name: 'n'.repeat(201) }), /`name` must be at most 200 characters long/],
-      [client.apiKeys.listPage({ limit: 0 }), /`limit` must be at least 1/],
+      [() => client.apiKeys.create({ name: 'bad', allowedIps: ['not-an-ip'] }), /`allowed_ips\[0\]` must match/],
+      [() => client.apiKeys.create({ name: 'n'.repeat(201) }), /`name` must be at most 200 characters long/],
+      [() => client.apiKeys.listPage({ limit: 0 }), /`limit` must be at least 1/],
     ];
     for (const [call, message] of cases) {
-      const error = await rejectsWith(call, [KeywardError]);
+      const error = await rejectsWith(call(), [KeywardError]);
       assert.ok(!(error instanceof APIError), 'refused before sending');
       assert.match(error.message, message);
     }

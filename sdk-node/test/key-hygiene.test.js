@@ -205,7 +205,12 @@ describe('webhook endpoints', TEST_TIMEOUT, () => {
   });
 
   it('rejects bad input: a non-http URL (400 naming url), an unknown event type, a project key (403), another id (404)', async () => {
-    const badUrl = await rejectsWith(admin.webhookEndpoints.create({ url: 'ftp://example.com/hook' }), [BadRequestError, APIError]);
+    // A bound the spec declares (the URL's pattern): refused before any request, naming the field.
+    const badScheme = await rejectsWith(admin.webhookEndpoints.create({ url: 'ftp://example.com/hook' }), [KeywardError]);
+    assert.ok(!(badScheme instanceof APIError));
+    assert.match(badScheme.message, /`url` must match/);
+    // A rule only the server knows: its 400 names the field.
+    const badUrl = await rejectsWith(admin.webhookEndpoints.create({ url: 'http://exa mple.com/hook' }), [BadRequestError, APIError]);
     assert.equal(badUrl.status, 400);
     assert.match(badUrl.message, /url/);
 
@@ -422,14 +427,14 @@ describe('key import', TEST_TIMEOUT, () => {
     const legacies = [0, 1].map(() => `legacy_${crypto.randomBytes(16).toString('hex')}`);
     const items = legacies.map((legacy, i) => ({ keyHash: keyHash(legacy), keyPrefix: legacy.slice(0, 11), name: `legacy ${i}` }));
 
-    const bad = await rejectsWith(
-      admin.apiKeys.import({ keys: [{ ...items[0], keyHash: 'abc123' }, items[1]] }),
-      [BadRequestError, APIError],
-    );
-    assert.equal(bad.status, 400);
+    // A bound the spec declares (a SHA-256 is 64 hex characters): refused before any request.
+    const bad = await rejectsWith(admin.apiKeys.import({ keys: [{ ...items[0], keyHash: 'abc123' }, items[1]] }), [KeywardError]);
+    assert.ok(!(bad instanceof APIError));
     assert.match(bad.message, /keys\[0\]\.key_hash/);
-    const badSecond = await rejectsWith(admin.apiKeys.import({ keys: [items[0], { ...items[1], keyPrefix: '' }] }), [BadRequestError]);
-    assert.match(badSecond.message, /keys\[1\]\.key_prefix/);
+    // The server refuses the second item (its hash repeats the first's) after
+    // the first was written: the whole batch is rolled back.
+    const badSecond = await rejectsWith(admin.apiKeys.import({ keys: [items[0], { ...items[1], keyHash: items[0].keyHash }] }), [ConflictError]);
+    assert.match(badSecond.message, /keys\[1\]\.key_hash/);
     // All or none: neither key of the refused batches exists.
     for (const legacy of legacies) assert.equal((await admin.keys.verify({ key: legacy })).valid, false);
 
@@ -473,8 +478,9 @@ describe('project key-hygiene settings', TEST_TIMEOUT, () => {
     assert.equal(renamed.expiryWarningDays, 0);
     assert.equal(renamed.leakPolicy, 'revoke');
 
-    const tooMany = await rejectsWith(admin.projects.update(project.id, { expiryWarningDays: 366 }), [BadRequestError]);
-    assert.match(tooMany.message, /expiry_warning_days/);
+    const tooMany = await rejectsWith(admin.projects.update(project.id, { expiryWarningDays: 366 }), [KeywardError]);
+    assert.ok(!(tooMany instanceof APIError), 'a bound the spec declares is checked before sending');
+    assert.match(tooMany.message, /`expiry_warning_days` must be at most 365/);
     const badPolicy = await rejectsWith(admin.projects.update(project.id, { leakPolicy: 'delete' }), [KeywardError]);
     assert.ok(!(badPolicy instanceof APIError), 'an unknown policy is refused before any request');
 

@@ -443,7 +443,9 @@ impl NativeClient {
     }
 
     /// Run `op` to completion on this thread, the GIL released meanwhile.
-    #[pyo3(signature = (op, args, timeout=None, max_retries=None, idempotency_key=None))]
+    // Each parameter is one of Python's keyword arguments of `call`.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (op, args, timeout=None, max_retries=None, idempotency_key=None, extra_headers=None))]
     fn call(
         &self,
         py: Python<'_>,
@@ -452,9 +454,15 @@ impl NativeClient {
         timeout: Option<f64>,
         max_retries: Option<u32>,
         idempotency_key: Option<String>,
+        extra_headers: Option<Vec<(String, String)>>,
     ) -> PyResult<Py<PyAny>> {
         let args = py_to_json(args)?;
-        let options = keyward::RequestOptions { timeout: secs(timeout, "timeout")?, max_retries, idempotency_key };
+        let options = keyward::RequestOptions {
+            timeout: secs(timeout, "timeout")?,
+            max_retries,
+            idempotency_key,
+            extra_headers: extra_headers.unwrap_or_default(),
+        };
         let result = py.detach(|| -> Result<Value, CallError> {
             let client = self.client_with(options)?;
             runtime().block_on(dispatch(client, op, args))
@@ -466,7 +474,9 @@ impl NativeClient {
     }
 
     /// An awaitable running `op` on the Rust runtime (call from a coroutine).
-    #[pyo3(signature = (op, args, timeout=None, max_retries=None, idempotency_key=None))]
+    // Each parameter is one of Python's keyword arguments of `call`.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (op, args, timeout=None, max_retries=None, idempotency_key=None, extra_headers=None))]
     fn call_async<'py>(
         &self,
         py: Python<'py>,
@@ -475,9 +485,15 @@ impl NativeClient {
         timeout: Option<f64>,
         max_retries: Option<u32>,
         idempotency_key: Option<String>,
+        extra_headers: Option<Vec<(String, String)>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let args = py_to_json(args)?;
-        let options = keyward::RequestOptions { timeout: secs(timeout, "timeout")?, max_retries, idempotency_key };
+        let options = keyward::RequestOptions {
+            timeout: secs(timeout, "timeout")?,
+            max_retries,
+            idempotency_key,
+            extra_headers: extra_headers.unwrap_or_default(),
+        };
         let client = self.client_with(options).map_err(|e| to_pyerr(py, e))?;
         generic::future_into_py::<PidRuntime, _, _>(py, async move {
             let result = dispatch(client, op, args).await;

@@ -128,3 +128,15 @@ def test_secret_key_behaviour() -> None:
     assert str(keyward.SecretKey("garbage")) == "**********"
     with pytest.raises(AttributeError):
         sk._value = "other"  # type: ignore[misc]
+
+
+def test_extra_headers_go_with_the_call(server: Server, proxy: Proxy) -> None:
+    kw = Keyward(server.admin_key, base_url=proxy.base_url)
+    created = kw.api_keys.create(name="traced", extra_headers={"x-trace-id": "trace-1"})
+    kw.api_keys.get(created.id)
+    [first, second] = [headers for _, _, headers in proxy.seen]
+    assert first.get("x-trace-id") == "trace-1" and "authorization" in first
+    assert "x-trace-id" not in second, "only the call that asked for it"
+    with pytest.raises(ValueError, match="bad header"):
+        kw.api_keys.get(created.id, extra_headers={"bad header": "x"})
+    assert len(proxy.seen) == 2, "nothing was sent"

@@ -252,12 +252,16 @@ def test_endpoint_crud_and_the_secret_shown_once(
     assert rotated.secret.get_secret_value().startswith("whsec_")
     assert rotated.secret != created.secret and repr(rotated.secret) == "SecretKey('whsec_…')"
 
-    # Invalid fields: the server names them; bad argument types never leave the client.
-    with pytest.raises(keyward.BadRequestError, match="url") as bad_url:
+    # Invalid fields never leave the client: a bound the spec declares (the
+    # URL's pattern) and a bad argument type are a ValueError naming the field.
+    with pytest.raises(ValueError, match="`url` must match"):
         client.webhook_endpoints.create(url="ftp://example.com/hooks")
-    assert bad_url.value.status_code == 400
-    with pytest.raises(keyward.BadRequestError, match="url"):
+    with pytest.raises(ValueError, match="`url` must match"):
         client.webhook_endpoints.update(created.id, url="not a url")
+    # A rule only the server knows: its 400 names the field.
+    with pytest.raises(keyward.BadRequestError, match="url") as bad_url:
+        client.webhook_endpoints.create(url="http://exa mple.com/hooks")
+    assert bad_url.value.status_code == 400
     with pytest.raises(ValueError, match="event_types|unknown variant"):
         client.webhook_endpoints.create(url=receiver.url(), event_types=["api_key.exploded"])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="UUID"):
@@ -474,18 +478,19 @@ def test_import_by_hash_then_verify(client: Keyward, project: keyward.Project) -
         client.api_keys.import_keys(keys=[{"key_hash": digest, "key_prefix": "sk_live_dupe", "name": "again"}])
     assert dup.value.status_code == 409
 
-    # A bad field: 400 naming the item and field.
-    with pytest.raises(keyward.BadRequestError) as bad:
+    # A bad field (a bound the spec declares): refused before sending, naming the item and field.
+    with pytest.raises(ValueError, match=r"`keys\[0\]\.key_hash`"):
         client.api_keys.import_keys(keys=[{"key_hash": "not-a-sha256", "key_prefix": "sk_live_bad", "name": "bad"}])
-    assert bad.value.status_code == 400 and "keys[0].key_hash" in bad.value.message
 
     # All or none: a bad second item keeps the good first one out.
     other = legacy_key()
     good = {"key_hash": keyward.key_hash(other), "key_prefix": other[:12], "name": "good"}
-    with pytest.raises(keyward.BadRequestError, match=r"keys\[1\]\.key_hash"):
-        client.api_keys.import_keys(keys=[good, {"key_hash": "0" * 63, "key_prefix": "sk_x", "name": "short"}])
+    # The server refuses the second item (its hash repeats the first's) after
+    # writing the first: the whole batch is rolled back.
+    with pytest.raises(keyward.ConflictError, match=r"keys\[1\]\.key_hash"):
+        client.api_keys.import_keys(keys=[good, {**good, "name": "again"}])
     assert client.keys.verify(key=other).valid is False
-    with pytest.raises(keyward.BadRequestError, match="keys"):
+    with pytest.raises(ValueError, match="`keys` must hold at least 1 items"):
         client.api_keys.import_keys(keys=[])
 
     # A plain dict works too; an imported key revokes like any other.
@@ -529,7 +534,7 @@ def test_project_expiry_warning_days_and_leak_policy(client: Keyward) -> None:
     renamed = client.projects.update(project.id, name=project.name + "-2")
     assert (renamed.expiry_warning_days, renamed.leak_policy) == (0, "revoke")
 
-    with pytest.raises(keyward.BadRequestError, match="expiry_warning_days"):
+    with pytest.raises(ValueError, match="`expiry_warning_days` must be at most 365"):
         client.projects.update(project.id, expiry_warning_days=366)
     with pytest.raises(ValueError, match="leak_policy|unknown variant"):
         client.projects.create(name="x", leak_policy="delete")  # type: ignore[arg-type]
@@ -630,7 +635,7 @@ def test_async_import_and_project_policies(server: Server) -> None:
             assert (result.valid, result.code, result.key_id) == (True, "VALID", imported.id)
             with pytest.raises(keyward.ConflictError):
                 await kw.api_keys.import_keys(keys=[{"key_hash": digest, "key_prefix": "sk_d", "name": "d"}])
-            with pytest.raises(keyward.BadRequestError, match=r"keys\[0\]\.key_hash"):
+            with pytest.raises(ValueError, match=r"keys\[0\]\.key_hash"):
                 await kw.api_keys.import_keys(keys=[{"key_hash": "xyz", "key_prefix": "sk_b", "name": "b"}])
             await kw.api_keys.revoke(imported.id)
             assert (await kw.keys.verify(key=legacy)).code == "REVOKED"

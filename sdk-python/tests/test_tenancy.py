@@ -212,7 +212,7 @@ def test_environments(server: Server) -> None:
     assert staging.name == "staging" and staging.organization_id == org.id
     with pytest.raises(keyward.ConflictError):
         kw.environments.create(project.id, name="staging")
-    with pytest.raises(keyward.BadRequestError):
+    with pytest.raises(ValueError, match="`name` must match"):
         kw.environments.create(project.id, name="Not Valid")
     # Shared by every project of the organization; pages of one.
     other = kw.projects.create(name="other")

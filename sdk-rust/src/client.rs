@@ -98,6 +98,11 @@ pub struct RequestOptions {
     /// *same* request: the server replays the first response, and answers 409
     /// to a different body under the same key.
     pub idempotency_key: Option<String>,
+    /// Headers added to every request made through the returned client (a
+    /// tracing id, a proxy's routing header), after the client's own; one
+    /// that is not a valid header name or value fails the call with
+    /// [`Error::InvalidArgument`] before anything is sent.
+    pub extra_headers: Vec<(String, String)>,
 }
 
 impl Client {
@@ -152,6 +157,7 @@ impl Client {
                 timeout: options.timeout.or(self.overrides.timeout),
                 max_retries: options.max_retries.or(self.overrides.max_retries),
                 idempotency_key: options.idempotency_key.or_else(|| self.overrides.idempotency_key.clone()),
+                extra_headers: self.overrides.extra_headers.iter().cloned().chain(options.extra_headers).collect(),
             },
         }
     }
@@ -203,7 +209,8 @@ impl Client {
         Send: FnMut() -> Attempt,
         Attempt: Future<Output = Result<ResponseValue<T>, GeneratedError>>,
     {
-        send_with_retries(self.limits(), safety, send).await
+        let headers = crate::transport::call_headers(&self.overrides.extra_headers)?;
+        send_with_retries(self.limits(), safety, headers, send).await
     }
 }
 

@@ -1,8 +1,11 @@
 //! One call = up to `1 + max_retries` attempts of a generated `send()`, each
 //! under the timeout, with backoff between them. Progenitor's `ClientHooks`
-//! can only observe a request, so retries wrap `send` here instead.
+//! can only observe a request, so retries wrap `send` here instead; the
+//! call's extra headers reach the request through progenitor's pre-hook
+//! ([`add_call_headers`]), which reads them from the attempt's task-local.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use progenitor_client::ResponseValue;
@@ -11,6 +14,36 @@ use reqwest::header::HeaderMap;
 use crate::error::{Error, is_retryable_status};
 use crate::generated::types::ErrorBody;
 use crate::retry::{RetrySafety, delay_before_retry, parse_retry_after};
+
+tokio::task_local! {
+    /// The extra headers of the call whose attempt is being polled.
+    static CALL_HEADERS: Arc<HeaderMap>;
+}
+
+/// `RequestOptions::extra_headers` as a header map, or the argument error
+/// naming the one that cannot be sent.
+pub(crate) fn call_headers(extra: &[(String, String)]) -> Result<Arc<HeaderMap>, Error> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in extra {
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::InvalidArgument(format!("extra header name {name:?} is not a valid header name")))?;
+        let value = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|_| Error::InvalidArgument(format!("extra header `{name}` has a value that cannot be sent")))?;
+        headers.append(name, value);
+    }
+    Ok(Arc::new(headers))
+}
+
+/// Progenitor's pre-hook (`cargo xtask codegen` names it): adds the current
+/// call's extra headers to the request about to be sent.
+pub(crate) async fn add_call_headers(request: &mut reqwest::Request) -> Result<(), std::convert::Infallible> {
+    let _ = CALL_HEADERS.try_with(|extra| {
+        for (name, value) in extra.iter() {
+            request.headers_mut().insert(name.clone(), value.clone());
+        }
+    });
+    Ok(())
+}
 
 /// What a generated builder's `send()` returns on failure.
 pub(crate) type GeneratedError = progenitor_client::Error<ErrorBody>;
@@ -51,6 +84,7 @@ impl FailedAttempt {
 pub(crate) async fn send_with_retries<T, Send, Attempt>(
     limits: CallLimits,
     safety: RetrySafety,
+    headers: Arc<HeaderMap>,
     mut send: Send,
 ) -> Result<ResponseValue<T>, Error>
 where
@@ -61,12 +95,12 @@ where
     loop {
         // Reading an error body happens inside the timeout too: a server that
         // stalls mid-body must not hang the call.
-        let attempt = async {
+        let attempt = CALL_HEADERS.scope(Arc::clone(&headers), async {
             match send().await {
                 Ok(value) => Ok(value),
                 Err(error) => Err(describe_failure(error).await),
             }
-        };
+        });
         let failure = match tokio::time::timeout(limits.timeout, attempt).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(failure)) => failure,

@@ -559,6 +559,38 @@ async fn mutating_posts_send_idempotency_keys_and_verify_does_not(backend: Backe
     .await
 }
 
+/// `RequestOptions::extra_headers` reach every attempt of every call made
+/// through the client; one that cannot be sent fails before any request.
+async fn extra_headers_go_with_every_attempt(backend: Backend) {
+    within_deadline(async {
+        let server = TestServer::start(backend).await;
+        let proxy = Proxy::start(&server.base_url, [Step::Fail { status: 503, retry_after_seconds: Some(0) }]).await;
+        let traced = sdk(&proxy.base_url, &server.admin_key).with_options(RequestOptions {
+            extra_headers: vec![("x-trace-id".into(), "trace-1".into())],
+            ..Default::default()
+        });
+        let created = traced.api_keys().create(new_key("traced")).await.expect("create after one 503");
+        traced.api_keys().get(created.id).await.expect("get");
+        let seen = proxy.seen();
+        assert_eq!(seen.len(), 3, "the 503, its retry, the get: {seen:?}");
+        for request in &seen {
+            assert_eq!(request.headers.get("x-trace-id").and_then(|v| v.to_str().ok()), Some("trace-1"), "{request:?}");
+            assert!(request.headers.get("authorization").is_some(), "the client's own headers stay");
+        }
+
+        let broken = traced.with_options(RequestOptions {
+            extra_headers: vec![("bad header".into(), "x".into())],
+            ..Default::default()
+        });
+        let refused = broken.api_keys().get(created.id).await.expect_err("an invalid header name");
+        assert!(matches!(refused, Error::InvalidArgument(ref m) if m.contains("bad header")), "{refused:?}");
+        assert_eq!(proxy.seen().len(), 3, "nothing was sent");
+        proxy.stop().await;
+        server.stop().await;
+    })
+    .await
+}
+
 async fn verify_is_not_retried_after_a_timeout_when_it_spends(backend: Backend) {
     within_deadline(async {
         let server = TestServer::start(backend).await;
@@ -761,6 +793,7 @@ backend_tests!(
     waits_out_the_servers_own_rate_limit,
     create_retried_with_one_idempotency_key_creates_once,
     mutating_posts_send_idempotency_keys_and_verify_does_not,
+    extra_headers_go_with_every_attempt,
     verify_is_not_retried_after_a_timeout_when_it_spends,
     middleware_guards_an_axum_app,
 );

@@ -231,6 +231,9 @@ fn generate_tokens(spec: &openapiv3::OpenAPI) -> anyhow::Result<TokenStream> {
         .with_tag(TagStyle::Separate)
         // Lets SDK users compare request/response values (tests, caches).
         .with_derive("PartialEq")
+        // A call's extra headers (`RequestOptions::extra_headers`) are added
+        // by this hook, reading them from the attempt's task-local.
+        .with_pre_hook_async(quote::quote!(crate::transport::add_call_headers))
         // A secret shown once (`format: password`: a created key, a webhook
         // signing secret) is a `Secret`, which never prints itself.
         .with_conversion(

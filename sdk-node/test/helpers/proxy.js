@@ -4,7 +4,7 @@
 //   mode '503-once'  answer the first request 503 (Retry-After: 0), forward the rest
 //   mode '500', '429', … answer every request with that status and a keyward-shaped error body
 //   mode 'hang'      never answer (until the client gives up or the proxy closes)
-// It records every request (method, path, idempotency key) it saw.
+// It records every request (method, path, idempotency key, headers) it saw.
 
 const http = require('node:http');
 
@@ -15,7 +15,12 @@ async function startProxy(upstream, mode = 'forward') {
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
     const body = Buffer.concat(chunks);
-    state.requests.push({ method: req.method, url: req.url, idempotencyKey: req.headers['idempotency-key'] ?? null });
+    state.requests.push({
+      method: req.method,
+      url: req.url,
+      idempotencyKey: req.headers['idempotency-key'] ?? null,
+      headers: { ...req.headers },
+    });
     const current = state.mode;
     if (current === 'hang') {
       hanging.add(res);

@@ -7,7 +7,7 @@ Every call is an awaitable driven by the Rust runtime
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, Dict, Optional, Type
+from typing import Any, Dict, Mapping, Optional, Type
 
 from ._base import _check_options, _Config
 from ._resources_async import _AsyncResources
@@ -64,6 +64,7 @@ class AsyncKeyward(_Config, _AsyncResources):
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Any:
         """Run ``op`` (``resource.method``, see ``keyward._operations``) through the
         native client; per-call options win over this client's (``with_options``)."""
@@ -75,6 +76,7 @@ class AsyncKeyward(_Config, _AsyncResources):
             timeout=timeout if timeout is not None else self._timeout,
             max_retries=max_retries if max_retries is not None else self._max_retries,
             idempotency_key=idempotency_key,
+            extra_headers=list(extra_headers.items()) if extra_headers else None,
         )
 
     async def close(self) -> None:

@@ -31,6 +31,7 @@ class NativeClient:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[List[Tuple[str, str]]] = None,
     ) -> Any:
         """Run ``op`` (e.g. ``"api_keys.get"``, one of ``keyward._operations.OPERATIONS``) to
         completion, the GIL released. ``args``: path and query parameters by name, the
@@ -42,6 +43,7 @@ class NativeClient:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[List[Tuple[str, str]]] = None,
     ) -> Awaitable[Any]:
         """An awaitable for ``op``; call from a coroutine (needs a running loop)."""
 

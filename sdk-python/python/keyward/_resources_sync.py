@@ -60,6 +60,7 @@ class _Client(Protocol):
         timeout: Optional[float],
         max_retries: Optional[int],
         idempotency_key: Optional[str],
+        extra_headers: Optional[Mapping[str, str]],
     ) -> Any: ...
 
 
@@ -79,6 +80,7 @@ class ApiKeys:
         limit: Optional[int] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> PageIterator[ApiKey]:
         """List API keys.
 
@@ -101,6 +103,7 @@ class ApiKeys:
                 starting_after=cursor,
                 timeout=timeout,
                 max_retries=max_retries,
+                extra_headers=extra_headers,
             )
 
         return PageIterator(fetch)
@@ -114,6 +117,7 @@ class ApiKeys:
         starting_after: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Page[ApiKey]:
         """List API keys.
 
@@ -138,7 +142,7 @@ class ApiKeys:
                 "starting_after": starting_after,
             }
         )
-        result = self._client._call("api_keys.list_page", args, timeout, max_retries, None)
+        result = self._client._call("api_keys.list_page", args, timeout, max_retries, None, extra_headers)
         return [ApiKey.from_dict(item) for item in result["items"]], result.get("next_cursor")
 
     def create(
@@ -159,6 +163,7 @@ class ApiKeys:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> CreatedApiKey:
         """Create an API key.
 
@@ -210,7 +215,7 @@ class ApiKeys:
             ),
         )
         args: Dict[str, Any] = {"body": body}
-        result = self._client._call("api_keys.create", args, timeout, max_retries, idempotency_key)
+        result = self._client._call("api_keys.create", args, timeout, max_retries, idempotency_key, extra_headers)
         return CreatedApiKey.from_dict(result)
 
     def import_keys(
@@ -220,6 +225,7 @@ class ApiKeys:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> ImportApiKeysResponse:
         """Import API keys.
 
@@ -235,7 +241,7 @@ class ApiKeys:
             }
         )
         args: Dict[str, Any] = {"body": body}
-        result = self._client._call("api_keys.import", args, timeout, max_retries, idempotency_key)
+        result = self._client._call("api_keys.import", args, timeout, max_retries, idempotency_key, extra_headers)
         return ImportApiKeysResponse.from_dict(result)
 
     def get(
@@ -244,6 +250,7 @@ class ApiKeys:
         *,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> ApiKey:
         """Get an API key.
 
@@ -257,7 +264,7 @@ class ApiKeys:
                 "id": id,
             }
         )
-        result = self._client._call("api_keys.get", args, timeout, max_retries, None)
+        result = self._client._call("api_keys.get", args, timeout, max_retries, None, extra_headers)
         return ApiKey.from_dict(result)
 
     def revoke(
@@ -266,6 +273,7 @@ class ApiKeys:
         *,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> None:
         """Revoke an API key.
 
@@ -279,7 +287,7 @@ class ApiKeys:
                 "id": id,
             }
         )
-        self._client._call("api_keys.revoke", args, timeout, max_retries, None)
+        self._client._call("api_keys.revoke", args, timeout, max_retries, None, extra_headers)
 
     def update(
         self,
@@ -298,6 +306,7 @@ class ApiKeys:
         rotation_webhook_url: Optional[str] = UNSET,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> ApiKey:
         """Update an API key.
 
@@ -345,7 +354,7 @@ class ApiKeys:
             }
         )
         args["body"] = body
-        result = self._client._call("api_keys.update", args, timeout, max_retries, None)
+        result = self._client._call("api_keys.update", args, timeout, max_retries, None, extra_headers)
         return ApiKey.from_dict(result)
 
     def regenerate(
@@ -355,6 +364,7 @@ class ApiKeys:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> CreatedApiKey:
         """Regenerate an API key.
 
@@ -368,7 +378,9 @@ class ApiKeys:
                 "id": id,
             }
         )
-        result = self._client._call("api_keys.regenerate", args, timeout, max_retries, idempotency_key)
+        result = self._client._call(
+            "api_keys.regenerate", args, timeout, max_retries, idempotency_key, extra_headers
+        )
         return CreatedApiKey.from_dict(result)
 
     def rotate(
@@ -379,6 +391,7 @@ class ApiKeys:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> RotatedApiKey:
         """Rotate an API key.
 
@@ -403,7 +416,7 @@ class ApiKeys:
         )
         if body:
             args["body"] = body
-        result = self._client._call("api_keys.rotate", args, timeout, max_retries, idempotency_key)
+        result = self._client._call("api_keys.rotate", args, timeout, max_retries, idempotency_key, extra_headers)
         return RotatedApiKey.from_dict(result)
 
     def get_usage(
@@ -415,6 +428,7 @@ class ApiKeys:
         granularity: Optional[Granularity] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> ApiKeyUsage:
         """Get an API key's usage.
 
@@ -436,7 +450,7 @@ class ApiKeys:
                 "granularity": _choice(granularity, "granularity", Granularity),
             }
         )
-        result = self._client._call("api_keys.get_usage", args, timeout, max_retries, None)
+        result = self._client._call("api_keys.get_usage", args, timeout, max_retries, None, extra_headers)
         return ApiKeyUsage.from_dict(result)
 
 
@@ -457,6 +471,7 @@ class AuditEvents:
         limit: Optional[int] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> PageIterator[AuditEvent]:
         """List audit events.
 
@@ -484,6 +499,7 @@ class AuditEvents:
                 starting_after=cursor,
                 timeout=timeout,
                 max_retries=max_retries,
+                extra_headers=extra_headers,
             )
 
         return PageIterator(fetch)
@@ -500,6 +516,7 @@ class AuditEvents:
         starting_after: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Page[AuditEvent]:
         """List audit events.
 
@@ -529,7 +546,7 @@ class AuditEvents:
                 "starting_after": starting_after,
             }
         )
-        result = self._client._call("audit_events.list_page", args, timeout, max_retries, None)
+        result = self._client._call("audit_events.list_page", args, timeout, max_retries, None, extra_headers)
         return [AuditEvent.from_dict(item) for item in result["items"]], result.get("next_cursor")
 
 
@@ -548,6 +565,7 @@ class Keys:
         cost: Optional[int] = UNSET,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> VerifyKeyResponse:
         """Verify an API key.
 
@@ -572,7 +590,7 @@ class Keys:
             nullable=("ip", "required_scopes", "cost"),
         )
         args: Dict[str, Any] = {"body": body}
-        result = self._client._call("keys.verify", args, timeout, max_retries, None)
+        result = self._client._call("keys.verify", args, timeout, max_retries, None, extra_headers)
         return VerifyKeyResponse.from_dict(result)
 
 
@@ -589,6 +607,7 @@ class Organizations:
         limit: Optional[int] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> PageIterator[Organization]:
         """List organizations.
 
@@ -607,6 +626,7 @@ class Organizations:
                 starting_after=cursor,
                 timeout=timeout,
                 max_retries=max_retries,
+                extra_headers=extra_headers,
             )
 
         return PageIterator(fetch)
@@ -618,6 +638,7 @@ class Organizations:
         starting_after: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Page[Organization]:
         """List organizations.
 
@@ -638,7 +659,7 @@ class Organizations:
                 "starting_after": starting_after,
             }
         )
-        result = self._client._call("organizations.list_page", args, timeout, max_retries, None)
+        result = self._client._call("organizations.list_page", args, timeout, max_retries, None, extra_headers)
         return [Organization.from_dict(item) for item in result["items"]], result.get("next_cursor")
 
     def create(
@@ -649,6 +670,7 @@ class Organizations:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Organization:
         """Create an organization.
 
@@ -667,7 +689,9 @@ class Organizations:
             nullable=("key_prefix",),
         )
         args: Dict[str, Any] = {"body": body}
-        result = self._client._call("organizations.create", args, timeout, max_retries, idempotency_key)
+        result = self._client._call(
+            "organizations.create", args, timeout, max_retries, idempotency_key, extra_headers
+        )
         return Organization.from_dict(result)
 
     def get(
@@ -676,6 +700,7 @@ class Organizations:
         *,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Organization:
         """Get an organization.
 
@@ -689,7 +714,7 @@ class Organizations:
                 "org": org,
             }
         )
-        result = self._client._call("organizations.get", args, timeout, max_retries, None)
+        result = self._client._call("organizations.get", args, timeout, max_retries, None, extra_headers)
         return Organization.from_dict(result)
 
     def delete(
@@ -698,6 +723,7 @@ class Organizations:
         *,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> None:
         """Delete an organization.
 
@@ -712,7 +738,7 @@ class Organizations:
                 "org": org,
             }
         )
-        self._client._call("organizations.delete", args, timeout, max_retries, None)
+        self._client._call("organizations.delete", args, timeout, max_retries, None, extra_headers)
 
     def update(
         self,
@@ -722,6 +748,7 @@ class Organizations:
         key_prefix: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Organization:
         """Update an organization.
 
@@ -744,7 +771,7 @@ class Organizations:
             }
         )
         args["body"] = body
-        result = self._client._call("organizations.update", args, timeout, max_retries, None)
+        result = self._client._call("organizations.update", args, timeout, max_retries, None, extra_headers)
         return Organization.from_dict(result)
 
 
@@ -763,6 +790,7 @@ class OrganizationApiKeys:
         limit: Optional[int] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> PageIterator[ApiKey]:
         """List an organization's API keys.
 
@@ -786,6 +814,7 @@ class OrganizationApiKeys:
                 cursor=cursor,
                 timeout=timeout,
                 max_retries=max_retries,
+                extra_headers=extra_headers,
             )
 
         return PageIterator(fetch)
@@ -800,6 +829,7 @@ class OrganizationApiKeys:
         cursor: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Page[ApiKey]:
         """List an organization's API keys.
 
@@ -824,7 +854,9 @@ class OrganizationApiKeys:
                 "cursor": cursor,
             }
         )
-        result = self._client._call("organization_api_keys.list_page", args, timeout, max_retries, None)
+        result = self._client._call(
+            "organization_api_keys.list_page", args, timeout, max_retries, None, extra_headers
+        )
         return [ApiKey.from_dict(item) for item in result["items"]], result.get("next_cursor")
 
     def create(
@@ -846,6 +878,7 @@ class OrganizationApiKeys:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> OrganizationCreatedApiKey:
         """Create an organization API key.
 
@@ -904,7 +937,9 @@ class OrganizationApiKeys:
             }
         )
         args["body"] = body
-        result = self._client._call("organization_api_keys.create", args, timeout, max_retries, idempotency_key)
+        result = self._client._call(
+            "organization_api_keys.create", args, timeout, max_retries, idempotency_key, extra_headers
+        )
         return OrganizationCreatedApiKey.from_dict(result)
 
     def revoke(
@@ -914,6 +949,7 @@ class OrganizationApiKeys:
         *,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> RevokedApiKey:
         """Revoke an organization API key.
 
@@ -930,7 +966,9 @@ class OrganizationApiKeys:
                 "id": id,
             }
         )
-        result = self._client._call("organization_api_keys.revoke", args, timeout, max_retries, None)
+        result = self._client._call(
+            "organization_api_keys.revoke", args, timeout, max_retries, None, extra_headers
+        )
         return RevokedApiKey.from_dict(result)
 
 
@@ -949,6 +987,7 @@ class Members:
         limit: Optional[int] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> PageIterator[Member]:
         """List members.
 
@@ -968,6 +1007,7 @@ class Members:
                 starting_after=cursor,
                 timeout=timeout,
                 max_retries=max_retries,
+                extra_headers=extra_headers,
             )
 
         return PageIterator(fetch)
@@ -980,6 +1020,7 @@ class Members:
         starting_after: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Page[Member]:
         """List members.
 
@@ -1001,7 +1042,7 @@ class Members:
                 "starting_after": starting_after,
             }
         )
-        result = self._client._call("members.list_page", args, timeout, max_retries, None)
+        result = self._client._call("members.list_page", args, timeout, max_retries, None, extra_headers)
         return [Member.from_dict(item) for item in result["items"]], result.get("next_cursor")
 
     def add(
@@ -1013,6 +1054,7 @@ class Members:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Member:
         """Add a member.
 
@@ -1035,7 +1077,7 @@ class Members:
             }
         )
         args["body"] = body
-        result = self._client._call("members.add", args, timeout, max_retries, idempotency_key)
+        result = self._client._call("members.add", args, timeout, max_retries, idempotency_key, extra_headers)
         return Member.from_dict(result)
 
     def remove(
@@ -1045,6 +1087,7 @@ class Members:
         *,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> None:
         """Remove a member.
 
@@ -1060,7 +1103,7 @@ class Members:
                 "user_id": user_id,
             }
         )
-        self._client._call("members.remove", args, timeout, max_retries, None)
+        self._client._call("members.remove", args, timeout, max_retries, None, extra_headers)
 
     def update(
         self,
@@ -1070,6 +1113,7 @@ class Members:
         role: Role,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Member:
         """Change a member's role.
 
@@ -1091,7 +1135,7 @@ class Members:
             }
         )
         args["body"] = body
-        result = self._client._call("members.update", args, timeout, max_retries, None)
+        result = self._client._call("members.update", args, timeout, max_retries, None, extra_headers)
         return Member.from_dict(result)
 
 
@@ -1107,6 +1151,7 @@ class Projects:
         limit: Optional[int] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> PageIterator[Project]:
         """List projects.
 
@@ -1125,6 +1170,7 @@ class Projects:
                 starting_after=cursor,
                 timeout=timeout,
                 max_retries=max_retries,
+                extra_headers=extra_headers,
             )
 
         return PageIterator(fetch)
@@ -1136,6 +1182,7 @@ class Projects:
         starting_after: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Page[Project]:
         """List projects.
 
@@ -1155,7 +1202,7 @@ class Projects:
                 "starting_after": starting_after,
             }
         )
-        result = self._client._call("projects.list_page", args, timeout, max_retries, None)
+        result = self._client._call("projects.list_page", args, timeout, max_retries, None, extra_headers)
         return [Project.from_dict(item) for item in result["items"]], result.get("next_cursor")
 
     def create(
@@ -1172,6 +1219,7 @@ class Projects:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Project:
         """Create a project.
 
@@ -1210,7 +1258,7 @@ class Projects:
             ),
         )
         args: Dict[str, Any] = {"body": body}
-        result = self._client._call("projects.create", args, timeout, max_retries, idempotency_key)
+        result = self._client._call("projects.create", args, timeout, max_retries, idempotency_key, extra_headers)
         return Project.from_dict(result)
 
     def get(
@@ -1219,6 +1267,7 @@ class Projects:
         *,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Project:
         """Get a project.
 
@@ -1232,7 +1281,7 @@ class Projects:
                 "id": id,
             }
         )
-        result = self._client._call("projects.get", args, timeout, max_retries, None)
+        result = self._client._call("projects.get", args, timeout, max_retries, None, extra_headers)
         return Project.from_dict(result)
 
     def delete(
@@ -1241,6 +1290,7 @@ class Projects:
         *,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> None:
         """Delete a project.
 
@@ -1254,7 +1304,7 @@ class Projects:
                 "id": id,
             }
         )
-        self._client._call("projects.delete", args, timeout, max_retries, None)
+        self._client._call("projects.delete", args, timeout, max_retries, None, extra_headers)
 
     def update(
         self,
@@ -1270,6 +1320,7 @@ class Projects:
         leak_policy: Optional[LeakPolicy] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Project:
         """Update a project.
 
@@ -1311,7 +1362,7 @@ class Projects:
             }
         )
         args["body"] = body
-        result = self._client._call("projects.update", args, timeout, max_retries, None)
+        result = self._client._call("projects.update", args, timeout, max_retries, None, extra_headers)
         return Project.from_dict(result)
 
 
@@ -1328,6 +1379,7 @@ class Environments:
         limit: Optional[int] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> PageIterator[Environment]:
         """List environments.
 
@@ -1347,6 +1399,7 @@ class Environments:
                 starting_after=cursor,
                 timeout=timeout,
                 max_retries=max_retries,
+                extra_headers=extra_headers,
             )
 
         return PageIterator(fetch)
@@ -1359,6 +1412,7 @@ class Environments:
         starting_after: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Page[Environment]:
         """List environments.
 
@@ -1379,7 +1433,7 @@ class Environments:
                 "starting_after": starting_after,
             }
         )
-        result = self._client._call("environments.list_page", args, timeout, max_retries, None)
+        result = self._client._call("environments.list_page", args, timeout, max_retries, None, extra_headers)
         return [Environment.from_dict(item) for item in result["items"]], result.get("next_cursor")
 
     def create(
@@ -1390,6 +1444,7 @@ class Environments:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Environment:
         """Create an environment.
 
@@ -1411,7 +1466,9 @@ class Environments:
             }
         )
         args["body"] = body
-        result = self._client._call("environments.create", args, timeout, max_retries, idempotency_key)
+        result = self._client._call(
+            "environments.create", args, timeout, max_retries, idempotency_key, extra_headers
+        )
         return Environment.from_dict(result)
 
 
@@ -1431,6 +1488,7 @@ class WebhookDeliveries:
         limit: Optional[int] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> PageIterator[WebhookDelivery]:
         """List webhook deliveries.
 
@@ -1453,6 +1511,7 @@ class WebhookDeliveries:
                 starting_after=cursor,
                 timeout=timeout,
                 max_retries=max_retries,
+                extra_headers=extra_headers,
             )
 
         return PageIterator(fetch)
@@ -1468,6 +1527,7 @@ class WebhookDeliveries:
         starting_after: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Page[WebhookDelivery]:
         """List webhook deliveries.
 
@@ -1491,7 +1551,9 @@ class WebhookDeliveries:
                 "starting_after": starting_after,
             }
         )
-        result = self._client._call("webhook_deliveries.list_page", args, timeout, max_retries, None)
+        result = self._client._call(
+            "webhook_deliveries.list_page", args, timeout, max_retries, None, extra_headers
+        )
         return [WebhookDelivery.from_dict(item) for item in result["items"]], result.get("next_cursor")
 
     def get(
@@ -1500,6 +1562,7 @@ class WebhookDeliveries:
         *,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> WebhookDelivery:
         """Get a webhook delivery.
 
@@ -1513,7 +1576,7 @@ class WebhookDeliveries:
                 "id": id,
             }
         )
-        result = self._client._call("webhook_deliveries.get", args, timeout, max_retries, None)
+        result = self._client._call("webhook_deliveries.get", args, timeout, max_retries, None, extra_headers)
         return WebhookDelivery.from_dict(result)
 
     def redeliver(
@@ -1523,6 +1586,7 @@ class WebhookDeliveries:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> WebhookDelivery:
         """Redeliver a webhook.
 
@@ -1537,7 +1601,9 @@ class WebhookDeliveries:
                 "id": id,
             }
         )
-        result = self._client._call("webhook_deliveries.redeliver", args, timeout, max_retries, idempotency_key)
+        result = self._client._call(
+            "webhook_deliveries.redeliver", args, timeout, max_retries, idempotency_key, extra_headers
+        )
         return WebhookDelivery.from_dict(result)
 
 
@@ -1555,6 +1621,7 @@ class WebhookEndpoints:
         limit: Optional[int] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> PageIterator[WebhookEndpoint]:
         """List webhook endpoints.
 
@@ -1573,6 +1640,7 @@ class WebhookEndpoints:
                 starting_after=cursor,
                 timeout=timeout,
                 max_retries=max_retries,
+                extra_headers=extra_headers,
             )
 
         return PageIterator(fetch)
@@ -1584,6 +1652,7 @@ class WebhookEndpoints:
         starting_after: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Page[WebhookEndpoint]:
         """List webhook endpoints.
 
@@ -1603,7 +1672,9 @@ class WebhookEndpoints:
                 "starting_after": starting_after,
             }
         )
-        result = self._client._call("webhook_endpoints.list_page", args, timeout, max_retries, None)
+        result = self._client._call(
+            "webhook_endpoints.list_page", args, timeout, max_retries, None, extra_headers
+        )
         return [WebhookEndpoint.from_dict(item) for item in result["items"]], result.get("next_cursor")
 
     def create(
@@ -1616,6 +1687,7 @@ class WebhookEndpoints:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> CreatedWebhookEndpoint:
         """Create a webhook endpoint.
 
@@ -1639,7 +1711,9 @@ class WebhookEndpoints:
             nullable=("description", "event_types", "is_active"),
         )
         args: Dict[str, Any] = {"body": body}
-        result = self._client._call("webhook_endpoints.create", args, timeout, max_retries, idempotency_key)
+        result = self._client._call(
+            "webhook_endpoints.create", args, timeout, max_retries, idempotency_key, extra_headers
+        )
         return CreatedWebhookEndpoint.from_dict(result)
 
     def get(
@@ -1648,6 +1722,7 @@ class WebhookEndpoints:
         *,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> WebhookEndpoint:
         """Get a webhook endpoint.
 
@@ -1661,7 +1736,7 @@ class WebhookEndpoints:
                 "id": id,
             }
         )
-        result = self._client._call("webhook_endpoints.get", args, timeout, max_retries, None)
+        result = self._client._call("webhook_endpoints.get", args, timeout, max_retries, None, extra_headers)
         return WebhookEndpoint.from_dict(result)
 
     def delete(
@@ -1670,6 +1745,7 @@ class WebhookEndpoints:
         *,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> None:
         """Delete a webhook endpoint.
 
@@ -1683,7 +1759,7 @@ class WebhookEndpoints:
                 "id": id,
             }
         )
-        self._client._call("webhook_endpoints.delete", args, timeout, max_retries, None)
+        self._client._call("webhook_endpoints.delete", args, timeout, max_retries, None, extra_headers)
 
     def update(
         self,
@@ -1695,6 +1771,7 @@ class WebhookEndpoints:
         is_active: Optional[bool] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> WebhookEndpoint:
         """Update a webhook endpoint.
 
@@ -1722,7 +1799,7 @@ class WebhookEndpoints:
             }
         )
         args["body"] = body
-        result = self._client._call("webhook_endpoints.update", args, timeout, max_retries, None)
+        result = self._client._call("webhook_endpoints.update", args, timeout, max_retries, None, extra_headers)
         return WebhookEndpoint.from_dict(result)
 
     def rotate_secret(
@@ -1732,6 +1809,7 @@ class WebhookEndpoints:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> CreatedWebhookEndpoint:
         """Rotate a webhook endpoint's signing secret.
 
@@ -1747,7 +1825,7 @@ class WebhookEndpoints:
             }
         )
         result = self._client._call(
-            "webhook_endpoints.rotate_secret", args, timeout, max_retries, idempotency_key
+            "webhook_endpoints.rotate_secret", args, timeout, max_retries, idempotency_key, extra_headers
         )
         return CreatedWebhookEndpoint.from_dict(result)
 
@@ -1766,6 +1844,7 @@ class WebhookSigningSecret:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> _models.WebhookSigningSecret:
         """Rotate the signing secret for keys' rotation webhooks.
 
@@ -1775,7 +1854,9 @@ class WebhookSigningSecret:
         answers 503 `secrets_key_missing`.
         """
         args: Dict[str, Any] = {}
-        result = self._client._call("webhook_signing_secret.rotate", args, timeout, max_retries, idempotency_key)
+        result = self._client._call(
+            "webhook_signing_secret.rotate", args, timeout, max_retries, idempotency_key, extra_headers
+        )
         return _models.WebhookSigningSecret.from_dict(result)
 
 

@@ -7,7 +7,7 @@ calls from several threads proceed in parallel.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, Dict, Optional, Type
+from typing import Any, Dict, Mapping, Optional, Type
 
 from ._base import _check_options, _Config
 from ._resources_sync import _SyncResources
@@ -64,6 +64,7 @@ class Keyward(_Config, _SyncResources):
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         idempotency_key: Optional[str] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Any:
         """Run ``op`` (``resource.method``, see ``keyward._operations``) through the
         native client; per-call options win over this client's (``with_options``)."""
@@ -75,6 +76,7 @@ class Keyward(_Config, _SyncResources):
             timeout=timeout if timeout is not None else self._timeout,
             max_retries=max_retries if max_retries is not None else self._max_retries,
             idempotency_key=idempotency_key,
+            extra_headers=list(extra_headers.items()) if extra_headers else None,
         )
 
     def close(self) -> None:

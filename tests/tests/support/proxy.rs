@@ -37,6 +37,8 @@ pub struct Seen {
     pub method: String,
     pub path: String,
     pub idempotency_key: Option<String>,
+    /// Every header of the request.
+    pub headers: reqwest::header::HeaderMap,
     pub at: Instant,
     /// The server's `idempotent-replayed` header, when the request was forwarded.
     pub replayed: bool,
@@ -114,6 +116,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
         idempotency_key: parts.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        headers: parts.headers.clone(),
         at: Instant::now(),
         replayed: false,
     };

@@ -39,7 +39,7 @@ const KEYWORDS: &[&str] = &[
 
 /// Names the generated methods use for themselves.
 const RESERVED_ARGUMENTS: &[&str] =
-    &["self", "args", "body", "result", "fetch", "timeout", "max_retries", "idempotency_key"];
+    &["self", "args", "body", "result", "fetch", "timeout", "max_retries", "idempotency_key", "extra_headers"];
 
 /// (workspace-relative path, contents) of every generated Python file.
 pub fn files(model: &Model) -> anyhow::Result<Vec<(&'static str, String)>> {
@@ -787,11 +787,16 @@ fn option_parameters(operation: &Operation) -> Vec<&'static str> {
     if operation.idempotent {
         options.push("idempotency_key: Optional[str] = None");
     }
+    options.push("extra_headers: Optional[Mapping[str, str]] = None");
     options
 }
 
 fn call_options(operation: &Operation) -> &'static str {
-    if operation.idempotent { "timeout, max_retries, idempotency_key" } else { "timeout, max_retries, None" }
+    if operation.idempotent {
+        "timeout, max_retries, idempotency_key, extra_headers"
+    } else {
+        "timeout, max_retries, None, extra_headers"
+    }
 }
 
 /// `def name(self, a, *, b, ...) -> ret:` over several lines.
@@ -945,7 +950,8 @@ fn resources(model: &Model) -> anyhow::Result<String> {
          args: Dict[str, Any],\n        \
          timeout: Optional[float],\n        \
          max_retries: Optional[int],\n        \
-         idempotency_key: Optional[str],\n    \
+         idempotency_key: Optional[str],\n        \
+         extra_headers: Optional[Mapping[str, str]],\n    \
          ) -> Any: ...\n",
     );
     out.push_str(&body);
@@ -1051,7 +1057,10 @@ fn operation_methods(
             let _ = writeln!(out, "                {0}={0},", argument.name);
         }
         let _ = writeln!(out, "                {}=cursor,", cursor.name);
-        out.push_str("                timeout=timeout,\n                max_retries=max_retries,\n            )\n\n");
+        out.push_str(
+            "                timeout=timeout,\n                max_retries=max_retries,\n                \
+             extra_headers=extra_headers,\n            )\n\n",
+        );
         out.push_str("        return AsyncPageIterator(fetch)\n\n");
         // list_page(): one page.
         keyword.push(cursor.signature(false));
