@@ -17,6 +17,7 @@ export type OperationName =
   | 'api_keys.rotate'
   | 'api_keys.get_usage'
   | 'audit_events.list_page'
+  | 'caller.get'
   | 'keys.verify'
   | 'organizations.list_page'
   | 'organizations.create'
@@ -376,6 +377,26 @@ export interface AuditTarget {
   type: string;
   id: string;
 }
+
+/** The caller this request authenticated as. */
+export interface CallerIdentity {
+  kind: CallerKind | (string & {});
+  /** The organization the caller acts in. */
+  organizationId: Uuid;
+  /** The project an API key belongs to; null for an organization-wide key or a session. */
+  projectId: Uuid | null;
+  /** The API key's id; null for a session. */
+  apiKeyId: Uuid | null;
+  /** The API key's scopes; null for a session. */
+  scopes: string[] | null;
+  /** The session's user (the token's `sub`); null for an API key. */
+  userId: string | null;
+  /** The session user's role in the organization; null for an API key. */
+  role: Role | (string & {}) | null;
+}
+
+/** Whether the caller authenticated with an API key or a session token. */
+export type CallerKind = 'api_key' | 'user';
 
 /** An API key with its plaintext `key`, returned once by create and regenerate. */
 export interface CreatedApiKey extends ApiKey {
@@ -774,6 +795,17 @@ export declare class AuditEvents {
   listPage(params?: AuditEventsListParams, options?: RequestOptions): Promise<Page<AuditEvent>>;
 }
 
+/** Who the request's credentials are: key or session, organization, scopes or role */
+export declare class Caller {
+  /**
+   * Who is calling
+   *
+   * The identity these credentials authenticate as: an API key (its id, project and scopes) or
+   * a session user (id and role), and the organization either acts in. Any valid credentials may ask.
+   */
+  get(options?: RequestOptions): Promise<CallerIdentity>;
+}
+
 /** The hot path: verify a presented key */
 export declare class Keys {
   /**
@@ -1079,6 +1111,8 @@ export interface KeywardResources {
   readonly apiKeys: ApiKeys;
   /** The append-only audit log */
   readonly auditEvents: AuditEvents;
+  /** Who the request's credentials are: key or session, organization, scopes or role */
+  readonly caller: Caller;
   /** The hot path: verify a presented key */
   readonly keys: Keys;
   /** Tenants: create (the caller becomes owner), list, update, delete */

@@ -18,6 +18,7 @@ const OPERATIONS = Object.freeze([
   'api_keys.rotate',
   'api_keys.get_usage',
   'audit_events.list_page',
+  'caller.get',
   'keys.verify',
   'organizations.list_page',
   'organizations.create',
@@ -67,6 +68,7 @@ const SIGNATURES = Object.freeze({
   'api_keys.rotate': { path: ['id'], body: true, query: [] },
   'api_keys.get_usage': { path: ['id'], body: false, query: ['from', 'to', 'granularity'] },
   'audit_events.list_page': { path: [], body: false, query: ['action', 'actor_id', 'target_id', 'since', 'until', 'limit', 'starting_after'] },
+  'caller.get': { path: [], body: false, query: [] },
   'keys.verify': { path: [], body: true, query: [] },
   'organizations.list_page': { path: [], body: false, query: ['limit', 'starting_after'] },
   'organizations.create': { path: [], body: true, query: [] },
@@ -165,6 +167,15 @@ const SHAPES = {
   AuditTarget: {
     type: ['type', 'v', 0],
     id: ['id', 'v', 0],
+  },
+  CallerIdentity: {
+    kind: ['kind', 'v', 0],
+    organization_id: ['organizationId', 'v', 0],
+    project_id: ['projectId', 'v', 1],
+    api_key_id: ['apiKeyId', 'v', 1],
+    scopes: ['scopes', 'v', 1],
+    user_id: ['userId', 'v', 1],
+    role: ['role', 'v', 1],
   },
   CreatedApiKey: {
     id: ['id', 'v', 0],
@@ -514,6 +525,24 @@ class AuditEvents extends runtime.Resource {
       () => ({ ...runtime.input(runtime.requireObject(params ?? {})) }),
       options,
       shape.page('AuditEvent'),
+    );
+  }
+}
+
+/** Who the request's credentials are: key or session, organization, scopes or role */
+class Caller extends runtime.Resource {
+  /**
+   * Who is calling
+   *
+   * The identity these credentials authenticate as: an API key (its id, project and scopes) or
+   * a session user (id and role), and the organization either acts in. Any valid credentials may ask.
+   */
+  get(options) {
+    return this._client._call(
+      'caller.get',
+      () => ({}),
+      options,
+      shape.output('CallerIdentity'),
     );
   }
 }
@@ -1080,6 +1109,7 @@ class WebhookSigningSecret extends runtime.Resource {
 const RESOURCES = Object.freeze({
   apiKeys: ApiKeys,
   auditEvents: AuditEvents,
+  caller: Caller,
   keys: Keys,
   organizations: Organizations,
   organizationApiKeys: OrganizationApiKeys,
@@ -1098,6 +1128,7 @@ module.exports = {
   RESOURCES,
   ApiKeys,
   AuditEvents,
+  Caller,
   Keys,
   Organizations,
   OrganizationApiKeys,

@@ -25,6 +25,7 @@ pub const OPERATIONS: &[&str] = &[
     "api_keys.rotate",
     "api_keys.get_usage",
     "audit_events.list_page",
+    "caller.get",
     "keys.verify",
     "organizations.list_page",
     "organizations.create",
@@ -117,6 +118,10 @@ pub async fn dispatch(client: &Client, operation: &str, args: Value) -> Result<V
         "audit_events.list_page" => {
             let params: crate::resources::ListAuditEvents = args.query()?;
             page_value(client.audit_events().list_page(params).await?)
+        }
+        "caller.get" => {
+            args.finish()?;
+            to_value(client.caller().get().await?)
         }
         "keys.verify" => {
             let body = args.body(true)?;

@@ -169,6 +169,81 @@ pub mod types {
         }
     }
 
+    ///The caller this request authenticated as.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct CallerIdentity {
+        ///The API key's id; null for a session.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub api_key_id: ::std::option::Option<::uuid::Uuid>,
+        pub kind: CallerKind,
+        ///The organization the caller acts in.
+        pub organization_id: ::uuid::Uuid,
+        ///The project an API key belongs to; null for an organization-wide key or a session.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub project_id: ::std::option::Option<::uuid::Uuid>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub role: ::std::option::Option<Role>,
+        ///The API key's scopes; null for a session.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub scopes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        ///The session's user (the token's `sub`); null for an API key.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<::std::string::String>,
+    }
+
+    impl CallerIdentity {
+        pub fn builder() -> builder::CallerIdentity {
+            Default::default()
+        }
+    }
+
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    ///Whether the caller authenticated with an API key or a session token.
+    pub enum CallerKind {
+        #[serde(rename = "api_key")]
+        ApiKey,
+        #[serde(rename = "user")]
+        User,
+        ///A value this version of the SDK does not know (sent by a newer server), as received.
+        #[serde(untagged)]
+        Unknown(::std::string::String),
+    }
+
+    impl ::std::fmt::Display for CallerKind {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::ApiKey => f.write_str("api_key"),
+                Self::User => f.write_str("user"),
+                Self::Unknown(ref value) => f.write_str(value),
+            }
+        }
+    }
+
+    impl ::std::str::FromStr for CallerKind {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "api_key" => Ok(Self::ApiKey),
+                "user" => Ok(Self::User),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+
+    impl ::std::convert::TryFrom<&str> for CallerKind {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
+    impl ::std::convert::TryFrom<::std::string::String> for CallerKind {
+        type Error = self::error::ConversionError;
+        fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+
     ///`CreateApiKeyRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -2305,6 +2380,126 @@ pub mod types {
         impl ::std::convert::From<super::AuditTarget> for AuditTarget {
             fn from(value: super::AuditTarget) -> Self {
                 Self { id: Ok(value.id), type_: Ok(value.type_) }
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        pub struct CallerIdentity {
+            api_key_id: ::std::result::Result<::std::option::Option<::uuid::Uuid>, ::std::string::String>,
+            kind: ::std::result::Result<super::CallerKind, ::std::string::String>,
+            organization_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            project_id: ::std::result::Result<::std::option::Option<::uuid::Uuid>, ::std::string::String>,
+            role: ::std::result::Result<::std::option::Option<super::Role>, ::std::string::String>,
+            scopes: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            user_id: ::std::result::Result<::std::option::Option<::std::string::String>, ::std::string::String>,
+        }
+
+        impl ::std::default::Default for CallerIdentity {
+            fn default() -> Self {
+                Self {
+                    api_key_id: Ok(Default::default()),
+                    kind: Err("no value supplied for kind".to_string()),
+                    organization_id: Err("no value supplied for organization_id".to_string()),
+                    project_id: Ok(Default::default()),
+                    role: Ok(Default::default()),
+                    scopes: Ok(Default::default()),
+                    user_id: Ok(Default::default()),
+                }
+            }
+        }
+
+        impl CallerIdentity {
+            pub fn api_key_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.api_key_id =
+                    value.try_into().map_err(|e| format!("error converting supplied value for api_key_id: {e}"));
+                self
+            }
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CallerKind>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value.try_into().map_err(|e| format!("error converting supplied value for kind: {e}"));
+                self
+            }
+            pub fn organization_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.organization_id =
+                    value.try_into().map_err(|e| format!("error converting supplied value for organization_id: {e}"));
+                self
+            }
+            pub fn project_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.project_id =
+                    value.try_into().map_err(|e| format!("error converting supplied value for project_id: {e}"));
+                self
+            }
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Role>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value.try_into().map_err(|e| format!("error converting supplied value for role: {e}"));
+                self
+            }
+            pub fn scopes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::vec::Vec<::std::string::String>>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scopes = value.try_into().map_err(|e| format!("error converting supplied value for scopes: {e}"));
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id =
+                    value.try_into().map_err(|e| format!("error converting supplied value for user_id: {e}"));
+                self
+            }
+        }
+
+        impl ::std::convert::TryFrom<CallerIdentity> for super::CallerIdentity {
+            type Error = super::error::ConversionError;
+            fn try_from(value: CallerIdentity) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    api_key_id: value.api_key_id?,
+                    kind: value.kind?,
+                    organization_id: value.organization_id?,
+                    project_id: value.project_id?,
+                    role: value.role?,
+                    scopes: value.scopes?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+
+        impl ::std::convert::From<super::CallerIdentity> for CallerIdentity {
+            fn from(value: super::CallerIdentity) -> Self {
+                Self {
+                    api_key_id: Ok(value.api_key_id),
+                    kind: Ok(value.kind),
+                    organization_id: Ok(value.organization_id),
+                    project_id: Ok(value.project_id),
+                    role: Ok(value.role),
+                    scopes: Ok(value.scopes),
+                    user_id: Ok(value.user_id),
+                }
             }
         }
 
@@ -6118,6 +6313,18 @@ pub mod types {
         }
     }
 
+    impl<'de> ::serde::Deserialize<'de> for CallerKind {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+            const KNOWN: &[&str] = &["api_key", "user"];
+            let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+            match value.as_str() {
+                "api_key" => Ok(Self::ApiKey),
+                "user" => Ok(Self::User),
+                _ => crate::enums::unknown_value::<D::Error>(value, KNOWN).map(Self::Unknown),
+            }
+        }
+    }
+
     impl<'de> ::serde::Deserialize<'de> for Granularity {
         fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
             const KNOWN: &[&str] = &["hour", "day"];
@@ -6542,6 +6749,29 @@ pub trait ClientAuditEventsExt {
 impl ClientAuditEventsExt for Client {
     fn list_audit_events(&self) -> builder::ListAuditEvents<'_> {
         builder::ListAuditEvents::new(self)
+    }
+}
+
+///Who the request's credentials are: key or session, organization, scopes or role
+pub trait ClientCallerExt {
+    ///Who is calling
+    ///
+    ///The identity these credentials authenticate as: an API key (its id, project and scopes) or
+    ///a session user (id and role), and the organization either acts in. Any valid credentials may ask.
+    ///
+    ///Sends a `GET` request to `/v1/caller`
+    ///
+    ///```ignore
+    ///let response = client.get_caller()
+    ///    .send()
+    ///    .await;
+    ///```
+    fn get_caller(&self) -> builder::GetCaller<'_>;
+}
+
+impl ClientCallerExt for Client {
+    fn get_caller(&self) -> builder::GetCaller<'_> {
+        builder::GetCaller::new(self)
     }
 }
 
@@ -8330,6 +8560,53 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 400u16 => Err(Error::ErrorResponse(ResponseValue::from_response(response).await?)),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::from_response(response).await?)),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::from_response(response).await?)),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+
+    ///Builder for [`ClientCallerExt::get_caller`]
+    ///
+    ///[`ClientCallerExt::get_caller`]: super::ClientCallerExt::get_caller
+    #[derive(Debug, Clone)]
+    pub struct GetCaller<'a> {
+        client: &'a super::Client,
+    }
+
+    impl<'a> GetCaller<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+
+        ///Sends a `GET` request to `/v1/caller`
+        pub async fn send(self) -> Result<ResponseValue<types::CallerIdentity>, Error<types::ErrorBody>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/caller", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(::reqwest::header::ACCEPT, ::reqwest::header::HeaderValue::from_static("application/json"))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo { operation_id: "get_caller" };
+            match (crate::transport::add_call_headers)(&mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
                 401u16 => Err(Error::ErrorResponse(ResponseValue::from_response(response).await?)),
                 403u16 => Err(Error::ErrorResponse(ResponseValue::from_response(response).await?)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -10932,6 +11209,7 @@ pub mod prelude {
     pub use super::Client;
     pub use super::ClientApiKeysExt;
     pub use super::ClientAuditEventsExt;
+    pub use super::ClientCallerExt;
     pub use super::ClientEnvironmentsExt;
     pub use super::ClientKeysExt;
     pub use super::ClientLeaksExt;

@@ -28,6 +28,11 @@ impl Client {
         AuditEvents { client: self.clone() }
     }
 
+    /// Who the request's credentials are: key or session, organization, scopes or role
+    pub fn caller(&self) -> Caller {
+        Caller { client: self.clone() }
+    }
+
     /// The hot path: verify a presented key
     pub fn keys(&self) -> Keys {
         Keys { client: self.clone() }
@@ -436,6 +441,35 @@ impl AuditEvents {
             .await?;
         let next_cursor = next_cursor_header(response.headers())?;
         Ok(Page { items: response.into_inner(), next_cursor })
+    }
+}
+
+/// Who the request's credentials are: key or session, organization, scopes or role
+///
+/// Get one from [`Client::caller`].
+#[derive(Debug, Clone)]
+pub struct Caller {
+    client: Client,
+}
+
+impl Caller {
+    /// Who is calling
+    ///
+    /// The identity these credentials authenticate as: an API key (its id, project and scopes) or
+    /// a session user (id and role), and the organization either acts in. Any valid credentials may ask.
+    ///
+    /// `GET /v1/caller`
+    pub async fn get(&self) -> Result<types::CallerIdentity, Error> {
+        let api = self.client.api();
+        let safety = RetrySafety::Idempotent;
+        let response = self
+            .client
+            .call(safety, move || {
+                let request = api.get_caller();
+                request.send()
+            })
+            .await?;
+        Ok(response.into_inner())
     }
 }
 

@@ -18,6 +18,7 @@ from ._base import _any, _bool, _dt, _int, _list, _map, _object, _opt, _opt_list
 from ._secret import SecretKey
 
 __all__ = [
+    "CallerKind",
     "Granularity",
     "KeySource",
     "LeakPolicy",
@@ -30,6 +31,7 @@ __all__ = [
     "AuditActor",
     "AuditEvent",
     "AuditTarget",
+    "CallerIdentity",
     "CreatedApiKey",
     "WebhookEndpoint",
     "CreatedWebhookEndpoint",
@@ -51,6 +53,9 @@ __all__ = [
     "WebhookDelivery",
     "WebhookSigningSecret",
 ]
+
+#: Whether the caller authenticated with an API key or a session token.
+CallerKind = Literal["api_key", "user"]
 
 #: Bucket size of a usage report.
 Granularity = Literal["hour", "day"]
@@ -274,6 +279,36 @@ class AuditTarget(_Model):
         return cls(
             type=_str(d["type"]),
             id=_str(d["id"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class CallerIdentity(_Model):
+    """The caller this request authenticated as."""
+
+    kind: CallerKind
+    #: The organization the caller acts in.
+    organization_id: str
+    #: The project an API key belongs to; null for an organization-wide key or a session.
+    project_id: Optional[str]
+    #: The API key's id; null for a session.
+    api_key_id: Optional[str]
+    #: The API key's scopes; null for a session.
+    scopes: Optional[List[str]]
+    #: The session's user (the token's `sub`); null for an API key.
+    user_id: Optional[str]
+    role: Optional[Role]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CallerIdentity:
+        return cls(
+            kind=_any(d["kind"]),
+            organization_id=_str(d["organization_id"]),
+            project_id=_opt(d.get("project_id"), _str),
+            api_key_id=_opt(d.get("api_key_id"), _str),
+            scopes=_opt_list(d.get("scopes"), _str),
+            user_id=_opt(d.get("user_id"), _str),
+            role=_opt(d.get("role"), _any),
         )
 
 

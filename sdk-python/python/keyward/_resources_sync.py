@@ -14,6 +14,7 @@ from ._models import (
     ApiKey,
     ApiKeyUsage,
     AuditEvent,
+    CallerIdentity,
     CreatedApiKey,
     CreatedWebhookEndpoint,
     Environment,
@@ -40,6 +41,7 @@ from ._models import (
 __all__ = [
     "ApiKeys",
     "AuditEvents",
+    "Caller",
     "Keys",
     "Organizations",
     "OrganizationApiKeys",
@@ -548,6 +550,32 @@ class AuditEvents:
         )
         result = self._client._call("audit_events.list_page", args, timeout, max_retries, None, extra_headers)
         return [AuditEvent.from_dict(item) for item in result["items"]], result.get("next_cursor")
+
+
+class Caller:
+    """``client.caller``: Who the request's credentials are: key or session, organization, scopes or
+    role.
+    """
+
+    def __init__(self, client: _Client) -> None:
+        self._client = client
+
+    def get(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> CallerIdentity:
+        """Who is calling.
+
+        The identity these credentials authenticate as: an API key (its id, project and scopes)
+        or a session user (id and role), and the organization either acts in. Any valid
+        credentials may ask.
+        """
+        args: Dict[str, Any] = {}
+        result = self._client._call("caller.get", args, timeout, max_retries, None, extra_headers)
+        return CallerIdentity.from_dict(result)
 
 
 class Keys:
@@ -1865,6 +1893,7 @@ class _SyncResources:
 
     api_keys: ApiKeys
     audit_events: AuditEvents
+    caller: Caller
     keys: Keys
     organizations: Organizations
     organization_api_keys: OrganizationApiKeys
@@ -1878,6 +1907,7 @@ class _SyncResources:
     def _resources(self, client: _Client) -> None:
         self.api_keys = ApiKeys(client)
         self.audit_events = AuditEvents(client)
+        self.caller = Caller(client)
         self.keys = Keys(client)
         self.organizations = Organizations(client)
         self.organization_api_keys = OrganizationApiKeys(client)

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod caller;
 pub mod environments;
 pub mod health;
 pub mod key_import;
@@ -49,6 +50,7 @@ pub use crate::app::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageQue
         (name = "members", description = "Who belongs to an organization, with which role (owner, admin, member, viewer)"),
         (name = "environments", description = "Organization environments (`live`, `test`, …) that keys carry"),
         (name = "audit-events", description = "The append-only audit log"),
+        (name = "caller", description = "Who the request's credentials are: key or session, organization, scopes or role"),
         (name = "keys", description = "The hot path: verify a presented key"),
         (name = "webhook-endpoints", description = "Where signed webhooks (Standard Webhooks) about keys are delivered"),
         (name = "webhook-deliveries", description = "Each event's delivery to each endpoint, and redelivery"),
@@ -211,6 +213,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(environments::router())
         .merge(audit::router())
         .merge(verify::router())
+        .merge(caller::router())
         .merge(webhook_endpoints::router())
         .merge(webhook_deliveries::router())
         .merge(leaks::router())
