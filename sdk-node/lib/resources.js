@@ -2,7 +2,7 @@
 'use strict';
 // The per-operation surface of the `keyward` package: one class per
 // resource of openapi/keyward.json, each method one `NativeClient.call`
-// (docs/sdk-node-generated.md). The conversions live in ./operation.js.
+// (docs/sdk-contract.md#node-the-generated-surface). The conversions live in ./operation.js.
 
 const runtime = require('./operation.js');
 

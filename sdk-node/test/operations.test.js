@@ -1,7 +1,7 @@
 'use strict';
 // No server needed: every operation the native addon runs
 // (`NativeClient.operations()`, i.e. keyward::dispatch::OPERATIONS) is a
-// method of the client, by the naming rule of docs/sdk-node-generated.md.
+// method of the client, by the naming rule of docs/sdk-contract.md#node-the-generated-surface.
 
 const { it } = require('node:test');
 const assert = require('node:assert/strict');

@@ -1,4 +1,4 @@
-"""The generated surface (docs/sdk-python-generated.md): every operation of the
+"""The generated surface (docs/sdk-contract.md#python-the-generated-surface): every operation of the
 spec is a method of both clients, and the native layer knows it by that name."""
 
 from __future__ import annotations

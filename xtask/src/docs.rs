@@ -36,11 +36,16 @@ fn documents(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
             .iter()
             .map(|name| root.join(name))
             .collect();
-    let mut docs: Vec<PathBuf> = fs::read_dir(root.join("docs"))
-        .context("reading docs/")?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
-        .collect();
+    let mut docs = Vec::new();
+    // The design record and the generated SDK references.
+    for folder in ["docs", "docs/reference"] {
+        let entries = fs::read_dir(root.join(folder)).with_context(|| format!("reading {folder}/"))?;
+        docs.extend(
+            entries
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .filter(|path| path.extension().is_some_and(|ext| ext == "md")),
+        );
+    }
     docs.sort();
     files.extend(docs);
     Ok(files)
@@ -402,7 +407,8 @@ fn plain_heading(heading: &str) -> String {
     out.chars().filter(|c| !matches!(c, '`' | '*')).collect()
 }
 
-fn slug(text: &str) -> String {
+/// The anchor GitHub gives a heading (also used by the generated references).
+pub(crate) fn slug(text: &str) -> String {
     text.trim()
         .to_lowercase()
         .chars()

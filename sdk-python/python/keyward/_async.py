@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Dict, Mapping, Optional, Type
 
-from ._base import _check_options, _Config
+from ._base import _Config
 from ._resources_async import _AsyncResources
 
 __all__ = ["AsyncKeyward"]
@@ -68,16 +68,8 @@ class AsyncKeyward(_Config, _AsyncResources):
     ) -> Any:
         """Run ``op`` (``resource.method``, see ``keyward._operations``) through the
         native client; per-call options win over this client's (``with_options``)."""
-        self._check_open()
-        _check_options(timeout, max_retries)
-        return await self._native.call_async(
-            op,
-            args,
-            timeout=timeout if timeout is not None else self._timeout,
-            max_retries=max_retries if max_retries is not None else self._max_retries,
-            idempotency_key=idempotency_key,
-            extra_headers=list(extra_headers.items()) if extra_headers else None,
-        )
+        options = self._call_options(timeout, max_retries, idempotency_key, extra_headers)
+        return await self._native.call_async(op, args, **options)
 
     async def close(self) -> None:
         """Stop using this client (connections are released when it is garbage-collected)."""

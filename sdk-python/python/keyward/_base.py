@@ -264,6 +264,24 @@ class _Config:
         self._max_retries = None
         self._closed = False
 
+    def _call_options(
+        self,
+        timeout: Optional[float],
+        max_retries: Optional[int],
+        idempotency_key: Optional[str],
+        extra_headers: Optional[Mapping[str, str]],
+    ) -> Dict[str, Any]:
+        """The native call's keyword arguments: per-call options win over this
+        client's (``with_options``)."""
+        self._check_open()
+        _check_options(timeout, max_retries)
+        return {
+            "timeout": timeout if timeout is not None else self._timeout,
+            "max_retries": max_retries if max_retries is not None else self._max_retries,
+            "idempotency_key": idempotency_key,
+            "extra_headers": list(extra_headers.items()) if extra_headers else None,
+        }
+
     def _derive(self, other: _Config, timeout: Optional[float], max_retries: Optional[int]) -> None:
         _check_options(timeout, max_retries)
         self._native = other._native

@@ -370,6 +370,30 @@ pub fn is_nullable(schema: &Value) -> bool {
             .any(|key| schema.get(*key).and_then(Value::as_array).is_some_and(|options| options.iter().any(null_type)))
 }
 
+/// Every component name `schema` refers to (not following the refs).
+pub fn refs(schema: &Value, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(name) = ref_name(schema) {
+                out.push(name.to_string());
+            }
+            for value in map.values() {
+                refs(value, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| refs(item, out)),
+        _ => {}
+    }
+}
+
+/// The model of the committed spec, for the generators' tests.
+#[cfg(test)]
+pub fn committed() -> Model {
+    let path = crate::workspace_path("openapi/keyward.json");
+    let spec: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("the committed spec")).expect("json");
+    Model::from_spec(&spec).expect("model")
+}
+
 pub fn ref_name(schema: &Value) -> Option<&str> {
     schema.get("$ref")?.as_str()?.strip_prefix("#/components/schemas/")
 }
@@ -422,11 +446,7 @@ mod tests {
 
     #[test]
     fn the_committed_spec_gives_every_sdk_operation_a_resource_and_a_name() {
-        let spec: Value = serde_json::from_str(
-            &std::fs::read_to_string(crate::workspace_path("openapi/keyward.json")).expect("spec"),
-        )
-        .expect("json");
-        let model = Model::from_spec(&spec).expect("model");
+        let model = committed();
         let names: Vec<String> =
             model.operations().map(|(resource, operation)| format!("{}.{}", resource.name, operation.method)).collect();
         assert!(names.contains(&"api_keys.get_usage".to_string()), "{names:?}");

@@ -1,4 +1,4 @@
-//! The Node SDK's generated surface (docs/sdk-node-generated.md):
+//! The Node SDK's generated surface (docs/sdk-contract.md#node-the-generated-surface):
 //! `sdk-node/lib/resources.js` — one class per resource, the operation list
 //! and the response shapes the runtime (`lib/operation.js`) converts results
 //! by — and `sdk-node/lib/resources.d.ts`, the matching declarations and one
@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use anyhow::bail;
 use serde_json::Value;
 
-use super::model::{Model, Operation, Resource, Response, camel, pascal, ref_name};
+use super::model::{Model, Operation, Resource, Response, camel, pascal, ref_name, refs};
 
 pub const RESOURCES_JS_PATH: &str = "sdk-node/lib/resources.js";
 pub const RESOURCES_DTS_PATH: &str = "sdk-node/lib/resources.d.ts";
@@ -87,22 +87,6 @@ impl Schemas {
 
     fn all(&self) -> impl Iterator<Item = &String> {
         self.inputs.iter().chain(self.outputs.iter().filter(|name| !self.inputs.contains(name)))
-    }
-}
-
-/// Every `$ref` under `schema`.
-fn refs(schema: &Value, out: &mut Vec<String>) {
-    match schema {
-        Value::Object(map) => {
-            if let Some(name) = ref_name(schema) {
-                out.push(name.to_string());
-            }
-            for value in map.values() {
-                refs(value, out);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|item| refs(item, out)),
-        _ => {}
     }
 }
 
@@ -510,7 +494,7 @@ fn js(model: &Model, schemas: &Schemas) -> String {
         "'use strict';\n\
          // The per-operation surface of the `keyward` package: one class per\n\
          // resource of openapi/keyward.json, each method one `NativeClient.call`\n\
-         // (docs/sdk-node-generated.md). The conversions live in ./operation.js.\n\n\
+         // (docs/sdk-contract.md#node-the-generated-surface). The conversions live in ./operation.js.\n\n\
          const runtime = require('./operation.js');\n\n",
     );
 

@@ -11,7 +11,7 @@
 //! - `_operations.py`: every operation, named as the native layer knows it,
 //!   and where it lives on a client.
 //!
-//! The naming and shape rules are in docs/sdk-python-generated.md.
+//! The naming and shape rules are in docs/sdk-contract.md#python-the-generated-surface.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use anyhow::{Context, bail};
 use serde_json::{Map, Value};
 
-use super::model::{Model, Operation, Param, Resource, Response, pascal, ref_name};
+use super::model::{Model, Operation, Param, Resource, Response, pascal, ref_name, refs};
 
 pub const MODELS_PATH: &str = "sdk-python/python/keyward/_models.py";
 pub const ASYNC_PATH: &str = "sdk-python/python/keyward/_resources_async.py";
@@ -274,22 +274,6 @@ impl Types<'_> {
         for (name, property) in schema.get("properties").and_then(Value::as_object).into_iter().flatten() {
             out.push((name.clone(), property.clone(), required.contains(&name.as_str())));
         }
-    }
-}
-
-/// Every schema name `schema` refers to (not following the refs).
-fn refs(schema: &Value, out: &mut Vec<String>) {
-    match schema {
-        Value::Object(map) => {
-            if let Some(name) = ref_name(schema) {
-                out.push(name.to_string());
-            }
-            for value in map.values() {
-                refs(value, out);
-            }
-        }
-        Value::Array(values) => values.iter().for_each(|value| refs(value, out)),
-        _ => {}
     }
 }
 
@@ -972,7 +956,7 @@ fn resources_module(model: &Model, client: &str, body: &str) -> String {
     let _ = write!(
         out,
         "\"\"\"The resources of ``{client}``: one class per resource of openapi/keyward.json, one\n\
-         method per operation (docs/sdk-python-generated.md has the rules).\n\
+         method per operation (docs/sdk-contract.md#python-the-generated-surface has the rules).\n\
          \"\"\"\n\nfrom __future__ import annotations\n\n"
     );
     if uses(body, "datetime") {
@@ -1253,11 +1237,7 @@ mod tests {
     use super::*;
 
     fn model() -> Model {
-        let spec: Value = serde_json::from_str(
-            &std::fs::read_to_string(crate::workspace_path("openapi/keyward.json")).expect("spec"),
-        )
-        .expect("json");
-        Model::from_spec(&spec).expect("model")
+        super::super::model::committed()
     }
 
     #[test]

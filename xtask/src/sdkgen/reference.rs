@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 
 use super::model::{Model, Operation, Resource, Response, camel, is_nullable, ref_name};
 use super::{node, python, rust};
+use crate::docs::slug;
 
 pub const PYTHON_PATH: &str = "docs/reference/python.md";
 pub const NODE_PATH: &str = "docs/reference/node.md";
@@ -356,22 +357,6 @@ fn code(text: &str) -> String {
 /// One table cell of prose: one line, pipes escaped.
 fn cell(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|")
-}
-
-/// GitHub's anchor of a heading (what `cargo xtask test --only docs` checks).
-fn slug(heading: &str) -> String {
-    heading
-        .replace('`', "")
-        .trim()
-        .to_lowercase()
-        .chars()
-        .filter_map(|c| match c {
-            ' ' => Some('-'),
-            '-' | '_' => Some(c),
-            c if c.is_alphanumeric() => Some(c),
-            _ => None,
-        })
-        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -885,11 +870,7 @@ mod tests {
     use super::*;
 
     fn model() -> Model {
-        let spec: Value = serde_json::from_str(
-            &std::fs::read_to_string(crate::workspace_path("openapi/keyward.json")).expect("spec"),
-        )
-        .expect("json");
-        Model::from_spec(&spec).expect("model")
+        super::super::model::committed()
     }
 
     #[test]
