@@ -72,12 +72,13 @@ pub fn test() -> anyhow::Result<()> {
     eprintln!("python SDK: building the extension into the venv (maturin develop --target {TARGET})");
     run_command(in_venv(bin.join("maturin"), &venv).args(["develop", "--target", TARGET]).current_dir(&sdk))?;
 
-    eprintln!("python SDK: mypy --strict python/keyward");
+    // The generated code, and the examples and bench that use it as a user would.
+    eprintln!("python SDK: mypy --strict python/keyward examples bench");
     run_command(
         in_venv(&vpython, &venv)
             .args(["-m", "mypy", "--strict", "--cache-dir"])
             .arg(target_dir().join("py-mypy-cache"))
-            .arg("python/keyward")
+            .args(["python/keyward", "examples", "bench"])
             .current_dir(&sdk),
     )?;
 
