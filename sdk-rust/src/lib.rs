@@ -3,15 +3,11 @@
 //!
 //! [`Client`] is the entry point: build it with [`Client::new`],
 //! [`Client::from_env`] or [`Client::builder`], then reach each resource
-//! through it — [`Client::api_keys`], [`Client::organization_api_keys`],
-//! [`Client::projects`], [`Client::keys`] (verification), and the tenancy
-//! resources [`Client::organizations`], [`Client::members`],
-//! [`Client::environments`] and [`Client::audit_events`], and the webhook
-//! resources [`Client::webhook_endpoints`], [`Client::webhook_deliveries`]
-//! and [`Client::webhook_signing_secret`]. Calls retry
-//! transient failures, lists stream every page, errors are one typed
-//! [`Error`], and plaintext keys and webhook secrets come wrapped in
-//! [`Secret`] so they never end up in logs.
+//! through it — [`Client::api_keys`], [`Client::projects`], [`Client::keys`]
+//! (verification) and one handle per tag of the spec. Calls retry transient
+//! failures, lists stream every page, errors are one typed [`Error`], and
+//! plaintext keys and webhook secrets come wrapped in [`Secret`] so they
+//! never end up in logs.
 //!
 //! The request and response types in [`types`] are generated from the
 //! server's OpenAPI document (`cargo xtask codegen`), so they always match the

@@ -332,7 +332,7 @@ pub fn dispatch(model: &Model) -> String {
 //! as `list_page`: the bindings page themselves). Arguments arrive as one
 //! JSON object — path parameters and query parameters by name, the request
 //! body under `body` — and are decoded strictly (an unknown field or enum
-//! value is an [`ArgumentError`] naming it, before anything is sent); the
+//! value is a [`DispatchError::Argument`](crate::DispatchError::Argument) naming it, before anything is sent); the
 //! result is the response as JSON, secrets included (the bindings wrap them).
 
 use serde_json::Value;
