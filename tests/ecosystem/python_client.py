@@ -18,7 +18,7 @@ from typing import Any
 
 from keyward_client import AuthenticatedClient
 from keyward_client.api.api_keys import create_api_key, get_api_key, list_api_keys, revoke_api_key
-from keyward_client.api.verification import verify_key
+from keyward_client.api.keys import verify_key
 from keyward_client.models import (
     ApiKey,
     CreateApiKeyRequest,

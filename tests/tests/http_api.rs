@@ -394,6 +394,10 @@ async fn validation_errors_name_the_field_and_store_nothing(backend: Backend) {
         (json!({"is_active": "no"}), "is_active"),
         (json!({"allowed_ips": ["::/129"]}), "allowed_ips[0]"),
         (json!({"expires_at": "2001-01-01T00:00:00Z"}), "expires_at"),
+        // `null` clears only what the spec marks nullable; elsewhere it is refused, not ignored.
+        (json!({"name": null}), "name"),
+        (json!({"scopes": null}), "scopes"),
+        (json!({"meta": null}), "meta"),
     ] {
         let r = s.patch(&format!("/v1/api-keys/{id}"), &s.admin_key, body.clone()).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}");

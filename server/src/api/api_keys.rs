@@ -95,9 +95,11 @@ pub struct UpdateApiKeyRequest {
         max_length = 200,
         pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     )]
+    #[serde(default, deserialize_with = "super::not_null::deserialize")]
     pub name: Option<String>,
     /// At most 100 scopes (`[a-z0-9_:.*-]`, 1-100 characters each).
     #[schema(nullable = false, inline, value_type = Option<Vec<validate::Scope>>, max_items = 100)]
+    #[serde(default, deserialize_with = "super::not_null::deserialize")]
     pub scopes: Option<Vec<String>>,
     /// Must be in the future; `null` clears it.
     #[serde(default, deserialize_with = "nullable::deserialize")]
@@ -105,8 +107,10 @@ pub struct UpdateApiKeyRequest {
     pub expires_at: Option<Option<DateTime<Utc>>>,
     /// At most 100 IP addresses or CIDR blocks (IPv4/IPv6).
     #[schema(nullable = false, inline, value_type = Option<Vec<validate::IpRule>>, max_items = 100)]
+    #[serde(default, deserialize_with = "super::not_null::deserialize")]
     pub allowed_ips: Option<Vec<String>>,
     #[schema(nullable = false, schema_with = validate::meta_input_schema)]
+    #[serde(default, deserialize_with = "super::not_null::deserialize")]
     pub meta: Option<Map<String, Value>>,
     #[serde(default, deserialize_with = "nullable::deserialize")]
     #[schema(value_type = Option<RateLimit>)]
@@ -116,6 +120,7 @@ pub struct UpdateApiKeyRequest {
     pub usage_limit: Option<Option<UsageLimit>>,
     /// `false` disables the key without revoking it (verify answers DISABLED).
     #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "super::not_null::deserialize")]
     pub is_active: Option<bool>,
     #[serde(default, deserialize_with = "nullable::deserialize")]
     /// At most 200 characters, no control characters.

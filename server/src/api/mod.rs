@@ -257,6 +257,20 @@ pub fn list_response<T: serde::Serialize>(
     (headers, axum::Json(page.items)).into_response()
 }
 
+/// PATCH fields that `null` cannot clear: absent leaves them alone, and a
+/// `null` is refused (400 naming the field) instead of being read as absent,
+/// so the body means what the spec says (they are not nullable there).
+pub mod not_null {
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+        match Option::<T>::deserialize(d)? {
+            Some(value) => Ok(Some(value)),
+            None => Err(D::Error::custom("cannot be null: leave it out to keep the current value")),
+        }
+    }
+}
+
 /// PATCH fields where `null` (clear) differs from absent (leave alone).
 pub mod nullable {
     use serde::{Deserialize, Deserializer};

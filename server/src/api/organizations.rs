@@ -58,9 +58,11 @@ pub struct UpdateOrganizationRequest {
         max_length = 200,
         pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     )]
+    #[serde(default, deserialize_with = "super::not_null::deserialize")]
     pub name: Option<String>,
     /// 2-8 lowercase letters or digits; applies to keys created from now on.
     #[schema(nullable = false, min_length = 2, max_length = 8, pattern = r"^[a-z0-9]{2,8}$")]
+    #[serde(default, deserialize_with = "super::not_null::deserialize")]
     pub key_prefix: Option<String>,
 }
 

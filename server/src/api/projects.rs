@@ -63,6 +63,7 @@ pub struct UpdateProjectRequest {
         max_length = 200,
         pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     )]
+    #[serde(default, deserialize_with = "super::not_null::deserialize")]
     pub name: Option<String>,
     /// 2-8 lowercase letters or digits, unique in the organization; `null` clears it.
     #[serde(default, deserialize_with = "nullable::deserialize")]
@@ -85,8 +86,10 @@ pub struct UpdateProjectRequest {
     pub default_grace_period_seconds: Option<Option<u64>>,
     /// 0-365; 0 turns the warnings off.
     #[schema(nullable = false, minimum = 0, maximum = 365)]
+    #[serde(default, deserialize_with = "super::not_null::deserialize")]
     pub expiry_warning_days: Option<u32>,
     #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "super::not_null::deserialize")]
     pub leak_policy: Option<LeakPolicy>,
 }
 

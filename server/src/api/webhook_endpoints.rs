@@ -59,6 +59,7 @@ pub struct CreateWebhookEndpointRequest {
 pub struct UpdateWebhookEndpointRequest {
     /// Absolute http(s) URL of a public host (at most 2 048 characters).
     #[schema(nullable = false, max_length = 2048, pattern = r"^[hH][tT][tT][pP][sS]?://")]
+    #[serde(default, deserialize_with = "super::not_null::deserialize")]
     pub url: Option<String>,
     /// At most 500 characters, no control characters; `null` clears it.
     #[serde(default, deserialize_with = "nullable::deserialize")]
@@ -66,8 +67,10 @@ pub struct UpdateWebhookEndpointRequest {
     pub description: Option<Option<String>>,
     /// Replaces the filter; `[]` means every event.
     #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "super::not_null::deserialize")]
     pub event_types: Option<Vec<WebhookEventType>>,
     #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "super::not_null::deserialize")]
     pub is_active: Option<bool>,
 }
 
