@@ -73,6 +73,9 @@ pub struct Client {
     shared: Arc<Shared>,
     /// Overrides set with [`Client::with_options`]; empty for a built client.
     overrides: RequestOptions,
+    /// `overrides.extra_headers`, checked once when set rather than on every
+    /// call: the headers, or the error each call made through this client fails with.
+    extra_headers: Result<Arc<HeaderMap>, Error>,
 }
 
 /// What every clone of a client shares.
@@ -151,13 +154,16 @@ impl Client {
     /// # }
     /// ```
     pub fn with_options(&self, options: RequestOptions) -> Client {
+        let extra_headers: Vec<(String, String)> =
+            self.overrides.extra_headers.iter().cloned().chain(options.extra_headers).collect();
         Client {
             shared: Arc::clone(&self.shared),
+            extra_headers: crate::transport::call_headers(&extra_headers),
             overrides: RequestOptions {
                 timeout: options.timeout.or(self.overrides.timeout),
                 max_retries: options.max_retries.or(self.overrides.max_retries),
                 idempotency_key: options.idempotency_key.or_else(|| self.overrides.idempotency_key.clone()),
-                extra_headers: self.overrides.extra_headers.iter().cloned().chain(options.extra_headers).collect(),
+                extra_headers,
             },
         }
     }
@@ -209,7 +215,7 @@ impl Client {
         Send: FnMut() -> Attempt,
         Attempt: Future<Output = Result<ResponseValue<T>, GeneratedError>>,
     {
-        let headers = crate::transport::call_headers(&self.overrides.extra_headers)?;
+        let headers = self.extra_headers.clone()?;
         send_with_retries(self.limits(), safety, headers, send).await
     }
 }
@@ -353,6 +359,7 @@ impl ClientBuilder {
                 max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
             }),
             overrides: RequestOptions::default(),
+            extra_headers: Ok(Arc::default()),
         })
     }
 }
